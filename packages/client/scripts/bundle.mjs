@@ -1,0 +1,1 @@
+// Placeholder until the browser bundle lands (packages/client owns this file).

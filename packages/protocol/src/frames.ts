@@ -1,0 +1,131 @@
+/**
+ * Text protocol v1: one JSON object per WebSocket text frame (DESIGN.md §1, FIXED types).
+ * These types describe the wire; they are shared by the server and the SDK.
+ */
+
+/** Device id: 1–64 characters of [A-Za-z0-9._:-]. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Room names follow the same rule, up to 128 characters. */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9._:@/-]{1,128}$/;
+export const PLATFORMS = ['web', 'pc', 'mobile', 'pos', 'other'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export const DEFAULT_DEVICE = 'default';
+export const DEFAULT_TENANT = 'default';
+
+/** Subprotocol name of the binary protocol v2. */
+export const BINARY_SUBPROTOCOL = 'herald.v2.bin';
+
+// ---- server → client ----
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  conn: string;
+  node: string;
+  user: string;
+  tenant: string;
+  device: string;
+  heartbeat_ms: number;
+  /** The seq replay starts after; the client should treat it as its watermark. */
+  last_seq: number;
+  /** false when the requested start point has fallen out of retention. */
+  recovered: boolean;
+}
+
+export interface MessageFrame {
+  type: 'message';
+  id: string;
+  /** Present for reliable messages: per-user, strictly increasing; must be acked. */
+  seq?: number;
+  event?: string;
+  room?: string;
+  from?: string;
+  data: unknown;
+  /** Publish time, milliseconds since the epoch. */
+  ts: number;
+}
+
+export interface ReplyFrame {
+  type: 'reply';
+  id: string;
+  ok: true;
+  [extra: string]: unknown;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  id?: string;
+  code: string;
+  message: string;
+}
+
+export interface PresenceEventFrame {
+  type: 'join' | 'leave';
+  room: string;
+  user: string;
+  device: string;
+}
+
+export interface PongFrame {
+  type: 'pong';
+}
+
+export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | PongFrame;
+
+// ---- client → server ----
+
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+  id?: string;
+}
+export interface AckFrame {
+  type: 'ack';
+  seq: number;
+}
+export interface SyncFrame {
+  type: 'sync';
+  after: number;
+  id?: string;
+}
+export interface JoinFrame {
+  type: 'join';
+  room: string;
+  id?: string;
+}
+export interface LeaveFrame {
+  type: 'leave';
+  room: string;
+  id?: string;
+}
+export interface PublishFrame {
+  type: 'publish';
+  room: string;
+  data: unknown;
+  event?: string;
+  id?: string;
+}
+export interface PresenceFrame {
+  type: 'presence';
+  room: string;
+  id?: string;
+}
+export interface PingFrame {
+  type: 'ping';
+}
+
+export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame;
+
+/** Error codes carried by `error` frames. */
+export const ErrorCode = {
+  BadFrame: 'bad_frame',
+  UnknownType: 'unknown_type',
+  BadField: 'bad_field',
+  BadAck: 'bad_ack',
+  BadSync: 'bad_sync',
+  RoomForbidden: 'room_forbidden',
+  NotJoined: 'not_joined',
+  TooManyRooms: 'too_many_rooms',
+  RateLimited: 'rate_limited',
+  Internal: 'internal',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

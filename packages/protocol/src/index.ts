@@ -1,0 +1,2 @@
+export * from './closeCodes.js';
+export * from './frames.js';
