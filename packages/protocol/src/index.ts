@@ -1,2 +1,3 @@
 export * from './closeCodes.js';
 export * from './frames.js';
+export * from './binary/index.js';
