@@ -1,0 +1,140 @@
+/**
+ * Client options, their defaults and their validation. Every duration is in
+ * milliseconds.
+ */
+import { DEVICE_ID_PATTERN, PLATFORMS, DEFAULT_DEVICE, type Platform } from '@herald/protocol';
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { HeraldError } from './errors.js';
+import { defaultWebSocket, type WebSocketConstructor } from './socket.js';
+import { defaultStore, type SeqStore } from './storage.js';
+import type { TokenSource } from './token.js';
+
+export type AckMode = 'auto' | 'manual';
+export type TokenTransport = 'frame' | 'query';
+
+export interface HeraldClientOptions {
+  /**
+   * The WebSocket endpoint, e.g. `wss://push.example.com/ws`. http(s) URLs are
+   * turned into ws(s); a bare origin gets `/ws`; in browsers a relative URL is
+   * resolved against the page. Required.
+   */
+  url: string;
+  /**
+   * A JWT, or a function returning one (sync or async). A function is called on
+   * the first connect, when the cached token's `exp` has passed, and after the
+   * server closes with 4001 (one refresh per connection attempt before giving up).
+   * Required.
+   */
+  token: TokenSource;
+  /** Stable device id, 1–64 of `[A-Za-z0-9._:-]`. Default `"default"`. */
+  device?: string;
+  /** `web|pc|mobile|pos|other`. Default `"web"` in browsers; not sent in Node (the server then assumes `other`). */
+  platform?: Platform;
+  /** WebSocket constructor. Default `globalThis.WebSocket` (browsers, Node ≥ 22); pass `ws`'s `WebSocket` on Node 20. */
+  WebSocket?: WebSocketConstructor;
+  /**
+   * How the token reaches the server: `"frame"` sends `{"type":"auth"}` as the
+   * first frame (keeps tokens out of URLs and access logs); `"query"` puts it in
+   * the `token` query parameter. Default `"frame"`.
+   */
+  tokenTransport?: TokenTransport;
+  /**
+   * `"auto"`: a reliable message counts as processed once every `message`
+   * listener has returned, and is acked then. `"manual"`: the app calls
+   * `message.ack()` (or `client.ack(seq)`) after its own work; unacked messages
+   * are delivered again after a reconnect. Default `"auto"`.
+   */
+  ackMode?: AckMode;
+  /**
+   * Acks are cumulative and coalesced: at most one ack frame per window of this
+   * many ms (0 = at the end of the current task, via a microtask). Default 10.
+   */
+  ackDelayMs?: number;
+  /** Where the last processed seq is kept. Default: localStorage in browsers, memory in Node. */
+  store?: SeqStore;
+  /** Key under which the seq is stored. Default `herald:last_seq:<tenant>:<user>:<device>` (tenant and user read from the token). */
+  storageKey?: string;
+  /** Timeout of join/leave/presence/publish, counted from the call (so it includes waiting for a connection). Default 10000. */
+  requestTimeoutMs?: number;
+  /** Time allowed from opening a socket to receiving `welcome`; past it the attempt counts as failed. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Silence after which the connection is considered dead. Default 2 × `heartbeat_ms` from `welcome`. */
+  heartbeatTimeoutMs?: number;
+  /** Reconnect after non-terminal closes. Default true. */
+  reconnect?: boolean;
+  /** Backoff window of the first retry (full jitter: the delay is uniform in [0, window)). Default 500. */
+  minReconnectDelayMs?: number;
+  /** Largest backoff window. Default 20000. */
+  maxReconnectDelayMs?: number;
+  /** Consecutive failed attempts before giving up with `reconnect_failed`. Default Infinity. */
+  maxReconnectAttempts?: number;
+  /** Random source for the jitter, in [0, 1). Default Math.random. For tests. */
+  random?: () => number;
+}
+
+export interface ResolvedOptions {
+  url: string;
+  token: TokenSource;
+  device: string;
+  platform: Platform | undefined;
+  WebSocket: WebSocketConstructor;
+  tokenTransport: TokenTransport;
+  ackMode: AckMode;
+  ackDelayMs: number;
+  store: SeqStore;
+  storageKey: string | undefined;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  heartbeatTimeoutMs: number | undefined;
+  reconnect: boolean;
+  minReconnectDelayMs: number;
+  maxReconnectDelayMs: number;
+  maxReconnectAttempts: number;
+  random: () => number;
+}
+
+function bad(message: string): HeraldError {
+  return new HeraldError('invalid_argument', message);
+}
+
+function duration(name: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw bad(`${name} must be a number ≥ ${min} (ms), got ${String(value)}`);
+  return value;
+}
+
+export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
+  if (!options || typeof options.url !== 'string' || options.url === '') throw bad('url is required');
+  if (typeof options.token !== 'string' && typeof options.token !== 'function') throw bad('token must be a string or a function returning one');
+  const device = options.device ?? DEFAULT_DEVICE;
+  if (!DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
+  if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) throw bad(`platform must be one of ${PLATFORMS.join('|')}`);
+  const WS = options.WebSocket ?? defaultWebSocket();
+  if (!WS) throw new HeraldError('no_websocket', 'no WebSocket implementation: pass { WebSocket } (e.g. `import { WebSocket } from "ws"`)');
+  const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+  const ackMode = options.ackMode ?? 'auto';
+  if (ackMode !== 'auto' && ackMode !== 'manual') throw bad('ackMode must be "auto" or "manual"');
+  const tokenTransport = options.tokenTransport ?? 'frame';
+  if (tokenTransport !== 'frame' && tokenTransport !== 'query') throw bad('tokenTransport must be "frame" or "query"');
+  const minReconnectDelayMs = duration('minReconnectDelayMs', options.minReconnectDelayMs, DEFAULT_BACKOFF.minDelayMs, 1);
+  return {
+    url: options.url,
+    token: options.token,
+    device,
+    platform: options.platform ?? (inBrowser ? 'web' : undefined),
+    WebSocket: WS,
+    tokenTransport,
+    ackMode,
+    ackDelayMs: duration('ackDelayMs', options.ackDelayMs, 10),
+    store: options.store ?? defaultStore(),
+    storageKey: options.storageKey,
+    requestTimeoutMs: duration('requestTimeoutMs', options.requestTimeoutMs, 10_000, 1),
+    connectTimeoutMs: duration('connectTimeoutMs', options.connectTimeoutMs, 10_000, 1),
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs === undefined ? undefined : duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 0, 1),
+    reconnect: options.reconnect ?? true,
+    minReconnectDelayMs,
+    maxReconnectDelayMs: duration('maxReconnectDelayMs', options.maxReconnectDelayMs, Math.max(DEFAULT_BACKOFF.maxDelayMs, minReconnectDelayMs), minReconnectDelayMs),
+    maxReconnectAttempts: duration('maxReconnectAttempts', options.maxReconnectAttempts, Infinity),
+    random: options.random ?? Math.random,
+  };
+}
