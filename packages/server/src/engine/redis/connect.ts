@@ -1,0 +1,239 @@
+/**
+ * Builds ioredis clients from one URL, for the three deployments Herald
+ * supports (docs/scaling.md):
+ *
+ *   redis://[user:pass@]host:port[/db]                      standalone (rediss:// for TLS)
+ *   redis+sentinel://[user:pass@]h1:p1,h2:p2/master[/db]    Sentinel; ?sentinelPassword=&sentinelUsername=
+ *   redis+cluster://[user:pass@]h1:p1,h2:p2                 Cluster (seed nodes; sharded pub/sub)
+ *
+ * (`rediss+sentinel://` and `rediss+cluster://` turn TLS on.) WHATWG URL cannot
+ * parse comma-separated host lists, hence the small parser here.
+ *
+ * Every client is built to fail fast instead of hanging while Redis is away:
+ * no offline queue (a command issued while disconnected rejects at once, so
+ * the API answers 5xx and the ingest entry stays pending), and no automatic
+ * re-send of commands whose reply was lost (a re-sent append script would
+ * store a message twice under two seqs).
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from '../../observability/logger.js';
+
+export type RedisClient = Redis | Cluster;
+
+export type ParsedRedisUrl =
+  | { mode: 'standalone'; url: string; tls: boolean; display: string }
+  | {
+      mode: 'sentinel';
+      sentinels: { host: string; port: number }[];
+      name: string;
+      db: number;
+      username?: string;
+      password?: string;
+      sentinelUsername?: string;
+      sentinelPassword?: string;
+      tls: boolean;
+      display: string;
+    }
+  | { mode: 'cluster'; nodes: { host: string; port: number }[]; username?: string; password?: string; tls: boolean; display: string };
+
+const MULTI = /^(rediss?)\+(sentinel|cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
+
+function hostList(s: string, defaultPort: number): { host: string; port: number }[] {
+  return s.split(',').map((part) => {
+    const p = part.trim();
+    // [v6]:port, host:port or host
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(p);
+    if (!m) throw new Error(`bad host in redis URL: ${JSON.stringify(p)}`);
+    const port = m[2] === undefined ? defaultPort : Number(m[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad port in redis URL: ${JSON.stringify(p)}`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+function credentials(userinfo: string | undefined): { username?: string; password?: string } {
+  if (!userinfo) return {};
+  const i = userinfo.indexOf(':');
+  const user = decodeURIComponent(i < 0 ? userinfo : userinfo.slice(0, i));
+  const pass = i < 0 ? undefined : decodeURIComponent(userinfo.slice(i + 1));
+  const out: { username?: string; password?: string } = {};
+  if (user) out.username = user;
+  if (pass) out.password = pass;
+  return out;
+}
+
+/** Parses a Herald Redis URL; throws with a message naming the problem. Never logs or returns secrets in `display`. */
+export function parseRedisUrl(url: string): ParsedRedisUrl {
+  const m = MULTI.exec(url);
+  if (m) {
+    const tls = m[1] === 'rediss';
+    const creds = credentials(m[3]);
+    const hosts = hostList(m[4]!, m[2] === 'sentinel' ? 26379 : 6379);
+    const display = `${m[1]}+${m[2]}://${hosts.map((h) => `${h.host}:${h.port}`).join(',')}`;
+    const query = new URLSearchParams(m[6] ?? '');
+    if (m[2] === 'cluster') {
+      if (m[5] && m[5] !== '/') throw new Error('redis+cluster URL takes no path (Cluster has no databases)');
+      return { mode: 'cluster', nodes: hosts, tls, display, ...creds };
+    }
+    const path = (m[5] ?? '').split('/').filter(Boolean);
+    if (path.length < 1 || path.length > 2) throw new Error('redis+sentinel URL needs the master name as its path: redis+sentinel://h1:26379,h2:26379/mymaster[/db]');
+    const db = path[1] === undefined ? 0 : Number(path[1]);
+    if (!Number.isInteger(db) || db < 0) throw new Error(`bad database number in redis URL: ${JSON.stringify(path[1])}`);
+    const out: ParsedRedisUrl = { mode: 'sentinel', sentinels: hosts, name: decodeURIComponent(path[0]!), db, tls, display: `${display}/${path[0]}`, ...creds };
+    const sp = query.get('sentinelPassword');
+    const su = query.get('sentinelUsername');
+    if (sp) out.sentinelPassword = sp;
+    if (su) out.sentinelUsername = su;
+    return out;
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`not a redis URL: expected redis://, rediss://, redis+sentinel:// or redis+cluster://`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`unsupported redis URL scheme ${JSON.stringify(u.protocol)}`);
+  return { mode: 'standalone', url, tls: u.protocol === 'rediss:', display: `${u.protocol}//${u.hostname}:${u.port || '6379'}${u.pathname === '/' ? '' : u.pathname}` };
+}
+
+/** True when `parseRedisUrl` accepts the string (for config validation). */
+export function isRedisUrl(url: string): boolean {
+  try {
+    parseRedisUrl(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ClientOptions {
+  /** Shown in logs and as CLIENT SETNAME, e.g. `herald:node-1:cmd`. */
+  name: string;
+  logger: Logger;
+  /** Blocking commands (XREADGROUP BLOCK) must not hit a command timeout. */
+  commandTimeoutMs?: number;
+  /** Cluster subscriber clients: one sharded-subscriber connection per master. */
+  shardedSubscribers?: boolean;
+}
+
+/** Full-jitter exponential backoff, 50 ms doubling up to 2 s: reconnects never stop, storms are spread. */
+function backoff(times: number): number {
+  const cap = Math.min(2000, 50 * 2 ** Math.min(times, 10));
+  return Math.floor(Math.random() * cap) + 1;
+}
+
+function baseOptions(o: ClientOptions): RedisOptions {
+  const opts: RedisOptions = {
+    connectionName: o.name,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    // Subscriptions are restored by ChannelSubscriptions, which must know when they are back (isReady).
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: backoff,
+    // A master that fails over in Sentinel/Cluster answers READONLY until clients move: reconnect.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+  if (o.commandTimeoutMs !== undefined) opts.commandTimeout = o.commandTimeoutMs;
+  return opts;
+}
+
+export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): RedisClient {
+  const p = typeof url === 'string' ? parseRedisUrl(url) : url;
+  const base = baseOptions(o);
+  let client: RedisClient;
+  if (p.mode === 'standalone') {
+    client = new Redis(p.url, base);
+  } else if (p.mode === 'sentinel') {
+    const opts: RedisOptions = { ...base, sentinels: p.sentinels, name: p.name, db: p.db, sentinelRetryStrategy: backoff };
+    if (p.username) opts.username = p.username;
+    if (p.password) opts.password = p.password;
+    if (p.sentinelUsername) opts.sentinelUsername = p.sentinelUsername;
+    if (p.sentinelPassword) opts.sentinelPassword = p.sentinelPassword;
+    if (p.tls) {
+      opts.tls = {};
+      opts.enableTLSForSentinelMode = true;
+    }
+    client = new Redis(opts);
+  } else {
+    const redisOptions: RedisOptions = { connectionName: o.name, autoResendUnfulfilledCommands: false };
+    if (o.commandTimeoutMs !== undefined) redisOptions.commandTimeout = o.commandTimeoutMs;
+    if (p.username) redisOptions.username = p.username;
+    if (p.password) redisOptions.password = p.password;
+    if (p.tls) redisOptions.tls = {};
+    const opts: ClusterOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      maxRedirections: 16,
+      clusterRetryStrategy: backoff,
+      // Nodes that restart without slot changes (a replica, a restarted master) are reconnected too.
+      clusterNodeRetryStrategy: backoff,
+      redisOptions,
+    };
+    if (o.shardedSubscribers) opts.shardedSubscribers = true;
+    client = new Cluster(p.nodes, opts);
+  }
+  watchState(client, o, p.display);
+  return client;
+}
+
+/** Logs transitions only (not every failed reconnect attempt), so an outage is a few lines, not a flood. */
+function watchState(client: RedisClient, o: ClientOptions, display: string): void {
+  let wasReady = false;
+  let lastError = '';
+  client.on('ready', () => {
+    o.logger.info({ redis: display, client: o.name }, wasReady ? 'redis reconnected' : 'redis connected');
+    wasReady = true;
+    lastError = '';
+  });
+  client.on('error', (err: Error) => {
+    if (err.message === lastError) return;
+    lastError = err.message;
+    o.logger.warn({ redis: display, client: o.name, err: err.message }, 'redis connection error');
+  });
+  client.on('close', () => {
+    if (wasReady && client.status !== 'end') o.logger.warn({ redis: display, client: o.name }, 'redis connection lost; reconnecting');
+  });
+}
+
+/**
+ * Connects a lazy client and waits until it is ready, or rejects after
+ * `timeoutMs` (the client is then disconnected so it stops retrying).
+ */
+export async function connectClient(client: RedisClient, timeoutMs: number, what: string): Promise<void> {
+  if (client.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      client.once('ready', onReady);
+      timer = setTimeout(() => reject(new Error(`${what}: redis not ready within ${timeoutMs} ms`)), timeoutMs);
+      if (client.status === 'wait') {
+        // The first attempt may fail; retryStrategy keeps trying until the deadline above.
+        client.connect().catch(() => {});
+      }
+    });
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (onReady) client.off('ready', onReady);
+  }
+}
+
+/** Closes politely (QUIT flushes pending replies); falls back to a hard disconnect when Redis is away. */
+export async function closeClient(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * The Redis engine (DESIGN.md §3, docs/scaling.md): inboxes, cursors,
+ * idempotency keys and presence in Redis; events between nodes over Redis
+ * pub/sub (sharded pub/sub on Cluster).
+ *
+ * Two connections: `cmd` for every command and `sub`, in subscriber mode, for
+ * the channels the node has local interest in. Every published message is
+ * `<origin node id>\n<event JSON>`: a node recognises and drops its own
+ * echoes from the prefix alone, without parsing JSON.
+ *
+ * Failure stance: commands are never queued while Redis is away and never
+ * re-sent after a lost reply (connect.ts), so append() rejects rather than
+ * resolving for a message that was not stored — the API answers 5xx, the
+ * ingest entry stays pending. A reply lost *after* Redis stored the message
+ * is ambiguous: the caller sees an error and may retry; publishers that need
+ * exactly-once across such failures send an idempotency_key.
+ */
+import type { Cluster } from 'ioredis';
+import type { Logger } from '../../observability/logger.js';
+import type {
+  BusEvent,
+  DevicePresence,
+  Engine,
+  InboxMessage,
+  InboxRange,
+  LocalView,
+  NewInboxMessage,
+  Retention,
+  RoomMember,
+  Route,
+} from '../types.js';
+import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
+import { RedisKeys } from './keys.js';
+import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
+import { APPEND, HDEL_IF, IDEMPOTENCY_CLAIM, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { ChannelSubscriptions } from './subscriptions.js';
+
+export interface RedisEngineOptions {
+  url: string;
+  keyPrefix: string;
+  nodeId: string;
+  logger: Logger;
+  /** How long start() waits for Redis. */
+  connectTimeoutMs?: number;
+  /** A command without a reply for this long fails (Redis hung or a network black hole). */
+  commandTimeoutMs?: number;
+  presence?: Partial<PresenceOptions>;
+}
+
+/** Inbox keys outlive the newest message's age limit by this much, so expiry never races the age trim. */
+const KEY_TTL_GRACE_MS = 60_000;
+const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+
+type ScriptResult<T> = Promise<T>;
+interface Scripts {
+  heraldAppend(meta: string, inbox: string, cursors: string, ...argv: (string | number)[]): ScriptResult<[number, number]>;
+  heraldReadAfter(meta: string, inbox: string, ...argv: (string | number)[]): ScriptResult<[number, number, [string, string[]][]]>;
+  heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): ScriptResult<number>;
+  heraldIdemClaim(key: string, ttlMs: number): ScriptResult<string[]>;
+  heraldHdelIf(key: string, field: string, prop: string, expected: string): ScriptResult<number>;
+}
+
+export class RedisEngine implements Engine {
+  readonly kind = 'redis' as const;
+  readonly keys: RedisKeys;
+  private readonly parsed: ParsedRedisUrl;
+  private readonly sharded: boolean;
+  private readonly cmd: RedisClient;
+  private readonly sub: RedisClient;
+  private readonly subs: ChannelSubscriptions;
+  private readonly presence: RedisPresence;
+  private readonly nodeId: string;
+  private readonly echoPrefix: string;
+  private readonly logger: Logger;
+  private onEvent: (event: BusEvent) => void = () => {};
+  private lastRetentionMs = DEFAULT_RETENTION_MS;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: RedisEngineOptions) {
+    if (opts.nodeId.includes('\n')) throw new Error('node id must not contain a newline');
+    this.nodeId = opts.nodeId;
+    this.echoPrefix = opts.nodeId + '\n';
+    this.logger = opts.logger.child({ component: 'redis-engine' });
+    this.keys = new RedisKeys(opts.keyPrefix);
+    this.parsed = parseRedisUrl(opts.url);
+    this.sharded = this.parsed.mode === 'cluster';
+    this.cmd = createClient(this.parsed, { name: `herald:${opts.nodeId}:cmd`, logger: this.logger, commandTimeoutMs: opts.commandTimeoutMs ?? 10_000 });
+    this.sub = createClient(this.parsed, { name: `herald:${opts.nodeId}:sub`, logger: this.logger, shardedSubscribers: this.sharded });
+    this.defineScripts(this.cmd);
+    this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
+    this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
+  }
+
+  async start(onEvent: (event: BusEvent) => void, local: LocalView): Promise<void> {
+    if (this.started) throw new Error('redis engine started twice');
+    this.started = true;
+    this.onEvent = onEvent;
+    const receive = (_channel: string, message: string) => this.receive(message);
+    this.sub.on(this.sharded ? 'smessage' : 'message', receive);
+    const timeout = this.opts.connectTimeoutMs ?? 10_000;
+    try {
+      await Promise.all([connectClient(this.cmd, timeout, 'redis engine'), connectClient(this.sub, timeout, 'redis engine subscriber')]);
+      await this.presence.start(local);
+    } catch (err) {
+      this.cmd.disconnect();
+      this.sub.disconnect();
+      throw err;
+    }
+    this.logger.info({ redis: this.parsed.display, mode: this.parsed.mode, prefix: this.opts.keyPrefix }, 'redis engine started');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.subs.flushed();
+    this.subs.close();
+    await this.presence.stop().catch(() => {});
+    await Promise.all([closeClient(this.sub), closeClient(this.cmd)]);
+  }
+
+  isReady(): boolean {
+    return !this.closed && this.cmd.status === 'ready' && this.sub.status === 'ready' && this.subs.isSynced();
+  }
+
+  /**
+   * Called after the subscriber reconnected and every channel is subscribed
+   * again. Pub/sub does not buffer: events published while it was away are
+   * gone, so the node should re-read the inboxes of its connected users
+   * (reliable messages are in Redis; ephemeral ones are lost by design).
+   */
+  onResync(listener: () => void): void {
+    this.subs.onResync(listener);
+  }
+
+  // ---- transport ----
+
+  async publish(event: BusEvent): Promise<void> {
+    const channel = this.eventChannel(event);
+    const payload = this.echoPrefix + JSON.stringify(event);
+    if (this.sharded) await (this.cmd as Cluster).spublish(channel, payload);
+    else await this.cmd.publish(channel, payload);
+  }
+
+  subscribe(route: Route): void {
+    this.subs.add(this.routeChannel(route));
+  }
+
+  unsubscribe(route: Route): void {
+    this.subs.remove(this.routeChannel(route));
+  }
+
+  /** Resolves once subscribe/unsubscribe calls made so far reached Redis (tests, orderly start-up). */
+  subscriptionsFlushed(): Promise<void> {
+    return this.subs.flushed();
+  }
+
+  // ---- reliable inbox ----
+
+  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
+    this.lastRetentionMs = retention.maxAgeMs;
+    const k = this.keys;
+    // The event JSON is assembled around the seq, which only the script knows (see scripts.ts).
+    const head = `${this.echoPrefix}{"kind":"inbox","tenant":${JSON.stringify(tenant)},"user":${JSON.stringify(user)},"message":{"seq":`;
+    let tail = `,"id":${JSON.stringify(message.id)},"ts":${message.ts}`;
+    if (message.device !== undefined) tail += `,"device":${JSON.stringify(message.device)}`;
+    if (message.event !== undefined) tail += `,"event":${JSON.stringify(message.event)}`;
+    // InboxMessage.data is JSON *text*: it travels as a string, as it is stored.
+    tail += `,"data":${JSON.stringify(message.data)}`;
+    if (message.expiresAt !== undefined) tail += `,"expiresAt":${message.expiresAt}`;
+    tail += '}}';
+    const [seq] = await this.scripts.heraldAppend(
+      k.userMeta(tenant, user),
+      k.userInbox(tenant, user),
+      k.userCursors(tenant, user),
+      Date.now(),
+      retention.maxMessages,
+      retention.maxAgeMs,
+      retention.maxAgeMs + KEY_TTL_GRACE_MS,
+      message.id,
+      message.ts,
+      message.data,
+      message.device ?? '',
+      message.event ?? '',
+      message.expiresAt ?? '',
+      this.sharded ? 'SPUBLISH' : 'PUBLISH',
+      k.userChannel(tenant, user),
+      head,
+      tail,
+    );
+    return { ...message, seq: Number(seq) };
+  }
+
+  async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
+    const k = this.keys;
+    const [tip, floor, entries] = await this.scripts.heraldReadAfter(
+      k.userMeta(tenant, user),
+      k.userInbox(tenant, user),
+      Date.now(),
+      Math.max(0, Math.floor(after)),
+      Math.max(0, Math.floor(limit)),
+      retention.maxMessages,
+      retention.maxAgeMs,
+    );
+    return { messages: entries.map(toMessage), tip: Number(tip), floor: Number(floor) };
+  }
+
+  async getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
+    const v = await this.cmd.hget(this.keys.userCursors(tenant, user), device);
+    return v === null ? undefined : Number(v);
+  }
+
+  async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
+    await this.scripts.heraldSetCursor(this.keys.userCursors(tenant, user), this.keys.userInbox(tenant, user), device, seq, this.lastRetentionMs + KEY_TTL_GRACE_MS);
+  }
+
+  // ---- idempotency ----
+
+  async idempotencyClaim(key: string, ttlMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
+    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(ttlMs)));
+    if (r[0] === 'new') return { state: 'new' };
+    if (r[0] === 'pending') return { state: 'pending' };
+    return { state: 'done', result: r[1] ?? '' };
+  }
+
+  async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
+    await this.cmd.set(this.keys.idempotency(key), 'd' + result, 'PX', Math.max(1, Math.floor(ttlMs)));
+  }
+
+  async idempotencyRelease(key: string): Promise<void> {
+    await this.cmd.del(this.keys.idempotency(key));
+  }
+
+  // ---- presence ----
+
+  presenceAdd(device: DevicePresence): Promise<void> {
+    return this.presence.add(device);
+  }
+
+  presenceRemove(device: DevicePresence): Promise<void> {
+    return this.presence.remove(device);
+  }
+
+  roomJoin(tenant: string, room: string, member: RoomMember): Promise<void> {
+    return this.presence.join(tenant, room, member);
+  }
+
+  roomLeave(tenant: string, room: string, member: RoomMember): Promise<void> {
+    return this.presence.leave(tenant, room, member);
+  }
+
+  userPresence(tenant: string, user: string): Promise<DevicePresence[]> {
+    return this.presence.userDevices(tenant, user);
+  }
+
+  roomPresence(tenant: string, room: string): Promise<RoomMember[]> {
+    return this.presence.roomMembers(tenant, room);
+  }
+
+  onlineCount(route: Route): Promise<number> {
+    return this.presence.count(route);
+  }
+
+  /** Refreshes this node's liveness and count reports now (also runs on its own every heartbeat). */
+  refreshPresence(): Promise<void> {
+    return this.presence.heartbeat();
+  }
+
+  // ---- internals ----
+
+  private get scripts(): Scripts {
+    return this.cmd as unknown as Scripts;
+  }
+
+  private defineScripts(c: RedisClient): void {
+    // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
+    c.defineCommand('heraldAppend', { numberOfKeys: 3, lua: APPEND });
+    c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
+    c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
+    c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
+    c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
+  }
+
+  private receive(message: string): void {
+    // Own echo: the node already delivered to its own connections.
+    if (message.startsWith(this.echoPrefix)) return;
+    const nl = message.indexOf('\n');
+    if (nl < 0) return;
+    let event: BusEvent;
+    try {
+      event = JSON.parse(message.slice(nl + 1)) as BusEvent;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'dropping malformed bus message');
+      return;
+    }
+    try {
+      this.onEvent(event);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, kind: event.kind }, 'bus event handler threw');
+    }
+  }
+
+  private routeChannel(route: Route): string {
+    switch (route.kind) {
+      case 'user':
+        // Device-targeted events travel on the user's channel: one subscription per user, not per device.
+        return this.keys.userChannel(route.tenant, route.user);
+      case 'room':
+        return this.keys.roomChannel(route.tenant, route.room);
+      case 'tenant':
+        return this.keys.tenantChannel(route.tenant);
+      case 'all':
+        return this.keys.allChannel();
+    }
+  }
+
+  private eventChannel(event: BusEvent): string {
+    switch (event.kind) {
+      case 'deliver':
+        return this.routeChannel(event.route);
+      case 'inbox':
+      case 'disconnect':
+      case 'replace':
+        return this.keys.userChannel(event.tenant, event.user);
+    }
+  }
+}
+
+function toMessage(entry: [string, string[]]): InboxMessage {
+  const [id, f] = entry;
+  const m: InboxMessage = { seq: parseInt(id, 10), id: '', ts: 0, data: 'null' };
+  for (let i = 0; i + 1 < f.length; i += 2) {
+    const v = f[i + 1]!;
+    switch (f[i]) {
+      case 'i':
+        m.id = v;
+        break;
+      case 't':
+        m.ts = Number(v);
+        break;
+      case 'd':
+        m.data = v;
+        break;
+      case 'v':
+        m.device = v;
+        break;
+      case 'e':
+        m.event = v;
+        break;
+      case 'x':
+        m.expiresAt = Number(v);
+        break;
+    }
+  }
+  return m;
+}

@@ -1,0 +1,178 @@
+/**
+ * Lua scripts: each runs atomically on the Redis node that owns the user's
+ * slot (all keys of a script share one hash tag, see keys.ts).
+ *
+ * The inbox is a Stream whose entry ids are `<seq>-0`: XRANGE by id is a
+ * seq-range read, XTRIM MINID drops a seq prefix, and entries of one user are
+ * packed in listpacks (far smaller than one sorted-set member per message).
+ * Entry fields (short names, they are stored per entry):
+ *   i = message id, t = ts (ms), d = data (JSON text),
+ *   v = device (device-targeted), e = event, x = expiresAt (ms)
+ *
+ * Numbers pass through Lua as doubles: exact for seqs and ms timestamps (< 2^53).
+ */
+
+/**
+ * Drops the head of the inbox by count, age and per-message expiry, exactly
+ * as the memory engine does: walk from the oldest, stop at the first message
+ * that stays. Count/age drops raise the floor; TTL-expired messages do not (a
+ * reader did not lose them: they were meant to vanish).
+ * Reads the head in small, growing batches: in the steady state (inbox full)
+ * one append drops one message and looks at two.
+ */
+const TRIM = `
+local function trim(meta, inbox, now, maxMessages, maxAgeMs)
+  local oldest = now - maxAgeMs
+  local size = redis.call('XLEN', inbox)
+  local floor = tonumber(redis.call('HGET', meta, 'floor') or '0')
+  local newFloor = floor
+  local lastDrop = nil
+  local dropped = 0
+  local start = '-'
+  local count = size - maxMessages + 1
+  if count < 2 then count = 2 end
+  while size - dropped > 0 do
+    if count > 256 then count = 256 end
+    local batch = redis.call('XRANGE', inbox, start, '+', 'COUNT', count)
+    if #batch == 0 then break end
+    local keep = false
+    for _, e in ipairs(batch) do
+      local f = e[2]
+      local ts = 0
+      local exp = nil
+      for j = 1, #f, 2 do
+        if f[j] == 't' then ts = tonumber(f[j + 1]) elseif f[j] == 'x' then exp = tonumber(f[j + 1]) end
+      end
+      local overCount = (size - dropped) > maxMessages
+      local tooOld = ts < oldest
+      local expired = exp ~= nil and exp <= now
+      if not overCount and not tooOld and not expired then keep = true break end
+      local seq = tonumber(string.match(e[1], '^(%d+)'))
+      if (overCount or tooOld) and seq > newFloor then newFloor = seq end
+      lastDrop = seq
+      dropped = dropped + 1
+    end
+    if keep then break end
+    start = '(' .. batch[#batch][1]
+    count = count * 2
+  end
+  if lastDrop ~= nil then redis.call('XTRIM', inbox, 'MINID', string.format('%d-0', lastDrop + 1)) end
+  if newFloor ~= floor then redis.call('HSET', meta, 'floor', string.format('%d', newFloor)) end
+  return newFloor
+end
+`;
+
+/**
+ * KEYS: meta, inbox, cursors
+ * ARGV: now, maxMessages, maxAgeMs, keyTtlMs, id, ts, data, device, event, expiresAt,
+ *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail
+ * ('' = absent for device, event, expiresAt.)
+ * Returns { seq, floor }.
+ *
+ * The published event is `eventHead .. seq .. eventTail`: the caller builds
+ * the JSON around the one value only Redis knows, so Lua needs no JSON encoder
+ * and the event is serialized once, by the caller.
+ */
+export const APPEND = `${TRIM}
+local now = tonumber(ARGV[1])
+local seq = redis.call('HINCRBY', KEYS[1], 'tip', 1)
+local fields = { 'i', ARGV[5], 't', ARGV[6], 'd', ARGV[7] }
+if ARGV[8] ~= '' then fields[#fields + 1] = 'v'; fields[#fields + 1] = ARGV[8] end
+if ARGV[9] ~= '' then fields[#fields + 1] = 'e'; fields[#fields + 1] = ARGV[9] end
+if ARGV[10] ~= '' then fields[#fields + 1] = 'x'; fields[#fields + 1] = ARGV[10] end
+redis.call('XADD', KEYS[2], string.format('%d-0', seq), unpack(fields))
+redis.call('HSET', KEYS[1], 'ts', ARGV[6])
+local floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
+-- An idle user's inbox (and cursors) vanish once every message in it is past retention.
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+if ARGV[11] ~= '' then redis.call(ARGV[11], ARGV[12], ARGV[13] .. string.format('%d', seq) .. ARGV[14]) end
+return { seq, floor }
+`;
+
+/**
+ * KEYS: meta, inbox
+ * ARGV: now, after, limit, maxMessages, maxAgeMs
+ * Returns { tip, floor, entries } with entries as XRANGE returns them,
+ * expired ones left out.
+ */
+export const READ_AFTER = `${TRIM}
+local now = tonumber(ARGV[1])
+local after = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local meta = redis.call('HMGET', KEYS[1], 'tip', 'floor', 'ts')
+local tip = tonumber(meta[1] or '0')
+local floor = tonumber(meta[2] or '0')
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- The inbox key expires (PEXPIRE in APPEND) only after everything in it
+  -- passed the age limit: all of it was dropped by retention.
+  if tip > floor and meta[3] and tonumber(meta[3]) < now - tonumber(ARGV[5]) then
+    floor = tip
+    redis.call('HSET', KEYS[1], 'floor', string.format('%d', floor))
+  end
+  return { tip, floor, {} }
+end
+floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
+local out = {}
+local start = string.format('(%d-0', after)
+while #out < limit do
+  local batch = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit - #out)
+  if #batch == 0 then break end
+  for _, e in ipairs(batch) do
+    local f = e[2]
+    local exp = nil
+    for j = 1, #f, 2 do
+      if f[j] == 'x' then exp = tonumber(f[j + 1]) end
+    end
+    if exp == nil or exp > now then out[#out + 1] = e end
+  end
+  start = '(' .. batch[#batch][1]
+end
+return { tip, floor, out }
+`;
+
+/**
+ * KEYS: cursors, inbox
+ * ARGV: device, seq, fallbackTtlMs
+ * Moves the cursor forward only. The cursor hash lives at least as long as
+ * the inbox: a cursor that vanished before the messages after it would make
+ * the device start at the tip and skip them.
+ */
+export const SET_CURSOR = `
+local seq = tonumber(ARGV[2])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and tonumber(cur) >= seq then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[2])
+local fallback = tonumber(ARGV[3])
+if ttl < fallback then ttl = fallback end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`;
+
+/**
+ * KEYS: idempotency key
+ * ARGV: ttlMs
+ * Value 'p' = claimed, work pending; 'd' .. result = done.
+ */
+export const IDEMPOTENCY_CLAIM = `
+if redis.call('SET', KEYS[1], 'p', 'NX', 'PX', ARGV[1]) then return { 'new' } end
+local v = redis.call('GET', KEYS[1])
+if v == 'p' then return { 'pending' } end
+return { 'done', string.sub(v, 2) }
+`;
+
+/**
+ * KEYS: hash
+ * ARGV: field, json property, expected value
+ * Deletes a presence/member entry only when it still belongs to the caller:
+ * after a device moved to another connection (or node) the old connection's
+ * late removal must not erase the new entry.
+ */
+export const HDEL_IF = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local ok, rec = pcall(cjson.decode, v)
+if ok and type(rec) == 'table' and tostring(rec[ARGV[2]]) ~= ARGV[3] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;

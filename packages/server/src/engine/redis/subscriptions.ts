@@ -1,0 +1,154 @@
+/**
+ * The node's pub/sub interest on one dedicated subscriber connection.
+ *
+ * The node calls add/remove as local interest starts and ends — thousands of
+ * times a second when many users connect at once. Changes are coalesced and
+ * sent once per tick as one SUBSCRIBE and one UNSUBSCRIBE with many channels
+ * (an add and a remove of the same channel within a tick cancel out).
+ *
+ * Standalone/Sentinel: the set of channels wanted is kept here, not in
+ * ioredis (autoResubscribe is off), because after a reconnect the server has
+ * forgotten every subscription: on 'ready' the whole wanted set is sent again
+ * and `synced` turns true once Redis confirmed it, which is what isReady()
+ * reports. Cluster: sharded pub/sub (SSUBSCRIBE), batched per slot because
+ * one SSUBSCRIBE may only name channels of one slot; ioredis' sharded
+ * subscriber group resubscribes after topology changes itself.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from '../../observability/logger.js';
+import { clusterSlot } from './slot.js';
+
+/** Channels per SUBSCRIBE command: keeps one command (and its reply) of bounded size. */
+const CHUNK = 1000;
+
+export class ChannelSubscriptions {
+  private readonly wanted = new Set<string>();
+  /** Channels subscribed on the current connection (as far as we sent them). */
+  private readonly active = new Set<string>();
+  private scheduled = false;
+  private synced = false;
+  private closed = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly onResyncListeners: (() => void)[] = [];
+  private connectedOnce = false;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly sharded: boolean,
+    private readonly logger: Logger,
+  ) {
+    client.on('ready', () => this.onReady());
+    client.on('close', () => {
+      // The server drops every subscription with the connection.
+      if (!this.sharded) this.active.clear();
+      this.synced = false;
+    });
+  }
+
+  /** Called after a reconnect once every wanted channel is subscribed again: events in between may have been missed. */
+  onResync(listener: () => void): void {
+    this.onResyncListeners.push(listener);
+  }
+
+  isSynced(): boolean {
+    return this.synced;
+  }
+
+  add(channel: string): void {
+    this.wanted.add(channel);
+    this.schedule();
+  }
+
+  remove(channel: string): void {
+    this.wanted.delete(channel);
+    this.schedule();
+  }
+
+  /** Wanted channels (for tests and metrics). */
+  size(): number {
+    return this.wanted.size;
+  }
+
+  /** Resolves once every change requested so far has been sent and confirmed (or failed). */
+  async flushed(): Promise<void> {
+    if (this.scheduled) await new Promise<void>((r) => setImmediate(r));
+    await this.flushing;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    // setImmediate, not queueMicrotask: a burst of connections handled in one I/O phase lands in one batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing = this.flushing.then(() => this.flush());
+    });
+  }
+
+  private onReady(): void {
+    const again = this.connectedOnce;
+    this.connectedOnce = true;
+    if (!this.sharded) this.active.clear();
+    this.flushing = this.flushing.then(async () => {
+      await this.flush();
+      if (this.client.status !== 'ready') return;
+      this.synced = true;
+      if (again) {
+        this.logger.info({ channels: this.wanted.size }, 'redis subscriptions restored');
+        for (const l of this.onResyncListeners) l();
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || this.client.status !== 'ready') return;
+    const add: string[] = [];
+    const del: string[] = [];
+    for (const c of this.wanted) if (!this.active.has(c)) add.push(c);
+    for (const c of this.active) if (!this.wanted.has(c)) del.push(c);
+    if (add.length === 0 && del.length === 0) return;
+    // `active` follows confirmed chunks only, so a failure leaves it exact for the next attempt.
+    try {
+      for (const group of this.groups(add)) {
+        await this.send('sub', group);
+        for (const c of group) this.active.add(c);
+      }
+      for (const group of this.groups(del)) {
+        await this.send('unsub', group);
+        for (const c of group) this.active.delete(c);
+      }
+    } catch (err) {
+      // The connection broke mid-flush: onReady will send the whole set again.
+      this.logger.warn({ err: (err as Error).message }, 'redis subscribe failed; retrying after reconnect');
+    }
+  }
+
+  private groups(channels: string[]): string[][] {
+    const out: string[][] = [];
+    if (!this.sharded) {
+      for (let i = 0; i < channels.length; i += CHUNK) out.push(channels.slice(i, i + CHUNK));
+      return out;
+    }
+    const bySlot = new Map<number, string[]>();
+    for (const c of channels) {
+      const s = clusterSlot(c);
+      let g = bySlot.get(s);
+      if (!g) bySlot.set(s, (g = []));
+      g.push(c);
+    }
+    for (const g of bySlot.values()) for (let i = 0; i < g.length; i += CHUNK) out.push(g.slice(i, i + CHUNK));
+    return out;
+  }
+
+  private async send(op: 'sub' | 'unsub', channels: string[]): Promise<void> {
+    if (this.sharded) {
+      if (op === 'sub') await this.client.ssubscribe(...channels);
+      else await this.client.sunsubscribe(...channels);
+    } else if (op === 'sub') await this.client.subscribe(...channels);
+    else await this.client.unsubscribe(...channels);
+  }
+}
