@@ -1,0 +1,35 @@
+/** Small HTTP helpers: JSON replies, bounded body reading. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeraldError } from '../errors.js';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HeraldError): void {
+  sendJson(res, err.status, err.toJSON());
+}
+
+/** Reads a JSON body of at most `limit` bytes; 413 beyond, 400 when not JSON. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) throw new HeraldError('unsupported_media_type');
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw new HeraldError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HeraldError('payload_too_large', `request body is over the limit of ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HeraldError('bad_json', 'request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HeraldError('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

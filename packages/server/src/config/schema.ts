@@ -1,0 +1,78 @@
+/**
+ * The one configuration schema. Every key has a default, a unit in its name
+ * (…Ms, …Sec, …Bytes) and a description; docs/configuration.md lists the same
+ * keys and a test checks the two agree. Keys are flat so that each maps
+ * mechanically to an environment variable (HERALD_ + SCREAMING_SNAKE) and a
+ * flag (--kebab-case).
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  return v;
+}, z.boolean());
+const list = <T extends z.ZodTypeAny>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item));
+
+/** Each entry: the zod type (with default) and a one-line description for docs and --help. */
+export const CONFIG_KEYS = {
+  port: { type: int(0, 65535).default(8080), doc: 'TCP port for WebSocket and HTTP (0 picks a free port).' },
+  host: { type: z.string().min(1).default('0.0.0.0'), doc: 'Address to listen on.' },
+  nodeId: { type: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), doc: 'Node id shown in welcome frames and metrics (default: hostname-pid).' },
+  logLevel: { type: z.enum(LOG_LEVELS).default('info'), doc: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
+
+  engine: { type: z.enum(['memory', 'redis']).default('memory'), doc: 'Storage and cross-node engine: memory (one process) or redis.' },
+  redisUrl: { type: z.string().url().default('redis://127.0.0.1:6379'), doc: 'Redis URL for the redis engine.' },
+  redisKeyPrefix: { type: z.string().min(1).max(64).default('herald:'), doc: 'Prefix of every Redis key and channel.' },
+
+  jwtSecret: { type: z.string().min(16).optional(), doc: 'HMAC secret for HS* tokens. Unset: dev mode (a generated secret).' },
+  jwtAlgorithms: { type: list(z.enum(JWT_ALGS)).default(['HS256']), doc: 'Accepted JWT algorithms (pinned; the token header never chooses).' },
+  jwtPublicKey: { type: z.string().optional(), doc: 'PEM public key (or path to one) for RS*/PS*/ES*/EdDSA tokens.' },
+  jwksUrl: { type: z.string().url().optional(), doc: 'JWKS URL to fetch verification keys from.' },
+  jwtIssuer: { type: z.string().optional(), doc: 'Required `iss` claim, when set.' },
+  jwtAudience: { type: z.string().optional(), doc: 'Required `aud` claim, when set.' },
+  jwtRequireExp: { type: bool.default(true), doc: 'Reject tokens without `exp`.' },
+  jwtClockToleranceSec: { type: int(0, 300).default(5), doc: 'Clock skew allowed for exp/nbf, seconds.' },
+  apiKey: { type: z.string().min(16).optional(), doc: 'Bearer key for the HTTP API. Unset in dev mode: generated.' },
+
+  authTimeoutMs: { type: int(100, 120_000).default(10_000), doc: 'Time a connection without a token in the URL has to send its auth frame, ms.' },
+  heartbeatMs: { type: int(100, 600_000).default(25_000), doc: 'Heartbeat interval announced to clients, ms. Silence for 2x this closes the connection (4010).' },
+  maxFrameBytes: { type: int(128, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest inbound WebSocket frame, bytes (over it: close 1009).' },
+  maxMessageBytes: { type: int(16, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest published `data` (JSON-encoded), bytes (over it: HTTP 413 / error frame).' },
+  maxRoomsPerConnection: { type: int(0, 100_000).default(100), doc: 'Rooms one connection may join.' },
+  outboundBufferBytes: { type: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024), doc: 'Outbound bytes buffered for one connection before it is closed as a slow consumer (4009).' },
+  roomPresenceEvents: { type: bool.default(true), doc: 'Send join/leave events to room members.' },
+  roomPresenceMaxMembers: { type: int(0, 10_000_000).default(1000), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
+
+  ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
+  ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Sends of an unacked message before the connection is closed 4012.' },
+  maxInflight: { type: int(1, 100_000).default(1_000), doc: 'Unacked reliable messages per device before sending pauses until acks arrive.' },
+  replayBatch: { type: int(1, 10_000).default(200), doc: 'Messages read from the inbox per replay step.' },
+  inboxMaxMessages: { type: int(1, 10_000_000).default(1_000), doc: 'Reliable messages kept per user (oldest dropped first).' },
+  inboxMaxAgeSec: { type: int(1, 365 * 86_400).default(7 * 86_400), doc: 'Age after which a reliable message leaves the inbox, seconds.' },
+  idempotencyTtlSec: { type: int(1, 86_400).default(300), doc: 'How long an idempotency_key remembers its first result, seconds.' },
+
+  httpMaxBodyBytes: { type: int(1024, 64 * 1024 * 1024).default(1024 * 1024), doc: 'Largest HTTP request body, bytes (over it: 413).' },
+  batchMaxMessages: { type: int(1, 10_000).default(100), doc: 'Messages per /publish/batch request.' },
+  shutdownTimeoutMs: { type: int(0, 600_000).default(10_000), doc: 'Time allowed for a graceful shutdown, ms.' },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+const shape = Object.fromEntries(Object.entries(CONFIG_KEYS).map(([k, v]) => [k, v.type])) as {
+  [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['type'];
+};
+
+export const configSchema = z.strictObject(shape);
+
+/** The validated configuration. */
+export type HeraldConfig = z.output<typeof configSchema>;
+/** What a caller may pass: any subset, values as strings or their real types. */
+export type HeraldConfigInput = Partial<z.input<typeof configSchema>>;

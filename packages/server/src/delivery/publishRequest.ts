@@ -1,0 +1,70 @@
+/**
+ * The publish body (DESIGN.md §1), validated by one schema for the HTTP API,
+ * batch items and stream ingest. Errors name the offending field.
+ */
+import { z } from 'zod';
+import { DEFAULT_TENANT, DEVICE_ID_PATTERN, ROOM_NAME_PATTERN } from '@herald/protocol';
+import { HeraldError } from '../errors.js';
+import type { Route } from '../engine/types.js';
+
+const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters');
+const tenant = id.optional();
+
+const targetSchema = z.union([
+  z.strictObject({ user: id, device: z.string().regex(DEVICE_ID_PATTERN, '1-64 of [A-Za-z0-9._:-]'), tenant }),
+  z.strictObject({ user: id, tenant }),
+  z.strictObject({ users: z.array(id).min(1).max(1000), tenant }),
+  z.strictObject({ room: z.string().regex(ROOM_NAME_PATTERN, '1-128 of [A-Za-z0-9._:@/-]'), tenant }),
+  z.strictObject({ tenant: id }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+
+export const publishSchema = z.strictObject({
+  to: targetSchema,
+  data: z.unknown().refine((v) => v !== undefined, 'is required'),
+  event: z.string().min(1).max(128).optional(),
+  reliable: z.boolean().optional(),
+  ttl: z.number().int().positive().max(365 * 86_400).optional(),
+  idempotency_key: z.string().min(1).max(256).optional(),
+});
+
+export type PublishBody = z.output<typeof publishSchema>;
+
+/** Resolved target: one or more routes, and whether it is a user target. */
+export interface ResolvedTarget {
+  kind: 'user' | 'device' | 'users' | 'room' | 'tenant' | 'all';
+  routes: Route[];
+}
+
+export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
+  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all' }] };
+  const t = to.tenant ?? DEFAULT_TENANT;
+  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user })) };
+  if ('user' in to) {
+    if ('device' in to) return { kind: 'device', routes: [{ kind: 'user', tenant: t, user: to.user, device: to.device }] };
+    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user }] };
+  }
+  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room }] };
+  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t }] };
+}
+
+/** Validates an unknown body; throws HeraldError 400 naming the first bad field. */
+export function parsePublish(body: unknown, prefix = ''): PublishBody {
+  const r = publishSchema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = pickIssue(r.error.issues);
+  const field = prefix + (issue.path.length ? issue.path.join('.') : 'body');
+  throw new HeraldError('invalid_field', `${field}: ${issue.message}`, field);
+}
+
+/** For a union failure, report the deepest, most specific issue. */
+function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const first = issues[0]!;
+  if (first.code === 'invalid_union' && first.errors.length > 0) {
+    const candidates = first.errors.flat().filter((i) => i.code !== 'unrecognized_keys');
+    const best = candidates.sort((a, b) => b.path.length - a.path.length)[0];
+    if (best) return { ...best, path: [...first.path, ...best.path] };
+    return { ...first, message: 'must be one of {user}, {user,device}, {users}, {room}, {tenant}, {all:true}' };
+  }
+  return first;
+}

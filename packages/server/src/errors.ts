@@ -1,0 +1,38 @@
+/**
+ * Every coded error Herald answers with over HTTP. The HTTP layer turns a
+ * HeraldError into `{"error":{"code","message","field"?}}` with its status;
+ * docs/http-api.md lists the same codes and a test checks the two agree.
+ */
+export const ERRORS = {
+  bad_json: { status: 400, message: 'request body is not valid JSON' },
+  invalid_field: { status: 400, message: 'a field is missing or invalid' },
+  unauthorized: { status: 401, message: 'missing or wrong API key' },
+  not_found: { status: 404, message: 'no such route' },
+  method_not_allowed: { status: 405, message: 'method not allowed on this route' },
+  idempotency_in_progress: { status: 409, message: 'a request with this idempotency_key is still being processed' },
+  payload_too_large: { status: 413, message: 'request body or message data too large' },
+  unsupported_media_type: { status: 415, message: 'request body must be application/json' },
+  rate_limited: { status: 429, message: 'rate limit exceeded' },
+  internal: { status: 500, message: 'internal error' },
+  engine_unavailable: { status: 503, message: 'storage engine unavailable; reliable messages cannot be stored' },
+  draining: { status: 503, message: 'node is shutting down' },
+} as const;
+
+export type ErrorCodeName = keyof typeof ERRORS;
+
+export class HeraldError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCodeName,
+    message?: string,
+    readonly field?: string,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'HeraldError';
+    this.status = ERRORS[code].status;
+  }
+
+  toJSON(): { error: { code: string; message: string; field?: string } } {
+    return { error: { code: this.code, message: this.message, ...(this.field !== undefined ? { field: this.field } : {}) } };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * One WebSocket connection and its small per-connection state. Kept lean:
+ * the number of fields here decides how many connections fit in memory.
+ *
+ * States: authenticating → active → closing → closed. (Handshaking happens
+ * before this object exists, in the HTTP upgrade.)
+ */
+import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
+import type { Platform } from '@herald/protocol';
+import { TimerEntry } from './timingWheel.js';
+import type { WireFrame } from '../protocol/wireFrame.js';
+import type { ReliableStream } from '../delivery/reliableStream.js';
+
+export type ConnState = 'authenticating' | 'active' | 'closing' | 'closed';
+
+export class Connection {
+  state: ConnState = 'authenticating';
+  user = '';
+  tenant = '';
+  /** Rooms joined, created on first join. */
+  rooms: Set<string> | undefined;
+  /** JWT `rooms` allow-list; undefined allows any room. */
+  allowRooms: string[] | undefined;
+  /** Last inbound activity, ms since the epoch (frames and pongs). */
+  lastSeen: number;
+  readonly connectedAt: number;
+  /** Token expiry, ms since the epoch. */
+  expiresAt: number | undefined;
+  reliable: ReliableStream | undefined;
+  /** Auth deadline while authenticating, then heartbeat checks. */
+  readonly timer: TimerEntry;
+  private readonly socket: Socket;
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    public device: string,
+    readonly platform: Platform,
+    /** `last_seq` from the URL, when given. */
+    readonly requestedSeq: number | undefined,
+    readonly remoteAddress: string,
+    onTimer: (c: Connection) => void,
+    private readonly maxBuffered: number,
+    private readonly onOverflow: (c: Connection) => void,
+  ) {
+    this.connectedAt = this.lastSeen = Date.now();
+    this.timer = new TimerEntry(() => onTimer(this));
+    // ws keeps its socket private; writing pre-built frames to it directly is
+    // what lets one frame buffer serve every recipient (see wireFrame.ts).
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
+  }
+
+  get open(): boolean {
+    return this.state === 'active' && this.ws.readyState === 1;
+  }
+
+  /** Writes a pre-built frame. Returns false when the connection cannot take it. */
+  sendWire(frame: WireFrame): boolean {
+    if (this.ws.readyState !== 1) return false;
+    if (this.socket.writableLength > this.maxBuffered) {
+      this.onOverflow(this);
+      return false;
+    }
+    this.socket.write(frame);
+    return true;
+  }
+
+  /** Sends a text frame (replies, errors: not the fan-out path). */
+  sendText(text: string): void {
+    if (this.ws.readyState !== 1) return;
+    if (this.socket.writableLength > this.maxBuffered) {
+      this.onOverflow(this);
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.closeCode = code;
+    this.closeReason = reason;
+    // Reasons are limited to 123 bytes by the WebSocket protocol.
+    this.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 123).toString('utf8'));
+  }
+
+  /** Drops the TCP connection without a close handshake (slow consumers cannot read one). */
+  terminate(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.ws.terminate();
+  }
+
+  /** Close code and reason chosen by the server, for logs and metrics. */
+  closeCode: number | undefined;
+  closeReason: string | undefined;
+}

@@ -1,0 +1,395 @@
+/**
+ * The WebSocket side of a node: upgrade, authentication, the connection
+ * lifecycle, heartbeats, client frames and local fan-out.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { CloseCode, DEFAULT_DEVICE, type ClientFrame } from '@herald/protocol';
+import type { HeraldConfig } from '../config/schema.js';
+import type { Engine, InboxMessage, Route } from '../engine/types.js';
+import { AuthError, type Identity, type JwtVerifier } from '../auth/jwtVerifier.js';
+import type { Logger } from '../observability/logger.js';
+import type { Stats } from '../observability/stats.js';
+import type { Metrics } from '../observability/metrics.js';
+import { parseClientFrame, ProtocolViolation } from '../protocol/clientFrames.js';
+import { errorFrame, reliableFrame, welcomeFrame } from '../protocol/serverFrames.js';
+import { textWireFrame, type WireFrame } from '../protocol/wireFrame.js';
+import { ReliableStream, type ReliableHost, type ReliableSettings } from '../delivery/reliableStream.js';
+import { Connection } from './connection.js';
+import { parseHandshake, HandshakeError, type HandshakeParams } from './handshake.js';
+import { Registry } from './registry.js';
+import { TimingWheel } from './timingWheel.js';
+import { FrameHandler } from './frameHandler.js';
+
+export interface GatewayDeps {
+  config: HeraldConfig;
+  nodeId: string;
+  engine: Engine;
+  verifier: JwtVerifier;
+  log: Logger;
+  stats: Stats;
+  metrics: Metrics;
+}
+
+/** Standard close code for "try again later" (engine unavailable during the handshake). */
+const TRY_AGAIN_LATER = 1013;
+
+export class Gateway implements ReliableHost {
+  readonly registry: Registry;
+  readonly wheel: TimingWheel;
+  readonly settings: ReliableSettings;
+  readonly engine: Engine;
+  readonly log: Logger;
+  private readonly wss: WebSocketServer;
+  private readonly frames: FrameHandler;
+  private readonly frameCache = new WeakMap<InboxMessage, WireFrame>();
+  private connSeq = 0;
+  /** Connections not yet closed, authenticated or not (for shutdown). */
+  private readonly live = new Set<Connection>();
+  private accepting = true;
+
+  constructor(private readonly d: GatewayDeps) {
+    const c = d.config;
+    this.engine = d.engine;
+    this.log = d.log;
+    this.registry = new Registry(d.nodeId);
+    // Tick fine enough for the shortest configured deadline, never finer than 10 ms.
+    this.wheel = new TimingWheel(Math.max(10, Math.min(100, Math.floor(Math.min(c.ackTimeoutMs, c.heartbeatMs, c.authTimeoutMs) / 4))));
+    this.settings = {
+      ackTimeoutMs: c.ackTimeoutMs,
+      ackMaxAttempts: c.ackMaxAttempts,
+      maxInflight: c.maxInflight,
+      replayBatch: c.replayBatch,
+      retention: { maxMessages: c.inboxMaxMessages, maxAgeMs: c.inboxMaxAgeSec * 1000 },
+    };
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: c.maxFrameBytes, clientTracking: false, perMessageDeflate: false });
+    this.frames = new FrameHandler(this, d);
+    this.wheel.start();
+  }
+
+  get nodeId(): string {
+    return this.d.nodeId;
+  }
+
+  // ---------------------------------------------------------------- upgrade
+
+  /** Handles `upgrade` on the HTTP server for GET /ws. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): void {
+    if (!this.accepting) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    let params: HandshakeParams | undefined;
+    let refusal: string | undefined;
+    try {
+      params = parseHandshake(query);
+    } catch (err) {
+      if (!(err instanceof HandshakeError)) throw err;
+      refusal = err.message;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (refusal !== undefined || !params) {
+        this.d.stats.bump(this.d.stats.authFailures, 'bad_handshake');
+        ws.close(CloseCode.ProtocolError, refusal);
+        return;
+      }
+      this.onOpen(ws, params, req.socket.remoteAddress ?? '');
+    });
+  }
+
+  private onOpen(ws: WebSocket, p: HandshakeParams, remote: string): void {
+    const id = this.d.nodeId + '.' + (++this.connSeq).toString(36);
+    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, (c) => this.onTimer(c), this.d.config.outboundBufferBytes, (c) =>
+      c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
+    );
+    this.live.add(conn);
+    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
+    ws.on('pong', () => {
+      conn.lastSeen = Date.now();
+    });
+    ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
+    ws.on('error', (err) => {
+      // ws reports protocol errors (e.g. 1009 too big) here and then closes.
+      this.log.debug({ conn: id, err: err.message }, 'websocket error');
+    });
+    if (p.token !== undefined) {
+      ws.pause(); // nothing is read until the welcome is out
+      void this.authenticate(conn, p.token);
+    } else {
+      this.wheel.schedule(conn.timer, this.d.config.authTimeoutMs);
+    }
+  }
+
+  private async authenticate(conn: Connection, token: string): Promise<void> {
+    let identity: Identity;
+    try {
+      identity = await this.d.verifier.verify(token);
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'invalid';
+      this.d.stats.bump(this.d.stats.authFailures, reason);
+      conn.close(CloseCode.Unauthorized, err instanceof AuthError ? err.message : 'token invalid');
+      return;
+    }
+    // No `device` in the URL: the token's `did` names it, else "default".
+    if (conn.device === '') conn.device = identity.device ?? DEFAULT_DEVICE;
+    else if (identity.device !== undefined && identity.device !== conn.device) {
+      this.d.stats.bump(this.d.stats.authFailures, 'device_mismatch');
+      conn.close(CloseCode.Forbidden, 'device does not match the token claim "did"');
+      return;
+    }
+    try {
+      await this.activate(conn, identity);
+    } catch (err) {
+      this.log.error({ err, conn: conn.id }, 'activation failed');
+      conn.close(TRY_AGAIN_LATER, 'engine unavailable, try again later');
+    }
+  }
+
+  /** Resume point, registry, welcome, then replay. */
+  private async activate(conn: Connection, id: Identity): Promise<void> {
+    const { engine } = this;
+    const stored = conn.requestedSeq === undefined ? await engine.getCursor(id.tenant, id.user, conn.device) : undefined;
+    const head = await engine.readAfter(id.tenant, id.user, Number.MAX_SAFE_INTEGER, 0, this.settings.retention);
+    if (conn.state !== 'authenticating') return; // closed while we waited
+    let start = conn.requestedSeq ?? stored ?? head.tip;
+    let recovered = true;
+    if (start > head.tip) {
+      // The client is ahead of the inbox (e.g. the memory engine restarted): its seqs are void.
+      start = head.tip;
+      recovered = false;
+    } else if (start < head.floor) {
+      recovered = false;
+    }
+    conn.user = id.user;
+    conn.tenant = id.tenant;
+    conn.allowRooms = id.rooms;
+    conn.expiresAt = id.expiresAt;
+    const older = this.registry.device(id.tenant, id.user, conn.device);
+    if (older) {
+      older.close(CloseCode.Replaced, 'replaced: the same user and device connected again');
+      this.detach(older);
+    }
+    conn.state = 'active';
+    const t = this.registry.add(conn);
+    if (t.firstOfUser) engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user });
+    if (t.firstOfTenant) engine.subscribe({ kind: 'tenant', tenant: id.tenant });
+    conn.reliable = new ReliableStream(conn, this, start);
+    conn.sendText(
+      welcomeFrame({
+        conn: conn.id,
+        node: this.d.nodeId,
+        user: id.user,
+        tenant: id.tenant,
+        device: conn.device,
+        heartbeat_ms: this.d.config.heartbeatMs,
+        last_seq: start,
+        recovered,
+      }),
+    );
+    this.d.stats.connects++;
+    conn.lastSeen = Date.now();
+    this.wheel.schedule(conn.timer, this.d.config.heartbeatMs);
+    conn.reliable.begin();
+    conn.ws.resume();
+    const presence = { tenant: id.tenant, user: id.user, device: conn.device, platform: conn.platform, node: this.d.nodeId, conn: conn.id, since: conn.connectedAt };
+    this.background(engine.presenceAdd(presence), 'presence add');
+    this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: conn.device, conn: conn.id }), 'replace publish');
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.lastSeen = Date.now();
+    if (isBinary) {
+      conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
+      return;
+    }
+    const buf = data as Buffer;
+    // Bare-text keepalive: the cheapest possible heartbeat for constrained devices.
+    if (buf.length === 4 && buf.toString() === 'ping') {
+      if (conn.state === 'active') conn.sendText('pong');
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(buf.toString('utf8'));
+    } catch (err) {
+      if (!(err instanceof ProtocolViolation)) throw err;
+      this.d.stats.bump(this.d.stats.protocolErrors, err.code);
+      if (err.fatal || conn.state !== 'active') conn.close(conn.state === 'authenticating' ? CloseCode.Unauthorized : CloseCode.ProtocolError, err.message);
+      else conn.sendText(errorFrame(err.code, err.message, err.id));
+      return;
+    }
+    if (conn.state === 'authenticating') {
+      if (frame.type !== 'auth') {
+        conn.close(CloseCode.Unauthorized, 'the first frame must be {"type":"auth","token":...}');
+        return;
+      }
+      this.wheel.cancel(conn.timer);
+      conn.ws.pause();
+      void this.authenticate(conn, frame.token);
+      return;
+    }
+    if (conn.state !== 'active') return;
+    this.frames.handle(conn, frame);
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private onTimer(conn: Connection): void {
+    if (conn.state === 'authenticating') {
+      this.d.stats.bump(this.d.stats.authFailures, 'timeout');
+      conn.close(CloseCode.Unauthorized, 'no auth frame within the auth timeout');
+      return;
+    }
+    if (conn.state !== 'active') return;
+    const hb = this.d.config.heartbeatMs;
+    const idle = Date.now() - conn.lastSeen;
+    if (idle >= 2 * hb) {
+      conn.close(CloseCode.HeartbeatTimeout, `no heartbeat for ${idle} ms`);
+      // A silent peer will not answer the close handshake either.
+      conn.ws.terminate();
+      return;
+    }
+    // A protocol ping: browsers and ws answer it by themselves.
+    if (idle >= hb / 2) conn.ws.ping();
+    this.wheel.schedule(conn.timer, hb / 2);
+  }
+
+  // ---------------------------------------------------------------- close
+
+  private onClose(conn: Connection, code: number, reason: string): void {
+    const serverCode = conn.closeCode;
+    conn.state = 'closed';
+    this.live.delete(conn);
+    this.wheel.cancel(conn.timer);
+    const wasActive = this.detach(conn);
+    const finalCode = serverCode ?? code;
+    if (wasActive) {
+      this.d.stats.bump(this.d.stats.disconnects, finalCode);
+      this.d.metrics.connectionLifetime.observe((Date.now() - conn.connectedAt) / 1000);
+    }
+    this.log.debug({ conn: conn.id, user: conn.user || undefined, code: finalCode, reason: conn.closeReason ?? reason }, 'connection closed');
+  }
+
+  /** Removes a connection from every index exactly once; true when it was indexed. */
+  private detach(conn: Connection): boolean {
+    conn.reliable?.close();
+    const r = this.registry.remove(conn);
+    if (!r) return false;
+    const { engine } = this;
+    if (r.lastOfUser) engine.unsubscribe({ kind: 'user', tenant: conn.tenant, user: conn.user });
+    if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: conn.tenant });
+    for (const room of r.roomsEmptied) engine.unsubscribe({ kind: 'room', tenant: conn.tenant, room });
+    if (conn.rooms) {
+      for (const room of conn.rooms) {
+        this.background(engine.roomLeave(conn.tenant, room, { user: conn.user, device: conn.device, node: this.d.nodeId }), 'room leave');
+        this.frames.presenceEvent(conn, room, 'leave');
+      }
+    }
+    const presence = { tenant: conn.tenant, user: conn.user, device: conn.device, platform: conn.platform, node: this.d.nodeId, conn: conn.id, since: conn.connectedAt };
+    this.background(engine.presenceRemove(presence), 'presence remove');
+    return true;
+  }
+
+  // ---------------------------------------------------------------- delivery
+
+  /** Writes an ephemeral frame to every local connection on the route; encodes once. */
+  deliverLocal(route: Route, text: string, publishedAt?: number): number {
+    let frame: WireFrame | undefined;
+    let n = 0;
+    for (const c of this.registry.lookup(route)) {
+      if (c.state !== 'active') continue;
+      frame ??= textWireFrame(text);
+      if (c.sendWire(frame)) n++;
+    }
+    this.d.stats.deliveredEphemeral += n;
+    if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
+    return n;
+  }
+
+  /** Offers a newly stored reliable message to the user's local devices. */
+  deliverInbox(tenant: string, user: string, m: InboxMessage): void {
+    for (const c of this.registry.lookup({ kind: 'user', tenant, user })) c.reliable?.offer(m);
+  }
+
+  /** Closes local connections of a user (or one device) — API disconnect. */
+  disconnectLocal(tenant: string, user: string, device: string | undefined, code: number, reason: string): number {
+    let n = 0;
+    for (const c of [...this.registry.lookup({ kind: 'user', tenant, user, ...(device !== undefined ? { device } : {}) })]) {
+      c.close(code, reason);
+      n++;
+    }
+    return n;
+  }
+
+  /** Another node accepted `conn` for this user+device: close ours. */
+  replaceLocal(tenant: string, user: string, device: string, conn: string): void {
+    const c = this.registry.device(tenant, user, device);
+    if (c && c.id !== conn) {
+      c.close(CloseCode.Replaced, 'replaced: the same user and device connected on another node');
+      this.detach(c);
+    }
+  }
+
+  // ---------------------------------------------------------------- ReliableHost
+
+  frameFor(m: InboxMessage): WireFrame {
+    let f = this.frameCache.get(m);
+    if (!f) {
+      f = textWireFrame(reliableFrame(m));
+      this.frameCache.set(m, f);
+    }
+    return f;
+  }
+
+  onDelivered(m: InboxMessage, replay: boolean): void {
+    this.d.stats.deliveredReliable++;
+    if (replay) this.d.stats.replayed++;
+    else this.d.metrics.deliverLatency.observe((Date.now() - m.ts) / 1000);
+  }
+
+  onAcked(n: number): void {
+    this.d.stats.acked += n;
+  }
+
+  onRetried(n: number): void {
+    this.d.stats.retried += n;
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** Stops accepting new WebSocket upgrades. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Closes every connection with `code` and waits until all are closed (bounded). */
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    const waits = [...this.live].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === 3) return resolve();
+          c.ws.once('close', () => resolve());
+          c.close(code, reason);
+        }),
+    );
+    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    for (const c of this.live) c.ws.terminate();
+    await Promise.all([...this.registry.all()].map((c) => c.reliable?.flush()));
+  }
+
+  close(): void {
+    this.wheel.stop();
+    this.wss.close();
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  private background(p: Promise<unknown>, what: string): void {
+    p.catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
+  }
+}

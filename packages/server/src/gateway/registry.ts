@@ -1,0 +1,166 @@
+/**
+ * Session registry: every local connection indexed by id, user, user+device,
+ * tenant and room, with per-platform counts. The indexes answer routing in
+ * O(recipients) and tell the node when local interest in a user, room or
+ * tenant starts or ends (so it can subscribe on the engine).
+ */
+import { PLATFORMS, type Platform } from '@herald/protocol';
+import type { Connection } from './connection.js';
+import type { DevicePresence, LocalView, RoomMember, Route } from '../engine/types.js';
+
+const SEP = '\u0000';
+export const userKey = (tenant: string, user: string): string => tenant + SEP + user;
+export const roomKey = (tenant: string, room: string): string => tenant + SEP + room;
+const deviceKey = (tenant: string, user: string, device: string): string => tenant + SEP + user + SEP + device;
+
+export interface Transitions {
+  firstOfUser: boolean;
+  firstOfTenant: boolean;
+}
+
+export class Registry implements LocalView {
+  private readonly conns = new Map<string, Connection>();
+  private readonly users = new Map<string, Set<Connection>>();
+  private readonly devices = new Map<string, Connection>();
+  private readonly tenants = new Map<string, Set<Connection>>();
+  private readonly rooms = new Map<string, Set<Connection>>();
+  readonly platforms: Record<Platform, number> = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<Platform, number>;
+
+  constructor(private readonly nodeId: string) {}
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** The active connection of a user+device, if any. */
+  device(tenant: string, user: string, device: string): Connection | undefined {
+    return this.devices.get(deviceKey(tenant, user, device));
+  }
+
+  get(id: string): Connection | undefined {
+    return this.conns.get(id);
+  }
+
+  all(): IterableIterator<Connection> {
+    return this.conns.values();
+  }
+
+  /** Indexes an authenticated connection. The caller closes any older one of the same device first. */
+  add(c: Connection): Transitions {
+    this.conns.set(c.id, c);
+    this.devices.set(deviceKey(c.tenant, c.user, c.device), c);
+    const firstOfUser = addTo(this.users, userKey(c.tenant, c.user), c);
+    const firstOfTenant = addTo(this.tenants, c.tenant, c);
+    this.platforms[c.platform]++;
+    return { firstOfUser, firstOfTenant };
+  }
+
+  /** Removes a connection from every index; returns what local interest ended, or null when it was not indexed. */
+  remove(c: Connection): { lastOfUser: boolean; lastOfTenant: boolean; roomsEmptied: string[] } | null {
+    if (this.conns.get(c.id) !== c) return null;
+    this.conns.delete(c.id);
+    const dk = deviceKey(c.tenant, c.user, c.device);
+    if (this.devices.get(dk) === c) this.devices.delete(dk);
+    const roomsEmptied: string[] = [];
+    if (c.rooms) for (const room of c.rooms) if (removeFrom(this.rooms, roomKey(c.tenant, room), c)) roomsEmptied.push(room);
+    this.platforms[c.platform]--;
+    return {
+      lastOfUser: removeFrom(this.users, userKey(c.tenant, c.user), c),
+      lastOfTenant: removeFrom(this.tenants, c.tenant, c),
+      roomsEmptied,
+    };
+  }
+
+  /** Returns true when `c` is the first local member of the room. */
+  join(c: Connection, room: string): boolean {
+    (c.rooms ??= new Set()).add(room);
+    return addTo(this.rooms, roomKey(c.tenant, room), c);
+  }
+
+  /** Returns true when the room has no local member left. */
+  leave(c: Connection, room: string): boolean {
+    c.rooms?.delete(room);
+    return removeFrom(this.rooms, roomKey(c.tenant, room), c);
+  }
+
+  roomSize(tenant: string, room: string): number {
+    return this.rooms.get(roomKey(tenant, room))?.size ?? 0;
+  }
+
+  /** Connections a route reaches on this node. */
+  lookup(route: Route): Iterable<Connection> {
+    switch (route.kind) {
+      case 'user': {
+        if (route.device !== undefined) {
+          const c = this.devices.get(deviceKey(route.tenant, route.user, route.device));
+          return c ? [c] : [];
+        }
+        return this.users.get(userKey(route.tenant, route.user)) ?? [];
+      }
+      case 'room':
+        return this.rooms.get(roomKey(route.tenant, route.room)) ?? [];
+      case 'tenant':
+        return this.tenants.get(route.tenant) ?? [];
+      case 'all':
+        return this.conns.values();
+    }
+  }
+
+  /** How many local connections are indexed under a key of each kind (tests use it to prove no leaks). */
+  indexSizes(): { conns: number; users: number; devices: number; tenants: number; rooms: number } {
+    return { conns: this.conns.size, users: this.users.size, devices: this.devices.size, tenants: this.tenants.size, rooms: this.rooms.size };
+  }
+
+  // ---- LocalView ----
+
+  userDevices(tenant: string, user: string): DevicePresence[] {
+    return [...(this.users.get(userKey(tenant, user)) ?? [])].map((c) => ({
+      tenant: c.tenant,
+      user: c.user,
+      device: c.device,
+      platform: c.platform,
+      node: this.nodeId,
+      conn: c.id,
+      since: c.connectedAt,
+    }));
+  }
+
+  roomMembers(tenant: string, room: string): RoomMember[] {
+    return [...(this.rooms.get(roomKey(tenant, room)) ?? [])].map((c) => ({ user: c.user, device: c.device, node: this.nodeId }));
+  }
+
+  count(route: Route): number {
+    if (route.kind === 'all') return this.conns.size;
+    if (route.kind === 'user' && route.device !== undefined) return this.devices.has(deviceKey(route.tenant, route.user, route.device)) ? 1 : 0;
+    const set = this.lookup(route) as Set<Connection> | Connection[];
+    return set instanceof Set ? set.size : set.length;
+  }
+}
+
+function addTo(map: Map<string, Set<Connection>>, key: string, c: Connection): boolean {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(c);
+  return set.size === 1;
+}
+
+function removeFrom(map: Map<string, Set<Connection>>, key: string, c: Connection): boolean {
+  const set = map.get(key);
+  if (!set || !set.delete(c)) return false;
+  if (set.size === 0) {
+    map.delete(key);
+    return true;
+  }
+  return false;
+}

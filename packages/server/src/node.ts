@@ -1,0 +1,150 @@
+/**
+ * A Herald node: composes config, engine, gateway, publish pipeline and the
+ * HTTP server on one port, and shuts them down in order.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { CloseCode } from '@herald/protocol';
+import { loadConfig } from './config/load.js';
+import type { HeraldConfig, HeraldConfigInput } from './config/schema.js';
+import { applyDevMode, type DevSecrets } from './config/devMode.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Stats } from './observability/stats.js';
+import { Metrics } from './observability/metrics.js';
+import { JwtVerifier } from './auth/jwtVerifier.js';
+import { ApiKeyGuard } from './auth/apiKey.js';
+import { mintToken } from './auth/tokens.js';
+import { createEngine } from './engine/create.js';
+import type { BusEvent, Engine } from './engine/types.js';
+import { MemoryEngine } from './engine/memory/memoryEngine.js';
+import { Gateway } from './gateway/gateway.js';
+import { Publisher } from './delivery/publisher.js';
+import { Router } from './api/router.js';
+
+export interface HeraldNode {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  readonly config: HeraldConfig & { jwtSecret: string; apiKey: string };
+  readonly nodeId: string;
+  /** Set in dev mode: the generated secrets. */
+  readonly dev: DevSecrets | undefined;
+  readonly log: Logger;
+  readonly engine: Engine;
+  readonly gateway: Gateway;
+  readonly publisher: Publisher;
+  /** Graceful shutdown: stop accepting, close clients 1001, flush, stop. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this logger instead of a new one. */
+  logger?: Logger;
+}
+
+/**
+ * Starts a node. `input` is either a validated config or raw values
+ * (validated here with the same schema as files, env and flags).
+ */
+export async function startHerald(input: HeraldConfigInput = {}, opts: StartOptions = {}): Promise<HeraldNode> {
+  const base = loadConfig({ overrides: input });
+  const { config, dev } = applyDevMode(base);
+  const nodeId = config.nodeId ?? `${hostname().split('.')[0]}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const log = opts.logger ?? createLogger(config.logLevel, { node: nodeId });
+  const stats = new Stats();
+  const verifier = new JwtVerifier(config);
+  await verifier.init();
+  const engine = await createEngine(config, nodeId, log);
+
+  // Metrics read the gateway lazily: they are created before it.
+  const holder: { gw?: Gateway } = {};
+  const metrics = new Metrics({
+    stats,
+    nodeId,
+    connectionsByPlatform: () => holder.gw?.registry.platforms ?? {},
+    rooms: () => holder.gw?.registry.roomCount ?? 0,
+    users: () => holder.gw?.registry.userCount ?? 0,
+    inboxDepth: () => (engine instanceof MemoryEngine ? engine.inboxDepth() : undefined),
+    engineReady: () => engine.isReady(),
+  });
+  const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics });
+  holder.gw = gw;
+  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000 });
+
+  const onEvent = (ev: BusEvent): void => {
+    switch (ev.kind) {
+      case 'deliver':
+        gw.deliverLocal(ev.route, ev.frame);
+        return;
+      case 'inbox':
+        gw.deliverInbox(ev.tenant, ev.user, ev.message);
+        return;
+      case 'disconnect':
+        gw.disconnectLocal(ev.tenant, ev.user, ev.device, ev.code, ev.reason);
+        return;
+      case 'replace':
+        gw.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn);
+        return;
+    }
+  };
+  await engine.start(onEvent, gw.registry);
+  engine.subscribe({ kind: 'all' });
+
+  let draining = false;
+  const router = new Router({
+    apiKey: new ApiKeyGuard(config.apiKey),
+    publisher,
+    engine,
+    gateway: gw,
+    metrics,
+    stats,
+    log,
+    maxBodyBytes: config.httpMaxBodyBytes,
+    batchMaxMessages: config.batchMaxMessages,
+    isDraining: () => draining,
+    ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
+  });
+
+  const server: Server = createServer((req, res) => void router.handle(req, res));
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 62\r\n\r\n{"error":{"code":"not_found","message":"WebSocket path is /ws"}}'.replace('62', String(Buffer.byteLength('{"error":{"code":"not_found","message":"WebSocket path is /ws"}}'))));
+      return;
+    }
+    gw.handleUpgrade(req, socket, head, url.searchParams);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  log.info({ port, host: config.host, engine: engine.kind, dev: dev !== undefined }, 'herald listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      draining = true;
+      gw.stopAccepting();
+      await gw.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdownTimeoutMs);
+      gw.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await engine.close();
+      log.info('herald stopped');
+    })());
+
+  return { port, url: `http://${shownHost}:${port}`, config, nodeId, dev, log, engine, gateway: gw, publisher, close };
+}

@@ -1,0 +1,50 @@
+/**
+ * Builds server → client frames. Message frames are assembled from
+ * already-serialized parts (the `data` JSON text is serialized once, at
+ * publish), so a fan-out never re-serializes per recipient.
+ */
+import type { InboxMessage } from '../engine/types.js';
+import type { ErrorFrame, PresenceEventFrame, WelcomeFrame } from '@herald/protocol';
+
+export interface EphemeralMessage {
+  id: string;
+  ts: number;
+  event?: string;
+  room?: string;
+  from?: string;
+  /** JSON text of data. */
+  data: string;
+}
+
+export function messageFrame(m: EphemeralMessage): string {
+  let s = '{"type":"message","id":' + JSON.stringify(m.id);
+  if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
+  if (m.room !== undefined) s += ',"room":' + JSON.stringify(m.room);
+  if (m.from !== undefined) s += ',"from":' + JSON.stringify(m.from);
+  return s + ',"data":' + m.data + ',"ts":' + m.ts + '}';
+}
+
+export function reliableFrame(m: InboxMessage): string {
+  let s = '{"type":"message","id":' + JSON.stringify(m.id) + ',"seq":' + m.seq;
+  if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
+  return s + ',"data":' + m.data + ',"ts":' + m.ts + '}';
+}
+
+export function welcomeFrame(w: Omit<WelcomeFrame, 'type'>): string {
+  return JSON.stringify({ type: 'welcome', ...w });
+}
+
+export function errorFrame(code: string, message: string, id?: string): string {
+  const f: ErrorFrame = id !== undefined ? { type: 'error', id, code, message } : { type: 'error', code, message };
+  return JSON.stringify(f);
+}
+
+export function replyFrame(id: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type: 'reply', id, ok: true, ...extra });
+}
+
+export function presenceEventFrame(f: PresenceEventFrame): string {
+  return JSON.stringify(f);
+}
+
+export const PONG_FRAME = '{"type":"pong"}';
