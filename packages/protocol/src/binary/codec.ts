@@ -252,6 +252,11 @@ function checkFrame(input: Uint8Array | ArrayBuffer, options: AsyncDecodeOptions
 
 function asDecompressError(err: unknown): BinaryProtocolError {
   if (err instanceof BinaryProtocolError) return err;
+  // A codec compiled against another copy of this package throws a look-alike
+  // class; its limit verdict must survive, or a bomb would read as corruption.
+  if (err instanceof Error && err.name === 'BinaryProtocolError' && (err as { code?: unknown }).code === BinaryErrorCode.TooLarge) {
+    return new BinaryProtocolError(BinaryErrorCode.TooLarge, err.message, { cause: err });
+  }
   return new BinaryProtocolError(BinaryErrorCode.DecompressFailed, `decompression failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
