@@ -212,6 +212,11 @@ test('withSeq: re-stamps a copy for another user; payload and CRC untouched', ()
   assert.equal(decodeFrame(b).seq, 2 ** 32 + 1);
   assert.deepEqual(b.subarray(0, 11), a.subarray(0, 11));
   assert.deepEqual(b.subarray(16), a.subarray(16));
+  // A Buffer (what ws hands out) is copied too, never re-stamped in place.
+  const buf = Buffer.from(a);
+  const c = withSeq(buf, 9);
+  assert.equal(decodeFrame(buf).seq, 1);
+  assert.equal(decodeFrame(c).seq, 9);
   assert.throws(() => withSeq(encodeV1({ type: 'pong' }, 'server'), 1), RangeError);
   assert.throws(() => withSeq(new Uint8Array(16), 1), TypeError);
   assert.throws(() => withSeq(a, 2 ** 40), RangeError);

