@@ -53,8 +53,10 @@ export function parsePublish(body: unknown, prefix = ''): PublishBody {
   const r = publishSchema.safeParse(body);
   if (r.success) return r.data;
   const issue = pickIssue(r.error.issues);
-  const field = prefix + (issue.path.length ? issue.path.join('.') : 'body');
-  throw new HeraldError('invalid_field', `${field}: ${issue.message}`, field);
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  const field = prefix + (path.length ? path.join('.') : 'body');
+  const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  throw new HeraldError('invalid_field', `${field}: ${message}`, field);
 }
 
 /** For a union failure, report the deepest, most specific issue. */

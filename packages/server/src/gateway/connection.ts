@@ -81,6 +81,8 @@ export class Connection {
     this.state = 'closing';
     this.closeCode = code;
     this.closeReason = reason;
+    // A connection paused during authentication must read again to see the peer's close reply.
+    if (this.ws.isPaused) this.ws.resume();
     // Reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 123).toString('utf8'));
   }
