@@ -83,6 +83,7 @@ test('fromV1: join/leave are resolved by sender; unknown v1 types are caller bug
   assert.equal(fromV1({ type: 'join', room: 'r' }, 'client').type, BinaryFrameType.JoinRequest);
   assert.equal(fromV1({ type: 'join', room: 'r', user: 'u', device: 'd' }, 'server').type, BinaryFrameType.PresenceJoin);
   assert.throws(() => fromV1({ type: 'ping' }, 'server'), TypeError);
+  assert.throws(() => fromV1({ type: 'message', id: 'm', seq: 0, data: 1, ts: 1 }, 'server'), RangeError);
   assert.throws(() => fromV1({ type: 'welcome' } as unknown as ServerFrame, 'client'), TypeError);
   // fromV1 copies: the caller's object is not mutated.
   const m: ServerFrame = { type: 'message', id: 'x', seq: 3, data: 1, ts: 2 };

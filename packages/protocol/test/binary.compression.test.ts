@@ -20,6 +20,7 @@ import {
   type DecodedFrame,
   chooseCompression,
   crc32,
+  createOrderedDecoder,
   decodeFrame,
   decodeFrameAsync,
   encodeFrame,
@@ -230,6 +231,36 @@ test('browser codec: a bomb is cut at the limit; a corrupt stream is decompress_
   const truncatedStream = rawFrame(BinaryFrameType.Publish, 1, cut.subarray(0, cut.length - 4));
   assert.equal(await asyncCode(() => decodeFrameAsync(truncatedStream, { compressor: web })), 'decompress_failed');
   assert.equal(syncCode(() => decodeFrame(truncatedStream, { compressor: deflate })), 'decompress_failed');
+});
+
+test('browser codec: the ordered decoder settles in arrival order, even when a later frame is faster', async () => {
+  const slow: typeof web = {
+    name: 'deflate',
+    compress: web.compress,
+    decompress: async (u8, max) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return web.decompress(u8, max);
+    },
+  };
+  const big = encodeV1(bigMessage, 'server', { compressor: deflate });
+  const small = encodeV1({ type: 'pong' }, 'server');
+  const corrupt = rawFrame(BinaryFrameType.Reply, 1, new Uint8Array([0xff])); // fails slowly, in the codec
+  const order: string[] = [];
+  const decode = createOrderedDecoder({ compressor: slow, sender: 'server' });
+  const done = [
+    decode(big).then((d) => order.push(d.info.name)),
+    decode(corrupt).catch((err: BinaryProtocolError) => order.push(err.code)),
+    decode(small).then((d) => order.push(d.info.name)),
+  ];
+  await Promise.all(done);
+  assert.deepEqual(order, ['Message', 'decompress_failed', 'Pong']);
+  // Unordered, the small frame wins the race: this is what the ordered decoder prevents.
+  const race: string[] = [];
+  await Promise.all([
+    decodeFrameAsync(big, { compressor: slow }).then(() => race.push('big')),
+    decodeFrameAsync(small, { compressor: slow }).then(() => race.push('small')),
+  ]);
+  assert.deepEqual(race, ['small', 'big']);
 });
 
 test('zstd (where node:zlib provides it)', { skip: hasZstd ? false : 'node:zlib has no zstd before Node 22.15' }, () => {

@@ -7,3 +7,4 @@ export * from './compression.js';
 export * from './codec.js';
 export * from './v1.js';
 export * from './negotiation.js';
+export * from './orderedDecoder.js';

@@ -30,6 +30,8 @@ export function fromV1(frame: ServerFrame | ClientFrame, sender: FrameSender): V
   if (!info) throw new TypeError(`no v2 frame for a v1 "${frame.type}" sent by the ${sender}`);
   const seqField = (frame as { seq?: unknown }).seq;
   const seq = info.headerSeq && seqField !== undefined ? (seqField as number) : 0;
+  // Header seq 0 means "unreliable": a reliable message numbered 0 would silently lose its seq.
+  if (info.id === BinaryFrameType.Message && seqField === 0) throw new RangeError('message seq 0 cannot be sent: reliable seqs start at 1');
   if (info.payload === 'empty') return { type: info.id, seq, payload: null };
   // Copy without the header-borne fields; a rest pattern keeps the field order.
   const { type: _type, ...rest } = frame as unknown as Record<string, unknown>;
