@@ -1,0 +1,228 @@
+/**
+ * `herald bench`: one scenario against one target. The server CLI calls
+ * runBenchCli(argv); `node packages/bench/dist/cli.js ...` runs it directly.
+ */
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { assertLoopbackUrl, NonLoopbackTargetError } from './guard.js';
+import { runScenario, sourceAddresses, MAX_CONNECTIONS_PER_WORKER } from './orchestrator.js';
+import type { RunOptions } from './orchestrator.js';
+import { DEFAULT_OUT_DIR, writeRunFiles } from './output.js';
+import { createProgress } from './progress.js';
+import { formatReport, SCENARIOS } from './report.js';
+import type { ScenarioName } from './report.js';
+import { startServer } from './spawn.js';
+import type { SpawnedServer } from './spawn.js';
+import { TARGET_KINDS } from './targets/types.js';
+import type { TargetKind } from './targets/types.js';
+
+/** Hard bounds: the bench is a measuring tool, not a load cannon. */
+export const LIMITS = { connections: 100_000, durationSec: 600, holdSec: 600, rate: 200_000, messages: 10_000_000, payloadBytes: 65_536, workers: 16 };
+
+export const HELP = `Usage: herald bench [options]
+
+Load generator: opens N WebSocket connections over several client processes
+and loopback source addresses, authenticates them, joins rooms, runs one
+scenario and reports connections held, connect rate, deliveries/s,
+publish→deliver latency (p50/p90/p99/max, HDR histogram), errors by kind and
+the server's RSS and CPU. Writes a JSON report and an HTML chart.
+Loopback targets only.
+
+Scenarios (--scenario, default broadcast):
+  broadcast   every connection joins one room; publish to the room (closed loop:
+              at most --window broadcasts undelivered at a time, unless --rate)
+  unicast     one connection per user; publish to users round-robin at --rate
+  storm       connect storm: open all connections as fast as possible, report connects/s
+  idle        connect, hold --hold seconds, report server RSS and heap per connection
+
+Target:
+  --target <raw|socketio|herald>   server kind                          (default herald)
+  --url <http://127.0.0.1:PORT>    a running server; omit to start one as a child process
+  --pid <pid>                      pid of a running local server, for /proc RSS and CPU
+  --jwt-secret <s>                 HS256 secret      (default $HERALD_JWT_SECRET, or generated when spawning)
+  --api-key <k>                    publish API key   (default $HERALD_API_KEY, or generated when spawning)
+
+Load:
+  -n, --connections <n>            connections                           (default 1000, max ${LIMITS.connections})
+  --workers <n>                    client processes (raised so each holds ≤ ${MAX_CONNECTIONS_PER_WORKER})  (default 2)
+  --addresses <n>                  loopback source addresses from --source-base (default 1 per 10,000 connections)
+  --source-base <ip>               first source address                  (default 127.0.0.2)
+  --connect-concurrency <n>        handshakes in flight per client process (default 200)
+  --rooms <n>                      rooms for broadcast                   (default 1)
+  --rate <msg/s>                   publishes per second; 0 = closed loop (default unicast 1000, broadcast 0)
+  --window <n>                     broadcasts in flight (closed loop)    (default 8)
+  --in-flight <n>                  HTTP publish requests in flight       (default 64)
+  --duration <s>                   publishing time, seconds              (default 15, max ${LIMITS.durationSec})
+  --messages <n>                   stop after this many publishes        (default 1000000)
+  --payload <bytes>                approximate size of each message's data (default 100)
+  --reliable                       unicast with "reliable": true (Herald acks) (default false)
+  --hold <s>                       idle hold time, seconds               (default 10)
+
+Output:
+  --out <dir>                      report directory                      (default ${DEFAULT_OUT_DIR})
+  --json                           print the JSON report on stdout
+  --no-progress                    no progress bar
+  --cpu-prof                       (spawned server) write a V8 CPU profile to <out>/profiles
+  -h, --help                       this help
+`;
+
+export interface ParsedCli {
+  help: boolean;
+  run?: RunOptions;
+  spawn: boolean;
+  outDir: string;
+  json: boolean;
+  progress: boolean;
+  cpuProf: boolean;
+}
+
+function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || !Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${v}"`);
+  return n;
+}
+
+export function parseCli(argv: string[]): ParsedCli {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      target: { type: 'string' },
+      url: { type: 'string' },
+      pid: { type: 'string' },
+      'jwt-secret': { type: 'string' },
+      'api-key': { type: 'string' },
+      scenario: { type: 'string' },
+      connections: { type: 'string', short: 'n' },
+      workers: { type: 'string' },
+      addresses: { type: 'string' },
+      'source-base': { type: 'string' },
+      'connect-concurrency': { type: 'string' },
+      rooms: { type: 'string' },
+      rate: { type: 'string' },
+      window: { type: 'string' },
+      'in-flight': { type: 'string' },
+      duration: { type: 'string' },
+      messages: { type: 'string' },
+      payload: { type: 'string' },
+      reliable: { type: 'boolean' },
+      hold: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
+    },
+  });
+  const outDir = values.out ?? DEFAULT_OUT_DIR;
+  const base: Omit<ParsedCli, 'run'> = { help: values.help === true, spawn: values.url === undefined, outDir, json: values.json === true, progress: values['no-progress'] !== true && values.json !== true, cpuProf: values['cpu-prof'] === true };
+  if (base.help) return base;
+  const target = (values.target ?? 'herald') as TargetKind;
+  if (!TARGET_KINDS.includes(target)) throw new Error(`--target must be one of ${TARGET_KINDS.join(', ')}`);
+  const scenario = (values.scenario ?? 'broadcast') as ScenarioName;
+  if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}`);
+  const url = values.url ?? 'http://127.0.0.1:0';
+  if (values.url !== undefined) assertLoopbackUrl(values.url);
+  const connections = int('connections', values.connections, 1000, 1, LIMITS.connections);
+  const addressesN = values.addresses === undefined ? undefined : int('addresses', values.addresses, 1, 1, 254);
+  const secret = values['jwt-secret'] ?? process.env.HERALD_JWT_SECRET ?? (base.spawn ? randomBytes(32).toString('base64url') : '');
+  const apiKey = values['api-key'] ?? process.env.HERALD_API_KEY ?? (base.spawn ? randomBytes(24).toString('base64url') : '');
+  if (!secret || !apiKey) throw new Error('--jwt-secret and --api-key (or HERALD_JWT_SECRET / HERALD_API_KEY) are required against a running server');
+  const run: RunOptions = {
+    target,
+    scenario,
+    url,
+    connections,
+    workers: int('workers', values.workers, 2, 1, LIMITS.workers),
+    addresses: sourceAddresses(connections, values['source-base'] ?? '127.0.0.2', addressesN),
+    rooms: int('rooms', values.rooms, 1, 1, 10_000),
+    rate: int('rate', values.rate, scenario === 'unicast' ? 1000 : 0, 0, LIMITS.rate),
+    window: int('window', values.window, 8, 1, 10_000),
+    inFlight: int('in-flight', values['in-flight'], 64, 1, 4096),
+    durationSec: int('duration', values.duration, 15, 1, LIMITS.durationSec),
+    maxMessages: int('messages', values.messages, 1_000_000, 1, LIMITS.messages),
+    payloadBytes: int('payload', values.payload, 100, 0, LIMITS.payloadBytes),
+    reliable: values.reliable === true,
+    connectConcurrency: int('connect-concurrency', values['connect-concurrency'], 200, 1, 10_000),
+    holdSec: int('hold', values.hold, 10, 0, LIMITS.holdSec),
+    secret,
+    apiKey,
+    heapSource: target === 'herald' ? 'metrics' : 'stats',
+    reportIntervalMs: 250,
+    handshakeTimeoutMs: 15_000,
+    drainTimeoutSec: 30,
+  };
+  if (values.pid !== undefined) run.pid = int('pid', values.pid, 0, 1, 2 ** 22);
+  if (run.workers * MAX_CONNECTIONS_PER_WORKER < connections) run.workers = Math.ceil(connections / MAX_CONNECTIONS_PER_WORKER);
+  if (run.workers > LIMITS.workers) throw new Error(`too many client processes needed (${run.workers})`);
+  return { ...base, run };
+}
+
+export async function runBenchCli(argv: string[]): Promise<number> {
+  let parsed: ParsedCli;
+  try {
+    parsed = parseCli(argv);
+  } catch (e) {
+    process.stderr.write(`herald bench: ${(e as Error).message}\n${e instanceof NonLoopbackTargetError ? '' : "Try 'herald bench --help'.\n"}`);
+    return 2;
+  }
+  if (parsed.help || !parsed.run) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const run = parsed.run;
+  let spawned: SpawnedServer | null = null;
+  const progress = createProgress(parsed.progress);
+  try {
+    if (parsed.spawn) {
+      spawned = await startServer({
+        kind: run.target,
+        secret: run.secret,
+        apiKey: run.apiKey,
+        logDir: `${parsed.outDir}/logs`,
+        ...(parsed.cpuProf ? { cpuProfDir: `${parsed.outDir}/profiles` } : {}),
+      });
+      run.url = spawned.httpBase;
+      run.pid = spawned.pid;
+    }
+    const report = await runScenario({ ...run, progress });
+    if (spawned) {
+      await spawned.stop();
+      spawned = null;
+    }
+    writeRunFiles(report, parsed.outDir);
+    if (parsed.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else process.stdout.write(`${formatReport(report)}\n`);
+    return 0;
+  } catch (e) {
+    progress.stop();
+    process.stderr.write(`herald bench: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    if (spawned) await spawned.stop();
+  }
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runBenchCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`herald bench: ${String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

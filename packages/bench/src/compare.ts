@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:compare`: the same harness and client code path against a
+ * minimal raw `ws` server (the Node ceiling), Socket.IO 4 and Herald, each
+ * started as its own child process (so its RSS and CPU are its own), same N,
+ * payload and machine, in one run. Prints one table with ratios to raw ws and
+ * writes the JSON of every run plus the table under artifacts/bench/.
+ */
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { runScenario, sourceAddresses } from './orchestrator.js';
+import type { RunOptions } from './orchestrator.js';
+import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
+import { createProgress } from './progress.js';
+import { formatReport } from './report.js';
+import type { RunReport, ScenarioName } from './report.js';
+import { startServer } from './spawn.js';
+import { formatTable, rowsFor } from './table.js';
+import type { CompareRow } from './table.js';
+import { TARGET_KINDS } from './targets/types.js';
+import type { TargetKind } from './targets/types.js';
+
+export interface CompareCase {
+  /** Row label, e.g. "broadcast 5k". */
+  name: string;
+  scenario: ScenarioName;
+  targets: TargetKind[];
+  connections: number;
+  rate: number;
+  durationSec: number;
+  holdSec: number;
+  reliable: boolean;
+}
+
+export const COMPARE_HELP = `Usage: npm run bench:compare [-- options]
+       node packages/bench/dist/compare.js [options]
+
+Runs each scenario against raw ws, Socket.IO 4 and Herald, each server in its
+own child process, with the same client code, N, payload and machine, and
+prints a table with every figure and its ratio to raw ws.
+
+Cases (full / --quick):
+  broadcast    5,000 / 500 connections in one room, closed loop (8 broadcasts in flight), 15 / 5 s
+  unicast      5,000 / 500 users, 5,000 / 500 msg/s for 15 / 5 s, "reliable": false
+  reliable     Herald only: the unicast case with "reliable": true (acked), beside reliable=false
+  idle         15,000 / 1,500 authenticated connections held 10 / 3 s: RSS and heap per connection
+
+Options:
+  --quick                  scaled-down run (about a minute)
+  --targets <list>         comma-separated subset of raw,socketio,herald   (default all)
+  --cases <list>           comma-separated subset of broadcast,unicast,reliable,idle (default all)
+  --scale <x>              multiply every N and rate by x (0.01–1)        (default 1)
+  --duration <s>           publishing time per case, seconds            (default 15; quick 5)
+  --payload <bytes>        approximate message data size                (default 100)
+  --workers <n>            client processes                             (default 2)
+  --cpu-prof               write V8 CPU profiles of each server to <out>/profiles
+  --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
+  --no-progress            no progress bars
+  -h, --help               this help
+`;
+
+export function compareCases(quick: boolean, scale: number, durationSec?: number): CompareCase[] {
+  const f = (full: number, q: number): number => Math.max(1, Math.round((quick ? q : full) * scale));
+  const dur = durationSec ?? (quick ? 5 : 15);
+  return [
+    { name: 'broadcast', scenario: 'broadcast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: 0, durationSec: dur, holdSec: 0, reliable: false },
+    { name: 'unicast', scenario: 'unicast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, holdSec: 0, reliable: false },
+    { name: 'reliable', scenario: 'unicast', targets: ['herald'], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, holdSec: 0, reliable: true },
+    { name: 'idle', scenario: 'idle', targets: [...TARGET_KINDS], connections: f(15000, 1500), rate: 0, durationSec: dur, holdSec: quick ? 3 : 10, reliable: false },
+  ];
+}
+
+export interface CompareResult {
+  startedAt: string;
+  command: string;
+  machine: { cpus: number; totalMemBytes: number; node: string };
+  cases: Array<{ name: string; reports: Partial<Record<TargetKind, RunReport>>; failures: Partial<Record<TargetKind, string>> }>;
+  rows: CompareRow[];
+  table: string;
+}
+
+export async function runCompare(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      targets: { type: 'string' },
+      cases: { type: 'string' },
+      scale: { type: 'string' },
+      duration: { type: 'string' },
+      payload: { type: 'string' },
+      workers: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      out: { type: 'string' },
+      'no-progress': { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(COMPARE_HELP);
+    return 0;
+  }
+  const quick = values.quick === true;
+  const scale = values.scale === undefined ? 1 : Number(values.scale);
+  if (!(scale >= 0.01 && scale <= 1)) throw new Error('--scale must be in [0.01, 1]');
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(Number.isInteger(duration) && duration >= 1 && duration <= 120)) throw new Error('--duration must be an integer in [1, 120]');
+  const payload = values.payload === undefined ? 100 : Number(values.payload);
+  const workers = values.workers === undefined ? 2 : Number(values.workers);
+  const targets = (values.targets?.split(',') ?? [...TARGET_KINDS]) as TargetKind[];
+  for (const t of targets) if (!TARGET_KINDS.includes(t)) throw new Error(`unknown target "${t}"`);
+  const wanted = values.cases?.split(',');
+  const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
+  const cases = compareCases(quick, scale, duration).filter((c) => !wanted || wanted.includes(c.name));
+  const secret = randomBytes(32).toString('base64url');
+  const apiKey = randomBytes(24).toString('base64url');
+  const progress = createProgress(values['no-progress'] !== true);
+  const result: CompareResult = {
+    startedAt: new Date().toISOString(),
+    command: `node packages/bench/dist/compare.js ${argv.join(' ')}`.trim(),
+    machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version },
+    cases: [],
+    rows: [],
+    table: '',
+  };
+  let runIndex = 0;
+  for (const c of cases) {
+    const entry: CompareResult['cases'][number] = { name: c.name, reports: {}, failures: {} };
+    result.cases.push(entry);
+    for (const target of c.targets.filter((t) => targets.includes(t))) {
+      runIndex++;
+      process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
+      let server: Awaited<ReturnType<typeof startServer>> | null = null;
+      try {
+        server = await startServer({
+          kind: target,
+          secret,
+          apiKey,
+          logDir: join(outDir, 'logs'),
+          ...(values['cpu-prof'] ? { cpuProfDir: join(outDir, 'profiles', `${c.name}-${target}`) } : {}),
+        });
+        const opts: RunOptions = {
+          target,
+          scenario: c.scenario,
+          url: server.httpBase,
+          pid: server.pid,
+          connections: c.connections,
+          workers,
+          // A fresh block of source addresses per run: ports left in TIME_WAIT by
+          // the previous run cannot collide with this one's.
+          addresses: sourceAddresses(c.connections, `127.${10 + (runIndex % 200)}.0.2`),
+          rooms: 1,
+          rate: c.rate,
+          window: 8,
+          inFlight: 64,
+          durationSec: c.durationSec,
+          maxMessages: 10_000_000,
+          payloadBytes: payload,
+          reliable: c.reliable,
+          connectConcurrency: 100,
+          holdSec: c.holdSec,
+          secret,
+          apiKey,
+          heapSource: target === 'herald' ? 'metrics' : 'stats',
+          reportIntervalMs: 250,
+          handshakeTimeoutMs: 15_000,
+          drainTimeoutSec: 30,
+          progress,
+        };
+        const report = await runScenario(opts);
+        progress.stop();
+        await server.stop();
+        server = null;
+        writeRunFiles(report, outDir, `compare-${c.name}-${target}`);
+        entry.reports[target] = report;
+        process.stderr.write(`${formatReport(report)}\n`);
+      } catch (e) {
+        progress.stop();
+        entry.failures[target] = (e as Error).message;
+        process.stderr.write(`!! ${c.name} / ${target} failed: ${(e as Error).message}\n`);
+      } finally {
+        if (server) await server.stop();
+      }
+    }
+    result.rows.push(...rowsFor(c.name, entry.reports));
+  }
+  const shown = TARGET_KINDS.filter((t) => targets.includes(t));
+  result.table = formatTable(result.rows, shown);
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, `compare-${stamp(new Date(result.startedAt))}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${base}.md`, `${result.table}\n`);
+  process.stdout.write(`\n${result.table}\n\nRatios are to raw ws. Reports: ${base}.json, ${base}.md\n`);
+  const failures = result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`));
+  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runCompare(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`bench:compare: ${(e as Error).message ?? String(e)}\n`);
+      process.exit(2);
+    },
+  );
+}

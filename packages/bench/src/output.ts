@@ -1,0 +1,23 @@
+/** Writes a run's JSON report and HTML chart under artifacts/bench/ (gitignored). */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { renderChartHtml } from './chart.js';
+import { formatReport } from './report.js';
+import type { RunReport } from './report.js';
+
+export const DEFAULT_OUT_DIR = 'artifacts/bench';
+
+export function stamp(d = new Date()): string {
+  return d.toISOString().replace(/[:.]/g, '-').replace('Z', '');
+}
+
+export function writeRunFiles(r: RunReport, outDir: string, label?: string): { json: string; html: string } {
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${label ?? `${r.params.target}-${r.params.scenario}`}-${stamp(new Date(r.startedAt))}`);
+  const files = { json: `${base}.json`, html: `${base}.html` };
+  r.files = files;
+  writeFileSync(files.json, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(files.html, renderChartHtml(r, formatReport(r)));
+  return files;
+}
