@@ -307,7 +307,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     if (gen !== this.#attemptGen) return;
 
     const claims = decodeClaims(token);
-    const key = this.#opts.storageKey ?? `herald:last_seq:${claims?.tid ?? ''}:${claims?.sub ?? ''}:${this.#opts.device}`;
+    const device = this.#opts.device ?? claims?.did ?? 'default';
+    const key = this.#opts.storageKey ?? `herald:last_seq:${claims?.tid ?? 'default'}:${claims?.sub ?? ''}:${device}`;
     if (key !== this.#storeKey) {
       // A new identity (first connect, or another user's token): its own position.
       let stored: number | null = null;

@@ -2,7 +2,7 @@
  * Client options, their defaults and their validation. Every duration is in
  * milliseconds.
  */
-import { DEVICE_ID_PATTERN, PLATFORMS, DEFAULT_DEVICE, type Platform } from '@herald/protocol';
+import { DEVICE_ID_PATTERN, PLATFORMS, type Platform } from '@herald/protocol';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { HeraldError } from './errors.js';
 import { defaultWebSocket, type WebSocketConstructor } from './socket.js';
@@ -26,7 +26,12 @@ export interface HeraldClientOptions {
    * Required.
    */
   token: TokenSource;
-  /** Stable device id, 1–64 of `[A-Za-z0-9._:-]`. Default `"default"`. */
+  /**
+   * Stable device id, 1–64 of `[A-Za-z0-9._:-]`. Default: not sent, so the
+   * server uses the token's `did` claim, else `"default"`. Two connections of one
+   * user with the same device id replace each other (close 4004), so give each
+   * browser tab or app install its own.
+   */
   device?: string;
   /** `web|pc|mobile|pos|other`. Default `"web"` in browsers; not sent in Node (the server then assumes `other`). */
   platform?: Platform;
@@ -52,7 +57,11 @@ export interface HeraldClientOptions {
   ackDelayMs?: number;
   /** Where the last processed seq is kept. Default: localStorage in browsers, memory in Node. */
   store?: SeqStore;
-  /** Key under which the seq is stored. Default `herald:last_seq:<tenant>:<user>:<device>` (tenant and user read from the token). */
+  /**
+   * Key under which the seq is stored. Default `herald:last_seq:<tenant>:<user>:<device>`,
+   * read from the token's `tid`, `sub` and `did` claims (and the `device` option),
+   * so each identity resumes from its own position.
+   */
   storageKey?: string;
   /** Timeout of join/leave/presence/publish, counted from the call (so it includes waiting for a connection). Default 10000. */
   requestTimeoutMs?: number;
@@ -75,7 +84,7 @@ export interface HeraldClientOptions {
 export interface ResolvedOptions {
   url: string;
   token: TokenSource;
-  device: string;
+  device: string | undefined;
   platform: Platform | undefined;
   WebSocket: WebSocketConstructor;
   tokenTransport: TokenTransport;
@@ -106,8 +115,8 @@ function duration(name: string, value: number | undefined, fallback: number, min
 export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   if (!options || typeof options.url !== 'string' || options.url === '') throw bad('url is required');
   if (typeof options.token !== 'string' && typeof options.token !== 'function') throw bad('token must be a string or a function returning one');
-  const device = options.device ?? DEFAULT_DEVICE;
-  if (!DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
+  const device = options.device;
+  if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
   if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) throw bad(`platform must be one of ${PLATFORMS.join('|')}`);
   const WS = options.WebSocket ?? defaultWebSocket();
   if (!WS) throw new HeraldError('no_websocket', 'no WebSocket implementation: pass { WebSocket } (e.g. `import { WebSocket } from "ws"`)');

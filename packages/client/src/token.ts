@@ -10,6 +10,7 @@ export type TokenSource = string | (() => string | Promise<string>);
 export interface TokenClaims {
   sub?: string;
   tid?: string;
+  did?: string;
   exp?: number;
 }
 
@@ -27,6 +28,7 @@ export function decodeClaims(token: string): TokenClaims | null {
     return {
       sub: typeof c.sub === 'string' ? c.sub : undefined,
       tid: typeof c.tid === 'string' ? c.tid : undefined,
+      did: typeof c.did === 'string' ? c.did : undefined,
       exp: typeof c.exp === 'number' ? c.exp : undefined,
     };
   } catch {

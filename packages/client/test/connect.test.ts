@@ -15,6 +15,10 @@ test('connect sends the token in an auth frame, device and platform in the query
     assert.equal(conn.query.get('platform'), 'pos');
     assert.equal(conn.query.get('token'), null, 'token must not be in the URL by default');
     assert.equal(conn.query.get('last_seq'), null, 'a new device sends no last_seq');
+    const bare = makeClient(server);
+    clients.push(bare);
+    void bare.connect();
+    assert.equal((await server.nextConnection()).query.get('device'), null, 'no device option: the server picks (token did, else default)');
     assert.equal(await conn.accept({ user: 'alice' }), 'tok-1');
     const welcome = await connected;
     assert.equal(welcome.user, 'alice');

@@ -39,7 +39,7 @@ test('the watermark delivers each seq at most once and in increasing order, what
 });
 
 test('token claims are read without verification; garbage gives null', () => {
-  assert.deepEqual(decodeClaims(fakeJwt({ sub: 'ü-user', tid: 't1', exp: 100 })), { sub: 'ü-user', tid: 't1', exp: 100 });
+  assert.deepEqual(decodeClaims(fakeJwt({ sub: 'ü-user', tid: 't1', did: 'd', exp: 100 })), { sub: 'ü-user', tid: 't1', did: 'd', exp: 100 });
   assert.equal(decodeClaims('not-a-jwt'), null);
   assert.equal(decodeClaims('a.!!!.c'), null);
   assert.equal(isExpired({ exp: 100 }, 99_000), true, 'within the 5 s skew counts as expired');
