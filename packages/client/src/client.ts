@@ -215,6 +215,29 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#stop(1000, 'client closed', undefined);
   }
 
+  /**
+   * Drops the current socket and connects again at once (rooms re-joined,
+   * replay from the last processed seq). For apps that know the network
+   * changed; no-op when idle or closed.
+   */
+  reconnect(): void {
+    if (this.#state === 'idle' || this.#state === 'closed') return;
+    this.#flushAck();
+    const ws = this.#ws;
+    this.#teardownSocket();
+    if (ws) {
+      try {
+        ws.close(3000, 'client reconnect'); // 3000: an application code browsers allow
+      } catch {
+        // already closing
+      }
+    }
+    this.#requests.disconnected();
+    this.#failures = 0;
+    clearTimeout(this.#reconnectTimer);
+    this.#scheduleReconnect(3000, 'reconnect() called', 0);
+  }
+
   // ---- rooms and requests ----
 
   /**
@@ -439,11 +462,9 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       );
     }
 
-    this.#setState('connected');
-    this.emit('connected', welcome);
-    if (this.#state !== 'connected') return; // a listener closed the client
-    if (welcome.recovered === false) this.emit('unrecovered', { requestedSeq: this.#requestedSeq, lastSeq });
-
+    // Re-join and send queued requests before telling the app, so anything the
+    // app sends from a `connected` listener (e.g. a presence query) goes after
+    // the re-joins.
     for (const room of this.#rooms.toRejoin()) {
       this.#joinRequest(room, undefined).catch((err: unknown) => {
         if (err instanceof HeraldError && err.code === 'closed') return;
@@ -451,6 +472,11 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       });
     }
     this.#requests.flush();
+
+    this.#setState('connected');
+    this.emit('connected', welcome);
+    if (this.#state !== 'connected') return; // a listener closed the client
+    if (welcome.recovered === false) this.emit('unrecovered', { requestedSeq: this.#requestedSeq, lastSeq });
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve(welcome);

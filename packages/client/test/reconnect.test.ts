@@ -281,3 +281,39 @@ test('the token provider failing is reported and retried with backoff', () =>
     const conn = await server.nextConnection();
     assert.equal(await conn.accept(), 'tok-ok');
   }));
+
+test('reconnect() drops the socket (3000) and resumes at once with last_seq, rooms re-joined', () =>
+  withServer(async (server, clients) => {
+    const client = makeClient(server, { minReconnectDelayMs: 10_000, maxReconnectDelayMs: 10_000 });
+    clients.push(client);
+    void client.connect();
+    const conn = await server.nextConnection();
+    await conn.accept();
+    await waitForEvent(client, 'connected');
+    const joined = client.join('lobby');
+    const join = await conn.next('join');
+    conn.send({ type: 'reply', id: join.id, ok: true });
+    await joined;
+    conn.message(7);
+    await conn.next('ack', (f) => f.seq === 7);
+    client.reconnect();
+    assert.equal((await conn.closed).code, 3000);
+    // The backoff is 10 s here: reaching the server quickly proves the retry is immediate.
+    const conn2 = await server.nextConnection(2000);
+    assert.equal(conn2.query.get('last_seq'), '7');
+    await conn2.accept();
+    assert.equal((await conn2.next('join')).room, 'lobby');
+  }));
+
+test('a request made in a connected listener goes out after the automatic re-joins', () =>
+  withServer(async (server, clients) => {
+    const client = makeClient(server);
+    clients.push(client);
+    void client.join('a').catch(() => {});
+    client.on('connected', () => void client.presence('a').catch(() => {}));
+    void client.connect();
+    const conn = await server.nextConnection();
+    await conn.accept();
+    assert.equal((await conn.nextAny()).type, 'join');
+    assert.equal((await conn.nextAny()).type, 'presence');
+  }));
