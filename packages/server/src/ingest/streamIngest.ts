@@ -77,6 +77,7 @@ export class StreamIngest {
   private readonly log: Logger;
   private loop: Promise<void> | undefined;
   private stopping = false;
+  private destroyed = false;
   private wake: (() => void) | undefined;
   private blockingId: number | undefined;
   private inBlock = false;
@@ -135,6 +136,7 @@ export class StreamIngest {
 
   /** Stops reading; the entry being handled finishes (and is acked) first. */
   async stop(): Promise<void> {
+    if (this.destroyed) return;
     if (this.stopping) return this.loop;
     this.stopping = true;
     this.wake?.();
@@ -147,6 +149,7 @@ export class StreamIngest {
 
   /** Drops both connections at once, finishing nothing: what a crash looks like to the group. */
   destroy(): void {
+    this.destroyed = true;
     this.stopping = true;
     this.wake?.();
     this.blocking.disconnect();
@@ -212,8 +215,10 @@ export class StreamIngest {
     args.push('STREAMS', this.stream, id);
     this.inBlock = block;
     try {
-      const reply = (await (this.blocking as Redis).call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | null;
-      return reply?.[0]?.[1] ?? [];
+      const reply = (await (this.blocking as Redis).call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | [string, StreamEntry[]] | null;
+      if (!reply || reply.length === 0) return [];
+      // RESP2: [[stream, entries]]; RESP3 (map flattened by ioredis): [stream, entries].
+      return (typeof reply[0] === 'string' ? reply[1] : reply[0]![1]) as StreamEntry[];
     } finally {
       this.inBlock = false;
     }

@@ -124,6 +124,9 @@ function backoff(times: number): number {
 function baseOptions(o: ClientOptions): RedisOptions {
   const opts: RedisOptions = {
     connectionName: o.name,
+    // RESP2: reply shapes of stream commands are the documented ones (ioredis 6 defaults to RESP3,
+    // where XREADGROUP's reply is a map), and Redis servers before 6 work too.
+    protocol: 2,
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
@@ -156,7 +159,8 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
     }
     client = new Redis(opts);
   } else {
-    const redisOptions: RedisOptions = { connectionName: o.name, autoResendUnfulfilledCommands: false };
+    // autoResubscribe stays on here: ioredis' sharded subscribers rely on it after a shard reconnects.
+    const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false };
     if (o.commandTimeoutMs !== undefined) redisOptions.commandTimeout = o.commandTimeoutMs;
     if (p.username) redisOptions.username = p.username;
     if (p.password) redisOptions.password = p.password;
