@@ -175,6 +175,9 @@ export class Gateway implements ReliableHost {
     if (t.firstOfUser) engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user });
     if (t.firstOfTenant) engine.subscribe({ kind: 'tenant', tenant: id.tenant });
     conn.reliable = new ReliableStream(conn, this, start);
+    // Register the device's position at once: a device that goes offline before
+    // its first ack must still find its messages waiting when it returns.
+    if (stored === undefined) this.background(engine.setCursor(id.tenant, id.user, conn.device, start), 'cursor write');
     conn.sendText(
       welcomeFrame({
         conn: conn.id,
