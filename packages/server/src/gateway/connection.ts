@@ -5,7 +5,7 @@
  * States: authenticating → active → closing → closed. (Handshaking happens
  * before this object exists, in the HTTP upgrade.)
  */
-import type { WebSocket } from 'ws';
+import type { WebSocket, RawData } from 'ws';
 import type { Socket } from 'node:net';
 import type { Platform } from '@herald/protocol';
 import { TimerEntry } from './timingWheel.js';
@@ -28,6 +28,8 @@ export class Connection {
   /** Token expiry, ms since the epoch. */
   expiresAt: number | undefined;
   reliable: ReliableStream | undefined;
+  /** Frames received while authentication runs; replayed after the welcome. */
+  early: [RawData, boolean][] | undefined;
   /** Auth deadline while authenticating, then heartbeat checks. */
   readonly timer: TimerEntry;
   private readonly socket: Socket;

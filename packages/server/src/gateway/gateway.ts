@@ -32,6 +32,9 @@ export interface GatewayDeps {
   metrics: Metrics;
 }
 
+/** Frames a client may pipeline behind its token before the welcome. */
+const MAX_EARLY_FRAMES = 16;
+
 /** Standard close code for "try again later" (engine unavailable during the handshake). */
 const TRY_AGAIN_LATER = 1013;
 
@@ -115,6 +118,7 @@ export class Gateway implements ReliableHost {
     });
     if (p.token !== undefined) {
       ws.pause(); // nothing is read until the welcome is out
+      conn.early = [];
       void this.authenticate(conn, p.token);
     } else {
       this.wheel.schedule(conn.timer, this.d.config.authTimeoutMs);
@@ -194,6 +198,9 @@ export class Gateway implements ReliableHost {
     conn.lastSeen = Date.now();
     this.wheel.schedule(conn.timer, this.d.config.heartbeatMs);
     conn.reliable.begin();
+    const early = conn.early;
+    conn.early = undefined;
+    if (early) for (const [data, isBinary] of early) this.onMessage(conn, data, isBinary);
     conn.ws.resume();
     const presence = { tenant: id.tenant, user: id.user, device: conn.device, platform: conn.platform, node: this.d.nodeId, conn: conn.id, since: conn.connectedAt };
     this.background(engine.presenceAdd(presence), 'presence add');
@@ -204,6 +211,12 @@ export class Gateway implements ReliableHost {
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.lastSeen = Date.now();
+    if (conn.early) {
+      // Authentication is in progress: frames pipelined behind the token wait for the welcome.
+      if (conn.early.length >= MAX_EARLY_FRAMES) conn.close(CloseCode.ProtocolError, 'too many frames before the welcome');
+      else conn.early.push([data, isBinary]);
+      return;
+    }
     if (isBinary) {
       conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
       return;
@@ -231,6 +244,7 @@ export class Gateway implements ReliableHost {
       }
       this.wheel.cancel(conn.timer);
       conn.ws.pause();
+      conn.early = [];
       void this.authenticate(conn, frame.token);
       return;
     }

@@ -141,3 +141,18 @@ test('a client that pings stays connected past the heartbeat deadline', async ()
   assert.equal(c.closed, undefined);
   c.close();
 });
+
+test('frames pipelined behind the auth frame are handled after the welcome, in order', async () => {
+  const c = open(node);
+  await waitUntil(() => c.opened, 2000, 'open');
+  // One write: auth, then two requests, before any answer can arrive.
+  c.ws.send(JSON.stringify({ type: 'auth', token: await token('pipeliner') }));
+  c.ws.send(JSON.stringify({ type: 'join', room: 'fast', id: 'j' }));
+  c.ws.send(JSON.stringify({ type: 'ping' }));
+  await c.waitFor((f) => f.type === 'pong');
+  assert.deepEqual(
+    c.frames.map((f) => f.type),
+    ['welcome', 'reply', 'join', 'pong'],
+  );
+  c.close();
+});
