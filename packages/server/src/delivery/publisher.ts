@@ -4,7 +4,7 @@
  * hand to the engine for the other nodes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Engine } from '../engine/types.js';
+import type { Engine, InboxMessage } from '../engine/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Stats } from '../observability/stats.js';
 import { HeraldError } from '../errors.js';
@@ -53,6 +53,15 @@ export class Publisher {
     }
   }
 
+  /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
+  private async store(...args: Parameters<Engine['append']>): Promise<InboxMessage> {
+    try {
+      return await this.engine.append(...args);
+    } catch (err) {
+      throw new HeraldError('engine_unavailable', `message not stored: ${(err as Error).message}`);
+    }
+  }
+
   private async run(body: PublishBody, fieldPrefix: string): Promise<PublishResult> {
     const target = resolveTarget(body.to);
     const userTarget = target.kind === 'user' || target.kind === 'device' || target.kind === 'users';
@@ -77,7 +86,7 @@ export class Publisher {
       await Promise.all(
         target.routes.map(async (route) => {
           if (route.kind !== 'user') return;
-          const stored = await this.engine.append(
+          const stored = await this.store(
             route.tenant,
             route.user,
             { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
