@@ -103,6 +103,9 @@ export interface PresenceMember {
   [extra: string]: unknown;
 }
 
+/** The reply to `sync()`. */
+export type SyncReply = ReplyFrame & { last_seq?: number; recovered?: boolean };
+
 /** The reply to `presence()`. */
 export type PresenceReply = ReplyFrame & { members?: PresenceMember[] };
 
@@ -302,16 +305,24 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
 
   /**
    * Asks the server to replay reliable messages with seq > `after` on this
-   * connection (e.g. after the app lost its own state). They are delivered even
-   * if already seen. Returns false when not connected.
+   * connection (e.g. after the app lost its own state): they are delivered
+   * again even if seen before. Resolves with the server's reply
+   * (`recovered: false` when `after` is older than the inbox keeps). Rejects
+   * with `disconnected` when not connected: after a reconnect, the client
+   * resumes from its own position anyway.
    */
-  sync(after: number): boolean {
-    if (!Number.isSafeInteger(after) || after < 0) throw new HeraldError('invalid_argument', `after must be a non-negative integer, got ${String(after)}`);
-    if (!this.#sendWelcomed({ type: 'sync', after })) return false;
+  sync(after: number, options: RequestOptions = {}): Promise<SyncReply> {
+    if (!Number.isSafeInteger(after) || after < 0) {
+      return Promise.reject(new HeraldError('invalid_argument', `after must be a non-negative integer, got ${String(after)}`));
+    }
+    if (this.#state !== 'connected') return Promise.reject(new HeraldError('disconnected', 'sync needs a connection'));
+    const reply = this.#request({ type: 'sync', after }, options.timeoutMs, 'reject');
+    // From here on, seqs above `after` are new to the app again; the server
+    // likewise treats everything above `after` as unacked.
     this.#watermark.reset(after);
     this.#ackedSeq = after;
     this.#sentAck = after;
-    return true;
+    return reply as Promise<SyncReply>;
   }
 
   // ---- connection state machine ----

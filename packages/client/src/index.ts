@@ -14,6 +14,7 @@ export {
   type PublishOptions,
   type PresenceMember,
   type PresenceReply,
+  type SyncReply,
   type ClientStats,
 } from './client.js';
 export type { HeraldClientOptions, AckMode, TokenTransport } from './options.js';

@@ -102,7 +102,7 @@ test('manual ack mode: unacked messages are delivered again after a reconnect', 
 
 test('auto ack coalesces a burst into a few cumulative ack frames', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { ackDelayMs: 20 });
+    const client = makeClient(server, { ackDelayMs: 50 });
     clients.push(client);
     const messages = record(client, 'message');
     void client.connect();
@@ -196,4 +196,34 @@ test('the server reply to a bare-text ping and unknown frame types are ignored',
     conn.message(1);
     await waitForCount(client, 'message', messages, 1);
     assert.deepEqual(errors, []);
+  }));
+
+test('sync(after) sends a sync request and re-delivers seqs above after, even if seen before', () =>
+  withServer(async (server, clients) => {
+    const client = makeClient(server);
+    clients.push(client);
+    const messages = record(client, 'message');
+    void client.connect();
+    const conn = await server.nextConnection();
+    await conn.accept();
+    await waitForEvent(client, 'connected');
+    conn.message(1);
+    conn.message(2);
+    conn.message(3);
+    await conn.next('ack', (f) => f.seq === 3);
+    const synced = client.sync(1);
+    const frame = await conn.next('sync');
+    assert.equal(frame.after, 1);
+    conn.send({ type: 'reply', id: frame.id, ok: true, last_seq: 1, recovered: true });
+    assert.equal((await synced).recovered, true);
+    conn.message(2);
+    conn.message(3);
+    await waitForCount(client, 'message', messages, 5);
+    assert.deepEqual(
+      messages.map((m) => m.seq),
+      [1, 2, 3, 2, 3],
+    );
+    // The replayed seqs are acked again (the server reset its cursor to `after`).
+    await conn.next('ack', (f) => f.seq === 3);
+    await assert.rejects(client.sync(-1), (e: unknown) => e instanceof HeraldError && e.code === 'invalid_argument');
   }));

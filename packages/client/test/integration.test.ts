@@ -84,6 +84,27 @@ test('a dropped socket resumes on the same client without loss or duplicates', (
     assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b));
   }));
 
+test('sync(after) replays from the server inbox on the live connection', () =>
+  withNode({}, async (node, clients) => {
+    const c = client(node, { token: await token(node, 'sam') });
+    clients.push(c);
+    const messages = record(c, 'message');
+    await c.connect();
+    for (let i = 1; i <= 3; i++) await publish(node, { to: { user: 'sam' }, data: i });
+    await waitForCount(c, 'message', messages, 3);
+    const reply = await c.sync(messages[0]!.seq!);
+    assert.equal(reply.recovered, true);
+    await waitForCount(c, 'message', messages, 5);
+    assert.deepEqual(
+      messages.map((m) => m.data),
+      [1, 2, 3, 2, 3],
+    );
+    // Acks after the sync are accepted: a new message still flows.
+    await publish(node, { to: { user: 'sam' }, data: 4 });
+    await waitForCount(c, 'message', messages, 6);
+    assert.equal(messages[5]!.data, 4);
+  }));
+
 test('ack timeout (4012): unacked messages come back after the reconnect and are acked then', () =>
   withNode({ ackTimeoutMs: 40, ackMaxAttempts: 2 }, async (node, clients) => {
     let acking = false;
