@@ -5,16 +5,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { CloseCode, DEFAULT_DEVICE, type ClientFrame } from '@herald/protocol';
+import { BINARY_SUBPROTOCOL, BinaryProtocolError, CloseCode, COMPRESSION_PARAM, DEFAULT_DEVICE, type ClientFrame } from '@herald/protocol';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Engine, InboxMessage, Route } from '../engine/types.js';
 import { AuthError, type Identity, type JwtVerifier } from '../auth/jwtVerifier.js';
 import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
 import type { Metrics } from '../observability/metrics.js';
-import { parseClientFrame, ProtocolViolation } from '../protocol/clientFrames.js';
+import { parseClientFrame, ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
 import { errorFrame, reliableFrame, welcomeFrame } from '../protocol/serverFrames.js';
 import { textWireFrame, type WireFrame } from '../protocol/wireFrame.js';
+import { selectSubprotocol, V2Codecs, V2Frames, type V2Session } from '../protocol/v2Frames.js';
 import { ReliableStream, type ReliableHost, type ReliableSettings } from '../delivery/reliableStream.js';
 import { Connection } from './connection.js';
 import { parseHandshake, HandshakeError, type HandshakeParams } from './handshake.js';
@@ -47,6 +48,10 @@ export class Gateway implements ReliableHost {
   private readonly wss: WebSocketServer;
   private readonly frames: FrameHandler;
   private readonly frameCache = new WeakMap<InboxMessage, WireFrame>();
+  /** Protocol v2: codecs, limits, the per-message frame cache and one ReliableHost per codec. */
+  private readonly v2: V2Codecs;
+  private readonly v2Cache = new WeakMap<InboxMessage, V2Frames>();
+  private readonly v2Hosts = new Map<V2Session, ReliableHost>();
   private connSeq = 0;
   /** Connections not yet closed, authenticated or not (for shutdown). */
   private readonly live = new Set<Connection>();
@@ -58,7 +63,9 @@ export class Gateway implements ReliableHost {
     this.log = d.log;
     this.registry = new Registry(d.nodeId);
     // Tick fine enough for the shortest configured deadline, never finer than 10 ms.
-    this.wheel = new TimingWheel(Math.max(10, Math.min(100, Math.floor(Math.min(c.ackTimeoutMs, c.heartbeatMs, c.authTimeoutMs) / 4))));
+    this.wheel = new TimingWheel(Math.max(10, Math.min(100, Math.floor(Math.min(c.ackTimeoutMs, c.heartbeatMs, c.authTimeoutMs) / 4))), 512, (err) =>
+      d.log.error({ err }, 'timer callback failed'),
+    );
     this.settings = {
       ackTimeoutMs: c.ackTimeoutMs,
       ackMaxAttempts: c.ackMaxAttempts,
@@ -66,7 +73,20 @@ export class Gateway implements ReliableHost {
       replayBatch: c.replayBatch,
       retention: { maxMessages: c.inboxMaxMessages, maxAgeMs: c.inboxMaxAgeSec * 1000 },
     };
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: c.maxFrameBytes, clientTracking: false, perMessageDeflate: false });
+    // perMessageDeflate stays off for everyone: v2 compresses per frame, once per message, not per socket.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: c.maxFrameBytes,
+      clientTracking: false,
+      perMessageDeflate: false,
+      handleProtocols: selectSubprotocol,
+    });
+    this.v2 = new V2Codecs({
+      codecs: c.binaryCompression,
+      threshold: c.binaryCompressionThresholdBytes,
+      maxPayloadBytes: c.maxFrameBytes,
+      maxDecompressedBytes: c.binaryMaxDecompressedBytes ?? c.maxFrameBytes,
+    });
     this.frames = new FrameHandler(this, d);
     this.wheel.start();
   }
@@ -97,15 +117,17 @@ export class Gateway implements ReliableHost {
         ws.close(CloseCode.ProtocolError, refusal);
         return;
       }
-      this.onOpen(ws, params, req.socket.remoteAddress ?? '');
+      const v2 = ws.protocol === BINARY_SUBPROTOCOL ? this.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
+      this.onOpen(ws, params, req.socket.remoteAddress ?? '', v2);
     });
   }
 
-  private onOpen(ws: WebSocket, p: HandshakeParams, remote: string): void {
+  private onOpen(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
     const id = this.d.nodeId + '.' + (++this.connSeq).toString(36);
     const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, (c) => this.onTimer(c), this.d.config.outboundBufferBytes, (c) =>
       c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
     );
+    conn.v2 = v2;
     this.live.add(conn);
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
     ws.on('pong', () => {
@@ -178,7 +200,7 @@ export class Gateway implements ReliableHost {
     const t = this.registry.add(conn);
     if (t.firstOfUser) engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user });
     if (t.firstOfTenant) engine.subscribe({ kind: 'tenant', tenant: id.tenant });
-    conn.reliable = new ReliableStream(conn, this, start);
+    conn.reliable = new ReliableStream(conn, conn.v2 ? this.v2Host(conn.v2) : this, start);
     // Register the device's position at once: a device that goes offline before
     // its first ack must still find its messages waiting when it returns.
     if (stored === undefined) this.background(engine.setCursor(id.tenant, id.user, conn.device, start), 'cursor write');
@@ -192,6 +214,7 @@ export class Gateway implements ReliableHost {
         heartbeat_ms: this.d.config.heartbeatMs,
         last_seq: start,
         recovered,
+        ...(conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : {}),
       }),
     );
     this.d.stats.connects++;
@@ -217,6 +240,11 @@ export class Gateway implements ReliableHost {
       else conn.early.push([data, isBinary]);
       return;
     }
+    if (conn.v2 !== undefined) {
+      const f = this.decodeV2(conn, conn.v2, data, isBinary);
+      if (f !== undefined) this.onFrame(conn, f);
+      return;
+    }
     if (isBinary) {
       conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
       return;
@@ -231,12 +259,51 @@ export class Gateway implements ReliableHost {
     try {
       frame = parseClientFrame(buf.toString('utf8'));
     } catch (err) {
-      if (!(err instanceof ProtocolViolation)) throw err;
-      this.d.stats.bump(this.d.stats.protocolErrors, err.code);
-      if (err.fatal || conn.state !== 'active') conn.close(conn.state === 'authenticating' ? CloseCode.Unauthorized : CloseCode.ProtocolError, err.message);
-      else conn.sendText(errorFrame(err.code, err.message, err.id));
+      this.refuseFrame(conn, err);
       return;
     }
+    this.onFrame(conn, frame);
+  }
+
+  /** A client frame that failed validation: an error frame, or a close when it cannot be answered. */
+  private refuseFrame(conn: Connection, err: unknown): void {
+    if (!(err instanceof ProtocolViolation)) throw err;
+    this.d.stats.bump(this.d.stats.protocolErrors, err.code);
+    if (err.fatal || conn.state !== 'active') conn.close(conn.state === 'authenticating' ? CloseCode.Unauthorized : CloseCode.ProtocolError, err.message);
+    else conn.sendText(errorFrame(err.code, err.message, err.id));
+  }
+
+  /**
+   * A v2 client frame: binary only, decoded within the limits, then checked
+   * by the v1 validator. A malformed frame closes with the error's close code
+   * (1009 too_large, else 4000) and a reason naming the error code.
+   */
+  private decodeV2(conn: Connection, session: V2Session, data: RawData, isBinary: boolean): ClientFrame | undefined {
+    if (!isBinary) {
+      this.d.stats.bump(this.d.stats.protocolErrors, 'text_frame');
+      conn.close(CloseCode.ProtocolError, `text frames are not allowed on ${BINARY_SUBPROTOCOL}`);
+      return undefined;
+    }
+    let raw: unknown;
+    try {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+      raw = this.v2.decode(bytes, session);
+    } catch (err) {
+      if (!(err instanceof BinaryProtocolError)) throw err;
+      this.d.stats.bump(this.d.stats.protocolErrors, err.code);
+      conn.close(err.closeCode, `${err.code}: ${err.message}`);
+      return undefined;
+    }
+    try {
+      return validateClientFrame(raw);
+    } catch (err) {
+      this.refuseFrame(conn, err);
+      return undefined;
+    }
+  }
+
+  /** A valid client frame of either protocol. */
+  private onFrame(conn: Connection, frame: ClientFrame): void {
     if (conn.state === 'authenticating') {
       if (frame.type !== 'auth') {
         conn.close(CloseCode.Unauthorized, 'the first frame must be {"type":"auth","token":...}');
@@ -249,6 +316,7 @@ export class Gateway implements ReliableHost {
       return;
     }
     if (conn.state !== 'active') return;
+    if (frame.type === 'ack') this.d.metrics.ackClock.acked(conn.tenant, conn.user, frame.seq);
     this.frames.handle(conn, frame);
   }
 
@@ -314,21 +382,34 @@ export class Gateway implements ReliableHost {
 
   /** Writes an ephemeral frame to every local connection on the route; encodes once. */
   deliverLocal(route: Route, text: string, publishedAt?: number): number {
+    // Each encoding is built at the first recipient that needs it: v1 text, v2 once per codec.
     let frame: WireFrame | undefined;
+    let v2: V2Frames | undefined;
     let n = 0;
     for (const c of this.registry.lookup(route)) {
       if (c.state !== 'active') continue;
-      frame ??= textWireFrame(text);
-      if (c.sendWire(frame)) n++;
+      if (c.v2 === undefined) {
+        frame ??= textWireFrame(text);
+        if (c.sendWire(frame)) n++;
+      } else {
+        v2 ??= V2Frames.ofText(text);
+        if (c.sendWire(v2.get(c.v2))) n++;
+      }
     }
     this.d.stats.deliveredEphemeral += n;
+    this.d.stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n;
     if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
     return n;
   }
 
   /** Offers a newly stored reliable message to the user's local devices. */
   deliverInbox(tenant: string, user: string, m: InboxMessage): void {
-    for (const c of this.registry.lookup({ kind: 'user', tenant, user })) c.reliable?.offer(m);
+    let local = false;
+    for (const c of this.registry.lookup({ kind: 'user', tenant, user })) {
+      local = true;
+      c.reliable?.offer(m);
+    }
+    if (local) this.d.metrics.ackClock.stored(tenant, user, m.seq, m.ts); // publish → ack latency sample
   }
 
   /** Closes local connections of a user (or one device) — API disconnect. */
@@ -361,8 +442,39 @@ export class Gateway implements ReliableHost {
     return f;
   }
 
+  /** The reliable frame of a message for v2 connections of `session`: cached per message like the v1 one. */
+  v2FrameFor(m: InboxMessage, session: V2Session): WireFrame {
+    let f = this.v2Cache.get(m);
+    if (!f) {
+      f = V2Frames.ofReliable(m);
+      this.v2Cache.set(m, f);
+    }
+    return f.get(session);
+  }
+
+  /** This node as the ReliableHost of v2 connections with `session`: only frameFor differs. One per codec. */
+  private v2Host(session: V2Session): ReliableHost {
+    let h = this.v2Hosts.get(session);
+    if (!h) {
+      const engine = this.engine;
+      h = {
+        engine,
+        wheel: this.wheel,
+        settings: this.settings,
+        log: this.log,
+        frameFor: (m) => this.v2FrameFor(m, session),
+        onDelivered: (m, replay) => this.onDelivered(m, replay),
+        onAcked: (n) => this.onAcked(n),
+        onRetried: (n) => this.onRetried(n),
+      };
+      this.v2Hosts.set(session, h);
+    }
+    return h;
+  }
+
   onDelivered(m: InboxMessage, replay: boolean): void {
     this.d.stats.deliveredReliable++;
+    this.d.stats.deliveredReliableTo[m.device === undefined ? 'user' : 'device']++;
     if (replay) this.d.stats.replayed++;
     else this.d.metrics.deliverLatency.observe((Date.now() - m.ts) / 1000);
   }
@@ -382,19 +494,37 @@ export class Gateway implements ReliableHost {
     this.accepting = false;
   }
 
-  /** Closes every connection with `code` and waits until all are closed (bounded). */
-  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    const waits = [...this.live].map(
+  /**
+   * Closes every connection with `code`, in waves spread evenly over
+   * `windowMs` (one wave per ~100 ms) so that clients do not all reconnect at
+   * the same instant; waits until all are closed, bounded by `timeoutMs` from
+   * the start (stragglers are then terminated); then waits for the cursor
+   * writes of every closed reliable stream. `windowMs` 0 closes all at once.
+   */
+  async closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
+    const started = Date.now();
+    const conns = [...this.live];
+    // Captured now: closed connections leave the registry, their cursor writes must still be awaited.
+    const streams = conns.flatMap((c) => (c.reliable ? [c.reliable] : []));
+    const closed = conns.map(
       (c) =>
         new Promise<void>((resolve) => {
           if (c.ws.readyState === 3) return resolve();
           c.ws.once('close', () => resolve());
-          c.close(code, reason);
         }),
     );
-    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    const window = Math.max(0, Math.min(windowMs, timeoutMs));
+    const waves = Math.max(1, Math.min(conns.length, Math.ceil(window / 100)));
+    const perWave = Math.ceil(conns.length / waves);
+    for (let w = 0; w < waves; w++) {
+      const at = started + Math.floor((w * window) / waves);
+      if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+      for (const c of conns.slice(w * perWave, (w + 1) * perWave)) c.close(code, reason);
+    }
+    await Promise.race([Promise.all(closed), deadline]);
     for (const c of this.live) c.ws.terminate();
-    await Promise.all([...this.registry.all()].map((c) => c.reliable?.flush()));
+    await Promise.race([Promise.all(streams.map((s) => s.flush())), deadline]);
   }
 
   close(): void {

@@ -32,6 +32,8 @@ export class TimingWheel {
     /** Tick length, ms. */
     readonly tickMs = 50,
     slots = 512,
+    /** Called with what a callback threw; the other callbacks still run. */
+    private readonly onError: (err: unknown) => void = (err) => console.error('timing wheel callback failed', err),
   ) {
     this.heads = new Array<TimerEntry | null>(slots).fill(null);
   }
@@ -107,9 +109,7 @@ export class TimingWheel {
         d.fire();
       } catch (err) {
         // A failing callback must not stop the wheel for everyone else.
-        queueMicrotask(() => {
-          throw err;
-        });
+        this.onError(err);
       }
     }
     this.due.length = 0;

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryInboxStore } from '../../src/engine/memory/inbox.js';
+
+const R = { maxMessages: 5, maxAgeMs: 1000 };
+const msg = (ts: number, extra: Record<string, unknown> = {}) => ({ id: 'x', ts, data: '1', ...extra });
+
+test('seqs are per user and strictly increasing; tenants are separate', () => {
+  const s = new MemoryInboxStore();
+  assert.equal(s.append('t', 'a', msg(0), R, 0).seq, 1);
+  assert.equal(s.append('t', 'a', msg(0), R, 0).seq, 2);
+  assert.equal(s.append('t', 'b', msg(0), R, 0).seq, 1);
+  assert.equal(s.append('t2', 'a', msg(0), R, 0).seq, 1);
+});
+
+test('readAfter returns messages after a seq, at most limit, with tip and floor', () => {
+  const s = new MemoryInboxStore();
+  for (let i = 0; i < 4; i++) s.append('t', 'a', msg(0), R, 0);
+  const r = s.readAfter('t', 'a', 1, 2, R, 0);
+  assert.deepEqual(r.messages.map((m) => m.seq), [2, 3]);
+  assert.equal(r.tip, 4);
+  assert.equal(r.floor, 0);
+  assert.deepEqual(s.readAfter('t', 'a', 4, 10, R, 0).messages, []);
+  assert.deepEqual(s.readAfter('t', 'nobody', 0, 10, R, 0), { messages: [], tip: 0, floor: 0 });
+});
+
+test('count retention drops the oldest and raises the floor', () => {
+  const s = new MemoryInboxStore();
+  for (let i = 0; i < 8; i++) s.append('t', 'a', msg(0), R, 0);
+  const r = s.readAfter('t', 'a', 0, 100, R, 0);
+  assert.deepEqual(r.messages.map((m) => m.seq), [4, 5, 6, 7, 8]);
+  assert.equal(r.floor, 3);
+});
+
+test('age retention drops old messages and raises the floor', () => {
+  const s = new MemoryInboxStore();
+  s.append('t', 'a', msg(0), R, 0);
+  s.append('t', 'a', msg(500), R, 500);
+  const r = s.readAfter('t', 'a', 0, 100, R, 1200);
+  assert.deepEqual(r.messages.map((m) => m.seq), [2]);
+  assert.equal(r.floor, 1);
+});
+
+test('per-message ttl hides expired messages without raising the floor', () => {
+  const s = new MemoryInboxStore();
+  s.append('t', 'a', msg(0, { expiresAt: 100 }), R, 0);
+  s.append('t', 'a', msg(0), R, 0);
+  s.append('t', 'a', msg(0, { expiresAt: 100 }), R, 0);
+  const r = s.readAfter('t', 'a', 0, 100, R, 200);
+  assert.deepEqual(r.messages.map((m) => m.seq), [2]);
+  assert.equal(r.floor, 0);
+  assert.equal(r.tip, 3);
+});
+
+test('compaction keeps reads correct over long runs', () => {
+  const s = new MemoryInboxStore();
+  for (let i = 0; i < 10_000; i++) s.append('t', 'a', msg(0), R, 0);
+  const r = s.readAfter('t', 'a', 9997, 10, R, 0);
+  assert.deepEqual(r.messages.map((m) => m.seq), [9998, 9999, 10000]);
+  assert.equal(s.depth(), 5);
+});
