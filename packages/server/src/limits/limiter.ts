@@ -1,0 +1,74 @@
+/**
+ * Every limit Herald enforces, in one place, with the counters the metrics
+ * read (herald_limit_rejections_total{limit}). The gateway and the HTTP API
+ * ask here; each method answers "allowed" or how long to wait.
+ */
+import type { HeraldConfig } from '../config/schema.js';
+import type { Stats } from '../observability/stats.js';
+import { KeyedBuckets } from './tokenBucket.js';
+
+export type LimitName =
+  | 'connections_per_user'
+  | 'connections_per_node'
+  | 'pending_auth'
+  | 'connect_rate_per_ip'
+  | 'frames_per_user'
+  | 'frames_per_tenant'
+  | 'publish_per_user'
+  | 'api_publish_per_tenant';
+
+export class Limiter {
+  private readonly connectsPerIp: KeyedBuckets;
+  private readonly framesPerUser: KeyedBuckets;
+  private readonly framesPerTenant: KeyedBuckets;
+  private readonly publishPerUser: KeyedBuckets;
+  private readonly apiPerTenant: KeyedBuckets;
+
+  constructor(
+    private readonly c: HeraldConfig,
+    private readonly stats: Stats,
+  ) {
+    this.connectsPerIp = new KeyedBuckets({ ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp });
+    this.framesPerUser = new KeyedBuckets({ ratePerSec: c.frameRatePerUser, burst: c.frameBurstPerUser });
+    this.framesPerTenant = new KeyedBuckets({ ratePerSec: c.frameRatePerTenant, burst: c.frameBurstPerTenant });
+    this.publishPerUser = new KeyedBuckets({ ratePerSec: c.publishRatePerUser, burst: c.publishBurstPerUser });
+    this.apiPerTenant = new KeyedBuckets({ ratePerSec: c.apiPublishRatePerTenant, burst: c.apiPublishBurstPerTenant });
+  }
+
+  reject(limit: LimitName): void {
+    this.stats.bump(this.stats.limitRejections, limit);
+  }
+
+  /** A new WebSocket from `ip`: 0 when allowed, else ms to wait. */
+  connectFromIp(ip: string): number {
+    const wait = this.connectsPerIp.take(ip);
+    if (wait > 0) this.reject('connect_rate_per_ip');
+    return wait;
+  }
+
+  /** A client frame (any type but ack): checks the user's and the tenant's buckets. */
+  clientFrame(tenant: string, user: string): LimitName | undefined {
+    if (this.framesPerUser.take(tenant + '\u0000' + user) > 0) return this.refused('frames_per_user');
+    if (this.framesPerTenant.take(tenant) > 0) return this.refused('frames_per_tenant');
+    return undefined;
+  }
+
+  /** A client room publish, on top of clientFrame. */
+  clientPublish(tenant: string, user: string): boolean {
+    if (this.publishPerUser.take(tenant + '\u0000' + user) === 0) return true;
+    this.reject('publish_per_user');
+    return false;
+  }
+
+  /** An API publish to `tenant` (`cost` messages): 0 when allowed, else ms to wait. */
+  apiPublish(tenant: string, cost: number): number {
+    const wait = this.apiPerTenant.take(tenant, cost);
+    if (wait > 0) this.reject('api_publish_per_tenant');
+    return wait;
+  }
+
+  private refused(limit: LimitName): LimitName {
+    this.reject(limit);
+    return limit;
+  }
+}
