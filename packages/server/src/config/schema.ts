@@ -48,6 +48,12 @@ export const CONFIG_KEYS = {
   maxMessageBytes: { type: int(16, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest published `data` (JSON-encoded), bytes (over it: HTTP 413 / error frame).' },
   maxRoomsPerConnection: { type: int(0, 100_000).default(100), doc: 'Rooms one connection may join.' },
   outboundBufferBytes: { type: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024), doc: 'Outbound bytes buffered for one connection before it is closed as a slow consumer (4009).' },
+  binaryCompression: {
+    type: list(z.enum(['deflate', 'zstd'])).default(['zstd', 'deflate']),
+    doc: 'Codecs offered to protocol v2 (herald.v2.bin) clients; the client picks by its `compression` query. zstd only where node:zlib has it (Node >= 22.15), else ignored. Empty: none.',
+  },
+  binaryCompressionThresholdBytes: { type: int(0, 16 * 1024 * 1024).default(1024), doc: 'Protocol v2: server frames with a payload of at least this many bytes are compressed, when a codec was negotiated.' },
+  binaryMaxDecompressedBytes: { type: int(128, 64 * 1024 * 1024).optional(), doc: 'Protocol v2: largest client payload after decompression, bytes (over it: close 1009). Unset: maxFrameBytes.' },
   roomPresenceEvents: { type: bool.default(true), doc: 'Send join/leave events to room members.' },
   roomPresenceMaxMembers: { type: int(0, 10_000_000).default(1000), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
 
@@ -59,9 +65,29 @@ export const CONFIG_KEYS = {
   inboxMaxAgeSec: { type: int(1, 365 * 86_400).default(7 * 86_400), doc: 'Age after which a reliable message leaves the inbox, seconds.' },
   idempotencyTtlSec: { type: int(1, 86_400).default(300), doc: 'How long an idempotency_key remembers its first result, seconds.' },
 
+  maxConnections: { type: int(0, 10_000_000).default(18_000), doc: 'WebSocket connections one node holds, authenticated or not (0: no limit). Over it: close 4005.' },
+  maxConnectionsPerUser: { type: int(0, 100_000).default(20), doc: 'Connections one user may hold on a node (0: no limit). Over it: close 4005.' },
+  maxPendingAuth: { type: int(0, 10_000_000).default(2_000), doc: 'Connections still authenticating on a node (0: no limit). Over it: close 4005.' },
+  maxPreAuthBytes: { type: int(64, 16 * 1024 * 1024).default(16 * 1024), doc: 'Largest frame accepted before the welcome, bytes (the auth frame). Over it: close 1009.' },
+  connectRatePerIp: { type: int(0, 1_000_000).default(100), doc: 'New WebSocket connections per second from one client address (0: no limit). Over it: close 4005.' },
+  connectBurstPerIp: { type: int(1, 10_000_000).default(500), doc: 'Burst of new connections allowed from one client address.' },
+  trustedProxies: { type: list(z.string().min(1)).default([]), doc: 'Addresses of proxies whose X-Forwarded-For is believed for the client address.' },
+  allowedOrigins: { type: list(z.string().min(1)).default([]), doc: 'Browser origins allowed to open WebSockets, exact match (e.g. https://app.example.com). Empty: any. Others get HTTP 403.' },
+  frameRatePerUser: { type: int(0, 1_000_000).default(100), doc: 'Client frames per second per user, acks excluded (0: no limit). Over it: close 4008.' },
+  frameBurstPerUser: { type: int(1, 10_000_000).default(200), doc: 'Burst of client frames per user.' },
+  frameRatePerTenant: { type: int(0, 10_000_000).default(20_000), doc: 'Client frames per second per tenant, acks excluded (0: no limit). Over it: close 4008.' },
+  frameBurstPerTenant: { type: int(1, 100_000_000).default(40_000), doc: 'Burst of client frames per tenant.' },
+  publishRatePerUser: { type: int(0, 1_000_000).default(20), doc: 'Room publishes per second per user from clients (0: no limit). Over it: error frame rate_limited.' },
+  publishBurstPerUser: { type: int(1, 10_000_000).default(40), doc: 'Burst of room publishes per user.' },
+  apiPublishRatePerTenant: { type: int(0, 10_000_000).default(20_000), doc: 'Messages per second the HTTP API accepts per target tenant (0: no limit). Over it: HTTP 429 with Retry-After.' },
+  apiPublishBurstPerTenant: { type: int(1, 100_000_000).default(40_000), doc: 'Burst of API messages per tenant.' },
+  httpHeadersTimeoutMs: { type: int(1_000, 600_000).default(10_000), doc: 'Time a client has to send complete HTTP request headers, ms (slowloris guard).' },
+  httpRequestTimeoutMs: { type: int(1_000, 3_600_000).default(30_000), doc: 'Time a client has to send a complete HTTP request, ms.' },
   httpMaxBodyBytes: { type: int(1024, 64 * 1024 * 1024).default(1024 * 1024), doc: 'Largest HTTP request body, bytes (over it: 413).' },
   batchMaxMessages: { type: int(1, 10_000).default(100), doc: 'Messages per /publish/batch request.' },
   shutdownTimeoutMs: { type: int(0, 600_000).default(10_000), doc: 'Time allowed for a graceful shutdown, ms.' },
+  drainWindowMs: { type: int(0, 600_000).default(5_000), doc: 'On shutdown, WebSocket clients are closed 1001 in waves spread over this window, ms, so they do not all reconnect at once (capped below shutdownTimeoutMs).' },
+  adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
