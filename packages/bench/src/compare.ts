@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { nowMs } from './clock.js';
+import { waitForQuiet } from './contention.js';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
 import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
@@ -58,6 +60,7 @@ Options:
   --workers <n>            client processes                             (default 2)
   --cpu-prof               write V8 CPU profiles of each server to <out>/profiles
   --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
+  --quiet-wait <s>         before each run, wait up to this long for other processes to use < 25% of a core (default 30; 0 = don't)
   --no-progress            no progress bars
   -h, --help               this help
 `;
@@ -98,6 +101,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       'cpu-prof': { type: 'boolean' },
       out: { type: 'string' },
       'no-progress': { type: 'boolean' },
+      'quiet-wait': { type: 'string' },
     },
   });
   if (values.help) {
@@ -109,6 +113,8 @@ export async function runCompare(argv: string[]): Promise<number> {
   if (!(scale >= 0.01 && scale <= 1)) throw new Error('--scale must be in [0.01, 1]');
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(Number.isInteger(duration) && duration >= 1 && duration <= 120)) throw new Error('--duration must be an integer in [1, 120]');
+  const quietWaitSec = values['quiet-wait'] === undefined ? 30 : Number(values['quiet-wait']);
+  if (!(quietWaitSec >= 0 && quietWaitSec <= 600)) throw new Error('--quiet-wait must be in [0, 600] seconds');
   const payload = values.payload === undefined ? 100 : Number(values.payload);
   const workers = values.workers === undefined ? 2 : Number(values.workers);
   const targets = (values.targets?.split(',') ?? [...TARGET_KINDS]) as TargetKind[];
@@ -134,6 +140,11 @@ export async function runCompare(argv: string[]): Promise<number> {
     for (const target of c.targets.filter((t) => targets.includes(t))) {
       runIndex++;
       process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
+      if (quietWaitSec > 0) {
+        // Other work on the machine shares the cores with server and clients: start on a quiet machine when possible.
+        const q = await waitForQuiet(quietWaitSec * 1000, 25, nowMs);
+        if (!q.quiet) process.stderr.write(`(machine not quiet after ${Math.round(q.waitedMs / 1000)} s: other processes at ${q.foreignPercent}% of a core; running anyway)\n`);
+      }
       let server: Awaited<ReturnType<typeof startServer>> | null = null;
       try {
         server = await startServer({

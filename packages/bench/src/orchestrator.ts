@@ -16,6 +16,8 @@ import { Pacer } from './pacer.js';
 import { ServerProbe } from './probe.js';
 import type { ProbeSample } from './probe.js';
 import { cpuPercent } from './procstat.js';
+import { foreignCpuPercent, mark } from './contention.js';
+import type { ContentionMark } from './contention.js';
 import type { Progress } from './progress.js';
 import { silentProgress } from './progress.js';
 import { Publisher } from './publisher.js';
@@ -167,6 +169,9 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     for (const h of handles) sendTo(h, m);
   };
   const anyExited = (): boolean => exited.size > 0 && stopped.size < workersN;
+  const ourPids = (): number[] => [process.pid, ...handles.map((h) => h.child.pid ?? 0).filter((p) => p > 0), ...(o.pid !== undefined ? [o.pid] : [])];
+  let phaseStart: ContentionMark | null = null;
+  let phaseEnd: ContentionMark | null = null;
   /** Asks every client process for a tick and waits for all of them: counts are exact afterwards. */
   const flushAll = async (m: ToWorker = { type: 'flush' }, timeoutMs = 5000): Promise<boolean> => {
     measureArmed = true;
@@ -203,6 +208,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     // ---- connect ----
     progress.phase('connect', o.connections);
     const connectStartMs = nowMs();
+    if (o.scenario === 'storm') phaseStart = mark(ourPids(), connectStartMs);
     sendAll({ type: 'connect' });
     const connectTimeout = Math.max(30_000, o.connections * 5 + o.handshakeTimeoutMs);
     const progressTimer = setInterval(() => progress.update(agg.open, `open ${agg.open}`), 200);
@@ -218,6 +224,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     const lastReady = Math.max(...conns.map((c) => c.lastReadyUs));
     const connectSeconds = okTotal > 0 ? (lastReady - firstStart) / 1e6 : (nowMs() - connectStartMs) / 1000;
     progress.update(okTotal, `held ${okTotal}, ${Math.round(okTotal / Math.max(connectSeconds, 1e-6))}/s`);
+    if (o.scenario === 'storm') phaseEnd = mark(ourPids(), nowMs());
 
     const connectedSample = await probe.sample();
     server.rssBytes.connected = connectedSample.rssBytes;
@@ -237,12 +244,14 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     if (o.scenario === 'idle') {
       progress.phase('hold', o.holdSec);
       const holdStart = nowMs();
+      phaseStart = mark(ourPids(), holdStart);
       const first = connectedSample;
       while (nowMs() - holdStart < o.holdSec * 1000) {
         await sleep(Math.min(1000, Math.max(1, o.holdSec * 1000 - (nowMs() - holdStart))));
         progress.update((nowMs() - holdStart) / 1000, `open ${agg.open}`);
       }
       await flushAll();
+      phaseEnd = mark(ourPids(), nowMs());
       const end = await probe.sample();
       server.rssBytes.connected = end.rssBytes;
       server.heapUsedBytes.connected = end.heapUsedBytes;
@@ -268,6 +277,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
 
       const publisher = new Publisher(o.url, o.apiKey, o.inFlight, o.payloadBytes, broadcast ? {} : { reliable: o.reliable });
       const startMs = nowMs();
+      phaseStart = mark(ourPids(), startMs);
       agg.startMeasuring(startMs);
       const endMs = startMs + o.durationSec * 1000;
       // Unpaced broadcast is closed-loop: the window alone bounds it.
@@ -372,6 +382,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       if (reached) lastDeliveryMs = nowMs();
       // Exact counts: one final flush answered by every worker.
       await flushAll();
+      phaseEnd = mark(ourPids(), nowMs());
       clearInterval(progressTimer2);
       clearInterval(sampler);
       measureSeconds = Math.max(0.001, (Math.min(lastDeliveryMs, nowMs()) - startMs) / 1000);
@@ -402,7 +413,13 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       tool: 'herald-bench',
       startedAt,
       params,
-      machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` },
+      machine: {
+        cpus: cpus().length,
+        totalMemBytes: totalmem(),
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        ...(phaseStart && phaseEnd ? { foreignCpuPercent: foreignCpuPercent(phaseStart, phaseEnd), loadAvg1Start: phaseStart.load1, loadAvg1End: phaseEnd.load1 } : {}),
+      },
       connections: {
         attempted: o.connections,
         held: o.scenario === 'storm' ? okTotal : held,

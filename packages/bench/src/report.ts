@@ -62,7 +62,16 @@ export interface RunReport {
   tool: 'herald-bench';
   startedAt: string;
   params: RunParams;
-  machine: { cpus: number; totalMemBytes: number; node: string; platform: string };
+  machine: {
+    cpus: number;
+    totalMemBytes: number;
+    node: string;
+    platform: string;
+    /** CPU used by processes other than the server and the bench during the measured phase, % of one core. */
+    foreignCpuPercent?: number;
+    loadAvg1Start?: number;
+    loadAvg1End?: number;
+  };
   connections: {
     attempted: number;
     held: number;
@@ -198,6 +207,7 @@ export function formatReport(r: RunReport): string {
   lines.push(`  server RSS         baseline ${mb(s.rssBytes.baseline)}, connected ${mb(s.rssBytes.connected)}, peak ${mb(s.rssBytes.peak)}`);
   if (s.rssPerConnectionBytes !== undefined) lines.push(`  per connection     RSS ${kb(s.rssPerConnectionBytes)}, heap ${kb(s.heapPerConnectionBytes)}`);
   if (s.cpuPercent !== undefined) lines.push(`  server CPU         ${s.cpuPercent}% of one core (measured phase)${s.cpuUsPerDelivery !== undefined ? `, ${s.cpuUsPerDelivery.toFixed(2)} µs per delivery` : ''}`);
+  if (r.machine.foreignCpuPercent !== undefined) lines.push(`  other load         ${r.machine.foreignCpuPercent}% of one core used by other processes (load avg ${r.machine.loadAvg1Start?.toFixed(1)} → ${r.machine.loadAvg1End?.toFixed(1)})`);
   const errs = Object.entries(r.errors);
   lines.push(`  errors             ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (r.files) lines.push(`  report             ${r.files.json}\n  chart              ${r.files.html}`);

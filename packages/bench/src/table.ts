@@ -61,6 +61,7 @@ export function rowsFor(scenario: string, reports: Partial<Record<TargetKind, Ru
     row('connections held', 'conns', true, (r) => r.connections.held);
   }
   row('connects/s', 'conn/s', true, (r) => r.connections.connectsPerSec);
+  row('other processes\' CPU (not ours)', '%', false, (r) => r.machine.foreignCpuPercent);
   return rows;
 }
 
@@ -76,7 +77,8 @@ export function formatTable(rows: CompareRow[], targets: TargetKind[]): string {
       ...targets.map((t) => {
         const v = r.values[t];
         const val = formatValue(v, r.unit);
-        const rat = t === 'raw' || r.unit === '%' && r.metric.startsWith('delivered') ? '' : ratio(v, base);
+        // Ratios of percentages of completion or of foreign load mean nothing.
+        const rat = t === 'raw' || r.unit === '%' && !r.metric.startsWith('server') ? '' : ratio(v, base);
         return rat ? `${val} (${rat})` : val;
       }),
     ]);

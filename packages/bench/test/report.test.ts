@@ -77,3 +77,12 @@ test('comparison table shows each figure with its ratio to raw ws', () => {
   );
   assert.match(t, /\| broadcast \| deliveries\/s \(msg\/s\) \| 100,000 \| 40,000 \(0\.40×\) \| 120,000 \(1\.20×\) \|/);
 });
+
+test('foreign CPU is machine busy time minus our processes', async () => {
+  const { foreignCpuPercent, parseProcStatBusy } = await import('../src/contention.js');
+  assert.equal(parseProcStatBusy('cpu  100 5 50 9000 10 3 7 0 0 0\ncpu0 1 2 3 4\n'), 155);
+  const a = { atMs: 0, machineBusyTicks: 1000, ourTicks: 400, load1: 1 };
+  const b = { atMs: 2000, machineBusyTicks: 1300, ourTicks: 500, load1: 1 };
+  assert.equal(foreignCpuPercent(a, b), 100, '200 foreign ticks over 2 s = one core');
+  assert.equal(foreignCpuPercent(a, { ...b, ourTicks: 800 }), 0, 'clamped at zero');
+});
