@@ -133,7 +133,8 @@ function wire(c) {
     } else {
       appendInbox(m);
     }
-    renderConnInfo();
+    // The SDK records the seq as processed right after the listeners return.
+    queueMicrotask(renderConnInfo);
   });
   c.on('presence', (p) => {
     const members = room(p.room).members;
