@@ -142,8 +142,14 @@ export class RedisEngine implements Engine {
     else await this.cmd.publish(channel, payload);
   }
 
-  subscribe(route: Route): void {
-    this.subs.add(this.routeChannel(route));
+  /**
+   * Batched (see subscriptions.ts). The returned promise (an extension of the
+   * Engine contract, which returns void) resolves when Redis confirmed the
+   * subscription; it never rejects — during an outage it resolves and the
+   * subscription is made on reconnect.
+   */
+  subscribe(route: Route): Promise<void> {
+    return this.subs.add(this.routeChannel(route));
   }
 
   unsubscribe(route: Route): void {

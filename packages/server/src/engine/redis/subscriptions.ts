@@ -54,9 +54,16 @@ export class ChannelSubscriptions {
     return this.synced;
   }
 
-  add(channel: string): void {
+  /**
+   * Resolves once the channel is subscribed on Redis (at once when it already
+   * is): a node that awaits it before reading the inbox for a replay cannot
+   * miss a message published in between.
+   */
+  add(channel: string): Promise<void> {
     this.wanted.add(channel);
+    if (this.active.has(channel) && this.synced) return Promise.resolve();
     this.schedule();
+    return this.flushed();
   }
 
   remove(channel: string): void {
