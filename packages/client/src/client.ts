@@ -133,6 +133,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #failures = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #heartbeat = new Heartbeat();
   readonly #watermark = new SeqWatermark();
   /** Last seq processed (auto) or acked by the app (manual); null until known. */
@@ -473,6 +474,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       );
     }
 
+    this.#scheduleTokenRefresh();
+
     // Re-join and send queued requests before telling the app, so anything the
     // app sends from a `connected` listener (e.g. a presence query) goes after
     // the re-joins.
@@ -582,6 +585,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#welcome = null;
     this.#heartbeat.stop();
     clearTimeout(this.#connectTimer);
+    clearTimeout(this.#refreshTimer);
     if (ws) {
       ws.onopen = null;
       ws.onmessage = null;
@@ -611,6 +615,48 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     if (previous === state) return;
     this.#state = state;
     this.emit('state', { state, previous });
+  }
+
+  // ---- token refresh over the open connection ----
+
+  /** Arms the in-band refresh for the current token, when it has a provider and an `exp`. */
+  #scheduleTokenRefresh(): void {
+    clearTimeout(this.#refreshTimer);
+    const lead = this.#opts.tokenRefreshLeadMs;
+    if (typeof this.#opts.token !== 'function' || lead <= 0 || this.#token === null) return;
+    const exp = decodeClaims(this.#token)?.exp;
+    if (exp === undefined) return;
+    const remaining = exp * 1000 - Date.now();
+    // Already (nearly) expired: the server's 4001 and the reconnect path handle it.
+    if (remaining <= 1000) return;
+    const delay = remaining - Math.min(lead, remaining / 2);
+    this.#refreshTimer = setTimeout(() => void this.#refreshToken(), delay);
+    (this.#refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  async #refreshToken(): Promise<void> {
+    const ws = this.#ws;
+    const source = this.#opts.token;
+    if (typeof source !== 'function') return;
+    let fresh: string;
+    try {
+      fresh = await source();
+      if (typeof fresh !== 'string' || fresh === '') throw new Error('the token provider returned no token');
+    } catch (err) {
+      this.emit('error', asError('token_provider', 'refreshing the token failed', err));
+      return;
+    }
+    if (this.#ws !== ws || this.#state !== 'connected') return; // the connection changed meanwhile
+    try {
+      // The server verifies it and extends the connection; a token for another identity closes it (4003).
+      await this.#request({ type: 'auth', token: fresh }, undefined, 'reject');
+      this.#token = fresh;
+      this.#tokenStale = false;
+      if (this.#ws === ws) this.#scheduleTokenRefresh();
+    } catch (err) {
+      if (err instanceof HeraldError && (err.code === 'closed' || err.code === 'disconnected')) return;
+      this.emit('error', asError('server', 'the server refused the refreshed token', err));
+    }
   }
 
   // ---- sending ----

@@ -69,6 +69,13 @@ export interface HeraldClientOptions {
   connectTimeoutMs?: number;
   /** Silence after which the connection is considered dead. Default 2 × `heartbeat_ms` from `welcome`. */
   heartbeatTimeoutMs?: number;
+  /**
+   * With a token provider and a token carrying `exp`: how long before expiry
+   * to fetch a fresh token and hand it to the server over the open connection
+   * (an `auth` frame), so the connection outlives the token without a
+   * reconnect. Capped at half the remaining lifetime. 0 disables. Default 60000.
+   */
+  tokenRefreshLeadMs?: number;
   /** Reconnect after non-terminal closes. Default true. */
   reconnect?: boolean;
   /** Backoff window of the first retry (full jitter: the delay is uniform in [0, window)). Default 500. */
@@ -95,6 +102,7 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   connectTimeoutMs: number;
   heartbeatTimeoutMs: number | undefined;
+  tokenRefreshLeadMs: number;
   reconnect: boolean;
   minReconnectDelayMs: number;
   maxReconnectDelayMs: number;
@@ -140,6 +148,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     requestTimeoutMs: duration('requestTimeoutMs', options.requestTimeoutMs, 10_000, 1),
     connectTimeoutMs: duration('connectTimeoutMs', options.connectTimeoutMs, 10_000, 1),
     heartbeatTimeoutMs: options.heartbeatTimeoutMs === undefined ? undefined : duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 0, 1),
+    tokenRefreshLeadMs: duration('tokenRefreshLeadMs', options.tokenRefreshLeadMs, 60_000),
     reconnect: options.reconnect ?? true,
     minReconnectDelayMs,
     maxReconnectDelayMs: duration('maxReconnectDelayMs', options.maxReconnectDelayMs, Math.max(DEFAULT_BACKOFF.maxDelayMs, minReconnectDelayMs), minReconnectDelayMs),

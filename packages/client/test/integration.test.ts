@@ -152,6 +152,33 @@ test('4001: the token provider is asked for a fresh token and the client connect
     assert.equal(disconnects[0]?.code, 4001);
   }));
 
+test('a short-lived token is refreshed over the open connection and the server accepts it', () =>
+  withNode({}, async (node, clients) => {
+    let calls = 0;
+    const c = client(node, {
+      token: () => {
+        calls++;
+        return token(node, 'tia', { ttlSec: 2 });
+      },
+    });
+    clients.push(c);
+    const errors = record(c, 'error');
+    const disconnects = record(c, 'disconnected');
+    await c.connect();
+    // The refresh is due ~1 s in. The next one is armed only after the server
+    // accepted the fresh token, so a third provider call proves the acceptance.
+    const deadline = Date.now() + 8000;
+    while (calls < 3) {
+      assert.ok(Date.now() < deadline, `only ${calls} provider calls within 8 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const got = waitForEvent(c, 'message', (m) => m.data === 'still here');
+    await publish(node, { to: { user: 'tia' }, data: 'still here' });
+    await got;
+    assert.deepEqual(errors, []);
+    assert.deepEqual(disconnects, []);
+  }));
+
 test('4001 with a static bad token: the client stops with unauthorized', () =>
   withNode({}, async (node, clients) => {
     const c = client(node, { token: 'garbage' });

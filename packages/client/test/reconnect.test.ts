@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeraldError, memoryStore } from '../src/index.js';
 import { makeClient, withServer } from './helpers/setup.js';
-import { record, waitForCount, waitForEvent } from './helpers/wait.js';
+import { fakeJwt, record, waitForCount, waitForEvent } from './helpers/wait.js';
+import { decodeClaims } from '../src/token.js';
 
 test('a dropped connection reconnects with last_seq and the replay continues without duplicates', () =>
   withServer(async (server, clients) => {
@@ -316,4 +317,27 @@ test('a request made in a connected listener goes out after the automatic re-joi
     await conn.accept();
     assert.equal((await conn.nextAny()).type, 'join');
     assert.equal((await conn.nextAny()).type, 'presence');
+  }));
+
+test('token provider + exp: a fresh token is sent over the open connection before expiry (no reconnect)', () =>
+  withServer(async (server, clients) => {
+    let calls = 0;
+    const client = makeClient(server, {
+      // Each token lives 2 s, so the refresh is due at half its remaining life.
+      token: () => fakeJwt({ sub: 'u1', exp: Math.floor(Date.now() / 1000) + 2, n: ++calls }),
+    });
+    clients.push(client);
+    const disconnects = record(client, 'disconnected');
+    void client.connect();
+    const conn = await server.nextConnection();
+    await conn.accept();
+    await waitForEvent(client, 'connected');
+    for (let round = 2; round <= 3; round++) {
+      const auth = await conn.next('auth', (f) => f.id !== undefined, 3000);
+      assert.equal(decodeClaims(String(auth.token))?.sub, 'u1');
+      assert.equal(calls, round);
+      conn.send({ type: 'reply', id: auth.id, ok: true });
+    }
+    assert.deepEqual(disconnects, []);
+    assert.equal(client.state, 'connected');
   }));
