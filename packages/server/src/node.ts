@@ -12,7 +12,8 @@ import type { HeraldConfig, HeraldConfigInput } from './config/schema.js';
 import { applyDevMode, type DevSecrets } from './config/devMode.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Stats } from './observability/stats.js';
-import { Metrics } from './observability/metrics.js';
+import { Metrics, type EngineStats } from './observability/metrics.js';
+import { AdminHandler } from './admin/admin.js';
 import { JwtVerifier } from './auth/jwtVerifier.js';
 import { ApiKeyGuard } from './auth/apiKey.js';
 import { mintToken } from './auth/tokens.js';
@@ -22,6 +23,7 @@ import { MemoryEngine } from './engine/memory/memoryEngine.js';
 import { Gateway } from './gateway/gateway.js';
 import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
+import { Limiter } from './limits/limiter.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -36,7 +38,22 @@ export interface HeraldNode {
   readonly engine: Engine;
   readonly gateway: Gateway;
   readonly publisher: Publisher;
-  /** Graceful shutdown: stop accepting, close clients 1001, flush, stop. */
+  /** Hot-path counters (e.g. `stats.limitRejected(name)` for limits) and the Prometheus registry. */
+  readonly stats: Stats;
+  readonly metrics: Metrics;
+  /**
+   * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
+   * consumers so no new work is taken (each bounded by the shutdown timeout).
+   */
+  readonly onDrain: (() => Promise<void> | void)[];
+  /** True once a graceful shutdown started (/readyz answers 503). */
+  readonly draining: boolean;
+  /**
+   * Graceful drain: /readyz 503, refuse new WebSocket upgrades and publishes
+   * (503 draining), run onDrain hooks, wait for in-flight HTTP requests, close
+   * clients 1001 in waves over drainWindowMs, persist cursors, stop; all within
+   * shutdownTimeoutMs.
+   */
   close(): Promise<void>;
 }
 
@@ -55,6 +72,9 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const nodeId = config.nodeId ?? `${hostname().split('.')[0]}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const log = opts.logger ?? createLogger(config.logLevel, { node: nodeId });
   const stats = new Stats();
+  const limiter = new Limiter(config, stats);
+  const startedAt = Date.now();
+  let draining = false;
   const verifier = new JwtVerifier(config);
   await verifier.init();
   const engine = await createEngine(config, nodeId, log);
@@ -69,10 +89,13 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     users: () => holder.gw?.registry.userCount ?? 0,
     inboxDepth: () => (engine instanceof MemoryEngine ? engine.inboxDepth() : undefined),
     engineReady: () => engine.isReady(),
+    // Optional engine counters (Redis: ingest lag/pending, RTT, errors); the memory engine has none.
+    engineStats: () => (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.(),
+    isDraining: () => draining,
   });
   const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics });
   holder.gw = gw;
-  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000 });
+  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000 }, limiter);
 
   const onEvent = (ev: BusEvent): void => {
     switch (ev.kind) {
@@ -93,7 +116,19 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   await engine.start(onEvent, gw.registry);
   engine.subscribe({ kind: 'all' });
 
-  let draining = false;
+  const admin = new AdminHandler({
+    apiKey: config.apiKey,
+    guard: new ApiKeyGuard(config.apiKey),
+    sessionTtlSec: config.adminSessionTtlSec,
+    nodeId,
+    engine,
+    gateway: gw,
+    metrics,
+    stats,
+    log,
+    isDraining: () => draining,
+    startedAt,
+  });
   const router = new Router({
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
@@ -105,10 +140,20 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     maxBodyBytes: config.httpMaxBodyBytes,
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
+    admin,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
-  const server: Server = createServer((req, res) => void router.handle(req, res));
+  // HTTP requests in progress: a drain lets the ones started before it finish.
+  const inflight = new Set<Promise<void>>();
+  const server: Server = createServer((req, res) => {
+    const p = router.handle(req, res);
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  });
+  // Slowloris guards: a client must finish its headers and its request in bounded time.
+  server.headersTimeout = config.httpHeadersTimeoutMs;
+  server.requestTimeout = config.httpRequestTimeoutMs;
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') {
@@ -131,20 +176,58 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   log.info({ port, host: config.host, engine: engine.kind, dev: dev !== undefined }, 'herald listening');
 
+  const onDrain: (() => Promise<void> | void)[] = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      const t0 = Date.now();
+      const left = (): number => Math.max(0, config.shutdownTimeoutMs - (Date.now() - t0));
+      const bounded = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
       draining = true;
       gw.stopAccepting();
-      await gw.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdownTimeoutMs);
+      log.info({ connections: gw.liveCount, drainWindowMs: config.drainWindowMs, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'draining');
+      // 1. Stop taking new work from queues (stream-ingest consumers).
+      for (const hook of onDrain) {
+        await bounded(
+          Promise.resolve()
+            .then(hook)
+            .catch((err: unknown) => log.warn({ err }, 'drain hook failed')),
+          left(),
+        );
+      }
+      // 2. Let HTTP requests already in progress (publishes accepted before the drain) finish.
+      await bounded(Promise.allSettled([...inflight]), left() / 4);
+      // 3. Close clients 1001 in waves, leaving a fifth of the remaining budget for the rest.
+      const budget = left();
+      await gw.closeAll(CloseCode.GoingAway, 'server shutting down', budget, Math.min(config.drainWindowMs, Math.floor(budget * 0.8)));
+      log.info({ ms: Date.now() - t0 }, 'clients closed');
       gw.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await engine.close();
-      log.info('herald stopped');
+      // 4. Flush the engine (pending cursor and inbox writes) and stop.
+      await bounded(engine.close(), Math.max(left(), 100));
+      metrics.stop();
+      log.info({ ms: Date.now() - t0 }, 'herald stopped');
     })());
 
-  return { port, url: `http://${shownHost}:${port}`, config, nodeId, dev, log, engine, gateway: gw, publisher, close };
+  return {
+    port,
+    url: `http://${shownHost}:${port}`,
+    config,
+    nodeId,
+    dev,
+    log,
+    engine,
+    gateway: gw,
+    publisher,
+    stats,
+    metrics,
+    onDrain,
+    get draining() {
+      return draining;
+    },
+    close,
+  };
 }

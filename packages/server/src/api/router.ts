@@ -16,6 +16,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
 import { readJson, sendError, sendJson } from './http.js';
 import { serveDemoFile } from './staticFiles.js';
+import { requestId } from '../observability/logger.js';
+import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
+import type { AdminHandler } from '../admin/admin.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -30,6 +33,8 @@ export interface RouterDeps {
   isDraining(): boolean;
   /** Dev mode only: mints demo tokens. */
   devToken?: (user: string, device: string) => Promise<string>;
+  /** The /admin dashboard; absent: /admin answers 404. */
+  admin?: AdminHandler;
 }
 
 const disconnectSchema = z.strictObject({
@@ -65,12 +70,26 @@ export class Router {
       { method: 'GET', pattern: /^\/demo\/token$/, name: 'demo_token', auth: false, handler: (_q, res, _p, q) => this.demoToken(res, q) },
       { method: 'GET', pattern: /^\/demo$/, name: 'demo', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
       { method: 'GET', pattern: /^\/demo\/(.*)$/, name: 'demo', auth: false, handler: (_q, res, p) => this.demo(res, p[0]!) },
+      { method: 'GET', pattern: /^\/admin$/, name: 'admin', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/admin/' }).end() },
+      { method: 'POST', pattern: /^\/admin\/login$/, name: 'admin_login', auth: false, handler: (req, res) => this.admin().login(req, res) },
+      { method: 'POST', pattern: /^\/admin\/logout$/, name: 'admin_logout', auth: false, handler: (req, res) => this.admin().logout(req, res) },
+      { method: 'GET', pattern: /^\/admin\/api\/stats$/, name: 'admin_stats', auth: false, handler: (req, res) => this.admin().statsFeed(req, res) },
+      { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
   }
 
+  private admin(): AdminHandler {
+    if (!this.d.admin) throw new HeraldError('not_found', 'the admin dashboard is not enabled');
+    return this.d.admin;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the request.
+    const reqId = requestId(req.headers['x-request-id']);
+    res.setHeader('x-request-id', reqId);
+    const started = performance.now();
     let name = 'unknown';
     try {
       let pathMatched = false;
@@ -82,29 +101,43 @@ export class Router {
         name = r.name;
         if (r.auth && !this.d.apiKey.check(req.headers.authorization)) throw new HeraldError('unauthorized');
         const params = m.slice(1).map((s) => decodeURIComponent(s));
-        await r.handler(req, res, params, url.searchParams);
+        await inSpan(
+          `herald.http ${r.name}`,
+          { 'http.request.method': req.method ?? '', 'http.route': r.name, 'herald.request_id': reqId },
+          async (span) => {
+            await r.handler(req, res, params, url.searchParams);
+            if (span.isRecording()) span.setAttribute('http.response.status_code', res.statusCode);
+          },
+          SpanKind.SERVER,
+          extractContext(req.headers),
+        );
         return;
       }
       throw new HeraldError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${url.pathname}` : `no route for ${req.method} ${url.pathname}`);
     } catch (err) {
-      const e = err instanceof HeraldError ? err : this.internal(err);
+      const e = err instanceof HeraldError ? err : this.internal(err, reqId);
       if (!res.headersSent) sendError(res, e);
       else res.destroy();
     } finally {
       this.d.stats.bump(this.d.stats.http, `${name}|${res.statusCode}`);
+      // Path only: a query string may hold a token. Bodies are never logged.
+      const line = { req: reqId, method: req.method, path: url.pathname, route: name, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 };
+      if (res.statusCode >= 500) this.d.log.error(line, 'request');
+      else if (res.statusCode >= 400) this.d.log.info(line, 'request');
+      else this.d.log.debug(line, 'request');
     }
   }
 
-  private internal(err: unknown): HeraldError {
+  private internal(err: unknown, reqId?: string): HeraldError {
     if (err instanceof URIError) return new HeraldError('invalid_field', 'path is not valid percent-encoding', 'path');
-    this.d.log.error({ err }, 'request failed');
+    this.d.log.error({ err, req: reqId }, 'request failed');
     return new HeraldError('internal');
   }
 
   private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) throw new HeraldError('draining');
     const body = await readJson(req, this.d.maxBodyBytes);
-    sendJson(res, 200, await this.d.publisher.publishUnknown(body));
+    sendJson(res, 200, await this.d.publisher.publishUnknown(body, '', true));
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -120,7 +153,7 @@ export class Router {
     const results: (PublishResult & { ok: true } | { ok: false; error: ReturnType<HeraldError['toJSON']>['error'] })[] = [];
     for (let i = 0; i < items.length; i++) {
       try {
-        results.push({ ok: true, ...(await this.d.publisher.publishUnknown(items[i], `messages.${i}.`)) });
+        results.push({ ok: true, ...(await this.d.publisher.publishUnknown(items[i], `messages.${i}.`, true)) });
       } catch (err) {
         const e = err instanceof HeraldError ? err : this.internal(err);
         results.push({ ok: false, error: e.toJSON().error });

@@ -64,9 +64,18 @@ async function startOne(config: HeraldConfigInput): Promise<void> {
   await devBanner(node);
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal (e.g. Ctrl-C twice) skips the rest of the drain.
+      node.log.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
     stopping = true;
     node.log.info({ signal }, 'shutting down');
+    // The drain is bounded by shutdownTimeoutMs step by step; this guards against a hang anywhere else.
+    setTimeout(() => {
+      node.log.error({ shutdownTimeoutMs: node.config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, node.config.shutdownTimeoutMs + 2000).unref();
     node.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -8,8 +8,10 @@ import type { Engine, InboxMessage } from '../engine/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Stats } from '../observability/stats.js';
 import { HeraldError } from '../errors.js';
+import type { Limiter } from '../limits/limiter.js';
 import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
+import { inSpan, type Span } from '../observability/tracing.js';
 
 export interface PublishResult {
   id: string;
@@ -30,11 +32,26 @@ export class Publisher {
     private readonly gw: Gateway,
     private readonly stats: Stats,
     private readonly s: PublisherSettings,
+    private readonly limiter?: Limiter,
   ) {}
 
-  /** Validates and publishes an untrusted body. `field` prefixes error field names (batch items). */
-  async publishUnknown(body: unknown, fieldPrefix = ''): Promise<PublishResult> {
-    return this.publish(parsePublish(body, fieldPrefix), fieldPrefix);
+  /**
+   * Validates and publishes an untrusted body. `fieldPrefix` prefixes error field names (batch items);
+   * `rateLimited` applies the per-tenant API rate (HTTP API requests, not stream ingest).
+   */
+  async publishUnknown(body: unknown, fieldPrefix = '', rateLimited = false): Promise<PublishResult> {
+    const parsed = parsePublish(body, fieldPrefix);
+    if (rateLimited && this.limiter) {
+      const routes = resolveTarget(parsed.to).routes;
+      const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
+      const waitMs = this.limiter.apiPublish(tenant, routes.length);
+      if (waitMs > 0) {
+        const err = new HeraldError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
+        err.retryAfterSec = Math.ceil(waitMs / 1000);
+        throw err;
+      }
+    }
+    return this.publish(parsed, fieldPrefix);
   }
 
   async publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
@@ -62,7 +79,12 @@ export class Publisher {
     }
   }
 
-  private async run(body: PublishBody, fieldPrefix: string): Promise<PublishResult> {
+  /** Traced (no-op without an OpenTelemetry SDK): herald.publish → herald.store | herald.fanout. */
+  private run(body: PublishBody, fieldPrefix: string): Promise<PublishResult> {
+    return inSpan('herald.publish', {}, (span) => this.pipeline(body, fieldPrefix, span));
+  }
+
+  private async pipeline(body: PublishBody, fieldPrefix: string, span: Span): Promise<PublishResult> {
     const target = resolveTarget(body.to);
     const userTarget = target.kind === 'user' || target.kind === 'device' || target.kind === 'users';
     const reliable = body.reliable ?? userTarget;
@@ -78,36 +100,45 @@ export class Publisher {
     const ts = Date.now();
     this.stats.bump(this.stats.published, `${target.kind}|${reliable}`);
     const result: PublishResult = { id, online: 0 };
+    if (span.isRecording()) span.setAttributes({ 'herald.message_id': id, 'herald.target': target.kind, 'herald.reliable': reliable, 'herald.routes': target.routes.length });
 
     if (reliable) {
       const seq: Record<string, number> = {};
       const expiresAt = body.ttl !== undefined ? ts + body.ttl * 1000 : undefined;
       // Users are independent: store them concurrently. Each append is atomic.
-      await Promise.all(
-        target.routes.map(async (route) => {
-          if (route.kind !== 'user') return;
-          const stored = await this.store(
-            route.tenant,
-            route.user,
-            { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
-            this.gw.settings.retention,
-          );
-          seq[route.user] = stored.seq;
-          this.gw.deliverInbox(route.tenant, route.user, stored);
-        }),
+      await inSpan('herald.store', { 'herald.users': target.routes.length }, () =>
+        Promise.all(
+          target.routes.map(async (route) => {
+            if (route.kind !== 'user') return;
+            const stored = await this.store(
+              route.tenant,
+              route.user,
+              { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
+              this.gw.settings.retention,
+            );
+            seq[route.user] = stored.seq;
+            this.gw.deliverInbox(route.tenant, route.user, stored);
+          }),
+        ),
       );
       result.seq = seq;
     } else {
       const frame = messageFrame({ id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
-      await Promise.all(
-        target.routes.map(async (route) => {
-          this.gw.deliverLocal(route, frame, ts);
-          await this.engine.publish({ kind: 'deliver', route, frame });
-        }),
-      );
+      await inSpan('herald.fanout', { 'herald.routes': target.routes.length }, async (fan) => {
+        let local = 0;
+        await Promise.all(
+          target.routes.map(async (route) => {
+            local += this.gw.deliverLocal(route, frame, ts);
+            await this.engine.publish({ kind: 'deliver', route, frame });
+          }),
+        );
+        // Per-recipient spans would cost one span per socket: the local write is one event.
+        if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
+      });
     }
     const counts = await Promise.all(target.routes.map((r) => this.engine.onlineCount(r)));
     result.online = counts.reduce((a, b) => a + b, 0);
+    if (span.isRecording()) span.setAttribute('herald.online', result.online);
     return result;
   }
 }

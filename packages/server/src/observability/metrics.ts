@@ -1,9 +1,55 @@
 /**
  * Prometheus metrics (prom-client), all prefixed `herald_`, plus the default
- * process and Node.js metrics. Counters are read from Stats at scrape time.
+ * process and Node.js metrics. Every series carries a `node` label.
+ *
+ * Hot-path counters are plain numbers in Stats, read at scrape time: a
+ * fan-out never pays for labelled metric updates per recipient. The only
+ * prom-client calls on the message path are histogram observations once per
+ * fan-out (deliver latency) or per sampled ack (ack latency).
+ *
+ * Engine-specific series (ingest lag and pending entries, Redis round trip,
+ * engine errors) come from the engine's optional `stats()` method, read once
+ * per scrape (see EngineStats). Engines without it (memory) export nothing
+ * for them.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import client from 'prom-client';
-import type { Stats } from './stats.js';
+import type { Stats, DeliveredTarget } from './stats.js';
+import { AckClock } from './ackClock.js';
+
+/**
+ * What an engine may report for metrics, all optional. Returned by an optional
+ * `engine.stats()` (sync or async; it is called once per scrape with a 1 s
+ * budget, so it should read cached values or issue one pipelined round trip).
+ */
+export interface EngineStats {
+  /** Age of the oldest ingest entry not yet acked by this node's consumer group, seconds (0 when none). */
+  ingestLagSeconds?: number;
+  /** Entries delivered to the ingest consumer group but not yet acked (XPENDING count). */
+  ingestPending?: number;
+  /** Entries in the ingest stream not yet read by the group (XINFO GROUPS `lag`). */
+  ingestBacklog?: number;
+  /** Ingest entries moved to the dead-letter stream, cumulative. */
+  ingestDeadLettered?: number;
+  /** The most recent Redis round-trip time (e.g. a PING every few seconds), seconds. */
+  redisRttSeconds?: number;
+  /** Cumulative engine errors by operation, e.g. { append: 2, publish: 1, connection: 3 }. */
+  errors?: Record<string, number>;
+  /** Reliable messages held in inboxes, when the engine can tell cheaply. */
+  inboxMessages?: number;
+  /** Messages dropped from inboxes because their ttl or the retention age ran out, cumulative. */
+  expired?: number;
+}
+
+/** One row of the admin per-node table; the Redis engine reports every live node. */
+export interface NodeSummary {
+  node: string;
+  connections: number;
+  rooms: number;
+  users: number;
+  /** ms since the epoch of the node's last report. */
+  updatedAt: number;
+}
 
 export interface MetricsSources {
   stats: Stats;
@@ -13,6 +59,9 @@ export interface MetricsSources {
   users(): number;
   inboxDepth(): number | undefined;
   engineReady(): boolean;
+  /** Engine counters (optional `engine.stats()`); undefined when the engine has none. */
+  engineStats?(): EngineStats | Promise<EngineStats> | undefined;
+  isDraining?(): boolean;
 }
 
 type Labels = Record<string, string>;
@@ -44,45 +93,117 @@ function readGauge(registry: client.Registry, name: string, help: string, labelN
   });
 }
 
+const TARGETS: DeliveredTarget[] = ['user', 'device', 'room', 'tenant', 'all'];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const ENGINE_STATS_BUDGET_MS = 1000;
+const LOOP_WINDOW_MS = 5000;
+
+/** Event-loop delay over rolling 5 s windows (perf_hooks, 10 ms resolution). */
+class LoopLag {
+  private readonly h: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private last: { mean: number; p99: number; max: number } | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.h.enable();
+    this.timer = setInterval(() => {
+      this.last = this.read();
+      this.h.reset();
+    }, LOOP_WINDOW_MS);
+    this.timer.unref();
+  }
+
+  private read(): { mean: number; p99: number; max: number } {
+    // The histogram includes the sampling resolution itself; subtract it as prom-client does.
+    const ns = (v: number): number => (Number.isFinite(v) ? Math.max(0, v / 1e9 - 0.01) : 0);
+    return this.h.count > 0 ? { mean: ns(this.h.mean), p99: ns(this.h.percentile(99)), max: ns(this.h.max) } : { mean: 0, p99: 0, max: 0 };
+  }
+
+  /** Seconds: the last complete window, or the current one before the first completes. */
+  snapshot(): { mean: number; p99: number; max: number } {
+    return this.last ?? this.read();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.h.disable();
+  }
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
-  /** Publish → local write latency, seconds (observed once per fan-out, and per reliable delivery). */
+  /** Publish → socket write latency, seconds (once per ephemeral fan-out, once per live reliable delivery). */
   readonly deliverLatency: client.Histogram;
+  /** Publish → device ack latency, seconds (sampled: see AckClock). */
+  readonly ackLatency: client.Histogram;
   readonly connectionLifetime: client.Histogram;
+  readonly ackClock: AckClock;
+  readonly loopLag = new LoopLag();
+  private engineSnapshot: EngineStats | undefined;
 
-  constructor(src: MetricsSources) {
+  constructor(private readonly src: MetricsSources) {
     const r = this.registry;
     r.setDefaultLabels({ node: src.nodeId });
     client.collectDefaultMetrics({ register: r });
     const s = src.stats;
+    const eng = (): EngineStats => this.engineSnapshot ?? {};
+    const opt = (v: number | undefined): [Labels, number][] => (v === undefined ? [] : [[{}, v]]);
+
+    // ---- connections
     readGauge(r, 'herald_connections', 'Open authenticated connections by platform.', ['platform'], () =>
       Object.entries(src.connectionsByPlatform()).map(([platform, n]) => [{ platform }, n]),
     );
     readGauge(r, 'herald_rooms', 'Rooms with at least one local member.', [], () => [[{}, src.rooms()]]);
     readGauge(r, 'herald_users', 'Users with at least one local connection.', [], () => [[{}, src.users()]]);
     readGauge(r, 'herald_engine_up', '1 when the storage engine is reachable.', [], () => [[{}, src.engineReady() ? 1 : 0]]);
-    readGauge(r, 'herald_inbox_messages', 'Reliable messages held in inboxes (memory engine).', [], () => {
-      const d = src.inboxDepth();
-      return d === undefined ? [] : [[{}, d]];
-    });
+    readGauge(r, 'herald_draining', '1 while the node drains for shutdown (/readyz answers 503).', [], () => [[{}, src.isDraining?.() ? 1 : 0]]);
     readCounter(r, 'herald_connects_total', 'Connections authenticated.', [], () => [[{}, s.connects]]);
     readCounter(r, 'herald_disconnects_total', 'Connections closed, by close code.', ['code'], () =>
       [...s.disconnects].map(([code, n]) => [{ code: String(code) }, n]),
     );
     readCounter(r, 'herald_auth_failures_total', 'Handshakes refused, by reason.', ['reason'], () => [...s.authFailures].map(([reason, n]) => [{ reason }, n]));
+    this.connectionLifetime = new client.Histogram({
+      name: 'herald_connection_lifetime_seconds',
+      help: 'How long authenticated connections stayed open, seconds.',
+      buckets: [1, 10, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600],
+      registers: [r],
+    });
+
+    // ---- messages
     readCounter(r, 'herald_messages_published_total', 'Messages accepted for delivery, by target kind.', ['target', 'reliable'], () =>
       [...s.published].map(([k, n]) => {
         const [target = '', reliable = ''] = k.split('|');
         return [{ target, reliable }, n];
       }),
     );
-    readCounter(r, 'herald_messages_delivered_total', 'Frames written to devices, by kind.', ['kind'], () => [
-      [{ kind: 'reliable' }, s.deliveredReliable],
-      [{ kind: 'ephemeral' }, s.deliveredEphemeral],
+    readCounter(r, 'herald_messages_delivered_total', 'Frames written to devices, by kind (reliable|ephemeral) and route kind.', ['kind', 'target'], () => [
+      ...TARGETS.map((target): [Labels, number] => [{ kind: 'reliable', target }, s.deliveredReliableTo[target]]),
+      ...TARGETS.map((target): [Labels, number] => [{ kind: 'ephemeral', target }, s.deliveredEphemeralTo[target]]),
     ]);
     readCounter(r, 'herald_messages_replayed_total', 'Reliable messages written from the inbox (resume, gaps).', [], () => [[{}, s.replayed]]);
-    readCounter(r, 'herald_messages_acked_total', 'Reliable messages acked by devices.', [], () => [[{}, s.acked]]);
-    readCounter(r, 'herald_messages_retried_total', 'Reliable messages resent after an ack timeout.', [], () => [[{}, s.retried]]);
+    // Acks, retries and expiry concern reliable messages only, which all live in a user's inbox.
+    readCounter(r, 'herald_messages_acked_total', 'Reliable messages acked by devices (target is always the user inbox).', ['target'], () => [[{ target: 'user' }, s.acked]]);
+    readCounter(r, 'herald_messages_retried_total', 'Reliable messages resent after an ack timeout.', ['target'], () => [[{ target: 'user' }, s.retried]]);
+    readCounter(r, 'herald_messages_expired_total', 'Reliable messages whose ttl ran out before delivery.', ['target'], () => [[{ target: 'user' }, s.expired + (eng().expired ?? 0)]]);
+    readGauge(r, 'herald_inbox_messages', 'Reliable messages held in inboxes.', [], () => {
+      const d = src.inboxDepth() ?? eng().inboxMessages;
+      return d === undefined ? [] : [[{}, d]];
+    });
+    this.deliverLatency = new client.Histogram({
+      name: 'herald_deliver_latency_seconds',
+      help: 'Publish to socket write, seconds.',
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.ackLatency = new client.Histogram({
+      name: 'herald_ack_latency_seconds',
+      help: 'Publish to device ack of a reliable message, seconds (sampled: acks of the newest message of a user).',
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.ackClock = new AckClock((sec) => this.ackLatency.observe(sec));
+
+    // ---- API, protocol, limits
     readCounter(r, 'herald_http_requests_total', 'HTTP API requests, by route and status.', ['route', 'status'], () =>
       [...s.http].map(([k, n]) => {
         const [route = '', status = ''] = k.split('|');
@@ -90,21 +211,52 @@ export class Metrics {
       }),
     );
     readCounter(r, 'herald_protocol_errors_total', 'Client frames refused, by error code.', ['code'], () => [...s.protocolErrors].map(([code, n]) => [{ code }, n]));
-    this.deliverLatency = new client.Histogram({
-      name: 'herald_deliver_latency_seconds',
-      help: 'Publish to socket write, seconds.',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [r],
-    });
-    this.connectionLifetime = new client.Histogram({
-      name: 'herald_connection_lifetime_seconds',
-      help: 'How long connections stayed open, seconds.',
-      buckets: [1, 10, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600],
-      registers: [r],
+    readCounter(r, 'herald_limit_rejections_total', 'Requests, frames or connections refused by a limit, by limit.', ['limit'], () =>
+      [...s.limitRejections].map(([limit, n]) => [{ limit }, n]),
+    );
+
+    // ---- engine (optional engine.stats())
+    readGauge(r, 'herald_ingest_lag_seconds', 'Age of the oldest ingest entry not yet acked, seconds.', [], () => opt(eng().ingestLagSeconds));
+    readGauge(r, 'herald_ingest_pending_entries', 'Ingest entries delivered to the consumer group and not yet acked.', [], () => opt(eng().ingestPending));
+    readGauge(r, 'herald_ingest_backlog_entries', 'Ingest entries not yet read by the consumer group.', [], () => opt(eng().ingestBacklog));
+    readCounter(r, 'herald_ingest_dead_lettered_total', 'Ingest entries moved to the dead-letter stream.', [], () => opt(eng().ingestDeadLettered));
+    readGauge(r, 'herald_redis_rtt_seconds', 'Most recent Redis round-trip time, seconds.', [], () => opt(eng().redisRttSeconds));
+    readCounter(r, 'herald_engine_errors_total', 'Engine (storage/transport) errors, by operation.', ['op'], () =>
+      Object.entries(eng().errors ?? {}).map(([op, n]) => [{ op }, n]),
+    );
+
+    // ---- runtime
+    readGauge(r, 'herald_event_loop_lag_seconds', 'Event-loop delay over the last 5 s window, seconds, by statistic (mean, p99, max).', ['stat'], () => {
+      const l = this.loopLag.snapshot();
+      return [
+        [{ stat: 'mean' }, l.mean],
+        [{ stat: 'p99' }, l.p99],
+        [{ stat: 'max' }, l.max],
+      ];
     });
   }
 
+  /** Reads the engine's optional stats once (bounded), for this scrape. */
+  async refreshEngineStats(): Promise<EngineStats | undefined> {
+    const read = this.src.engineStats;
+    if (!read) return undefined;
+    try {
+      const v = read();
+      const got = v instanceof Promise ? await Promise.race([v, new Promise<undefined>((r) => setTimeout(() => r(undefined), ENGINE_STATS_BUDGET_MS).unref())]) : v;
+      // A slow engine keeps the previous snapshot rather than dropping the series.
+      if (got !== undefined) this.engineSnapshot = got;
+    } catch {
+      // Engine unreachable: herald_engine_up says so; keep the last snapshot.
+    }
+    return this.engineSnapshot;
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
+    await this.refreshEngineStats();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  stop(): void {
+    this.loopLag.stop();
   }
 }
