@@ -29,6 +29,10 @@ export interface WelcomeFrame {
   last_seq: number;
   /** false when the requested start point has fallen out of retention. */
   recovered: boolean;
+  /** Protocol v2 (`herald.v2.bin`) only: the codec negotiated for this connection. */
+  compression?: 'none' | 'deflate' | 'zstd';
+  /** Protocol v2 only: payloads of at least this many bytes are compressed (when a codec is negotiated). */
+  compression_threshold?: number;
 }
 
 export interface MessageFrame {

@@ -11,6 +11,7 @@ import type { Platform } from '@herald/protocol';
 import { TimerEntry } from './timingWheel.js';
 import type { WireFrame } from '../protocol/wireFrame.js';
 import type { ReliableStream } from '../delivery/reliableStream.js';
+import { v2FromText, type V2Session } from '../protocol/v2Frames.js';
 
 export type ConnState = 'authenticating' | 'active' | 'closing' | 'closed';
 
@@ -28,6 +29,8 @@ export class Connection {
   /** Token expiry, ms since the epoch. */
   expiresAt: number | undefined;
   reliable: ReliableStream | undefined;
+  /** Protocol v2 (`herald.v2.bin`): the negotiated codec, shared with other connections; undefined speaks v1. */
+  v2: V2Session | undefined;
   /** Frames received while authentication runs; replayed after the welcome. */
   early: [RawData, boolean][] | undefined;
   /** Auth deadline while authenticating, then heartbeat checks. */
@@ -68,14 +71,18 @@ export class Connection {
     return true;
   }
 
-  /** Sends a text frame (replies, errors: not the fan-out path). */
+  /**
+   * Sends a v1 text frame (welcome, replies, errors: not the fan-out path).
+   * A v2 connection gets it converted to a binary v2 frame, per send.
+   */
   sendText(text: string): void {
     if (this.ws.readyState !== 1) return;
     if (this.socket.writableLength > this.maxBuffered) {
       this.onOverflow(this);
       return;
     }
-    this.ws.send(text);
+    if (this.v2 === undefined) this.ws.send(text);
+    else this.ws.send(v2FromText(text, this.v2), { binary: true });
   }
 
   close(code: number, reason: string): void {

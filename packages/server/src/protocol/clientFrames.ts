@@ -31,6 +31,14 @@ export function parseClientFrame(text: string): ClientFrame {
   } catch {
     throw new ProtocolViolation(ErrorCode.BadFrame, 'frame is not valid JSON', undefined, true);
   }
+  return validateClientFrame(raw);
+}
+
+/**
+ * Validates a decoded client frame object: the JSON of a v1 text frame, or
+ * `toV1()` of a v2 binary frame — one validator for both protocols.
+ */
+export function validateClientFrame(raw: unknown): ClientFrame {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ProtocolViolation(ErrorCode.BadFrame, 'frame must be a JSON object', undefined, true);
   }
