@@ -16,6 +16,7 @@ import {
   type WelcomeFrame,
 } from '@herald/protocol';
 import { fullJitterDelay } from './backoff.js';
+import { AckPosition } from './acks.js';
 import { SeqWatermark } from './dedupe.js';
 import { HeraldError } from './errors.js';
 import { TypedEmitter } from './events.js';
@@ -136,14 +137,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #heartbeat = new Heartbeat();
   readonly #watermark = new SeqWatermark();
-  /** Last seq processed (auto) or acked by the app (manual); null until known. */
-  #ackedSeq: number | null = null;
-  #sentAck = 0;
-  #persistedSeq: number | null = null;
-  #storeKey: string | null = null;
+  readonly #position: AckPosition;
   #requestedSeq: number | null = null;
-  #ackScheduled = false;
-  #ackForce = false;
   readonly #requests: RequestTracker;
   readonly #rooms = new RoomSet();
   #waiters: { resolve: (w: WelcomeFrame) => void; reject: (e: HeraldError) => void }[] = [];
@@ -154,6 +149,12 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     super();
     this.#opts = resolveOptions(options);
     this.#requests = new RequestTracker((frame) => this.#sendWelcomed(frame));
+    this.#position = new AckPosition(
+      this.#opts.store,
+      this.#opts.ackDelayMs,
+      (seq) => this.#sendWelcomed({ type: 'ack', seq }),
+      (err) => this.emit('error', asError('storage', 'the last-seq store failed', err)),
+    );
   }
 
   /** Current connection state. */
@@ -168,7 +169,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
 
   /** The last reliable seq processed (auto mode) or acked (manual mode); null until known. */
   get lastSeq(): number | null {
-    return this.#ackedSeq;
+    return this.#position.value;
   }
 
   /** Rooms the client is in or will re-join on reconnect. */
@@ -206,7 +207,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
    */
   close(): void {
     if (this.#state === 'idle' || this.#state === 'closed') return;
-    this.#flushAck();
+    this.#position.flush();
     const ws = this.#ws;
     this.#teardownSocket();
     if (ws) {
@@ -226,7 +227,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
    */
   reconnect(): void {
     if (this.#state === 'idle' || this.#state === 'closed') return;
-    this.#flushAck();
+    this.#position.flush();
     const ws = this.#ws;
     this.#teardownSocket();
     if (ws) {
@@ -298,10 +299,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
    */
   ack(seq: number): void {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new HeraldError('invalid_argument', `seq must be a non-negative integer, got ${String(seq)}`);
-    const target = Math.min(seq, this.#watermark.value);
-    if (this.#ackedSeq !== null && target <= this.#ackedSeq) return;
-    this.#ackedSeq = target;
-    this.#scheduleAck(false);
+    this.#position.advance(Math.min(seq, this.#watermark.value));
   }
 
   /**
@@ -321,8 +319,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     // From here on, seqs above `after` are new to the app again; the server
     // likewise treats everything above `after` as unacked.
     this.#watermark.reset(after);
-    this.#ackedSeq = after;
-    this.#sentAck = after;
+    this.#position.reset(after);
     return reply as Promise<SyncReply>;
   }
 
@@ -344,25 +341,18 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     const claims = decodeClaims(token);
     const device = this.#opts.device ?? claims?.did ?? 'default';
     const key = this.#opts.storageKey ?? `herald:last_seq:${claims?.tid ?? 'default'}:${claims?.sub ?? ''}:${device}`;
-    if (key !== this.#storeKey) {
+    if (key !== this.#position.key) {
       // A new identity (first connect, or another user's token): its own position.
-      let stored: number | null = null;
-      try {
-        stored = await this.#opts.store.get(key);
-      } catch (err) {
-        this.emit('error', asError('storage', 'reading the last seq failed', err));
-      }
+      await this.#position.load(key);
       if (gen !== this.#attemptGen) return;
-      this.#storeKey = key;
-      this.#ackedSeq = typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 ? stored : null;
-      this.#persistedSeq = this.#ackedSeq;
     }
 
-    this.#requestedSeq = this.#ackedSeq;
+    const lastSeq = this.#position.value;
+    this.#requestedSeq = lastSeq;
     const url = buildSocketUrl(this.#opts.url, {
       device: this.#opts.device,
       platform: this.#opts.platform,
-      last_seq: this.#ackedSeq === null ? undefined : String(this.#ackedSeq),
+      last_seq: lastSeq === null ? undefined : String(lastSeq),
       token: this.#opts.tokenTransport === 'query' ? token : undefined,
     });
 
@@ -457,9 +447,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     // inbox was reset, and higher when it used the device's stored cursor.
     const lastSeq = typeof welcome.last_seq === 'number' ? welcome.last_seq : 0;
     this.#watermark.reset(lastSeq);
-    this.#ackedSeq = lastSeq;
-    this.#sentAck = lastSeq;
-    this.#persist();
+    this.#position.reset(lastSeq);
 
     const hb = welcome.heartbeat_ms;
     if (typeof hb === 'number' && hb > 0) {
@@ -502,20 +490,17 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       if (!this.#watermark.accept(seq)) {
         this.#stats.duplicatesDropped++;
         // The server resends only what it believes unacked; re-ack so it stops.
-        if (this.#ackedSeq !== null && seq <= this.#ackedSeq) this.#scheduleAck(true);
+        this.#position.reackIfCovered(seq);
         return;
       }
     }
     const message: HeraldMessage = { ...frame, ack: typeof seq === 'number' ? () => this.ack(seq) : noop };
     this.emit('message', message);
-    if (typeof seq === 'number' && this.#opts.ackMode === 'auto' && (this.#ackedSeq === null || seq > this.#ackedSeq)) {
-      this.#ackedSeq = seq;
-      this.#scheduleAck(false);
-    }
+    if (typeof seq === 'number' && this.#opts.ackMode === 'auto') this.#position.advance(seq);
   }
 
   #onSocketClosed(code: number, reason: string): void {
-    this.#flushAck();
+    this.#position.flush();
     this.#teardownSocket();
     this.#afterFailure(code, reason);
   }
@@ -600,7 +585,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#unlistenOnline();
-    this.#persist();
+    this.#position.persist();
     this.#setState('closed');
     const rejection = error ?? new HeraldError('closed', 'the client was closed', { closeCode: code });
     this.#requests.rejectAll(rejection);
@@ -693,49 +678,6 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       if (!(err instanceof HeraldError && err.code === 'closed') && this.#rooms.joining(room) === undefined) this.#rooms.drop(room);
     });
     return request;
-  }
-
-  // ---- acks and the persisted seq ----
-
-  #scheduleAck(force: boolean): void {
-    if (force) this.#ackForce = true;
-    if (this.#ackScheduled) return;
-    this.#ackScheduled = true;
-    const run = () => {
-      this.#ackScheduled = false;
-      this.#flushAck();
-    };
-    if (this.#opts.ackDelayMs <= 0) queueMicrotask(run);
-    else setTimeout(run, this.#opts.ackDelayMs);
-  }
-
-  #flushAck(): void {
-    const seq = this.#ackedSeq;
-    if (seq === null) return;
-    if (seq > this.#sentAck || (this.#ackForce && seq > 0)) {
-      if (this.#sendWelcomed({ type: 'ack', seq })) {
-        this.#sentAck = Math.max(this.#sentAck, seq);
-        this.#ackForce = false;
-      }
-    } else {
-      this.#ackForce = false;
-    }
-    this.#persist();
-  }
-
-  #persist(): void {
-    const seq = this.#ackedSeq;
-    const key = this.#storeKey;
-    if (seq === null || key === null || seq === this.#persistedSeq) return;
-    this.#persistedSeq = seq;
-    try {
-      const result = this.#opts.store.set(key, seq);
-      if (result && typeof (result as Promise<void>).catch === 'function') {
-        (result as Promise<void>).catch((err: unknown) => this.emit('error', asError('storage', 'storing the last seq failed', err)));
-      }
-    } catch (err) {
-      this.emit('error', asError('storage', 'storing the last seq failed', err));
-    }
   }
 
   // ---- browser niceties ----
