@@ -120,3 +120,28 @@ import { HeraldClient, type HeraldClientOptions } from '../src/index.js';
 function makeClientNoServer(o: Partial<HeraldClientOptions>): HeraldClient {
   return new HeraldClient({ url: 'ws://127.0.0.1:9/ws', token: 't', WebSocket, store: memoryStore(), ...o });
 }
+
+test('a failing store is reported (code storage) and never blocks connecting or acking', () =>
+  withServer(async (server, clients) => {
+    const client = makeClient(server, {
+      store: {
+        get: () => {
+          throw new Error('disk on fire');
+        },
+        set: () => Promise.reject(new Error('still on fire')),
+      },
+    });
+    clients.push(client);
+    const errors = record(client, 'error');
+    void client.connect();
+    const conn = await server.nextConnection();
+    assert.equal(conn.query.get('last_seq'), null);
+    await conn.accept({ last_seq: 3 });
+    await waitForEvent(client, 'connected');
+    conn.message(4);
+    await conn.next('ack', (f) => f.seq === 4);
+    const writeFailed = () => errors.some((e) => /still on fire/.test(e.message));
+    if (!writeFailed()) await waitForEvent(client, 'error', writeFailed);
+    assert.ok(errors.every((e) => e.code === 'storage'));
+    assert.match(errors[0]!.message, /disk on fire/);
+  }));
