@@ -341,3 +341,28 @@ test('token provider + exp: a fresh token is sent over the open connection befor
     assert.deepEqual(disconnects, []);
     assert.equal(client.state, 'connected');
   }));
+
+test('connect() after close() starts again: same position, rooms re-joined', () =>
+  withServer(async (server, clients) => {
+    const client = makeClient(server);
+    clients.push(client);
+    void client.connect();
+    const conn = await server.nextConnection();
+    await conn.accept();
+    await waitForEvent(client, 'connected');
+    const joined = client.join('lobby');
+    const join = await conn.next('join');
+    conn.send({ type: 'reply', id: join.id, ok: true });
+    await joined;
+    conn.message(5);
+    await conn.next('ack', (f) => f.seq === 5);
+    client.close();
+    assert.equal((await conn.closed).code, 1000);
+    assert.equal(client.state, 'closed');
+    const again = client.connect();
+    const conn2 = await server.nextConnection();
+    assert.equal(conn2.query.get('last_seq'), '5');
+    await conn2.accept();
+    await again;
+    assert.equal((await conn2.next('join')).room, 'lobby');
+  }));
