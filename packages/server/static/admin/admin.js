@@ -68,6 +68,16 @@ function latencyText(now, old) {
 
 function fillTable(id, rows) {
   const body = $(id).querySelector('tbody');
+  if (rows.length === 0) {
+    const td = document.createElement('td');
+    td.colSpan = $(id).querySelectorAll('thead th').length;
+    td.className = 'empty';
+    td.textContent = 'none';
+    const tr = document.createElement('tr');
+    tr.append(td);
+    body.replaceChildren(tr);
+    return;
+  }
   body.replaceChildren(
     ...rows.map((cells) => {
       const tr = document.createElement('tr');
