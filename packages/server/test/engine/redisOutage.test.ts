@@ -145,3 +145,20 @@ test('a node killed with SIGKILL: its devices, room members and counts vanish wi
   // Readers delete the dead records too.
   await waitFor('dead records deleted', async () => (await admin.hlen(observer.keys.userPresence('t', 'u'))) === 0, 5_000);
 });
+
+test('after Redis restarts empty, each node writes its presence records again', async () => {
+  const server = await RedisServer.start();
+  cleanups.push(() => server.stop());
+  const a = await engineOn(server.url, 'restore-a');
+  const observer = await engineOn(server.url, 'restore-obs');
+  await a.presenceAdd({ tenant: 't', user: 'u', device: 'd1', platform: 'web', node: 'restore-a', conn: 'c1', since: 1 });
+  await a.roomJoin('t', 'r', { user: 'u', device: 'd1', node: 'restore-a' });
+  assert.equal((await observer.userPresence('t', 'u')).length, 1);
+
+  await server.kill();
+  await waitFor('not ready', () => !a.isReady());
+  await server.spawn(); // no persistence: every key is gone
+  await waitFor('ready again', () => a.isReady() && observer.isReady(), 15_000);
+  await waitFor('device back in presence', async () => (await observer.userPresence('t', 'u')).length === 1, 10_000);
+  assert.deepEqual(await observer.roomPresence('t', 'r'), [{ user: 'u', device: 'd1', node: 'restore-a' }]);
+});

@@ -54,21 +54,30 @@ interface MemberRecord {
 /** Scripts defined on the command client by the engine. */
 interface WithScripts {
   heraldHdelIf(key: string, field: string, prop: string, expected: string): Promise<number>;
+  heraldHsetIfMine(key: string, field: string, value: string, prop: string, mine: string, ttlMs: number): Promise<number>;
 }
+
+/** Records written per round trip when restoring: bounded bursts, not one giant pipeline. */
+const RESTORE_CHUNK = 500;
 
 export class RedisPresence {
   readonly boot = randomBytes(6).toString('base64url');
   private timer: NodeJS.Timeout | undefined;
-  private lastKeyRefresh = 0;
-  /** Local connections per (tenant,user) / per (tenant,room): whose hash keys this node keeps alive. */
-  private readonly localUsers = new Map<string, { tenant: string; user: string; n: number }>();
-  private readonly localRooms = new Map<string, { tenant: string; room: string; n: number }>();
+  private lastRestore = 0;
+  private heartbeatFailing = false;
+  /**
+   * This node's own records, so that it can write them again: the periodic
+   * refresh keeps their hashes' TTL alive and heals records lost to a Redis
+   * restart or swept by a reader while this node's liveness key had lapsed.
+   */
+  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string }>();
+  private readonly members = new Map<string, { key: string; field: string; json: string }>();
   private readonly tenantCounts = new Map<string, number>();
   /** Tenants reported non-zero last heartbeat: a drop to zero must be written once too. */
   private readonly reported = new Set<string>();
   private total = 0;
   /** Liveness answers are cached briefly: a fan-out of presence reads must not cost a GET per record. */
-  private readonly liveCache = new Map<string, { boot: string | null; until: number }>();
+  private readonly liveCache = new Map<string, { boot: string | null; at: number }>();
 
   constructor(
     private readonly client: Client,
@@ -83,7 +92,17 @@ export class RedisPresence {
     this.local = local;
     await this.heartbeat();
     this.timer = setInterval(() => {
-      this.heartbeat().catch((err: Error) => this.logger.warn({ err: err.message }, 'presence heartbeat failed'));
+      this.heartbeat().then(
+        () => {
+          if (this.heartbeatFailing) this.logger.info('presence heartbeat recovered');
+          this.heartbeatFailing = false;
+        },
+        (err: Error) => {
+          // Once per outage, not every heartbeat.
+          if (!this.heartbeatFailing) this.logger.warn({ err: err.message }, 'presence heartbeat failed');
+          this.heartbeatFailing = true;
+        },
+      );
     }, this.opts.heartbeatMs);
     this.timer.unref();
   }
@@ -98,7 +117,7 @@ export class RedisPresence {
     await Promise.allSettled(ops);
   }
 
-  /** Heartbeat: liveness key, count reports, and (less often) the TTL of the hashes holding this node's records. */
+  /** Heartbeat: liveness key, count reports, and (every keyTtl/3) a rewrite of this node's records. */
   async heartbeat(now = Date.now()): Promise<void> {
     const c = this.client;
     const ops: Promise<unknown>[] = [c.set(this.keys.nodeAlive(this.nodeId), this.boot, 'PX', this.opts.nodeTtlMs)];
@@ -107,31 +126,33 @@ export class RedisPresence {
     for (const t of this.reported) if (!this.tenantCounts.has(t)) ops.push(c.hdel(this.keys.tenantCounts(t), this.nodeId));
     this.reported.clear();
     for (const t of this.tenantCounts.keys()) this.reported.add(t);
-    if (now - this.lastKeyRefresh >= this.opts.keyTtlMs / 3) {
-      this.lastKeyRefresh = now;
-      for (const u of this.localUsers.values()) ops.push(c.pexpire(this.keys.userPresence(u.tenant, u.user), this.opts.keyTtlMs));
-      for (const r of this.localRooms.values()) ops.push(c.pexpire(this.keys.roomMembers(r.tenant, r.room), this.opts.keyTtlMs));
-    }
-    this.liveCache.set(this.nodeId, { boot: this.boot, until: now + this.opts.heartbeatMs });
     await Promise.all(ops);
+    if (now - this.lastRestore >= this.opts.keyTtlMs / 3) await this.restore(now);
+  }
+
+  /** Writes every record this node owns again (unless its field now belongs to another connection). */
+  async restore(now = Date.now()): Promise<void> {
+    this.lastRestore = now;
+    const s = this.client as unknown as WithScripts;
+    const ttl = this.opts.keyTtlMs;
+    const jobs: (() => Promise<unknown>)[] = [];
+    for (const d of this.devices.values()) jobs.push(() => s.heraldHsetIfMine(d.key, d.field, d.json, 'conn', d.conn, ttl));
+    for (const m of this.members.values()) jobs.push(() => s.heraldHsetIfMine(m.key, m.field, m.json, 'node', this.nodeId, ttl));
+    for (let i = 0; i < jobs.length; i += RESTORE_CHUNK) await Promise.all(jobs.slice(i, i + RESTORE_CHUNK).map((j) => j()));
   }
 
   async add(d: DevicePresence): Promise<void> {
-    const rec: DeviceRecord = { platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot };
+    const json = JSON.stringify({ platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot } satisfies DeviceRecord);
     const key = this.keys.userPresence(d.tenant, d.user);
-    const uk = d.tenant + '\u0000' + d.user;
-    const lu = this.localUsers.get(uk);
-    if (lu) lu.n++;
-    else this.localUsers.set(uk, { tenant: d.tenant, user: d.user, n: 1 });
+    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn });
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     this.total++;
-    await Promise.all([this.client.hset(key, d.device, JSON.stringify(rec)), this.client.pexpire(key, this.opts.keyTtlMs)]);
+    await Promise.all([this.client.hset(key, d.device, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
   }
 
   async remove(d: DevicePresence): Promise<void> {
-    const uk = d.tenant + '\u0000' + d.user;
-    const lu = this.localUsers.get(uk);
-    if (lu && --lu.n <= 0) this.localUsers.delete(uk);
+    const dk = d.tenant + '\u0000' + d.user + '\u0000' + d.device;
+    if (this.devices.get(dk)?.conn === d.conn) this.devices.delete(dk);
     const n = (this.tenantCounts.get(d.tenant) ?? 0) - 1;
     if (n > 0) this.tenantCounts.set(d.tenant, n);
     else this.tenantCounts.delete(d.tenant);
@@ -140,20 +161,18 @@ export class RedisPresence {
   }
 
   async join(tenant: string, room: string, m: RoomMember): Promise<void> {
-    const rk = tenant + '\u0000' + room;
-    const lr = this.localRooms.get(rk);
-    if (lr) lr.n++;
-    else this.localRooms.set(rk, { tenant, room, n: 1 });
     const key = this.keys.roomMembers(tenant, room);
-    const rec: MemberRecord = { node: m.node, boot: this.boot };
-    await Promise.all([this.client.hset(key, RedisKeys.memberField(m.user, m.device), JSON.stringify(rec)), this.client.pexpire(key, this.opts.keyTtlMs)]);
+    const field = RedisKeys.memberField(m.user, m.device);
+    const json = JSON.stringify({ node: m.node, boot: this.boot } satisfies MemberRecord);
+    this.members.set(key + '\u0000' + field, { key, field, json });
+    await Promise.all([this.client.hset(key, field, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
   }
 
   async leave(tenant: string, room: string, m: RoomMember): Promise<void> {
-    const rk = tenant + '\u0000' + room;
-    const lr = this.localRooms.get(rk);
-    if (lr && --lr.n <= 0) this.localRooms.delete(rk);
-    await (this.client as unknown as WithScripts).heraldHdelIf(this.keys.roomMembers(tenant, room), RedisKeys.memberField(m.user, m.device), 'node', m.node);
+    const key = this.keys.roomMembers(tenant, room);
+    const field = RedisKeys.memberField(m.user, m.device);
+    this.members.delete(key + '\u0000' + field);
+    await (this.client as unknown as WithScripts).heraldHdelIf(key, field, 'node', m.node);
   }
 
   async userDevices(tenant: string, user: string): Promise<DevicePresence[]> {
@@ -218,14 +237,14 @@ export class RedisPresence {
   private async isLive(node: string, boot: string): Promise<boolean> {
     if (node === this.nodeId) return boot === this.boot;
     const now = Date.now();
-    let hit = this.liveCache.get(node);
-    if (!hit || hit.until <= now) {
-      const b = await this.client.get(this.keys.nodeAlive(node));
-      hit = { boot: b, until: now + 1000 };
-      this.liveCache.set(node, hit);
-      if (this.liveCache.size > 10_000) this.liveCache.clear();
-    }
-    return hit.boot === boot;
+    const hit = this.liveCache.get(node);
+    if (hit && now - hit.at < 1000 && (hit.boot === boot || now - hit.at < 100)) return hit.boot === boot;
+    // Unknown, stale, or a mismatch seen through an older answer (the node may have just restarted
+    // with a new boot id): ask Redis, so a live record is never judged — and swept — on a stale answer.
+    const b = await this.client.get(this.keys.nodeAlive(node));
+    if (this.liveCache.size > 10_000) this.liveCache.clear();
+    this.liveCache.set(node, { boot: b, at: Date.now() });
+    return b === boot;
   }
 
   /** Deletes records of dead node incarnations (best effort; compared by boot id so a record rewritten meanwhile stays). */

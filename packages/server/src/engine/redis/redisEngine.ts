@@ -32,7 +32,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
-import { APPEND, HDEL_IF, IDEMPOTENCY_CLAIM, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 
 export interface RedisEngineOptions {
@@ -90,6 +90,21 @@ export class RedisEngine implements Engine {
     this.defineScripts(this.cmd);
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
     this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
+    let connected = false;
+    this.cmd.on('ready', () => {
+      if (!connected) {
+        connected = true;
+        return;
+      }
+      // Back after an outage: Redis may have restarted without our records, or readers may have swept
+      // them while our liveness key had lapsed. Prove liveness first, then write them again.
+      if (this.started && !this.closed) {
+        this.presence
+          .heartbeat()
+          .then(() => this.presence.restore())
+          .catch((err: Error) => this.logger.warn({ err: err.message }, 'presence restore after reconnect failed'));
+      }
+    });
   }
 
   async start(onEvent: (event: BusEvent) => void, local: LocalView): Promise<void> {
@@ -285,6 +300,7 @@ export class RedisEngine implements Engine {
     c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
     c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
     c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
+    c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
   }
 
   private receive(message: string): void {

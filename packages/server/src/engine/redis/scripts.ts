@@ -176,3 +176,22 @@ local ok, rec = pcall(cjson.decode, v)
 if ok and type(rec) == 'table' and tostring(rec[ARGV[2]]) ~= ARGV[3] then return 0 end
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
+
+/**
+ * KEYS: hash
+ * ARGV: field, value, json property, expected value, ttlMs
+ * Re-writes a presence/member record this node owns (after a Redis restart
+ * lost it, or a reader swept it while this node's liveness key had lapsed),
+ * unless the field now belongs to someone else: a device that moved to
+ * another node must not be pulled back by a stale restore.
+ */
+export const HSET_IF_MINE = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then
+  local ok, rec = pcall(cjson.decode, v)
+  if ok and type(rec) == 'table' and tostring(rec[ARGV[3]]) ~= ARGV[4] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`;
