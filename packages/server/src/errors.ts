@@ -22,6 +22,8 @@ export type ErrorCodeName = keyof typeof ERRORS;
 
 export class HeraldError extends Error {
   readonly status: number;
+  /** For 429 and 503: seconds after which a retry may succeed (the Retry-After header). */
+  retryAfterSec: number | undefined;
   constructor(
     readonly code: ErrorCodeName,
     message?: string,

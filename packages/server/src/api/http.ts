@@ -9,7 +9,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, err: HeraldError): void {
-  sendJson(res, err.status, err.toJSON());
+  sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : {});
 }
 
 /** Reads a JSON body of at most `limit` bytes; 413 beyond, 400 when not JSON. */
