@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
-import { crc32 } from '../src/binary/index.js';
+import { BinaryFrameType, BinaryProtocolError, crc32, decodeFrame, encodeFrame } from '../src/binary/index.js';
 
 const SEED = Number(process.env['FC_SEED'] ?? 0x48_32_c3);
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -34,4 +34,27 @@ test('crc32: agrees with zlib.crc32 on random inputs (both the 8-byte loop and t
     }),
     { numRuns: 2000, seed: SEED },
   );
+});
+
+test('encodeFrame/decodeFrame use a supplied crc32 (e.g. native zlib.crc32) with identical results', () => {
+  const payload = { room: 'r', data: 'x'.repeat(3000) };
+  let calls = 0;
+  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
+  const spy = (d: Uint8Array): number => {
+    calls++;
+    return native ? native(d) : crc32(d);
+  };
+  const a = encodeFrame(BinaryFrameType.Publish, payload);
+  const b = encodeFrame(BinaryFrameType.Publish, payload, { crc32: spy });
+  assert.deepEqual(b, a, 'same bytes with either implementation');
+  assert.equal(calls, 1);
+  assert.deepEqual(decodeFrame(a, { crc32: spy }).payload, payload);
+  assert.equal(calls, 2);
+  // A supplied CRC is what the decoder checks against: a wrong one is a mismatch.
+  assert.throws(
+    () => decodeFrame(a, { crc32: () => 1 }),
+    (e: unknown) => e instanceof BinaryProtocolError && e.code === 'crc_mismatch',
+  );
+  // Signed results (as from `^` arithmetic) are normalised to unsigned.
+  assert.deepEqual(encodeFrame(BinaryFrameType.Publish, payload, { crc32: (d) => crc32(d) | 0 }), a);
 });

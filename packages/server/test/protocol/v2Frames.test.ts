@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import * as zlibCrc from 'node:zlib';
 import fc from 'fast-check';
-import { BinaryFrameType, BinaryProtocolError, decodeFrame, encodeV1, toV1, type ServerFrame } from '@herald/protocol';
+import { BinaryFrameType, BinaryProtocolError, crc32, decodeFrame, encodeV1, toV1, type ServerFrame } from '@herald/protocol';
 import { nodeCodecs, nodeCompressor } from '../../src/protocol/nodeCompressors.js';
-import { reliablePayload, selectSubprotocol, v2FromText, v2PartsOfText, V2Codecs, V2Frames, type V2Session } from '../../src/protocol/v2Frames.js';
+import { nativeCrc32, reliablePayload, selectSubprotocol, v2FromText, v2PartsOfText, V2Codecs, V2Frames, type V2Session } from '../../src/protocol/v2Frames.js';
 import { errorFrame, messageFrame, PONG_FRAME, presenceEventFrame, reliableFrame, replyFrame, welcomeFrame } from '../../src/protocol/serverFrames.js';
 import type { InboxMessage } from '../../src/engine/types.js';
 
@@ -119,4 +120,13 @@ test('subprotocol selection: herald.v2.bin when offered, else what ws picks by d
   assert.equal(selectSubprotocol(new Set(['a', 'herald.v2.bin'])), 'herald.v2.bin');
   assert.equal(selectSubprotocol(new Set(['a', 'b'])), 'a');
   assert.equal(selectSubprotocol(new Set()), false);
+});
+
+test('native CRC32, where node:zlib has it, agrees with the package\'s', () => {
+  if (!nativeCrc32) return assert.equal(typeof (zlibCrc as { crc32?: unknown }).crc32, 'undefined');
+  for (const n of [0, 1, 7, 8, 9, 1000, 4099]) {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 131 + n) & 0xff;
+    assert.equal(nativeCrc32(b), crc32(b), `${n} bytes`);
+  }
 });
