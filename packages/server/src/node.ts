@@ -23,6 +23,7 @@ import { MemoryEngine } from './engine/memory/memoryEngine.js';
 import { Gateway } from './gateway/gateway.js';
 import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
+import { rejectUpgrade } from './api/http.js';
 import { Limiter } from './limits/limiter.js';
 
 export interface HeraldNode {
@@ -93,7 +94,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     engineStats: () => (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.(),
     isDraining: () => draining,
   });
-  const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics });
+  const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics, limiter });
   holder.gw = gw;
   const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000 }, limiter);
 
@@ -157,7 +158,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 62\r\n\r\n{"error":{"code":"not_found","message":"WebSocket path is /ws"}}'.replace('62', String(Buffer.byteLength('{"error":{"code":"not_found","message":"WebSocket path is /ws"}}'))));
+      rejectUpgrade(socket, 404, 'Not Found', 'not_found', 'the WebSocket path is /ws');
       return;
     }
     gw.handleUpgrade(req, socket, head, url.searchParams);

@@ -1,5 +1,6 @@
 /** Small HTTP helpers: JSON replies, bounded body reading. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { HeraldError } from '../errors.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -32,4 +33,10 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   } catch (err) {
     throw new HeraldError('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Answers an upgrade request that will not become a WebSocket with a JSON error, then closes. */
+export function rejectUpgrade(socket: Duplex, status: number, reason: string, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

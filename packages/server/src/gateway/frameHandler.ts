@@ -108,6 +108,7 @@ export class FrameHandler {
 
   private publish(c: Connection, room: string, data: unknown, event: string | undefined, id?: string): void {
     if (!c.rooms?.has(room)) return this.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
+    if (!this.d.limiter.clientPublish(c.tenant, c.user)) return this.refuse(c, ErrorCode.RateLimited, 'room publish rate limit exceeded; slow down', id);
     const json = JSON.stringify(data);
     if (json === undefined || Buffer.byteLength(json) > this.d.config.maxMessageBytes) {
       return this.refuse(c, ErrorCode.BadField, `field "data" must be JSON of at most ${this.d.config.maxMessageBytes} bytes`, id);

@@ -22,6 +22,10 @@ import { parseHandshake, HandshakeError, type HandshakeParams } from './handshak
 import { Registry } from './registry.js';
 import { TimingWheel } from './timingWheel.js';
 import { FrameHandler } from './frameHandler.js';
+import type { Limiter } from '../limits/limiter.js';
+import { clientAddress } from '../limits/clientAddress.js';
+import { originAllowed } from '../limits/originCheck.js';
+import { rejectUpgrade } from '../api/http.js';
 
 export interface GatewayDeps {
   config: HeraldConfig;
@@ -31,6 +35,7 @@ export interface GatewayDeps {
   log: Logger;
   stats: Stats;
   metrics: Metrics;
+  limiter: Limiter;
 }
 
 /** Frames a client may pipeline behind its token before the welcome. */
@@ -56,6 +61,7 @@ export class Gateway implements ReliableHost {
   /** Connections not yet closed, authenticated or not (for shutdown). */
   private readonly live = new Set<Connection>();
   private accepting = true;
+  private readonly trustedProxies: ReadonlySet<string>;
 
   constructor(private readonly d: GatewayDeps) {
     const c = d.config;
@@ -88,6 +94,7 @@ export class Gateway implements ReliableHost {
       maxDecompressedBytes: c.binaryMaxDecompressedBytes ?? c.maxFrameBytes,
     });
     this.frames = new FrameHandler(this, d);
+    this.trustedProxies = new Set(c.trustedProxies);
     this.wheel.start();
   }
 
@@ -100,9 +107,17 @@ export class Gateway implements ReliableHost {
   /** Handles `upgrade` on the HTTP server for GET /ws. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): void {
     if (!this.accepting) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      rejectUpgrade(socket, 503, 'Service Unavailable', 'draining', 'node is shutting down');
       return;
     }
+    // Cross-site WebSocket hijacking: a foreign page's browser sends its own Origin.
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, this.d.config.allowedOrigins)) {
+      this.d.limiter.reject('origin');
+      rejectUpgrade(socket, 403, 'Forbidden', 'forbidden', `origin ${origin} is not allowed`);
+      return;
+    }
+    const ip = clientAddress(req, this.trustedProxies);
     let params: HandshakeParams | undefined;
     let refusal: string | undefined;
     try {
@@ -117,9 +132,31 @@ export class Gateway implements ReliableHost {
         ws.close(CloseCode.ProtocolError, refusal);
         return;
       }
+      const limit = this.admissionRefusal(ip);
+      if (limit !== undefined) {
+        ws.close(CloseCode.ConnectionLimit, limit);
+        return;
+      }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? this.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      this.onOpen(ws, params, req.socket.remoteAddress ?? '', v2);
+      this.onOpen(ws, params, ip, v2);
     });
+  }
+
+  /** Node-wide admission limits for a new socket: a reason when refused (close 4005). */
+  private admissionRefusal(ip: string): string | undefined {
+    const c = this.d.config;
+    const l = this.d.limiter;
+    if (c.maxConnections > 0 && this.live.size >= c.maxConnections) {
+      l.reject('connections_per_node');
+      return `connection limit of this node reached (${c.maxConnections})`;
+    }
+    // Connections not yet active: those still authenticating (and a few closing).
+    if (c.maxPendingAuth > 0 && this.live.size - this.registry.size >= c.maxPendingAuth) {
+      l.reject('pending_auth');
+      return 'too many connections authenticating; retry later';
+    }
+    if (l.connectFromIp(ip) > 0) return 'connection rate limit of this address reached';
+    return undefined;
   }
 
   private onOpen(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
@@ -187,11 +224,17 @@ export class Gateway implements ReliableHost {
     } else if (start < head.floor) {
       recovered = false;
     }
+    const older = this.registry.device(id.tenant, id.user, conn.device);
+    const max = this.d.config.maxConnectionsPerUser;
+    if (max > 0 && this.registry.count({ kind: 'user', tenant: id.tenant, user: id.user }) - (older ? 1 : 0) >= max) {
+      this.d.limiter.reject('connections_per_user');
+      conn.close(CloseCode.ConnectionLimit, `connection limit per user reached (${max})`);
+      return;
+    }
     conn.user = id.user;
     conn.tenant = id.tenant;
     conn.allowRooms = id.rooms;
     conn.expiresAt = id.expiresAt;
-    const older = this.registry.device(id.tenant, id.user, conn.device);
     if (older) {
       older.close(CloseCode.Replaced, 'replaced: the same user and device connected again');
       this.detach(older);
@@ -238,6 +281,11 @@ export class Gateway implements ReliableHost {
       // Authentication is in progress: frames pipelined behind the token wait for the welcome.
       if (conn.early.length >= MAX_EARLY_FRAMES) conn.close(CloseCode.ProtocolError, 'too many frames before the welcome');
       else conn.early.push([data, isBinary]);
+      return;
+    }
+    if (conn.state === 'authenticating' && frameBytes(data) > this.d.config.maxPreAuthBytes) {
+      this.d.limiter.reject('pre_auth_bytes');
+      conn.close(CloseCode.MessageTooBig, `frames before the welcome are limited to ${this.d.config.maxPreAuthBytes} bytes`);
       return;
     }
     if (conn.v2 !== undefined) {
@@ -317,6 +365,14 @@ export class Gateway implements ReliableHost {
     }
     if (conn.state !== 'active') return;
     if (frame.type === 'ack') this.d.metrics.ackClock.acked(conn.tenant, conn.user, frame.seq);
+    else {
+      // Acks are exempt: a device acking what we sent must never be punished for it.
+      const limit = this.d.limiter.clientFrame(conn.tenant, conn.user);
+      if (limit !== undefined) {
+        conn.close(CloseCode.RateLimited, `rate limit exceeded (${limit.replaceAll('_', ' ')})`);
+        return;
+      }
+    }
     this.frames.handle(conn, frame);
   }
 
@@ -329,8 +385,15 @@ export class Gateway implements ReliableHost {
       return;
     }
     if (conn.state !== 'active') return;
+    const now = Date.now();
+    // Token lifetime, checked on the heartbeat tick: an `auth` refresh moves expiresAt.
+    if (conn.expiresAt !== undefined && now >= conn.expiresAt + this.d.config.jwtClockToleranceSec * 1000) {
+      this.d.stats.bump(this.d.stats.authFailures, 'expired_in_session');
+      conn.close(CloseCode.Unauthorized, 'token expired; reconnect with a new token or refresh it with an auth frame before it expires');
+      return;
+    }
     const hb = this.d.config.heartbeatMs;
-    const idle = Date.now() - conn.lastSeen;
+    const idle = now - conn.lastSeen;
     if (idle >= 2 * hb) {
       conn.close(CloseCode.HeartbeatTimeout, `no heartbeat for ${idle} ms`);
       // A silent peer will not answer the close handshake either.
@@ -487,6 +550,11 @@ export class Gateway implements ReliableHost {
     this.d.stats.retried += n;
   }
 
+  /** Reliable messages skipped because their ttl ran out (herald_messages_expired_total). */
+  onExpired(n: number): void {
+    this.d.stats.expired += n;
+  }
+
   // ---------------------------------------------------------------- shutdown
 
   /** Stops accepting new WebSocket upgrades. */
@@ -539,4 +607,9 @@ export class Gateway implements ReliableHost {
   private background(p: Promise<unknown>, what: string): void {
     p.catch((err: unknown) => this.log.warn({ err }, `${what} failed`));
   }
+}
+
+function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

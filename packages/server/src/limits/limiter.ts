@@ -15,7 +15,9 @@ export type LimitName =
   | 'frames_per_user'
   | 'frames_per_tenant'
   | 'publish_per_user'
-  | 'api_publish_per_tenant';
+  | 'api_publish_per_tenant'
+  | 'pre_auth_bytes'
+  | 'origin';
 
 export class Limiter {
   private readonly connectsPerIp: KeyedBuckets;
