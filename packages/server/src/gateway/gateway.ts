@@ -555,6 +555,11 @@ export class Gateway implements ReliableHost {
     this.d.stats.expired += n;
   }
 
+  /** Reliable messages skipped because their ttl ran out (herald_messages_expired_total). */
+  onExpired(n: number): void {
+    this.d.stats.expired += n;
+  }
+
   // ---------------------------------------------------------------- shutdown
 
   /** Stops accepting new WebSocket upgrades. */

@@ -110,6 +110,14 @@ test('limit rejections per limit, through the Stats helper', async () => {
   assert.equal(s1.value('herald_limit_rejections_total', { limit: 'connections_per_user' }), 1);
 });
 
+test('expired: the delivery hook (gateway.onExpired) counts reliable messages whose ttl ran out', async () => {
+  const n = await node();
+  const s0 = await scrape(n);
+  n.gateway.onExpired(2);
+  const s1 = await scrape(n);
+  assert.equal(s1.value('herald_messages_expired_total', { target: 'user' }) - s0.value('herald_messages_expired_total', { target: 'user' }), 2);
+});
+
 test('event-loop lag, draining, engine up, expiry and the HTTP request counter are exported', async () => {
   const n = await node();
   const s = await scrape(n);
