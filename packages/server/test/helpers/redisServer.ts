@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,49 @@ export class RedisServer {
   /** Stops and removes the data directory. */
   async stop(): Promise<void> {
     await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Redis Sentinel process watching one master (quorum 1: tests run a single sentinel). */
+export class RedisSentinel {
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly proc: ChildProcess,
+  ) {}
+
+  static async start(masterPort: number, name = 'mymaster'): Promise<RedisSentinel> {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'herald-sentinel-'));
+    const conf = join(dir, 'sentinel.conf');
+    // Sentinel rewrites its config file, so it must be a writable file of its own.
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
+    const proc = spawn('redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr?.resume();
+    const s = new RedisSentinel(port, dir, proc);
+    await waitFor(`sentinel on port ${port}`, () => ping(port), 15_000);
+    return s;
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+      this.proc.kill('SIGKILL');
+      await exited;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
