@@ -41,6 +41,9 @@ export interface GatewayDeps {
 /** Frames a client may pipeline behind its token before the welcome. */
 const MAX_EARLY_FRAMES = 16;
 
+/** How long a slow consumer closed 4009 gets to read its close frame before the socket is dropped, ms. */
+const SLOW_CONSUMER_GRACE_MS = 2000;
+
 /** Standard close code for "try again later" (engine unavailable during the handshake). */
 const TRY_AGAIN_LATER = 1013;
 
@@ -161,9 +164,11 @@ export class Gateway implements ReliableHost {
 
   private onOpen(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
     const id = this.d.nodeId + '.' + (++this.connSeq).toString(36);
-    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, (c) => this.onTimer(c), this.d.config.outboundBufferBytes, (c) =>
-      c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
-    );
+    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, (c) => this.onTimer(c), this.d.config.outboundBufferBytes, (c) => {
+      c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit');
+      // A client that does not read will not read the close frame either: drop it soon.
+      this.wheel.schedule(c.timer, SLOW_CONSUMER_GRACE_MS);
+    });
     conn.v2 = v2;
     this.live.add(conn);
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
@@ -379,6 +384,10 @@ export class Gateway implements ReliableHost {
   // ---------------------------------------------------------------- timers
 
   private onTimer(conn: Connection): void {
+    if (conn.state === 'closing') {
+      conn.ws.terminate();
+      return;
+    }
     if (conn.state === 'authenticating') {
       this.d.stats.bump(this.d.stats.authFailures, 'timeout');
       conn.close(CloseCode.Unauthorized, 'no auth frame within the auth timeout');
@@ -548,11 +557,6 @@ export class Gateway implements ReliableHost {
 
   onRetried(n: number): void {
     this.d.stats.retried += n;
-  }
-
-  /** Reliable messages skipped because their ttl ran out (herald_messages_expired_total). */
-  onExpired(n: number): void {
-    this.d.stats.expired += n;
   }
 
   /** Reliable messages skipped because their ttl ran out (herald_messages_expired_total). */
