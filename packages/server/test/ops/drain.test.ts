@@ -54,7 +54,7 @@ interface Sent {
   afterSignal: boolean;
 }
 
-test('SIGTERM under load: readyz 503, publishes 503 draining, clients closed 1001 in waves within the window, nothing answered 200 undelivered, exit 0', async () => {
+test('SIGTERM under load: readyz 503, publishes 503 draining, clients closed 1001 in waves within the window, nothing answered 200 undelivered, exit 0', async (t) => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logs: string[] = [];
@@ -166,6 +166,10 @@ test('SIGTERM under load: readyz 503, publishes 503 draining, clients closed 100
     const got = clients.get(s.user)!.messages().some((m) => m.id === s.id);
     assert.ok(got, `message ${s.id} to ${s.user} (answered 200${s.afterSignal ? ' after the signal' : ''}) was not delivered`);
   }
+  t.diagnostic(
+    `publishes: ${accepted.length} answered 200 (${accepted.filter((s) => s.afterSignal).length} after SIGTERM), ${refused.length} refused 503 draining; ` +
+      `closes from ${Math.min(...times) - t0} ms to ${Math.max(...times) - t0} ms after SIGTERM (window ${DRAIN_WINDOW_MS} ms)`,
+  );
   assert.match(logs.join(''), /"msg":"draining"/);
   assert.match(logs.join(''), /"msg":"herald stopped"/);
 });
