@@ -49,7 +49,7 @@ export const CONFIG_KEYS = {
   maxRoomsPerConnection: { type: int(0, 100_000).default(100), doc: 'Rooms one connection may join.' },
   outboundBufferBytes: { type: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024), doc: 'Outbound bytes buffered for one connection before it is closed as a slow consumer (4009).' },
   binaryCompression: {
-    type: list(z.enum(['deflate', 'zstd'])).default(['zstd', 'deflate']),
+    type: list(z.enum(['none', 'deflate', 'zstd'])).default(['zstd', 'deflate']),
     doc: 'Codecs offered to protocol v2 (herald.v2.bin) clients; the client picks by its `compression` query. zstd only where node:zlib has it (Node >= 22.15), else ignored. Empty: none.',
   },
   binaryCompressionThresholdBytes: { type: int(0, 16 * 1024 * 1024).default(1024), doc: 'Protocol v2: server frames with a payload of at least this many bytes are compressed, when a codec was negotiated.' },

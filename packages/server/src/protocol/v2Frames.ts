@@ -51,7 +51,7 @@ export interface V2Session {
 
 export interface V2Settings {
   /** Codecs the server offers (config `binaryCompression`); those the runtime lacks are dropped. */
-  codecs: readonly CodecName[];
+  codecs: readonly CompressionName[];
   /** Config `binaryCompressionThresholdBytes`. */
   threshold: number;
   /** Largest client payload as sent (config `maxFrameBytes`). */
@@ -80,7 +80,7 @@ export class V2Codecs {
 
   constructor(s: V2Settings) {
     const runtime = nodeCodecs();
-    this.supported = s.codecs.filter((c, i) => runtime.includes(c) && s.codecs.indexOf(c) === i);
+    this.supported = s.codecs.filter((c, i): c is CodecName => c !== 'none' && runtime.includes(c) && s.codecs.indexOf(c) === i);
     this.sessions.set('none', { compression: 'none', compressor: null, threshold: s.threshold });
     for (const c of this.supported) this.sessions.set(c, { compression: c, compressor: nodeCompressor(c), threshold: s.threshold });
     this.limits = { maxPayloadBytes: s.maxPayloadBytes, maxDecompressedBytes: s.maxDecompressedBytes, ...withCrc };

@@ -102,8 +102,11 @@ test('V2Codecs: negotiation against the configured codecs this runtime has; deco
   assert.equal(codecs.negotiate('deflate'), codecs.negotiate('gzip,deflate'), 'one shared session per codec');
   assert.equal(codecs.negotiate(undefined).compression, 'none');
   assert.equal(codecs.negotiate('none,deflate').compression, 'none');
-  const off = new V2Codecs({ codecs: [], threshold: 512, maxPayloadBytes: 100, maxDecompressedBytes: 200 });
-  assert.equal(off.negotiate('deflate').compression, 'none');
+  for (const codecs of [[], ['none']] as const) {
+    const off = new V2Codecs({ codecs, threshold: 512, maxPayloadBytes: 100, maxDecompressedBytes: 200 });
+    assert.deepEqual(off.supported, []);
+    assert.equal(off.negotiate('deflate').compression, 'none');
+  }
 
   const s = codecs.negotiate('deflate');
   const ok = encodeV1({ type: 'join', room: 'r', id: 'x' }, 'client');
