@@ -133,3 +133,19 @@ test('native CRC32, where node:zlib has it, agrees with the package\'s', () => {
     assert.equal(nativeCrc32(b), crc32(b), `${n} bytes`);
   }
 });
+
+test('docs/protocol-v2.md: the server configuration table names real keys with their real defaults', async () => {
+  const { CONFIG_KEYS } = await import('../../src/config/schema.js');
+  const { configDefaults } = await import('../../src/config/load.js');
+  const md = readFileSync(new URL('../../../../docs/protocol-v2.md', import.meta.url), 'utf8');
+  const section = md.slice(md.indexOf('### Configuration'), md.indexOf('### Sending'));
+  const rows = [...section.matchAll(/^\| `(\w+)`(?: \(existing\))? \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const);
+  assert.ok(rows.length >= 4);
+  const defaults = configDefaults();
+  for (const [key, shown] of rows) {
+    assert.ok(key in CONFIG_KEYS, `${key} is a config key`);
+    const d = defaults[key];
+    if (d === undefined) assert.match(shown, /^unset/, key);
+    else assert.equal(shown, '`' + (Array.isArray(d) ? d.join(',') : String(d)) + '`', key);
+  }
+});
