@@ -47,7 +47,7 @@ Target:
 Load:
   -n, --connections <n>            connections                           (default 1000, max ${LIMITS.connections})
   --workers <n>                    client processes (raised so each holds ≤ ${MAX_CONNECTIONS_PER_WORKER})  (default 2)
-  --addresses <n>                  loopback source addresses from --source-base (default 1 per 10,000 connections)
+  --addresses <n>                  loopback source addresses from --source-base (default 1 per 400 connections)
   --source-base <ip>               first source address                  (default 127.0.0.2)
   --connect-concurrency <n>        handshakes in flight per client process (default 200)
   --rooms <n>                      rooms for broadcast                   (default 1)

@@ -28,8 +28,14 @@ import { moduleArgs } from './spawn.js';
 
 /** A process can hold ~19k sockets (open-files hard limit 20,000); leave room for pipes and the runtime. */
 export const MAX_CONNECTIONS_PER_WORKER = 15_000;
-/** Connections per source address, well inside the 28k ephemeral ports of one address. */
-export const CONNECTIONS_PER_ADDRESS = 10_000;
+/**
+ * Connections per source address. Far below the 28k ephemeral ports of one
+ * address, and below Herald's default per-address connect burst (500, then
+ * 100/s: `connectBurstPerIp`/`connectRatePerIp`), so a connect storm looks like
+ * what a server sees in production — many client addresses — and Herald runs
+ * with its defaults.
+ */
+export const CONNECTIONS_PER_ADDRESS = 400;
 
 export interface RunOptions extends RunParams {
   secret: string;

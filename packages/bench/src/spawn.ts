@@ -44,6 +44,24 @@ export interface SpawnedServer {
   stop(): Promise<void>;
 }
 
+/** Servers started by this process: never leave one running if the bench is interrupted. */
+const live = new Set<ChildProcess>();
+let handlersInstalled = false;
+
+function installCleanup(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const c of live) c.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -104,7 +122,10 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
     args = [...m.execArgv, ...prof, m.file];
     env = { ...process.env, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: o.secret, BENCH_API_KEY: o.apiKey };
   }
+  installCleanup();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const httpBase = `http://127.0.0.1:${port}`;

@@ -37,9 +37,10 @@ test('the CLI refuses a non-loopback --url before opening anything', async () =>
   assert.match(written.join(''), /non-loopback/);
 });
 
-test('--source-base outside loopback is refused; addresses are spread per 10k connections', () => {
+test('--source-base outside loopback is refused; addresses are spread per 400 connections', () => {
   assert.throws(() => parseCli(['--source-base', '10.0.0.2']), NonLoopbackTargetError);
-  assert.deepEqual(sourceAddresses(25_000), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  assert.deepEqual(sourceAddresses(1000), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  assert.equal(sourceAddresses(15_000).length, 38);
   assert.deepEqual(sourceAddresses(10, '127.0.0.255', 2), ['127.0.0.255', '127.0.1.0']);
 });
 
