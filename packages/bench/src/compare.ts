@@ -60,6 +60,7 @@ Options:
   --workers <n>            client processes                             (default 2)
   --cpu-prof               write V8 CPU profiles of each server to <out>/profiles
   --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
+  --repeat <n>             run each case n times per target, interleaved; the table shows the median run (default 1, max 5)
   --quiet-wait <s>         before each run, wait up to this long for other processes to use < 25% of a core (default 30; 0 = don't)
   --no-progress            no progress bars
   -h, --help               this help
@@ -76,11 +77,26 @@ export function compareCases(quick: boolean, scale: number, durationSec?: number
   ];
 }
 
+/** The primary figure of a run, used to pick the median of repeats. */
+export function primaryFigure(r: RunReport): number {
+  if (r.params.scenario === 'broadcast') return r.messages.deliveriesPerSec;
+  if (r.params.scenario === 'unicast') return -r.latencyMs.p99;
+  if (r.params.scenario === 'idle') return -(r.server.rssPerConnectionBytes ?? 0);
+  return r.connections.connectsPerSec;
+}
+
+/** The run whose primary figure is the median (the lower middle for an even count). */
+export function medianRun(runs: RunReport[]): RunReport | undefined {
+  const sorted = [...runs].sort((a, b) => primaryFigure(a) - primaryFigure(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 export interface CompareResult {
   startedAt: string;
   command: string;
   machine: { cpus: number; totalMemBytes: number; node: string };
-  cases: Array<{ name: string; reports: Partial<Record<TargetKind, RunReport>>; failures: Partial<Record<TargetKind, string>> }>;
+  /** `reports` holds the median run per target (what the table shows); `runs` every run. */
+  cases: Array<{ name: string; reports: Partial<Record<TargetKind, RunReport>>; runs: Partial<Record<TargetKind, RunReport[]>>; failures: Partial<Record<TargetKind, string>> }>;
   rows: CompareRow[];
   table: string;
 }
@@ -102,6 +118,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'no-progress': { type: 'boolean' },
       'quiet-wait': { type: 'string' },
+      repeat: { type: 'string' },
     },
   });
   if (values.help) {
@@ -115,6 +132,8 @@ export async function runCompare(argv: string[]): Promise<number> {
   if (duration !== undefined && !(Number.isInteger(duration) && duration >= 1 && duration <= 120)) throw new Error('--duration must be an integer in [1, 120]');
   const quietWaitSec = values['quiet-wait'] === undefined ? 30 : Number(values['quiet-wait']);
   if (!(quietWaitSec >= 0 && quietWaitSec <= 600)) throw new Error('--quiet-wait must be in [0, 600] seconds');
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 5)) throw new Error('--repeat must be an integer in [1, 5]');
   const payload = values.payload === undefined ? 100 : Number(values.payload);
   const workers = values.workers === undefined ? 2 : Number(values.workers);
   const targets = (values.targets?.split(',') ?? [...TARGET_KINDS]) as TargetKind[];
@@ -135,9 +154,12 @@ export async function runCompare(argv: string[]): Promise<number> {
   };
   let runIndex = 0;
   for (const c of cases) {
-    const entry: CompareResult['cases'][number] = { name: c.name, reports: {}, failures: {} };
+    const entry: CompareResult['cases'][number] = { name: c.name, reports: {}, failures: {}, runs: {} };
     result.cases.push(entry);
-    for (const target of c.targets.filter((t) => targets.includes(t))) {
+    // Repeats are interleaved (raw, socketio, herald, raw, …) so a burst of
+    // foreign load hits every target alike; the table shows each target's median run.
+    const order = Array.from({ length: repeat }, () => c.targets.filter((t) => targets.includes(t))).flat();
+    for (const target of order) {
       runIndex++;
       process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
       if (quietWaitSec > 0) {
@@ -187,7 +209,8 @@ export async function runCompare(argv: string[]): Promise<number> {
         await server.stop();
         server = null;
         writeRunFiles(report, outDir, `compare-${c.name}-${target}`);
-        entry.reports[target] = report;
+        (entry.runs[target] ??= []).push(report);
+        entry.reports[target] = medianRun(entry.runs[target] ?? []);
         process.stderr.write(`${formatReport(report)}\n`);
       } catch (e) {
         progress.stop();

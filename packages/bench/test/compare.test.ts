@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareCases, medianRun } from '../src/compare.js';
+import type { RunReport } from '../src/report.js';
+
+function fake(scenario: RunReport['params']['scenario'], figure: number): RunReport {
+  return {
+    params: { scenario },
+    messages: { deliveriesPerSec: figure },
+    latencyMs: { p99: figure },
+    server: { rssPerConnectionBytes: figure },
+    connections: { connectsPerSec: figure },
+  } as unknown as RunReport;
+}
+
+test('the median run is chosen by the scenario primary figure', () => {
+  const b = [fake('broadcast', 300), fake('broadcast', 100), fake('broadcast', 200)];
+  assert.equal(medianRun(b), b[2]);
+  // Lower latency is better: the median of p99 values 5, 50, 9 is 9.
+  const u = [fake('unicast', 5), fake('unicast', 50), fake('unicast', 9)];
+  assert.equal(medianRun(u), u[2]);
+  assert.equal(medianRun([]), undefined);
+  const two = [fake('broadcast', 1), fake('broadcast', 2)];
+  assert.equal(medianRun(two), two[0], 'even count: the lower middle');
+});
+
+test('the full cases match the issue; --quick scales them down', () => {
+  const full = compareCases(false, 1);
+  const by = Object.fromEntries(full.map((c) => [c.name, c]));
+  assert.equal(by.broadcast?.connections, 5000);
+  assert.equal(by.unicast?.connections, 5000);
+  assert.equal(by.unicast?.rate, 5000);
+  assert.equal(by.unicast?.reliable, false);
+  assert.deepEqual(by.reliable?.targets, ['herald']);
+  assert.equal(by.reliable?.reliable, true);
+  assert.equal(by.idle?.connections, 15000);
+  const quick = compareCases(true, 1);
+  assert.ok(quick.every((c) => c.connections <= 1500 && c.durationSec <= 5));
+});
