@@ -32,7 +32,7 @@ import { binaryWireFrame, type WireFrame } from './wireFrame.js';
 /**
  * Node's native CRC32 (node:zlib, from Node 20.15 / 22.2; @types/node 20 may
  * not declare it): the same CRC as the package's pure-TypeScript one, about 5×
- * faster (docs/protocol-v2.md, "Measured"). Undefined: the package's is used.
+ * faster on 4 KB (docs/protocol-v2.md, "CRC32"). Undefined: the package's is used.
  */
 const native = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
 export const nativeCrc32: Crc32Function | undefined = typeof native === 'function' ? (data) => native(data) : undefined;
@@ -89,10 +89,6 @@ export class V2Codecs {
   /** The session for a client's `compression` query parameter (absent: none). */
   negotiate(offer: string | null | undefined): V2Session {
     return this.sessions.get(chooseCompression(parseCompressionOffer(offer), this.supported))!;
-  }
-
-  session(name: CompressionName): V2Session | undefined {
-    return this.sessions.get(name);
   }
 
   /**
