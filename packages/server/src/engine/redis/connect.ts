@@ -71,7 +71,9 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
     client = new Redis(opts);
   } else {
     // autoResubscribe stays on here: ioredis' sharded subscribers rely on it after a shard reconnects.
-    const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false };
+    // No offline queue per node either: a command for a master that just died fails at once instead
+    // of waiting out the command timeout while the cluster fails over.
+    const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false, enableOfflineQueue: false };
     if (o.commandTimeoutMs !== undefined) redisOptions.commandTimeout = o.commandTimeoutMs;
     if (p.username) redisOptions.username = p.username;
     if (p.password) redisOptions.password = p.password;
@@ -82,8 +84,9 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
       enableReadyCheck: true,
       maxRedirections: 16,
       clusterRetryStrategy: backoff,
-      // Nodes that restart without slot changes (a replica, a restarted master) are reconnected too.
-      clusterNodeRetryStrategy: backoff,
+      // A node whose connection ends is dropped and the slot map refreshed (ioredis' default), which is
+      // how a failover is learned quickly; the periodic refresh brings back nodes that return.
+      slotsRefreshInterval: 2_000,
       redisOptions,
     };
     if (o.shardedSubscribers) opts.shardedSubscribers = true;
