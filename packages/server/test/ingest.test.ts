@@ -218,3 +218,30 @@ test('stop() ends a blocked read at once', { timeout: 60_000 }, async () => {
   await i.stop();
   assert.equal(await blocked(), false);
 });
+
+test('stats(): pending, backlog, lag and dead letters', async () => {
+  const prefix = newPrefix();
+  const stream = `${prefix}ingest`;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started = 0;
+  const i = await ingest(prefix, 'stats', async (body) => {
+    if ((body as { bad?: boolean }).bad) throw Object.assign(new Error('bad'), { status: 400 });
+    started++;
+    await gate;
+  }, { batchSize: 1 });
+  const idle = await i.stats();
+  assert.deepEqual(idle, { ingestPending: 0, ingestBacklog: 0, ingestLagSeconds: 0, ingestDeadLettered: 0 });
+  for (let n = 0; n < 3; n++) await admin.xadd(stream, '*', 'payload', '{}');
+  await waitFor('first entry in the handler', () => started === 1);
+  const busy = await i.stats();
+  // batchSize 1: one entry delivered and pending, two waiting in the stream.
+  assert.equal(busy.ingestPending, 1);
+  assert.equal(busy.ingestBacklog, 2);
+  assert.ok(busy.ingestLagSeconds >= 0);
+  release();
+  await admin.xadd(stream, '*', 'payload', '{"bad":true}');
+  await waitFor('all done', async () => i.handled === 3 && i.deadLettered === 1 && (await pending(stream)) === 0);
+  const done = await i.stats();
+  assert.deepEqual(done, { ingestPending: 0, ingestBacklog: 0, ingestLagSeconds: 0, ingestDeadLettered: 1 });
+});

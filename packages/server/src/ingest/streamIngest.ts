@@ -156,6 +156,28 @@ export class StreamIngest {
     this.cmd.disconnect();
   }
 
+  /**
+   * Metrics (fields of EngineStats): entries pending (delivered, not acked) in the group, backlog
+   * (not yet delivered), age of the oldest entry not yet acked, and dead letters written by this node.
+   */
+  async stats(): Promise<{ ingestPending: number; ingestBacklog: number; ingestLagSeconds: number; ingestDeadLettered: number }> {
+    const [groups, summary] = await Promise.all([
+      this.cmd.xinfo('GROUPS', this.stream) as Promise<(string | number)[][]>,
+      this.cmd.xpending(this.stream, this.group) as Promise<[number, string | null, string | null, unknown]>,
+    ]);
+    const g = groups.map(toRecord).find((r) => r.name === this.group) ?? {};
+    const pending = Number(g.pending ?? summary[0] ?? 0);
+    const backlog = Number(g.lag ?? 0);
+    let oldest: number | undefined = summary[1] ? idTime(summary[1]) : undefined;
+    if (backlog > 0 && typeof g['last-delivered-id'] === 'string') {
+      const next = (await this.cmd.xrange(this.stream, '(' + g['last-delivered-id'], '+', 'COUNT', 1)) as [string, string[]][];
+      const t = next[0] ? idTime(next[0][0]) : undefined;
+      if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+    }
+    const lag = oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+    return { ingestPending: pending, ingestBacklog: backlog, ingestLagSeconds: lag, ingestDeadLettered: this.deadLettered };
+  }
+
   private async ensureGroup(): Promise<void> {
     try {
       // From 0, not $: entries producers added before the first node started are work too.
@@ -298,4 +320,17 @@ export class StreamIngest {
       this.wake = done;
     });
   }
+}
+
+/** XINFO replies are flat [key, value, …] arrays in RESP2. */
+function toRecord(flat: (string | number)[]): Record<string, string | number> {
+  const r: Record<string, string | number> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) r[String(flat[i])] = flat[i + 1]!;
+  return r;
+}
+
+/** The ms time part of a stream id (auto-generated ids are `<ms>-<n>`). */
+function idTime(id: string): number | undefined {
+  const t = Number(id.slice(0, id.indexOf('-')));
+  return Number.isFinite(t) ? t : undefined;
 }

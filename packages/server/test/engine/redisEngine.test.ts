@@ -244,6 +244,28 @@ describe('presence', () => {
   });
 });
 
+describe('observability', () => {
+  test('nodes() lists live nodes with their last report; stats() measures the round trip', async () => {
+    const a = await engine('obs-a');
+    const b = await engine('obs-b');
+    await b.presenceAdd({ tenant: 'ot', user: 'ou', device: 'd1', platform: 'web', node: 'obs-b', conn: 'c1', since: 1 });
+    await b.presenceAdd({ tenant: 'ot', user: 'ou', device: 'd2', platform: 'web', node: 'obs-b', conn: 'c2', since: 1 });
+    await b.roomJoin('ot', 'r1', { user: 'ou', device: 'd1', node: 'obs-b' });
+    await b.refreshPresence();
+    const rows = await a.nodes();
+    const rb = rows.find((r) => r.node === 'obs-b');
+    assert.ok(rb, 'obs-b listed');
+    assert.deepEqual({ connections: rb.connections, users: rb.users, rooms: rb.rooms }, { connections: 2, users: 1, rooms: 1 });
+    assert.ok(rows.some((r) => r.node === 'obs-a'));
+    await b.close();
+    assert.equal((await a.nodes()).find((r) => r.node === 'obs-b'), undefined, 'a closed node leaves the list');
+    const st = await a.stats();
+    assert.equal(typeof st.redisRttSeconds, 'number');
+    assert.ok(st.redisRttSeconds! >= 0);
+    assert.deepEqual(st.errors, {});
+  });
+});
+
 describe('pub/sub between nodes', () => {
   test('events reach subscribed nodes only, never the publisher itself', async () => {
     const ea: BusEvent[] = [];

@@ -83,6 +83,10 @@ test('outage: isReady turns false, append rejects, and after Redis returns the s
   await waitFor('both engines not ready', () => !a.isReady() && !b.isReady());
   await assert.rejects(a.append('t', 'u', { id: 'lost', ts: Date.now(), data: '1' }, R));
   await assert.rejects(a.publish({ kind: 'deliver', route, frame: '"x"' }));
+  const errors = (await a.stats()).errors!;
+  assert.equal(errors.append, 1);
+  assert.equal(errors.publish, 1);
+  assert.ok((errors.connection ?? 0) >= 1);
   // Interest that changes during the outage is applied after it.
   b.subscribe({ kind: 'room', tenant: 't', room: 'during' });
 

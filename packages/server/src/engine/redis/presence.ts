@@ -73,6 +73,9 @@ export class RedisPresence {
   private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string }>();
   private readonly members = new Map<string, { key: string; field: string; json: string }>();
   private readonly tenantCounts = new Map<string, number>();
+  /** Connections per user and members per room on this node: the users/rooms figures of the node report. */
+  private readonly userConns = new Map<string, number>();
+  private readonly roomMembersLocal = new Map<string, number>();
   /** Tenants reported non-zero last heartbeat: a drop to zero must be written once too. */
   private readonly reported = new Set<string>();
   private total = 0;
@@ -121,7 +124,8 @@ export class RedisPresence {
   async heartbeat(now = Date.now()): Promise<void> {
     const c = this.client;
     const ops: Promise<unknown>[] = [c.set(this.keys.nodeAlive(this.nodeId), this.boot, 'PX', this.opts.nodeTtlMs)];
-    ops.push(c.hset(this.keys.allCounts(), this.nodeId, `${this.total}|${this.boot}`));
+    // `connections|boot|users|rooms|reportedAt`: the first two serve onlineCount, all of them nodes().
+    ops.push(c.hset(this.keys.allCounts(), this.nodeId, `${this.total}|${this.boot}|${this.userConns.size}|${this.roomMembersLocal.size}|${now}`));
     for (const [t, n] of this.tenantCounts) ops.push(c.hset(this.keys.tenantCounts(t), this.nodeId, `${n}|${this.boot}`));
     for (const t of this.reported) if (!this.tenantCounts.has(t)) ops.push(c.hdel(this.keys.tenantCounts(t), this.nodeId));
     this.reported.clear();
@@ -146,6 +150,7 @@ export class RedisPresence {
     const key = this.keys.userPresence(d.tenant, d.user);
     this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn });
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
+    bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
     await Promise.all([this.client.hset(key, d.device, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
   }
@@ -156,6 +161,7 @@ export class RedisPresence {
     const n = (this.tenantCounts.get(d.tenant) ?? 0) - 1;
     if (n > 0) this.tenantCounts.set(d.tenant, n);
     else this.tenantCounts.delete(d.tenant);
+    bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
     await (this.client as unknown as WithScripts).heraldHdelIf(this.keys.userPresence(d.tenant, d.user), d.device, 'conn', d.conn);
   }
@@ -164,6 +170,7 @@ export class RedisPresence {
     const key = this.keys.roomMembers(tenant, room);
     const field = RedisKeys.memberField(m.user, m.device);
     const json = JSON.stringify({ node: m.node, boot: this.boot } satisfies MemberRecord);
+    if (!this.members.has(key + '\u0000' + field)) bump(this.roomMembersLocal, key, 1);
     this.members.set(key + '\u0000' + field, { key, field, json });
     await Promise.all([this.client.hset(key, field, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
   }
@@ -171,7 +178,7 @@ export class RedisPresence {
   async leave(tenant: string, room: string, m: RoomMember): Promise<void> {
     const key = this.keys.roomMembers(tenant, room);
     const field = RedisKeys.memberField(m.user, m.device);
-    this.members.delete(key + '\u0000' + field);
+    if (this.members.delete(key + '\u0000' + field)) bump(this.roomMembersLocal, key, -1);
     await (this.client as unknown as WithScripts).heraldHdelIf(key, field, 'node', m.node);
   }
 
@@ -225,13 +232,24 @@ export class RedisPresence {
         let n = own;
         for (const [node, v] of Object.entries(reports)) {
           if (node === this.nodeId) continue;
-          const bar = v.indexOf('|');
-          if (bar < 0) continue;
-          if (await this.isLive(node, v.slice(bar + 1))) n += Number(v.slice(0, bar)) || 0;
+          const [count, boot] = v.split('|');
+          if (boot !== undefined && (await this.isLive(node, boot))) n += Number(count) || 0;
         }
         return n;
       }
     }
+  }
+
+  /** Every live node's last report (connections, users, rooms), for the admin view. */
+  async nodes(): Promise<{ node: string; connections: number; rooms: number; users: number; updatedAt: number }[]> {
+    const reports = await this.client.hgetall(this.keys.allCounts());
+    const out: { node: string; connections: number; rooms: number; users: number; updatedAt: number }[] = [];
+    for (const [node, v] of Object.entries(reports)) {
+      const [count, boot, users, rooms, at] = v.split('|');
+      if (boot === undefined || !(await this.isLive(node, boot))) continue;
+      out.push({ node, connections: Number(count) || 0, users: Number(users) || 0, rooms: Number(rooms) || 0, updatedAt: Number(at) || 0 });
+    }
+    return out.sort((x, y) => x.node.localeCompare(y.node));
   }
 
   private async isLive(node: string, boot: string): Promise<boolean> {
@@ -253,6 +271,12 @@ export class RedisPresence {
       (this.client as unknown as WithScripts).heraldHdelIf(key, field, prop, expected).catch(() => {});
     }
   }
+}
+
+function bump(m: Map<string, number>, k: string, by: number): void {
+  const n = (m.get(k) ?? 0) + by;
+  if (n > 0) m.set(k, n);
+  else m.delete(k);
 }
 
 function parse<T>(raw: string): T | undefined {

@@ -17,6 +17,7 @@
  */
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
+import type { EngineStats, NodeSummary } from '../../observability/metrics.js';
 import type {
   BusEvent,
   DevicePresence,
@@ -74,6 +75,9 @@ export class RedisEngine implements Engine {
   private readonly logger: Logger;
   private onEvent: (event: BusEvent) => void = () => {};
   private lastRetentionMs = DEFAULT_RETENTION_MS;
+  /** Failed operations by kind, for herald_engine_errors_total. */
+  private readonly errors: Record<string, number> = {};
+  private lastRttSeconds: number | undefined;
   private started = false;
   private closed = false;
 
@@ -90,6 +94,9 @@ export class RedisEngine implements Engine {
     this.defineScripts(this.cmd);
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
     this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
+    const connectionError = (): void => void (this.errors.connection = (this.errors.connection ?? 0) + 1);
+    this.cmd.on('error', connectionError);
+    this.sub.on('error', connectionError);
     let connected = false;
     this.cmd.on('ready', () => {
       if (!connected) {
@@ -153,8 +160,8 @@ export class RedisEngine implements Engine {
   async publish(event: BusEvent): Promise<void> {
     const channel = this.eventChannel(event);
     const payload = this.echoPrefix + JSON.stringify(event);
-    if (this.sharded) await (this.cmd as Cluster).spublish(channel, payload);
-    else await this.cmd.publish(channel, payload);
+    const sent = this.sharded ? (this.cmd as Cluster).spublish(channel, payload) : this.cmd.publish(channel, payload);
+    await sent.catch(this.failed('publish'));
   }
 
   /**
@@ -208,7 +215,7 @@ export class RedisEngine implements Engine {
       k.userChannel(tenant, user),
       head,
       tail,
-    );
+    ).catch(this.failed('append'));
     return { ...message, seq: Number(seq) };
   }
 
@@ -222,64 +229,87 @@ export class RedisEngine implements Engine {
       Math.max(0, Math.floor(limit)),
       retention.maxMessages,
       retention.maxAgeMs,
-    );
+    ).catch(this.failed('read'));
     return { messages: entries.map(toMessage), tip: Number(tip), floor: Number(floor) };
   }
 
   async getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
-    const v = await this.cmd.hget(this.keys.userCursors(tenant, user), device);
+    const v = await this.cmd.hget(this.keys.userCursors(tenant, user), device).catch(this.failed('cursor'));
     return v === null ? undefined : Number(v);
   }
 
   async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
-    await this.scripts.heraldSetCursor(this.keys.userCursors(tenant, user), this.keys.userInbox(tenant, user), device, seq, this.lastRetentionMs + KEY_TTL_GRACE_MS);
+    await this.scripts
+      .heraldSetCursor(this.keys.userCursors(tenant, user), this.keys.userInbox(tenant, user), device, seq, this.lastRetentionMs + KEY_TTL_GRACE_MS)
+      .catch(this.failed('cursor'));
   }
 
   // ---- idempotency ----
 
   async idempotencyClaim(key: string, ttlMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
-    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(ttlMs)));
+    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(ttlMs))).catch(this.failed('idempotency'));
     if (r[0] === 'new') return { state: 'new' };
     if (r[0] === 'pending') return { state: 'pending' };
     return { state: 'done', result: r[1] ?? '' };
   }
 
   async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
-    await this.cmd.set(this.keys.idempotency(key), 'd' + result, 'PX', Math.max(1, Math.floor(ttlMs)));
+    await this.cmd.set(this.keys.idempotency(key), 'd' + result, 'PX', Math.max(1, Math.floor(ttlMs))).catch(this.failed('idempotency'));
   }
 
   async idempotencyRelease(key: string): Promise<void> {
-    await this.cmd.del(this.keys.idempotency(key));
+    await this.cmd.del(this.keys.idempotency(key)).catch(this.failed('idempotency'));
   }
 
   // ---- presence ----
 
   presenceAdd(device: DevicePresence): Promise<void> {
-    return this.presence.add(device);
+    return this.presence.add(device).catch(this.failed('presence'));
   }
 
   presenceRemove(device: DevicePresence): Promise<void> {
-    return this.presence.remove(device);
+    return this.presence.remove(device).catch(this.failed('presence'));
   }
 
   roomJoin(tenant: string, room: string, member: RoomMember): Promise<void> {
-    return this.presence.join(tenant, room, member);
+    return this.presence.join(tenant, room, member).catch(this.failed('presence'));
   }
 
   roomLeave(tenant: string, room: string, member: RoomMember): Promise<void> {
-    return this.presence.leave(tenant, room, member);
+    return this.presence.leave(tenant, room, member).catch(this.failed('presence'));
   }
 
   userPresence(tenant: string, user: string): Promise<DevicePresence[]> {
-    return this.presence.userDevices(tenant, user);
+    return this.presence.userDevices(tenant, user).catch(this.failed('presence'));
   }
 
   roomPresence(tenant: string, room: string): Promise<RoomMember[]> {
-    return this.presence.roomMembers(tenant, room);
+    return this.presence.roomMembers(tenant, room).catch(this.failed('presence'));
   }
 
   onlineCount(route: Route): Promise<number> {
-    return this.presence.count(route);
+    return this.presence.count(route).catch(this.failed('presence'));
+  }
+
+  // ---- observability (optional engine methods read by metrics and the admin view) ----
+
+  /** Every live node's last report; this node's own row is added live by the admin view. */
+  nodes(): Promise<NodeSummary[]> {
+    return this.presence.nodes();
+  }
+
+  /** One PING for the round-trip time, plus cumulative error counts. */
+  async stats(): Promise<EngineStats> {
+    if (this.cmd.status === 'ready') {
+      const t0 = performance.now();
+      try {
+        await this.cmd.ping();
+        this.lastRttSeconds = (performance.now() - t0) / 1000;
+      } catch {
+        this.errors.ping = (this.errors.ping ?? 0) + 1;
+      }
+    }
+    return { ...(this.lastRttSeconds !== undefined ? { redisRttSeconds: this.lastRttSeconds } : {}), errors: { ...this.errors } };
   }
 
   /** Refreshes this node's liveness and count reports now (also runs on its own every heartbeat). */
@@ -288,6 +318,14 @@ export class RedisEngine implements Engine {
   }
 
   // ---- internals ----
+
+  /** Counts a failed operation and passes the error on. */
+  private failed(op: string): (err: unknown) => never {
+    return (err: unknown) => {
+      this.errors[op] = (this.errors[op] ?? 0) + 1;
+      throw err;
+    };
+  }
 
   private get scripts(): Scripts {
     return this.cmd as unknown as Scripts;
