@@ -187,15 +187,12 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       draining = true;
       gw.stopAccepting();
       log.info({ connections: gw.liveCount, drainWindowMs: config.drainWindowMs, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'draining');
-      // 1. Stop taking new work from queues (stream-ingest consumers).
-      for (const hook of onDrain) {
-        await bounded(
-          Promise.resolve()
-            .then(hook)
-            .catch((err: unknown) => log.warn({ err }, 'drain hook failed')),
-          left(),
-        );
-      }
+      // 1. Stop taking new work from queues (stream-ingest consumers): hooks run together, bounded
+      //    by a quarter of the timeout so a hanging hook cannot eat the clients' drain window.
+      await bounded(
+        Promise.allSettled(onDrain.map((hook) => Promise.resolve().then(hook).catch((err: unknown) => log.warn({ err }, 'drain hook failed')))),
+        config.shutdownTimeoutMs / 4,
+      );
       // 2. Let HTTP requests already in progress (publishes accepted before the drain) finish.
       await bounded(Promise.allSettled([...inflight]), left() / 4);
       // 3. Close clients 1001 in waves, leaving a fifth of the remaining budget for the rest.
