@@ -44,6 +44,8 @@ export interface ReliableHost {
   onDelivered(message: InboxMessage, replay: boolean): void;
   onAcked(count: number): void;
   onRetried(count: number): void;
+  /** Reliable messages skipped because their ttl ran out. */
+  onExpired?(count: number): void;
 }
 
 export class AckError extends Error {}
@@ -108,15 +110,21 @@ export class ReliableStream {
     if (!this.pulling && this.knownTip > this.sent && !this.windowFull()) void this.pull();
   }
 
-  /** `sync` from the client: replay everything after `after`. Throws AckError when `after` is ahead of what was sent. */
-  resync(after: number): void {
+  /**
+   * `sync` from the client: replay everything after `after` (or after the retention floor, when
+   * later). Returns where replay starts. Throws AckError when `after` is ahead of what was sent.
+   */
+  resync(after: number, floor = 0): number {
     if (after > this.sent) throw new AckError(`sync after ${after} is beyond the last sent seq ${this.sent}`);
+    // Messages below the retention floor are gone: replay starts after it.
+    const from = Math.max(after, floor);
     this.generation++;
-    this.sent = this.awaiting = this.acked = after;
+    this.sent = this.awaiting = this.acked = from;
     this.attempts = 0;
     this.host.wheel.cancel(this.timer);
     this.pulling = false;
     void this.pull();
+    return from;
   }
 
   close(): void {
@@ -131,7 +139,10 @@ export class ReliableStream {
   private emit(m: InboxMessage, replay: boolean): void {
     this.sent = m.seq;
     if (m.device !== undefined && m.device !== this.conn.device) return;
-    if (m.expiresAt !== undefined && m.expiresAt <= Date.now()) return;
+    if (m.expiresAt !== undefined && m.expiresAt <= Date.now()) {
+      this.host.onExpired?.(1);
+      return;
+    }
     if (!this.conn.sendWire(this.host.frameFor(m))) return;
     this.awaiting = m.seq;
     this.host.onDelivered(m, replay);
@@ -154,6 +165,11 @@ export class ReliableStream {
         const from = this.sent;
         const range = await engine.readAfter(c.tenant, c.user, from, room, settings.retention);
         if (this.closed || gen !== this.generation) return;
+        if (range.floor > this.sent) {
+          // Retention dropped messages this device never got: say so rather than skip them.
+          this.conn.close(CloseCode.SlowConsumer, `fell behind the inbox retention at seq ${this.sent}; reconnect to resync`);
+          return;
+        }
         if (range.tip > this.knownTip) this.knownTip = range.tip;
         for (const m of range.messages) if (m.seq > this.sent) this.emit(m, true);
         if (range.messages.length < room) {

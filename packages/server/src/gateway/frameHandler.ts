@@ -62,8 +62,9 @@ export class FrameHandler {
     if (!stream) return;
     try {
       const head = await this.gw.engine.readAfter(c.tenant, c.user, Number.MAX_SAFE_INTEGER, 0, this.gw.settings.retention);
-      stream.resync(after);
-      if (id !== undefined) c.sendText(replyFrame(id, { last_seq: after, recovered: after >= head.floor }));
+      // Replay starts where the inbox still holds messages; the reply says when that is later than asked.
+      const from = stream.resync(after, head.floor);
+      if (id !== undefined) c.sendText(replyFrame(id, { last_seq: from, recovered: after >= head.floor }));
     } catch (err) {
       if (err instanceof AckError) this.refuse(c, ErrorCode.BadSync, err.message, id);
       else this.refuse(c, ErrorCode.Internal, 'inbox unavailable, try again', id);

@@ -227,6 +227,8 @@ export class Gateway implements ReliableHost {
       start = head.tip;
       recovered = false;
     } else if (start < head.floor) {
+      // Retention dropped messages after the start point: say so, and replay what is left.
+      start = head.floor;
       recovered = false;
     }
     const older = this.registry.device(id.tenant, id.user, conn.device);

@@ -75,7 +75,8 @@ function prng(seed: number): () => number {
 test('connection cut at random points while 10,000 messages flow: every seq exactly once after dedupe, in order', async () => {
   const seed = Number(process.env.HERALD_TEST_SEED ?? Date.now() % 100000);
   const rand = prng(seed);
-  const n = await node({ replayBatch: 100 });
+  // The inbox holds everything: this test is about cuts, not retention (tested below).
+  const n = await node({ replayBatch: 100, inboxMaxMessages: 20_000 });
   const total = 10_000;
   let watermark = 0;
   let duplicates = 0;
@@ -86,9 +87,11 @@ test('connection cut at random points while 10,000 messages flow: every seq exac
   await first.waitClosed();
 
   const producer = publishMany(n, 'flaky', total);
-  while (watermark < total) {
+  let stalled: string | undefined;
+  while (watermark < total && stalled === undefined) {
     const c = await connect(n, 'flaky', { lastSeq: watermark });
     c.autoAck = false;
+    assert.equal(c.frames[0]!.recovered, true, `seed ${seed}: resume at ${watermark} recovered`);
     const cutAfter = watermark + 1 + Math.floor(rand() * 1500);
     await new Promise<void>((resolve) => {
       let done = false;
@@ -105,6 +108,21 @@ test('connection cut at random points while 10,000 messages flow: every seq exac
           resolve();
         }
       };
+      // Bounded: a stream that stops making progress fails the test instead of hanging it.
+      let lastProgress = Date.now();
+      let lastWatermark = watermark;
+      const watchdog = setInterval(() => {
+        if (watermark !== lastWatermark) {
+          lastWatermark = watermark;
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > 10_000) {
+          stalled = `seed ${seed}: no progress past seq ${watermark} for 10 s (gaps: ${gaps.slice(0, 3).join('; ')})`;
+          done = true;
+          c.ws.terminate();
+          resolve();
+        }
+      }, 500);
+      c.ws.on('close', () => clearInterval(watchdog));
       // Frames that arrived with the welcome first, then the rest as they come.
       for (const f of c.frames) handle(f);
       c.ws.on('message', (data) => handle(JSON.parse(data.toString()) as { type: string; seq?: unknown }));
@@ -112,6 +130,7 @@ test('connection cut at random points while 10,000 messages flow: every seq exac
     });
   }
   await producer;
+  assert.equal(stalled, undefined);
   assert.deepEqual(gaps, [], `seed ${seed}`);
   assert.equal(watermark, total, `seed ${seed}`);
   assert.ok(cuts >= 2, `seed ${seed}: the connection was cut ${cuts} times`);
@@ -246,4 +265,22 @@ test('sync replays after a point; bad acks and syncs are refused and corrupt no 
   await waitUntil(() => (n.gateway.registry.device('default', 'syncer', 'default')?.reliable?.position.acked === 5 ? true : undefined), 2000, 'acked 5');
   assert.deepEqual(n.gateway.registry.device('default', 'syncer', 'default')!.reliable!.position, { sent: 5, awaiting: 5, acked: 5 });
   c.close();
+});
+
+test('a connected device that falls behind retention is closed 4009, and resumes with recovered:false', async () => {
+  const n = await node({ inboxMaxMessages: 10, maxInflight: 5 });
+  const c = await connect(n, 'laggard');
+  c.autoAck = false; // the window of 5 fills and sending pauses
+  await publishMany(n, 'laggard', 30);
+  await c.waitForCount((f) => f.type === 'message', 5);
+  // Acking now lets the stream read on, from an inbox that has dropped seqs 6..20.
+  c.send({ type: 'ack', seq: 5 });
+  const closed = await c.waitClosed();
+  assert.equal(closed.code, CloseCode.SlowConsumer);
+  assert.match(closed.reason, /retention/);
+  const back = await connect(n, 'laggard', { lastSeq: 5 });
+  assert.equal(back.frames[0]!.recovered, false);
+  await back.waitForCount((f) => f.type === 'message', 10);
+  assertInOrder(back, 21, 30);
+  back.close();
 });
