@@ -530,9 +530,9 @@ export class Gateway implements ReliableHost {
   private v2Host(session: V2Session): ReliableHost {
     let h = this.v2Hosts.get(session);
     if (!h) {
-      const engine = this.engine;
+      // The same host but for the frame encoding: v2 frames, cached per message and codec.
       h = {
-        engine,
+        engine: this.engine,
         wheel: this.wheel,
         settings: this.settings,
         log: this.log,
@@ -540,6 +540,7 @@ export class Gateway implements ReliableHost {
         onDelivered: (m, replay) => this.onDelivered(m, replay),
         onAcked: (n) => this.onAcked(n),
         onRetried: (n) => this.onRetried(n),
+        onExpired: (n) => this.onExpired(n),
       };
       this.v2Hosts.set(session, h);
     }
