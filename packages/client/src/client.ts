@@ -24,9 +24,10 @@ import { Heartbeat } from './heartbeat.js';
 import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options.js';
 import { RequestTracker, type DisconnectPolicy, type RequestFrame } from './requests.js';
 import { RoomSet } from './rooms.js';
-import { OPEN, type WebSocketLike } from './socket.js';
+import type { WebSocketLike } from './socket.js';
 import { decodeClaims, isExpired } from './token.js';
 import { buildSocketUrl } from './url.js';
+import { jsonWire, type Wire, type WireFrame, type WireKind } from './wire.js';
 
 /**
  * - `idle`: created, `connect()` not called yet;
@@ -125,6 +126,10 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   readonly #opts: ResolvedOptions;
   #state: ConnectionState = 'idle';
   #ws: WebSocketLike | null = null;
+  /** The current socket's encoder/decoder (JSON or binary). */
+  #wire: Wire | null = null;
+  /** The protocol's wire, loaded on the first attempt (the binary codec is imported only when chosen). */
+  #wireKind: WireKind | null = null;
   /** Bumped on every attempt and on close(), so stale async steps notice they are obsolete. */
   #attemptGen = 0;
   #welcome: WelcomeFrame | null = null;
@@ -148,6 +153,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   constructor(options: HeraldClientOptions) {
     super();
     this.#opts = resolveOptions(options);
+    if (this.#opts.protocol === 'json') this.#wireKind = jsonWire;
     this.#requests = new RequestTracker((frame) => this.#sendWelcomed(frame));
     this.#position = new AckPosition(
       this.#opts.store,
@@ -347,6 +353,19 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       if (gen !== this.#attemptGen) return;
     }
 
+    let kind = this.#wireKind;
+    if (kind === null) {
+      try {
+        kind = this.#wireKind = await loadWire(this.#opts);
+      } catch (err) {
+        if (gen !== this.#attemptGen) return;
+        this.emit('error', asError('invalid_argument', 'could not load the binary protocol', err));
+        this.#afterFailure(1006, 'binary protocol unavailable');
+        return;
+      }
+      if (gen !== this.#attemptGen) return;
+    }
+
     const lastSeq = this.#position.value;
     this.#requestedSeq = lastSeq;
     const url = buildSocketUrl(this.#opts.url, {
@@ -354,11 +373,12 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       platform: this.#opts.platform,
       last_seq: lastSeq === null ? undefined : String(lastSeq),
       token: this.#opts.tokenTransport === 'query' ? token : undefined,
+      ...kind.query,
     });
 
     let ws: WebSocketLike;
     try {
-      ws = new this.#opts.WebSocket(url);
+      ws = kind.protocols ? new this.#opts.WebSocket(url, kind.protocols) : new this.#opts.WebSocket(url);
     } catch (err) {
       this.emit('error', asError('invalid_argument', 'could not create the WebSocket', err));
       this.#afterFailure(1006, 'socket creation failed');
@@ -366,12 +386,26 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     }
     this.#stats.connects++;
     this.#ws = ws;
+    const wire = kind.create(ws, {
+      onFrame: (frame) => {
+        if (this.#ws === ws) this.#onFrame(frame);
+      },
+      onError: (error, fatal) => {
+        if (this.#ws !== ws) return;
+        this.emit('error', error);
+        // A binary stream that failed to decode cannot be trusted further: 4000, as the server would.
+        if (fatal) this.#abandon(ws, 4000, error.message);
+      },
+    });
+    this.#wire = wire;
     ws.onopen = () => {
       if (this.#ws !== ws) return;
-      if (this.#opts.tokenTransport === 'frame') ws.send(JSON.stringify({ type: 'auth', token }));
+      if (this.#opts.tokenTransport === 'frame') wire.send({ type: 'auth', token });
     };
     ws.onmessage = (event) => {
-      if (this.#ws === ws) this.#onData(event.data);
+      if (this.#ws !== ws) return;
+      this.#heartbeat.touch();
+      wire.receive(event.data);
     };
     ws.onclose = (event) => {
       if (this.#ws === ws) this.#onSocketClosed(event.code, event.reason);
@@ -394,24 +428,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     return this.#token;
   }
 
-  #onData(data: unknown): void {
-    this.#heartbeat.touch();
-    if (typeof data !== 'string') {
-      this.emit('error', new HeraldError('bad_frame', 'binary frame on a text-protocol connection'));
-      return;
-    }
-    if (data === 'pong') return;
-    let frame: unknown;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      this.emit('error', new HeraldError('bad_frame', `unparsable frame: ${data.slice(0, 100)}`));
-      return;
-    }
-    if (typeof frame !== 'object' || frame === null || typeof (frame as { type?: unknown }).type !== 'string') {
-      this.emit('error', new HeraldError('bad_frame', `frame without a type: ${data.slice(0, 100)}`));
-      return;
-    }
+  /** A frame from the wire (already parsed or decoded to its v1 shape). */
+  #onFrame(frame: WireFrame): void {
     const f = frame as { type: string };
     switch (f.type) {
       case 'welcome':
@@ -556,8 +574,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     if (this.#ws !== ws) return;
     this.#teardownSocket();
     try {
-      // 4010 is in the application range browsers accept; 1006 is not sendable.
-      ws.close(code === 4010 ? 4010 : 1000, reason.slice(0, 100));
+      // 4000 and 4010 are in the application range browsers accept; 1006 is not sendable.
+      ws.close(code === 4010 || code === 4000 ? code : 1000, reason.slice(0, 100));
     } catch {
       // ignore: we stopped listening to it anyway
     }
@@ -567,6 +585,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #teardownSocket(): void {
     const ws = this.#ws;
     this.#ws = null;
+    this.#wire = null;
     this.#welcome = null;
     this.#heartbeat.stop();
     clearTimeout(this.#connectTimer);
@@ -646,19 +665,12 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
 
   // ---- sending ----
 
-  #sendRaw(frame: object): boolean {
-    const ws = this.#ws;
-    if (!ws || ws.readyState !== OPEN) return false;
-    try {
-      ws.send(JSON.stringify(frame));
-      return true;
-    } catch {
-      return false;
-    }
+  #sendRaw(frame: WireFrame): boolean {
+    return this.#wire?.send(frame) ?? false;
   }
 
   /** Sends only on a welcomed connection: before `welcome` the server expects auth, not requests. */
-  #sendWelcomed(frame: object): boolean {
+  #sendWelcomed(frame: WireFrame): boolean {
     return this.#welcome !== null && this.#sendRaw(frame);
   }
 
@@ -710,6 +722,12 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     }
     this.emit('error', asError('listener', `a ${String(event)} listener threw`, err));
   }
+}
+
+/** The binary wire, imported only when chosen, so JSON-only app bundles leave the codec out. */
+async function loadWire(opts: ResolvedOptions): Promise<WireKind> {
+  const { binaryWire } = await import('./binaryWire.js');
+  return binaryWire(opts.compression);
 }
 
 function checkRoom(room: string): HeraldError | undefined {

@@ -17,7 +17,7 @@ export {
   type SyncReply,
   type ClientStats,
 } from './client.js';
-export type { HeraldClientOptions, AckMode, TokenTransport } from './options.js';
+export type { HeraldClientOptions, AckMode, TokenTransport, WireProtocol, CompressionOption } from './options.js';
 export { HeraldError, isHeraldError, type HeraldErrorCode } from './errors.js';
 export { memoryStore, webStorageStore, defaultStore, type SeqStore, type WebStorageLike } from './storage.js';
 export { fullJitterDelay, type BackoffOptions } from './backoff.js';

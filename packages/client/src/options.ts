@@ -2,7 +2,7 @@
  * Client options, their defaults and their validation. Every duration is in
  * milliseconds.
  */
-import { DEVICE_ID_PATTERN, PLATFORMS, type Platform } from '@herald/protocol';
+import { DEVICE_ID_PATTERN, PLATFORMS, type AsyncCompressor, type Compressor, type Platform } from '@herald/protocol';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { HeraldError } from './errors.js';
 import { defaultWebSocket, type WebSocketConstructor } from './socket.js';
@@ -11,6 +11,16 @@ import type { TokenSource } from './token.js';
 
 export type AckMode = 'auto' | 'manual';
 export type TokenTransport = 'frame' | 'query';
+/** `json`: the text protocol v1. `binary`: protocol v2 (`herald.v2.bin`), optionally compressed. */
+export type WireProtocol = 'json' | 'binary';
+/**
+ * Compression the binary protocol offers the server. `auto`: raw DEFLATE on
+ * the web-standard CompressionStream when the runtime has it (browsers,
+ * Node ≥ 20), else none. `none`: offer nothing. A codec (`Compressor` or
+ * `AsyncCompressor` from `@herald/protocol`): offer exactly that one, e.g. a
+ * zstd codec built on node:zlib.
+ */
+export type CompressionOption = 'auto' | 'none' | Compressor | AsyncCompressor;
 
 export interface HeraldClientOptions {
   /**
@@ -43,6 +53,19 @@ export interface HeraldClientOptions {
    * the `token` query parameter. Default `"frame"`.
    */
   tokenTransport?: TokenTransport;
+  /**
+   * The wire protocol: `"json"` (text protocol v1) or `"binary"` (protocol v2,
+   * WebSocket subprotocol `herald.v2.bin`: a binary header with a CRC32, the
+   * reliable seq in the header, optional per-message compression). The SDK
+   * behaves the same with both. Default `"json"`.
+   */
+  protocol?: WireProtocol;
+  /**
+   * Binary protocol only: the compression to offer (the server picks; it
+   * compresses only frames of at least its threshold, 1 KiB by default).
+   * Default `"auto"`: deflate where the runtime has `CompressionStream`.
+   */
+  compression?: CompressionOption;
   /**
    * `"auto"`: a reliable message counts as processed once every `message`
    * listener has returned, and is acked then. `"manual"`: the app calls
@@ -95,6 +118,8 @@ export interface ResolvedOptions {
   platform: Platform | undefined;
   WebSocket: WebSocketConstructor;
   tokenTransport: TokenTransport;
+  protocol: WireProtocol;
+  compression: CompressionOption;
   ackMode: AckMode;
   ackDelayMs: number;
   store: SeqStore;
@@ -120,6 +145,11 @@ function duration(name: string, value: number | undefined, fallback: number, min
   return value;
 }
 
+function isCodec(value: unknown): value is Compressor | AsyncCompressor {
+  const c = value as Partial<Compressor> | null;
+  return typeof c === 'object' && c !== null && (c.name === 'deflate' || c.name === 'zstd') && typeof c.compress === 'function' && typeof c.decompress === 'function';
+}
+
 export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   if (!options || typeof options.url !== 'string' || options.url === '') throw bad('url is required');
   if (typeof options.token !== 'string' && typeof options.token !== 'function') throw bad('token must be a string or a function returning one');
@@ -133,6 +163,12 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   if (ackMode !== 'auto' && ackMode !== 'manual') throw bad('ackMode must be "auto" or "manual"');
   const tokenTransport = options.tokenTransport ?? 'frame';
   if (tokenTransport !== 'frame' && tokenTransport !== 'query') throw bad('tokenTransport must be "frame" or "query"');
+  const protocol = options.protocol ?? 'json';
+  if (protocol !== 'json' && protocol !== 'binary') throw bad('protocol must be "json" or "binary"');
+  const compression = options.compression ?? 'auto';
+  if (compression !== 'auto' && compression !== 'none' && !isCodec(compression)) {
+    throw bad('compression must be "auto", "none" or a codec { name: "deflate" | "zstd", compress, decompress }');
+  }
   const minReconnectDelayMs = duration('minReconnectDelayMs', options.minReconnectDelayMs, DEFAULT_BACKOFF.minDelayMs, 1);
   return {
     url: options.url,
@@ -141,6 +177,8 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     platform: options.platform ?? (inBrowser ? 'web' : undefined),
     WebSocket: WS,
     tokenTransport,
+    protocol,
+    compression,
     ackMode,
     ackDelayMs: duration('ackDelayMs', options.ackDelayMs, 10),
     store: options.store ?? defaultStore(),

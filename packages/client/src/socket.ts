@@ -10,15 +10,19 @@ type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
 
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** Strings for the JSON protocol; bytes for the binary protocol. */
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: Handler<unknown> | null;
   onmessage: Handler<{ data: unknown }> | null;
   onclose: Handler<{ code: number; reason: string }> | null;
   onerror: Handler<unknown> | null;
+  /** Set to `arraybuffer` by the binary protocol (both the DOM and `ws` support it). */
+  binaryType?: string;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/** The JSON protocol calls `new WebSocket(url)`; the binary one `new WebSocket(url, ['herald.v2.bin'])`. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** readyState of an open socket (same value in the DOM and in `ws`). */
 export const OPEN = 1;

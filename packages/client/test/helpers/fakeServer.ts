@@ -5,6 +5,11 @@
  */
 import { WebSocketServer, WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
+import { BINARY_SUBPROTOCOL, decodeFrame, encodeV1, toV1, type Compressor, type DecodedFrame, type ServerFrame } from '@herald/protocol';
+import { nodeCompressor } from '../../../server/src/protocol/nodeCompressors.js';
+
+/** The server's node:zlib raw DEFLATE codec, for the fake's side of protocol v2. */
+export const deflate: Compressor = nodeCompressor('deflate');
 
 export type Frame = { type: string } & Record<string, unknown>;
 
@@ -58,15 +63,40 @@ export class FakeConn {
   /** Pings received (not queued in `received`). */
   pings = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** Protocol v2: the client offered (and ws selected) `herald.v2.bin`. */
+  readonly binary: boolean;
+  /** v2: every client frame as decoded (header type, seq, compression), in arrival order, pings included. */
+  readonly decoded: DecodedFrame[] = [];
+  /** v2: the raw bytes of every client frame, same order as `decoded`. */
+  readonly raw: Uint8Array[] = [];
+  /** Text frames a v2 connection received (must stay 0). */
+  textFrames = 0;
+  /** v2: compress frames sent by the fake with this codec (null: never). Set by `accept` from the offer. */
+  compressor: Compressor | null = null;
+  threshold = 1024;
 
   constructor(
     readonly socket: WebSocket,
     url: string,
   ) {
     this.query = new URL(url, 'http://x').searchParams;
+    this.binary = socket.protocol === BINARY_SUBPROTOCOL;
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+    socket.on('message', (data, isBinary) => {
+      let frame: Frame;
+      if (this.binary) {
+        if (!isBinary) {
+          this.textFrames++;
+          return;
+        }
+        const bytes = new Uint8Array(data as Buffer);
+        const d = decodeFrame(bytes, { sender: 'client', compressor: deflate });
+        this.raw.push(bytes);
+        this.decoded.push(d);
+        frame = toV1(d) as unknown as Frame;
+      } else {
+        frame = JSON.parse(data.toString()) as Frame;
+      }
       if (frame.type === 'ping') {
         this.pings++;
         if (this.autoPong) this.send({ type: 'pong' });
@@ -86,8 +116,15 @@ export class FakeConn {
     return this.received.take(() => true, timeoutMs, 'any frame');
   }
 
+  /** A v1 frame: as JSON text, or on a v2 connection as a binary frame (compressed per `compressor`/`threshold`). */
   send(frame: object): void {
-    this.socket.send(JSON.stringify(frame));
+    if (this.binary) this.socket.send(encodeV1(frame as ServerFrame, 'server', { compressor: this.compressor, threshold: this.threshold }));
+    else this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Raw bytes as one binary WebSocket message. */
+  sendBytes(bytes: Uint8Array): void {
+    this.socket.send(bytes);
   }
 
   sendRaw(text: string): void {
@@ -99,6 +136,13 @@ export class FakeConn {
     let token = this.query.get('token');
     if (token === null) token = String((await this.next('auth')).token);
     const lastSeq = this.query.get('last_seq');
+    if (this.binary) {
+      // Like the server: deflate when offered, announced in the welcome (a test may override both).
+      const offered = (this.query.get('compression') ?? '').split(',').includes('deflate');
+      const compression = (welcome.compression as string | undefined) ?? (offered ? 'deflate' : 'none');
+      welcome = { compression, compression_threshold: this.threshold, ...welcome };
+      this.compressor = compression === 'deflate' ? deflate : null;
+    }
     this.send({
       type: 'welcome',
       conn: 'c1',
