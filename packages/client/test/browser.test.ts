@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { publish, startServer, type HeraldNode } from './helpers/realServer.js';
+import { publish, startServer, token, type HeraldNode } from './helpers/realServer.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -168,5 +168,59 @@ test('a page that goes offline gets its reliable messages once each, in order, w
     );
   } finally {
     await carol.context.close();
+  }
+});
+
+test('the bundle speaks the binary protocol in Chromium: deflate negotiated, messages in order, acked and resumed', { skip }, async () => {
+  const context = await browser!.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await page.goto(`${node!.url}/demo/`);
+    const tok = await token(node!, 'zoe', { device: 'bin-tab' });
+    const welcome = await page.evaluate(async (jwt) => {
+      const { HeraldClient } = (await import('/demo/sdk/herald-client.js' as string)) as typeof import('../src/index.js');
+      const w = window as unknown as { herald: InstanceType<typeof HeraldClient>; got: unknown[]; errs: string[] };
+      w.got = [];
+      w.errs = [];
+      w.herald = new HeraldClient({ url: '/ws', token: jwt, device: 'bin-tab', protocol: 'binary' });
+      w.herald.on('message', (m) => w.got.push({ seq: m.seq, data: m.data }));
+      w.herald.on('error', (e) => w.errs.push(`${e.code}: ${e.message}`));
+      return (await w.herald.connect()) as unknown as Record<string, unknown>;
+    }, tok);
+    assert.equal(welcome.compression, 'deflate', 'Chromium has CompressionStream("deflate-raw"): deflate negotiated');
+    assert.equal(welcome.user, 'zoe');
+
+    const big = { lines: Array.from({ length: 400 }, (_, i) => ({ sku: `SKU-${i % 17}`, name: 'Flat white', qty: 1 + (i % 3) })) };
+    // A big (deflated) message followed by small (plain) ones: delivered in order.
+    assert.equal((await publish(node!, { to: { user: 'zoe' }, data: big })).status, 200);
+    for (let i = 1; i <= 3; i++) assert.equal((await publish(node!, { to: { user: 'zoe' }, data: { i } })).status, 200);
+    await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length >= 4, undefined, { timeout: 10_000 });
+    const got = await page.evaluate(() => (window as unknown as { got: { seq: number; data: unknown }[] }).got);
+    assert.deepEqual(
+      got.map((m) => m.data),
+      [big, { i: 1 }, { i: 2 }, { i: 3 }],
+    );
+    for (let k = 1; k < got.length; k++) assert.ok(got[k]!.seq > got[k - 1]!.seq);
+
+    // Acked over v2: after a reconnect the server resumes after the last one, nothing is replayed.
+    const lastSeq = got[3]!.seq;
+    const resumed = await page.evaluate(async () => {
+      const w = window as unknown as { herald: { reconnect(): void; once(e: string, f: (w: { last_seq: number }) => void): void } };
+      const next = new Promise<number>((resolve) => w.herald.once('connected', (welcome) => resolve(welcome.last_seq)));
+      w.herald.reconnect();
+      return next;
+    });
+    assert.equal(resumed, lastSeq);
+    assert.equal((await publish(node!, { to: { user: 'zoe' }, data: { i: 4 } })).status, 200);
+    await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length >= 5, undefined, { timeout: 10_000 });
+    const all = await page.evaluate(() => (window as unknown as { got: { data: unknown }[] }).got.map((m) => m.data));
+    assert.deepEqual(all.slice(4), [{ i: 4 }]);
+    assert.deepEqual(await page.evaluate(() => (window as unknown as { errs: string[] }).errs), []);
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  } finally {
+    await page.evaluate(() => (window as unknown as { herald?: { close(): void } }).herald?.close()).catch(() => {});
+    await context.close();
   }
 });
