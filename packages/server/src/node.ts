@@ -25,6 +25,7 @@ import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
 import { rejectUpgrade } from './api/http.js';
 import { Limiter } from './limits/limiter.js';
+import type { StreamIngest } from './ingest/streamIngest.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -70,7 +71,14 @@ export interface StartOptions {
 export async function startHerald(input: HeraldConfigInput = {}, opts: StartOptions = {}): Promise<HeraldNode> {
   const base = loadConfig({ overrides: input });
   const { config, dev } = applyDevMode(base);
-  const nodeId = config.nodeId ?? `${hostname().split('.')[0]}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  // Workers of `serve --workers` need distinct ids: a node skips messages carrying its own id as echoes.
+  const slot = process.env.HERALD_WORKER_SLOT;
+  const nodeId =
+    config.nodeId !== undefined
+      ? slot !== undefined && !config.nodeId.endsWith(`-w${slot}`)
+        ? `${config.nodeId}-w${slot}`
+        : config.nodeId
+      : `${hostname().split('.')[0]}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const log = opts.logger ?? createLogger(config.logLevel, { node: nodeId });
   const stats = new Stats();
   const limiter = new Limiter(config, stats);
@@ -91,7 +99,10 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     inboxDepth: () => (engine instanceof MemoryEngine ? engine.inboxDepth() : undefined),
     engineReady: () => engine.isReady(),
     // Optional engine counters (Redis: ingest lag/pending, RTT, errors); the memory engine has none.
-    engineStats: () => (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.(),
+    engineStats: async () => ({
+      ...(await (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.()),
+      ...(ingest ? await ingest.stats().catch(() => ({})) : {}),
+    }),
     isDraining: () => draining,
   });
   const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics, limiter });
@@ -115,7 +126,31 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     }
   };
   await engine.start(onEvent, gw.registry);
-  engine.subscribe({ kind: 'all' });
+  await engine.subscribe({ kind: 'all' });
+  // Events published while the engine's transport was down were missed: re-read every inbox.
+  engine.onResync?.(() => gw.resyncAll());
+
+  // Stream ingest (Redis engine): entries of `herald:ingest` go through the same publish pipeline.
+  let ingest: StreamIngest | undefined;
+  if (config.engine === 'redis' && config.ingestEnabled) {
+    const { StreamIngest } = await import('./ingest/streamIngest.js');
+    ingest = new StreamIngest({
+      url: config.redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      ...(config.ingestStream ? { stream: config.ingestStream } : {}),
+      consumer: nodeId,
+      logger: log.child({ component: 'ingest' }),
+      claimIdleMs: config.ingestClaimIdleMs,
+      maxDeliveries: config.ingestMaxDeliveries,
+      // The entry id is the default idempotency key: an entry redelivered after a crash
+      // between publish and XACK is not published twice.
+      handler: async (body, entry) => {
+        const keyed = body !== null && typeof body === 'object' && !Array.isArray(body) && !('idempotency_key' in body) ? { ...body, idempotency_key: `ingest:${entry.id}` } : body;
+        await publisher.publishUnknown(keyed);
+      },
+    });
+    await ingest.start();
+  }
 
   const admin = new AdminHandler({
     apiKey: config.apiKey,
@@ -178,6 +213,11 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   log.info({ port, host: config.host, engine: engine.kind, dev: dev !== undefined }, 'herald listening');
 
   const onDrain: (() => Promise<void> | void)[] = [];
+  // First thing on drain: stop taking entries from the ingest stream; the one in flight finishes.
+  if (ingest) {
+    const running = ingest;
+    onDrain.push(() => running.stop());
+  }
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {

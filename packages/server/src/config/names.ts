@@ -14,4 +14,5 @@ export function flagName(key: string): string {
 }
 
 /** Environment variables that are not config keys but are ours. */
-export const EXTRA_ENV = new Set(['HERALD_CONFIG']);
+/** HERALD_WORKER_SLOT is set by `serve --workers` for each worker process. */
+export const EXTRA_ENV = new Set(['HERALD_CONFIG', 'HERALD_WORKER_SLOT']);

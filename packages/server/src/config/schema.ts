@@ -6,6 +6,7 @@
  * flag (--kebab-case).
  */
 import { z } from 'zod';
+import { isRedisUrl } from '../engine/redis/url.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
@@ -29,7 +30,18 @@ export const CONFIG_KEYS = {
   logLevel: { type: z.enum(LOG_LEVELS).default('info'), doc: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
 
   engine: { type: z.enum(['memory', 'redis']).default('memory'), doc: 'Storage and cross-node engine: memory (one process) or redis.' },
-  redisUrl: { type: z.string().url().default('redis://127.0.0.1:6379'), doc: 'Redis URL for the redis engine.' },
+  redisUrl: {
+    type: z
+      .string()
+      .min(1)
+      .refine(isRedisUrl, 'expected redis://, rediss://, redis+sentinel://h1:p,h2:p/master or redis+cluster://h1:p,h2:p')
+      .default('redis://127.0.0.1:6379'),
+    doc: 'Redis URL for the redis engine: redis://, rediss://, redis+sentinel://h1:p,h2:p/master[/db], redis+cluster://h1:p,h2:p.',
+  },
+  ingestEnabled: { type: bool.default(true), doc: 'With the redis engine: consume the ingest stream (consumer group `herald`).' },
+  ingestStream: { type: z.string().min(1).optional(), doc: 'Ingest stream key (default: <redisKeyPrefix>ingest, i.e. herald:ingest).' },
+  ingestClaimIdleMs: { type: int(1000, 3_600_000).default(30_000), doc: 'Pending ingest entries idle this long are taken over from their (dead) consumer, ms.' },
+  ingestMaxDeliveries: { type: int(1, 1000).default(10), doc: 'Deliveries after which an ingest entry goes to the dead-letter stream.' },
   redisKeyPrefix: { type: z.string().min(1).max(64).default('herald:'), doc: 'Prefix of every Redis key and channel.' },
 
   jwtSecret: { type: z.string().min(16).optional(), doc: 'HMAC secret for HS* tokens. Unset: dev mode (a generated secret).' },

@@ -96,6 +96,11 @@ export class ReliableStream {
     this.emit(m, false);
   }
 
+  /** Re-reads the inbox once: live events may have been missed (engine transport outage). */
+  poke(): void {
+    if (!this.closed && !this.pulling) void this.pull();
+  }
+
   /** A cumulative ack from the device. Throws AckError for a seq never sent. */
   ack(seq: number): void {
     if (seq > this.sent) throw new AckError(`ack ${seq} is beyond the last sent seq ${this.sent}`);

@@ -90,6 +90,13 @@ export interface LocalView {
 export interface Engine {
   readonly kind: 'memory' | 'redis';
 
+  /**
+   * Registers a callback run after the transport lost and regained its
+   * subscriptions (events published meanwhile were missed): the node then
+   * re-reads inboxes. Optional: engines without a transport never call it.
+   */
+  onResync?(listener: () => void): void;
+
   /** Connects; `onEvent` receives events published by other nodes. */
   start(onEvent: (event: BusEvent) => void, local: LocalView): Promise<void>;
   /** Disconnects; pending writes are flushed first. */
@@ -100,8 +107,11 @@ export interface Engine {
   // ---- transport to other nodes ----
   /** Sends an event to the other nodes interested in it. Resolves when handed to the transport. */
   publish(event: BusEvent): Promise<void>;
-  /** Local interest in a channel started (first local connection of a user/room/tenant). */
-  subscribe(route: Route): void;
+  /**
+   * Local interest in a channel started (first local connection of a user/room/tenant).
+   * May return a promise that resolves once the transport confirmed the subscription.
+   */
+  subscribe(route: Route): void | Promise<void>;
   /** Local interest ended. */
   unsubscribe(route: Route): void;
 

@@ -44,6 +44,9 @@ const MAX_EARLY_FRAMES = 16;
 /** How long a slow consumer closed 4009 gets to read its close frame before the socket is dropped, ms. */
 const SLOW_CONSUMER_GRACE_MS = 2000;
 
+/** Longest wait for the engine to confirm a new subscription during a handshake, ms. */
+const SUBSCRIBE_WAIT_MS = 3000;
+
 /** Standard close code for "try again later" (engine unavailable during the handshake). */
 const TRY_AGAIN_LATER = 1013;
 
@@ -248,8 +251,9 @@ export class Gateway implements ReliableHost {
     }
     conn.state = 'active';
     const t = this.registry.add(conn);
-    if (t.firstOfUser) engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user });
-    if (t.firstOfTenant) engine.subscribe({ kind: 'tenant', tenant: id.tenant });
+    const subscribed: unknown[] = [];
+    if (t.firstOfUser) subscribed.push(engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user }));
+    if (t.firstOfTenant) subscribed.push(engine.subscribe({ kind: 'tenant', tenant: id.tenant }));
     conn.reliable = new ReliableStream(conn, conn.v2 ? this.v2Host(conn.v2) : this, start);
     // Register the device's position at once: a device that goes offline before
     // its first ack must still find its messages waiting when it returns.
@@ -270,6 +274,13 @@ export class Gateway implements ReliableHost {
     this.d.stats.connects++;
     conn.lastSeen = Date.now();
     this.wheel.schedule(conn.timer, this.d.config.heartbeatMs);
+    // Replay reads the inbox; live messages come over the engine's channel. Wait until the
+    // channel is confirmed (bounded), so nothing appended in between falls through the crack.
+    const pending = subscribed.filter((p): p is Promise<void> => p instanceof Promise);
+    if (pending.length > 0) {
+      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, SUBSCRIBE_WAIT_MS).unref())]);
+      if (conn.state !== 'active') return; // closed or replaced while we waited
+    }
     conn.reliable.begin();
     const early = conn.early;
     conn.early = undefined;
@@ -474,6 +485,11 @@ export class Gateway implements ReliableHost {
     this.d.stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n;
     if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
     return n;
+  }
+
+  /** After the engine missed events (transport outage): every device re-reads its inbox. */
+  resyncAll(): void {
+    for (const c of this.registry.all()) c.reliable?.poke();
   }
 
   /** Offers a newly stored reliable message to the user's local devices. */
