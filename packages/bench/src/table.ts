@@ -61,7 +61,7 @@ export function rowsFor(scenario: string, reports: Partial<Record<TargetKind, Ru
     row('connections held', 'conns', true, (r) => r.connections.held);
   }
   row('connects/s', 'conn/s', true, (r) => r.connections.connectsPerSec);
-  row('other processes\' CPU (not ours)', '%', false, (r) => r.machine.foreignCpuPercent);
+  row('other processes\' CPU', '%', false, (r) => r.machine.foreignCpuPercent);
   return rows;
 }
 
