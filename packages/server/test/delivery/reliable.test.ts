@@ -1,19 +1,11 @@
 /** Reliable delivery through the real server (issue 3). */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
-import { api, connect, publish, startNode, waitUntil, type TestClient } from '../helpers/harness.js';
+import { api, connect, publish, nodeFactory, waitUntil, type TestClient } from '../helpers/harness.js';
 
-const nodes: HeraldNode[] = [];
-async function node(extra: Parameters<typeof startNode>[0] = {}): Promise<HeraldNode> {
-  const n = await startNode(extra);
-  nodes.push(n);
-  return n;
-}
-after(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-});
+const node = nodeFactory();
 
 /** Publishes `count` reliable messages to a user through the batch API, in order. */
 async function publishMany(n: HeraldNode, user: string, count: number, start = 0): Promise<void> {

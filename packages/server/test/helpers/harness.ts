@@ -2,6 +2,7 @@
  * Test harness: a real Herald node on port 0 and real WebSocket clients with
  * bounded waits (no sleeps as synchronisation).
  */
+import { after } from 'node:test';
 import WebSocket from 'ws';
 import { startHerald, type HeraldNode } from '../../src/node.js';
 import { mintToken, type MintOptions } from '../../src/auth/tokens.js';
@@ -12,6 +13,22 @@ export const API_KEY = 'test-api-key-0123456789';
 
 export async function startNode(extra: HeraldConfigInput = {}): Promise<HeraldNode> {
   return startHerald({ port: 0, host: '127.0.0.1', jwtSecret: SECRET, apiKey: API_KEY, logLevel: 'silent', ...extra });
+}
+
+/**
+ * Returns a `node(config)` starter for a test file; every node it started is
+ * closed after the file's tests. Call it at module level.
+ */
+export function nodeFactory(): (extra?: HeraldConfigInput) => Promise<HeraldNode> {
+  const nodes: HeraldNode[] = [];
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+  return async (extra = {}) => {
+    const n = await startNode(extra);
+    nodes.push(n);
+    return n;
+  };
 }
 
 export function token(sub: string, o: Partial<MintOptions> = {}): Promise<string> {

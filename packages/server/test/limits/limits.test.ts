@@ -1,22 +1,14 @@
 /** Issue 7: every limit trips with its exact code; nothing else is affected. */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { CloseCode } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
-import { api, connect, open, publish, startNode, token, waitUntil } from '../helpers/harness.js';
+import { api, connect, open, publish, nodeFactory, token, waitUntil } from '../helpers/harness.js';
 
-const nodes: HeraldNode[] = [];
-async function node(extra: Parameters<typeof startNode>[0] = {}): Promise<HeraldNode> {
-  const n = await startNode(extra);
-  nodes.push(n);
-  return n;
-}
-after(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-});
+const node = nodeFactory();
 
 async function metric(n: HeraldNode, name: string): Promise<string> {
   return (await (await fetch(n.url + '/metrics')).text()).split('\n').filter((l) => l.startsWith(name)).join('\n');

@@ -3,23 +3,14 @@
  * takes a scrape before and after the event and compares, so tests do not
  * depend on each other's traffic.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '@herald/protocol';
-import type { HeraldNode } from '../../src/node.js';
 import { countLimitRejection } from '../../src/observability/stats.js';
-import { api, connect, publish, startNode } from '../helpers/harness.js';
+import { api, connect, publish, nodeFactory } from '../helpers/harness.js';
 import { scrape, scrapeUntil } from './metricsText.js';
 
-const nodes: HeraldNode[] = [];
-async function node(extra: Parameters<typeof startNode>[0] = {}): Promise<HeraldNode> {
-  const n = await startNode(extra);
-  nodes.push(n);
-  return n;
-}
-after(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-});
+const node = nodeFactory();
 
 test('connections by platform and node; connects; disconnects by close code; connection lifetime', async () => {
   const n = await node();
