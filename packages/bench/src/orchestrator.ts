@@ -362,6 +362,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       if (timer) clearTimeout(timer);
       for (const h of handles) h.child.off('message', onCompleted);
       publishSeconds = Math.max(0.001, (lastPublishMs - startMs) / 1000);
+      if (publisher.staleRetries > 0) agg.errors.publish_stale_keepalive_retried = publisher.staleRetries;
       skipped = pacer.skipped;
 
       // ---- drain: wait until every accepted message is delivered, with a deadline ----

@@ -42,14 +42,30 @@ export class Publisher {
     return this.inFlight < this.maxInFlight;
   }
 
-  publish(to: PublishTo, k: number, r: number): Promise<PublishResult> {
+  /** Keep-alive sockets the server closed just as we reused them (retried once, see below). */
+  staleRetries = 0;
+
+  async publish(to: PublishTo, k: number, r: number): Promise<PublishResult> {
+    const first = await this.attempt(to, k, r);
+    // A keep-alive socket can be closed by the server's idle timeout at the
+    // moment we reuse it; the request never reached the server, so Node's
+    // documented remedy is one retry on a fresh socket (re-stamped: the
+    // latency clock starts when the server can first see the message).
+    if (first.staleSocket) {
+      this.staleRetries++;
+      return this.attempt(to, k, r);
+    }
+    return first;
+  }
+
+  private attempt(to: PublishTo, k: number, r: number): Promise<PublishResult & { staleSocket?: boolean }> {
     const data: BenchPayload = { t: nowUs(), k, r };
     if (this.padding.length > 0) data.p = this.padding;
     const body = JSON.stringify({ to, data, ...this.extra });
     this.inFlight++;
-    return new Promise<PublishResult>((resolve) => {
+    return new Promise<PublishResult & { staleSocket?: boolean }>((resolve) => {
       let settled = false;
-      const done = (r: PublishResult): void => {
+      const done = (r: PublishResult & { staleSocket?: boolean }): void => {
         if (settled) return;
         settled = true;
         this.inFlight--;
@@ -71,7 +87,10 @@ export class Publisher {
           res.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: `publish_${e.code ?? 'error'}` }));
         },
       );
-      req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: `publish_${e.code ?? 'error'}` }));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const stale = req.reusedSocket && e.code === 'ECONNRESET';
+        done(stale ? { ok: false, error: 'publish_ECONNRESET', staleSocket: true } : { ok: false, error: `publish_${e.code ?? 'error'}` });
+      });
       req.end(body);
     });
   }

@@ -63,7 +63,6 @@ const http = createServer((req, res) => {
     () => json(res, 500, { error: { code: 'internal', message: 'internal error' } }),
   );
 });
-http.keepAliveTimeout = 60_000;
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
 

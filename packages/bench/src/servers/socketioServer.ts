@@ -16,7 +16,6 @@ const env = readEnv();
 let connections = 0;
 
 const http = createServer();
-http.keepAliveTimeout = 60_000;
 const io = new Server(http, { serveClient: false, transports: ['websocket'], perMessageDeflate: false });
 
 // Socket.IO installs its own 'request' listener for /socket.io/; ours handles the rest.
