@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * `npm run stress -- [--profile short|long] [--seed N] [--only a,b] [--json FILE] [--list]`
+ * Exit status: 0 when every invariant held, 1 on a violation, 2 on bad usage.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { killAllChildren } from './children.js';
+import { PROFILES, type Profile } from './profile.js';
+import { formatReport } from './report.js';
+import { randomSeed } from './rng.js';
+import { runStress } from './runner.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        profile: { type: 'string', default: 'short' },
+        seed: { type: 'string' },
+        only: { type: 'string' },
+        json: { type: 'string' },
+        list: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`stress: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write('usage: npm run stress -- [--profile short|long] [--seed N] [--only name,name] [--json report.json] [--strict] [--list]\n');
+    return 0;
+  }
+  if (values.list) {
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.summary}\n`);
+    return 0;
+  }
+  const profile = values.profile as Profile['name'];
+  if (!(profile in PROFILES)) {
+    process.stderr.write(`stress: unknown profile "${values.profile}" (short or long)\n`);
+    return 2;
+  }
+  const seed = values.seed === undefined ? randomSeed() : Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    process.stderr.write(`stress: --seed must be an integer in [0, 2^32)\n`);
+    return 2;
+  }
+  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  try {
+    const report = await runStress({ profile, seed, strict: values.strict, ...(only ? { only } : {}) });
+    process.stdout.write(formatReport(report) + '\n');
+    if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+    return report.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`stress: run failed: ${(err as Error).stack ?? String(err)}\nreplay with --seed ${seed} --profile ${profile}\n`);
+    return 1;
+  } finally {
+    killAllChildren();
+  }
+}
+
+process.exitCode = await main();
+// Sockets of clients that the SDK is still closing must not keep the process alive.
+setTimeout(() => process.exit(), 2000).unref();
