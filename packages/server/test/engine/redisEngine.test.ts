@@ -322,6 +322,26 @@ describe('pub/sub between nodes', () => {
     assert.deepEqual(eb.at(-1), { kind: 'deliver', route: { kind: 'all' }, frame: '{"marker":true}' });
   });
 
+  test('a newly confirmed user channel re-announces the newest unexpired inbox message', async () => {
+    const eb: BusEvent[] = [];
+    const a = await engine('ra-a');
+    const b = await engine('ra-b', eb);
+    await a.append('rt', 'ra', msg('m1'), R);
+    const m2 = await a.append('rt', 'ra', msg('m2'), R);
+    await a.append('rt', 'ra', msg('m3', { expiresAt: Date.now() - 1 }), R);
+    // A message appended before the subscription reached Redis was published to nobody: the
+    // subscription re-announces the newest one, so a connection that missed it sees the gap.
+    await b.subscribe({ kind: 'user', tenant: 'rt', user: 'ra' });
+    await waitFor('re-announced message', () => eb.length === 1);
+    assert.deepEqual(eb, [{ kind: 'inbox', tenant: 'rt', user: 'ra', message: m2 }]);
+    // Users without messages announce nothing; rooms never do.
+    await b.subscribe({ kind: 'user', tenant: 'rt', user: 'empty' });
+    await b.subscribe({ kind: 'room', tenant: 'rt', room: 'ra' });
+    const m4 = await a.append('rt', 'ra', msg('m4'), R);
+    await waitFor('live message', () => eb.length === 2);
+    assert.deepEqual(eb[1], { kind: 'inbox', tenant: 'rt', user: 'ra', message: m4 });
+  });
+
   test('subscribe calls within a tick become one SUBSCRIBE; unsubscribe stops delivery', async () => {
     const eb: BusEvent[] = [];
     const a = await engine('batch-a');

@@ -166,3 +166,31 @@ test('after Redis restarts empty, each node writes its presence records again', 
   await waitFor('device back in presence', async () => (await observer.userPresence('t', 'u')).length === 1, 10_000);
   assert.deepEqual(await observer.roomPresence('t', 'r'), [{ user: 'u', device: 'd1', node: 'restore-a' }]);
 });
+
+test('a subscriber connection cut while Redis stays up: resubscribed, and the newest message re-announced', async () => {
+  const server = await RedisServer.start();
+  cleanups.push(() => server.stop());
+  const eb: BusEvent[] = [];
+  const a = await engineOn(server.url, 'cut-a');
+  const b = await engineOn(server.url, 'cut-b', eb);
+  let resyncs = 0;
+  b.onResync(() => resyncs++);
+  await b.subscribe({ kind: 'user', tenant: 't', user: 'u' });
+  const m1 = await a.append('t', 'u', { id: 'm1', ts: Date.now(), data: '1' }, R);
+  await waitFor('live event', () => eb.length === 1);
+
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(server.port);
+  cleanups.push(async () => admin.disconnect());
+  const list = String(await admin.client('LIST'));
+  const id = /id=(\d+) [^\n]*name=herald:cut-b:sub /.exec(list)?.[1];
+  assert.ok(id, 'the subscriber connection is named');
+  await admin.client('KILL', 'ID', id);
+
+  // Whatever was published while it was away is gone; the re-announce tells b about the newest message.
+  await waitFor('resubscribed and re-announced', () => resyncs === 1 && eb.length === 2, 10_000);
+  assert.deepEqual(eb[1], { kind: 'inbox', tenant: 't', user: 'u', message: m1 });
+  const m2 = await a.append('t', 'u', { id: 'm2', ts: Date.now(), data: '2' }, R);
+  await waitFor('live again', () => eb.length === 3);
+  assert.deepEqual(eb[2], { kind: 'inbox', tenant: 't', user: 'u', message: m2 });
+});

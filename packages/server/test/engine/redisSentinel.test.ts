@@ -62,6 +62,5 @@ test('sentinel: engine finds the master, follows a failover, keeps working', { t
   assert.equal(m2.seq, m1.seq + 1, 'seq continues on the promoted replica');
   const r = await b.readAfter('t', 'u', 0, 10, R);
   assert.deepEqual(r.messages.map((m) => m.id), ['before', 'after']);
-  await waitFor('event via the new master (resubscribed)', () => eb.length === 2, 10_000);
-  assert.equal(eb[1]!.kind, 'inbox');
+  await waitFor('event via the new master (resubscribed)', () => eb.some((e) => e.kind === 'inbox' && e.message.id === 'after'), 10_000);
 });

@@ -73,7 +73,9 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
     // autoResubscribe stays on here: ioredis' sharded subscribers rely on it after a shard reconnects.
     // No offline queue per node either: a command for a master that just died fails at once instead
     // of waiting out the command timeout while the cluster fails over.
-    const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false, enableOfflineQueue: false };
+    // (Except on the sharded subscribers: SSUBSCRIBE is idempotent, and one sent while a new shard
+    // subscriber is still connecting must wait for it rather than fail.)
+    const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false, enableOfflineQueue: !!o.shardedSubscribers };
     if (o.commandTimeoutMs !== undefined) redisOptions.commandTimeout = o.commandTimeoutMs;
     if (p.username) redisOptions.username = p.username;
     if (p.password) redisOptions.password = p.password;

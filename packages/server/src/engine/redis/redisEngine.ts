@@ -33,7 +33,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
-import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 
 export interface RedisEngineOptions {
@@ -59,7 +59,11 @@ interface Scripts {
   heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): ScriptResult<number>;
   heraldIdemClaim(key: string, ttlMs: number): ScriptResult<string[]>;
   heraldHdelIf(key: string, field: string, prop: string, expected: string): ScriptResult<number>;
+  heraldNewest(inbox: string, now: number): ScriptResult<[string, string[]] | null>;
 }
+
+/** Inbox reads in flight at once when re-announcing after a (re)subscribe burst. */
+const REANNOUNCE_CONCURRENCY = 64;
 
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
@@ -78,6 +82,8 @@ export class RedisEngine implements Engine {
   /** Failed operations by kind, for herald_engine_errors_total. */
   private readonly errors: Record<string, number> = {};
   private lastRttSeconds: number | undefined;
+  /** User channels this node subscribes, with their user: what a confirmed subscription re-announces. */
+  private readonly userChannels = new Map<string, { tenant: string; user: string }>();
   private started = false;
   private closed = false;
 
@@ -93,10 +99,16 @@ export class RedisEngine implements Engine {
     this.sub = createClient(this.parsed, { name: `herald:${opts.nodeId}:sub`, logger: this.logger, shardedSubscribers: this.sharded });
     this.defineScripts(this.cmd);
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
+    this.subs.onConfirmed((channels) => this.reannounce(channels));
     this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
-    const connectionError = (): void => void (this.errors.connection = (this.errors.connection ?? 0) + 1);
-    this.cmd.on('error', connectionError);
-    this.sub.on('error', connectionError);
+    // Connection errors: failed connects and lost connections (not the orderly close at shutdown).
+    const connectionError = (): void => {
+      if (!this.closed) this.errors.connection = (this.errors.connection ?? 0) + 1;
+    };
+    for (const c of [this.cmd, this.sub]) {
+      c.on('error', connectionError);
+      c.on('close', connectionError);
+    }
     let connected = false;
     this.cmd.on('ready', () => {
       if (!connected) {
@@ -171,11 +183,15 @@ export class RedisEngine implements Engine {
    * subscription is made on reconnect.
    */
   subscribe(route: Route): Promise<void> {
-    return this.subs.add(this.routeChannel(route));
+    const channel = this.routeChannel(route);
+    if (route.kind === 'user') this.userChannels.set(channel, { tenant: route.tenant, user: route.user });
+    return this.subs.add(channel);
   }
 
   unsubscribe(route: Route): void {
-    this.subs.remove(this.routeChannel(route));
+    const channel = this.routeChannel(route);
+    if (route.kind === 'user') this.userChannels.delete(channel);
+    this.subs.remove(channel);
   }
 
   /** Resolves once subscribe/unsubscribe calls made so far reached Redis (tests, orderly start-up). */
@@ -339,6 +355,37 @@ export class RedisEngine implements Engine {
     c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
     c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
     c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
+    c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
+  }
+
+  /**
+   * Closes the window between "the node read the inbox" and "Redis routes the
+   * user's channel here": a message appended in it was published to nobody.
+   * Once a user channel is confirmed — new interest, or restored after a
+   * reconnect (when everything published meanwhile was lost) — the user's
+   * newest message is announced to this node as an `inbox` event. A
+   * connection that already has it ignores it; one that missed messages sees
+   * a seq beyond what it has and pulls the gap from the inbox.
+   */
+  private reannounce(channels: string[]): void {
+    const users = channels.map((c) => this.userChannels.get(c)).filter((u): u is { tenant: string; user: string } => u !== undefined);
+    if (users.length === 0) return;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < users.length && !this.closed) {
+        const { tenant, user } = users[next++]!;
+        try {
+          const entry = await this.scripts.heraldNewest(this.keys.userInbox(tenant, user), Date.now());
+          if (entry && !this.closed && this.userChannels.has(this.keys.userChannel(tenant, user))) {
+            this.onEvent({ kind: 'inbox', tenant, user, message: toMessage(entry) });
+          }
+        } catch (err) {
+          this.errors.read = (this.errors.read ?? 0) + 1;
+          this.logger.debug({ err: (err as Error).message }, 'inbox re-announce failed');
+        }
+      }
+    };
+    for (let i = 0; i < Math.min(REANNOUNCE_CONCURRENCY, users.length); i++) void worker();
   }
 
   private receive(message: string): void {

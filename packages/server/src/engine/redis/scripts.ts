@@ -195,3 +195,23 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
+
+/**
+ * KEYS: inbox
+ * ARGV: now
+ * The newest message that has not expired (or nil): re-announced after a
+ * user channel is (re)subscribed, see RedisEngine.reannounce.
+ */
+export const NEWEST = `
+local now = tonumber(ARGV[1])
+local batch = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 64)
+for _, e in ipairs(batch) do
+  local f = e[2]
+  local exp = nil
+  for j = 1, #f, 2 do
+    if f[j] == 'x' then exp = tonumber(f[j + 1]) end
+  end
+  if exp == nil or exp > now then return e end
+end
+return false
+`;

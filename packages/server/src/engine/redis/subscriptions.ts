@@ -20,6 +20,8 @@ import { clusterSlot } from './slot.js';
 
 /** Channels per SUBSCRIBE command: keeps one command (and its reply) of bounded size. */
 const CHUNK = 1000;
+/** Least time between two resyncs after ioredis restored sharded subscriptions (see constructor). */
+const CLUSTER_RESYNC_MS = 10_000;
 
 export class ChannelSubscriptions {
   private readonly wanted = new Set<string>();
@@ -30,7 +32,10 @@ export class ChannelSubscriptions {
   private closed = false;
   private flushing: Promise<void> = Promise.resolve();
   private readonly onResyncListeners: (() => void)[] = [];
+  private readonly onConfirmedListeners: ((channels: string[]) => void)[] = [];
   private connectedOnce = false;
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -38,6 +43,27 @@ export class ChannelSubscriptions {
     private readonly logger: Logger,
   ) {
     client.on('ready', () => this.onReady());
+    if (sharded) {
+      // ioredis re-subscribes sharded channels itself after a topology change (failover, resharding)
+      // and then says so: treat it like our own resubscribe after a reconnect.
+      // It fires again at every slot refresh while a shard is unreachable: at most one resync per
+      // CLUSTER_RESYNC_MS, and always one after the last event.
+      let last = 0;
+      let pending: NodeJS.Timeout | undefined;
+      const resync = (): void => {
+        pending = undefined;
+        last = Date.now();
+        if (this.closed) return;
+        this.logger.info({ channels: this.wanted.size }, 'redis sharded subscriptions restored');
+        for (const l of this.onConfirmedListeners) l([...this.wanted]);
+        for (const l of this.onResyncListeners) l();
+      };
+      client.on('subscribersReady', () => {
+        if (!this.connectedOnce || this.closed || pending) return;
+        pending = setTimeout(resync, Math.max(0, last + CLUSTER_RESYNC_MS - Date.now()));
+        pending.unref();
+      });
+    }
     client.on('close', () => {
       // The server drops every subscription with the connection.
       if (!this.sharded) this.active.clear();
@@ -48,6 +74,11 @@ export class ChannelSubscriptions {
   /** Called after a reconnect once every wanted channel is subscribed again: events in between may have been missed. */
   onResync(listener: () => void): void {
     this.onResyncListeners.push(listener);
+  }
+
+  /** Called with channels that became subscribed on the current connection (new interest, or restored after a reconnect). */
+  onConfirmed(listener: (channels: string[]) => void): void {
+    this.onConfirmedListeners.push(listener);
   }
 
   isSynced(): boolean {
@@ -84,6 +115,7 @@ export class ChannelSubscriptions {
 
   close(): void {
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
   private schedule(): void {
@@ -123,14 +155,24 @@ export class ChannelSubscriptions {
       for (const group of this.groups(add)) {
         await this.send('sub', group);
         for (const c of group) this.active.add(c);
+        for (const l of this.onConfirmedListeners) l(group);
       }
       for (const group of this.groups(del)) {
         await this.send('unsub', group);
         for (const c of group) this.active.delete(c);
       }
+      this.retryMs = 0;
     } catch (err) {
-      // The connection broke mid-flush: onReady will send the whole set again.
-      this.logger.warn({ err: (err as Error).message }, 'redis subscribe failed; retrying after reconnect');
+      // Retried with backoff (and after a reconnect, onReady sends the whole set again anyway).
+      this.retryMs = Math.min(5_000, this.retryMs === 0 ? 100 : this.retryMs * 2);
+      this.logger.warn({ err: (err as Error).message, retryInMs: this.retryMs }, 'redis subscribe failed; retrying');
+      if (!this.retryTimer && !this.closed) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.schedule();
+        }, this.retryMs);
+        this.retryTimer.unref();
+      }
     }
   }
 
