@@ -136,6 +136,7 @@ export class FaultProxy {
 
   private accept(client: Socket): void {
     client.setNoDelay(true);
+    client.on('error', () => {});
     if (this.refusing || this.targets.length === 0) {
       this.stats.refused++;
       client.on('error', () => {});

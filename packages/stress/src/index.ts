@@ -5,4 +5,4 @@ export { formatReport, type RunReport, type ScenarioResult } from './report.js';
 export { checkDelivery, checkNodeLeaks, checkSubscriptions, checkMemory, type Violation } from './invariants.js';
 export { Rng } from './rng.js';
 export { FaultProxy } from './faultProxy.js';
-export { SCENARIOS } from './scenarios/index.js';
+export { SCENARIOS, sabotage } from './scenarios/index.js';

@@ -3,13 +3,14 @@
  * snapshots, so each can be fed a bad recording in a unit test and shown to fail.
  */
 import type { NodeHealth } from './cluster.js';
+import type { KnownIssue } from './knownIssues.js';
 import type { DeviceRecording, PublishRecord } from './recording.js';
 
 export interface Violation {
   invariant: 'delivery' | 'leak' | 'memory' | 'isolation' | 'scenario';
   detail: string;
   /** Set when this is a known, reported server bug (see docs/stress.md): printed, fails only with --strict. */
-  known?: string;
+  known?: KnownIssue;
 }
 
 const MAX_LISTED = 8;

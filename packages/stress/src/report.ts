@@ -1,5 +1,6 @@
 /** Human-readable and JSON results of a run; every failure line carries the seed. */
 import type { Violation } from './invariants.js';
+import { KNOWN_ISSUES } from './knownIssues.js';
 
 export interface ScenarioResult {
   name: string;
@@ -46,7 +47,7 @@ export function formatReport(r: RunReport): string {
     lines.push(`memory ${m.node}: RSS baseline ${m.baselineRssMiB} MiB, peak ${m.peakRssMiB} MiB, final ${m.finalRssMiB} MiB; heap used baseline ${m.baselineHeapMiB} MiB, final ${m.finalHeapMiB} MiB`);
   const nFailed = r.scenarios.filter((s) => failed(s, r.strict)).length;
   const known = [...new Set(r.scenarios.flatMap((s) => s.violations.filter((v) => v.known).map((v) => v.known)))];
-  if (known.length) lines.push(`known server bugs still present (pass --strict to fail on them): ${known.join(', ')}`);
+  for (const k of known) if (k) lines.push(`known server bug still present (pass --strict to fail on it): ${k}: ${KNOWN_ISSUES[k]}`);
   lines.push(r.ok ? `PASS: every invariant held (seed ${r.seed})` : `FAIL: ${nFailed} scenario(s) violated invariants — replay with --seed ${r.seed} --profile ${r.profile}`);
   return lines.join('\n');
 }

@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Names of scenarios to run (default: all). */
   only?: string[];
   log?: (line: string) => void;
+  /** Run these scenarios instead of the suite's (self-tests). */
+  scenarios?: Scenario[];
   /** Known (reported) server bugs fail the run too. */
   strict?: boolean;
 }
@@ -43,7 +45,7 @@ export function selectScenarios(only: string[] | undefined): Scenario[] {
 export async function runStress(o: RunOptions): Promise<RunReport> {
   const profile = PROFILES[o.profile];
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
-  const scenarios = selectScenarios(o.only);
+  const scenarios = o.scenarios ?? selectScenarios(o.only);
   const root = new Rng(o.seed);
   const started = Date.now();
   const world = new World(profile, root.fork('world'));

@@ -11,4 +11,6 @@ import { silentHeartbeat } from './silentHeartbeat.js';
 import { slowConsumers } from './slowConsumers.js';
 import { tokenExpiry } from './tokenExpiry.js';
 
+export { sabotage } from './sabotage.js';
+
 export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant];
