@@ -15,6 +15,16 @@ import { v2FromText, type V2Session } from '../protocol/v2Frames.js';
 
 export type ConnState = 'authenticating' | 'active' | 'closing' | 'closed';
 
+/** What a connection asks of its gateway: one shared object, not closures per connection. */
+export interface ConnectionHooks {
+  /** The connection's wheel timer fired (auth deadline, heartbeat check, close grace). */
+  onTimer(c: Connection): void;
+  /** The outbound buffer passed its limit. */
+  onOverflow(c: Connection): void;
+  /** The server started closing the connection. */
+  onClosing(c: Connection): void;
+}
+
 export class Connection {
   state: ConnState = 'authenticating';
   user = '';
@@ -45,12 +55,11 @@ export class Connection {
     /** `last_seq` from the URL, when given. */
     readonly requestedSeq: number | undefined,
     readonly remoteAddress: string,
-    onTimer: (c: Connection) => void,
+    private readonly hooks: ConnectionHooks,
     private readonly maxBuffered: number,
-    private readonly onOverflow: (c: Connection) => void,
   ) {
     this.connectedAt = this.lastSeen = Date.now();
-    this.timer = new TimerEntry(() => onTimer(this));
+    this.timer = new TimerEntry(() => hooks.onTimer(this));
     // ws keeps its socket private; writing pre-built frames to it directly is
     // what lets one frame buffer serve every recipient (see wireFrame.ts).
     this.socket = (ws as unknown as { _socket: Socket })._socket;
@@ -64,7 +73,7 @@ export class Connection {
   sendWire(frame: WireFrame): boolean {
     if (this.ws.readyState !== 1) return false;
     if (this.socket.writableLength > this.maxBuffered) {
-      this.onOverflow(this);
+      this.hooks.onOverflow(this);
       return false;
     }
     this.socket.write(frame);
@@ -78,7 +87,7 @@ export class Connection {
   sendText(text: string): void {
     if (this.ws.readyState !== 1) return;
     if (this.socket.writableLength > this.maxBuffered) {
-      this.onOverflow(this);
+      this.hooks.onOverflow(this);
       return;
     }
     if (this.v2 === undefined) this.ws.send(text);
@@ -94,15 +103,7 @@ export class Connection {
     if (this.ws.isPaused) this.ws.resume();
     // Reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 123).toString('utf8'));
-  }
-
-  /** Drops the TCP connection without a close handshake (slow consumers cannot read one). */
-  terminate(code: number, reason: string): void {
-    if (this.state === 'closed') return;
-    this.state = 'closing';
-    this.closeCode = code;
-    this.closeReason = reason;
-    this.ws.terminate();
+    this.hooks.onClosing(this);
   }
 
   /** Close code and reason chosen by the server, for logs and metrics. */

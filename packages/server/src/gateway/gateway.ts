@@ -17,7 +17,7 @@ import { errorFrame, reliableFrame, welcomeFrame } from '../protocol/serverFrame
 import { textWireFrame, type WireFrame } from '../protocol/wireFrame.js';
 import { selectSubprotocol, V2Codecs, V2Frames, type V2Session } from '../protocol/v2Frames.js';
 import { ReliableStream, type ReliableHost, type ReliableSettings } from '../delivery/reliableStream.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionHooks } from './connection.js';
 import { parseHandshake, HandshakeError, type HandshakeParams } from './handshake.js';
 import { Registry } from './registry.js';
 import { TimingWheel } from './timingWheel.js';
@@ -41,8 +41,8 @@ export interface GatewayDeps {
 /** Frames a client may pipeline behind its token before the welcome. */
 const MAX_EARLY_FRAMES = 16;
 
-/** How long a slow consumer closed 4009 gets to read its close frame before the socket is dropped, ms. */
-const SLOW_CONSUMER_GRACE_MS = 2000;
+/** How long a connection the server closed gets to complete the close handshake before the socket is dropped, ms. */
+const CLOSE_GRACE_MS = 2000;
 
 /** Longest wait for the engine to confirm a new subscription during a handshake, ms. */
 const SUBSCRIBE_WAIT_MS = 3000;
@@ -68,6 +68,13 @@ export class Gateway implements ReliableHost {
   private readonly live = new Set<Connection>();
   private accepting = true;
   private readonly trustedProxies: ReadonlySet<string>;
+  private readonly connHooks: ConnectionHooks = {
+    onTimer: (c) => this.onTimer(c),
+    onOverflow: (c) => c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
+    // Every server-side close gets a bounded grace for the close handshake, then the socket
+    // is dropped: a peer that ignores it (or stopped reading) must not hold it for ws's 30 s.
+    onClosing: (c) => this.wheel.schedule(c.timer, CLOSE_GRACE_MS),
+  };
 
   constructor(private readonly d: GatewayDeps) {
     const c = d.config;
@@ -167,11 +174,7 @@ export class Gateway implements ReliableHost {
 
   private onOpen(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
     const id = this.d.nodeId + '.' + (++this.connSeq).toString(36);
-    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, (c) => this.onTimer(c), this.d.config.outboundBufferBytes, (c) => {
-      c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit');
-      // A client that does not read will not read the close frame either: drop it soon.
-      this.wheel.schedule(c.timer, SLOW_CONSUMER_GRACE_MS);
-    });
+    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, this.connHooks, this.d.config.outboundBufferBytes);
     conn.v2 = v2;
     this.live.add(conn);
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));

@@ -156,3 +156,15 @@ test('frames pipelined behind the auth frame are handled after the welcome, in o
   );
   c.close();
 });
+
+test('a peer that ignores the server close is dropped after the grace period (no lingering socket)', async () => {
+  const base = node.gateway.liveCount;
+  const c = open(node);
+  await waitUntil(() => c.opened, 2000, 'open');
+  // Stop reading: the client will never see the 4001 close frame, let alone answer it.
+  (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  await waitUntil(() => node.gateway.liveCount === base + 1 || undefined, 2000, 'counted');
+  // auth timeout (300 ms) + close grace (2 s), well inside ws's own 30 s close timeout.
+  await waitUntil(() => node.gateway.liveCount === base || undefined, 6000, 'socket dropped');
+  c.ws.terminate();
+});
