@@ -158,6 +158,7 @@ test('frames pipelined behind the auth frame are handled after the welcome, in o
 });
 
 test('a peer that ignores the server close is dropped after the grace period (no lingering socket)', async () => {
+  const node = await startNode({ authTimeoutMs: 300 });
   const base = node.gateway.liveCount;
   const c = open(node);
   await waitUntil(() => c.opened, 2000, 'open');
@@ -167,4 +168,5 @@ test('a peer that ignores the server close is dropped after the grace period (no
   // auth timeout (300 ms) + close grace (2 s), well inside ws's own 30 s close timeout.
   await waitUntil(() => node.gateway.liveCount === base || undefined, 6000, 'socket dropped');
   c.ws.terminate();
+  await node.close();
 });
