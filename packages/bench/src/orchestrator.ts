@@ -294,8 +294,13 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       let lastSample: ProbeSample = connectedSample;
       const startSample = await probe.sample();
       lastSample = startSample;
+      let sampling = false;
       const sampler = setInterval(() => {
+        // One sample at a time: a slow /metrics answer must not reorder samples.
+        if (sampling) return;
+        sampling = true;
         void probe.sample().then((s) => {
+          sampling = false;
           const sec = Math.floor((s.atMs - startMs) / 1000);
           const cpu = s.cpuSeconds !== undefined && lastSample.cpuSeconds !== undefined ? cpuPercent({ rssBytes: 0, cpuSeconds: lastSample.cpuSeconds, atMs: lastSample.atMs }, { rssBytes: 0, cpuSeconds: s.cpuSeconds, atMs: s.atMs }) : undefined;
           serverTimeline.set(sec, { ...(cpu !== undefined ? { cpu } : {}), ...(s.rssBytes !== undefined ? { rssMb: Math.round(s.rssBytes / 104857.6) / 10 } : {}) });
