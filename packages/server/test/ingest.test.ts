@@ -245,3 +245,23 @@ test('stats(): pending, backlog, lag and dead letters', async () => {
   const done = await i.stats();
   assert.deepEqual(done, { ingestPending: 0, ingestBacklog: 0, ingestLagSeconds: 0, ingestDeadLettered: 1 });
 });
+
+test('idle consumers with nothing pending are retired from the group; ones holding entries are kept', async () => {
+  const prefix = newPrefix();
+  const stream = `${prefix}ingest`;
+  await admin.xgroup('CREATE', stream, 'herald', '0', 'MKSTREAM');
+  // A consumer from an earlier life that holds nothing, and one that holds an entry.
+  await admin.xgroup('CREATECONSUMER', stream, 'herald', 'ghost-empty');
+  await admin.xadd(stream, '*', 'payload', '{}');
+  await admin.xreadgroup('GROUP', 'herald', 'ghost-holding', 'COUNT', 1, 'STREAMS', stream, '>');
+  const consumers = async () => ((await admin.xinfo('CONSUMERS', stream, 'herald')) as string[][]).map((c) => c[1]).sort();
+  assert.deepEqual(await consumers(), ['ghost-empty', 'ghost-holding']);
+  await waitFor('ghosts idle', async () => {
+    const rows = (await admin.xinfo('CONSUMERS', stream, 'herald')) as (string | number)[][];
+    return rows.every((r) => Number(r[r.indexOf('idle') + 1]) >= 300);
+  });
+  // claimIdleMs is long, so the held entry stays with ghost-holding during the test.
+  await ingest(prefix, 'live', async () => {}, { consumerRetireMs: 300, claimIdleMs: 600_000 });
+  await waitFor('empty ghost retired', async () => !(await consumers()).includes('ghost-empty'));
+  assert.deepEqual(await consumers(), ['ghost-holding', 'live']);
+});

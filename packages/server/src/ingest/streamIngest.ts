@@ -60,6 +60,11 @@ export interface StreamIngestOptions {
   maxDeliveries?: number;
   deadMaxLen?: number;
   connectTimeoutMs?: number;
+  /**
+   * Consumers (old node ids) idle this long with nothing pending are deleted from the group, so
+   * restarts under new default node ids do not pile up consumers for ever.
+   */
+  consumerRetireMs?: number;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -82,6 +87,7 @@ export class StreamIngest {
   private blockingId: number | undefined;
   private inBlock = false;
   private lastClaim = 0;
+  private lastRetire = 0;
   /** Handled and acked entries (for metrics and tests). */
   handled = 0;
   deadLettered = 0;
@@ -101,6 +107,7 @@ export class StreamIngest {
       maxDeliveries: opts.maxDeliveries ?? 10,
       deadMaxLen: opts.deadMaxLen ?? 100_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      consumerRetireMs: opts.consumerRetireMs ?? 3_600_000,
     };
     this.log = opts.logger.child({ component: 'ingest', stream: this.stream });
     this.parsed = parseRedisUrl(opts.url);
@@ -198,6 +205,10 @@ export class StreamIngest {
           await this.claimIdle();
           if (this.stopping) break;
         }
+        if (Date.now() - this.lastRetire >= Math.min(60_000, this.o.consumerRetireMs)) {
+          this.lastRetire = Date.now();
+          await this.retireConsumers();
+        }
         let entries: StreamEntry[];
         if (history !== undefined) {
           entries = await this.read(history, false);
@@ -269,6 +280,18 @@ export class StreamIngest {
         await this.handle(e[0], e[1], n);
       }
     } while (cursor !== '0-0' && !this.stopping);
+  }
+
+  /** Deletes other consumers that hold nothing and have been idle for consumerRetireMs. */
+  private async retireConsumers(): Promise<void> {
+    const consumers = ((await this.cmd.xinfo('CONSUMERS', this.stream, this.group)) as (string | number)[][]).map(toRecord);
+    for (const c of consumers) {
+      if (c.name === this.o.consumer || Number(c.pending) !== 0 || Number(c.idle) < this.o.consumerRetireMs) continue;
+      // DELCONSUMER would drop the consumer's pending entries with it: only ever for one with none. A live
+      // consumer touches the group every blockMs, so consumerRetireMs of idleness means its process is gone.
+      await this.cmd.xgroup('DELCONSUMER', this.stream, this.group, String(c.name));
+      this.log.info({ retired: c.name }, 'removed an idle ingest consumer');
+    }
   }
 
   private async deliveries(id: string): Promise<number> {
