@@ -47,6 +47,8 @@ export interface RunOptions extends RunParams {
   handshakeTimeoutMs: number;
   /** Longest wait for outstanding deliveries once publishing stops. */
   drainTimeoutSec: number;
+  /** After everything is delivered, keep counting this long: resends of reliable messages show up as duplicates. */
+  settleSec?: number;
   progress?: Progress;
 }
 
@@ -392,6 +394,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         if (anyExited()) break;
       }
       if (reached) lastDeliveryMs = nowMs();
+      if (o.settleSec && o.settleSec > 0) await sleep(o.settleSec * 1000);
       // Exact counts: one final flush answered by every worker.
       await flushAll();
       phaseEnd = mark(ourPids(), nowMs());

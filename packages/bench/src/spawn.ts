@@ -33,6 +33,8 @@ export interface SpawnOptions {
   cpuProfDir?: string;
   heraldBin?: string;
   readyTimeoutMs?: number;
+  /** Extra environment for the server (e.g. HERALD_* settings). */
+  env?: Record<string, string>;
 }
 
 export interface SpawnedServer {
@@ -123,7 +125,7 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
     env = { ...process.env, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: o.secret, BENCH_API_KEY: o.apiKey };
   }
   installCleanup();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   child.stdout?.pipe(log);

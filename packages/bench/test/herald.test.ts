@@ -1,8 +1,8 @@
 /**
  * The Herald target end to end: the real server (packages/server, built by
  * `npm test` before the tests run) driven by the harness with small N. Checks
- * the v1 client path the bench relies on — welcome, join/reply, deliveries
- * of ephemeral and reliable (seq) messages — with exact counts.
+ * the v1 client path the bench relies on — welcome, join/reply, deliveries,
+ * cumulative acks of reliable messages — with exact counts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,7 +52,8 @@ function options(scenario: ScenarioName, url: string, pid: number, base: string,
 
 test('end to end against Herald: broadcast, unicast and reliable unicast counts are exact', async () => {
   assert.ok(existsSync(serverMain), `Herald is not built (${serverMain}); run npm test or npx tsc -b packages/server`);
-  const server = await startServer({ kind: 'herald', secret, apiKey, logDir: join(out, 'logs') });
+  // A short ack timeout makes a missing or late ack visible within the settle time as a resend.
+  const server = await startServer({ kind: 'herald', secret, apiKey, logDir: join(out, 'logs'), env: { HERALD_ACK_TIMEOUT_MS: '300' } });
   try {
     const b = await runScenario(options('broadcast', server.httpBase, server.pid, '127.0.3.2', {}));
     assert.equal(b.connections.held, 30);
@@ -68,9 +69,10 @@ test('end to end against Herald: broadcast, unicast and reliable unicast counts 
     assert.equal(u.latencyMs.count, 120);
     assert.deepEqual(u.errors, {});
 
-    const r = await runScenario(options('unicast', server.httpBase, server.pid, '127.0.5.2', { rate: 200, maxMessages: 120, reliable: true }));
+    const r = await runScenario(options('unicast', server.httpBase, server.pid, '127.0.5.2', { rate: 200, maxMessages: 120, reliable: true, settleSec: 1.5 }));
     assert.equal(r.messages.accepted, 120);
     assert.equal(r.messages.delivered, 120, 'every reliable message delivered once');
+    assert.equal(r.messages.duplicates, 0, 'every message acked within 300 ms: nothing resent during the settle time');
     assert.equal(r.latencyMs.count, 120);
     assert.deepEqual(r.errors, {});
   } finally {
