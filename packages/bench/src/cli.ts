@@ -59,6 +59,7 @@ Load:
   --payload <bytes>                approximate size of each message's data (default 100)
   --reliable                       unicast with "reliable": true (Herald acks) (default false)
   --hold <s>                       idle hold time, seconds               (default 10)
+  --settle <s>                     after all is delivered, keep counting (reliable resends show as duplicates) (default 0)
 
 Output:
   --out <dir>                      report directory                      (default ${DEFAULT_OUT_DIR})
@@ -112,6 +113,7 @@ export function parseCli(argv: string[]): ParsedCli {
       payload: { type: 'string' },
       reliable: { type: 'boolean' },
       hold: { type: 'string' },
+      settle: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean' },
       'no-progress': { type: 'boolean' },
@@ -149,6 +151,7 @@ export function parseCli(argv: string[]): ParsedCli {
     reliable: values.reliable === true,
     connectConcurrency: int('connect-concurrency', values['connect-concurrency'], 200, 1, 10_000),
     holdSec: int('hold', values.hold, 10, 0, LIMITS.holdSec),
+    settleSec: int('settle', values.settle, 0, 0, 60),
     secret,
     apiKey,
     heapSource: target === 'herald' ? 'metrics' : 'stats',
