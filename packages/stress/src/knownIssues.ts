@@ -6,7 +6,7 @@
  */
 export const KNOWN_ISSUES = {
   'auth-timeout-linger':
-    "packages/server/src/gateway/gateway.ts onTimer(): a connection closed 4001 for the auth timeout is never scheduled for terminate(), so a peer that ignores the close keeps its socket (and a maxPendingAuth slot) for ws's 30 s closeTimeout",
+    "packages/server/src/gateway/gateway.ts: sockets the server closes before authentication (4001 auth timeout in onTimer(), 4005 admission refusal) are never terminated, so a peer that ignores the close keeps the socket for ws's 30 s closeTimeout (4001 ones also hold a maxPendingAuth slot; 4005 ones are outside every limit). Fix: closeTimeout: 2000 in the WebSocketServer options",
 } as const;
 
 export type KnownIssue = keyof typeof KNOWN_ISSUES;

@@ -12,11 +12,14 @@ export const nodeKill: Scenario = {
     for (const s of specs) fleet.add(s);
     await fleet.connectAll(30_000);
     const victim = rng.pick(world.nodes);
+    // Redis a little slow and jittery meanwhile (node ↔ Redis through the fault proxy).
+    world.redisProxy.setLatency(rng.int(0, 5), rng.int(0, 10));
     const stream = publisher.stream(targetsFor(specs), { ratePerSec: p.publishRate, durationMs: p.phaseMs, padBytes: rng.int(16, 256) });
     await delay(rng.int(Math.floor(p.phaseMs / 4), Math.floor(p.phaseMs / 2)));
     await victim.kill9();
     ctx.log(`killed ${victim.id} (pid gone)`);
     await stream;
+    world.redisProxy.setLatency(0);
     await waitFor('every device reconnected to a live node', () => fleet.connectedCount() === fleet.devices.length, p.deliveryTimeoutMs, 100);
     // Restart out of the balancer so its idle baseline is measured without clients, then put it back.
     const all = world.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));

@@ -12,6 +12,9 @@ export const reconnectStorm: Scenario = {
     for (const s of specs) fleet.add(s);
     await fleet.connectAll(30_000);
     world.lb.setLatency(rng.int(0, 20), rng.int(0, 30));
+    // Reconnects meet a lossy network: a seeded share of new connections is reset at accept.
+    const dropRate = Math.round(rng.next() * 30) / 100;
+    world.lb.setDropRate(dropRate);
     const stream = publisher.stream(targetsFor(specs), { ratePerSec: p.publishRate, durationMs: p.phaseMs, padBytes: rng.int(16, 256) });
     const slot = Math.floor(p.phaseMs / (p.rounds + 1));
     let cut = 0;
@@ -21,7 +24,8 @@ export const reconnectStorm: Scenario = {
     }
     await stream;
     world.lb.setLatency(0);
+    world.lb.setDropRate(0);
     await waitFor('every device reconnected', () => fleet.connectedCount() === fleet.devices.length, p.deliveryTimeoutMs, 100);
-    ctx.notes.push(`${cut} connections cut in ${p.rounds} storm(s)`);
+    ctx.notes.push(`${cut} connections cut in ${p.rounds} storm(s); ${Math.round(dropRate * 100)} % of new connections dropped (${world.lb.stats.dropped} so far)`);
   },
 };
