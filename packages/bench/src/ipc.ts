@@ -29,6 +29,8 @@ export type ToWorker =
   | { type: 'connect' }
   /** Start counting deliveries (drops anything counted before). */
   | { type: 'measure' }
+  /** Broadcast k was not accepted by the server: count it as complete, or the window would wait for it forever. */
+  | { type: 'skip'; k: number }
   /** Send a tick now (the orchestrator wants exact counts). */
   | { type: 'flush' }
   | { type: 'stop' };

@@ -317,11 +317,14 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         progress.update(Math.min(el, o.durationSec), `sent ${published} delivered ${agg.delivered} (${Math.round(agg.delivered / Math.max(el, 0.001))}/s) p99 ${agg.total.totalCount ? (agg.total.getValueAtPercentile(99) / 1000).toFixed(2) : '-'} ms`);
       }, 200);
 
-      const onResult = (ok: boolean, error: string | undefined, room: number): void => {
+      const onResult = (ok: boolean, error: string | undefined, room: number, k: number): void => {
         if (ok) {
           accepted++;
           expected += broadcast ? (members[room] ?? 0) : 1;
-        } else if (error) agg.errors[error] = (agg.errors[error] ?? 0) + 1;
+        } else {
+          if (error) agg.errors[error] = (agg.errors[error] ?? 0) + 1;
+          if (broadcast) sendAll({ type: 'skip', k });
+        }
         waiter.kick();
         pump();
       };
@@ -348,7 +351,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
           } else {
             to = { user: `u${users[k % users.length] as number}` };
           }
-          void publisher.publish(to, k, r).then((res) => onResult(res.ok, res.error, r));
+          void publisher.publish(to, k, r).then((res) => onResult(res.ok, res.error, r, k));
         }
         if (timer === null && !stopPublishing) {
           // Paced: wake at the next due send. Closed-loop: responses and completions wake us; poll as a backstop.

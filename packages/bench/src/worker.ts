@@ -280,6 +280,16 @@ class ClientWorker {
     }
   }
 
+  /** Broadcasts the server refused: nobody will receive them. */
+  private readonly skipped = new Set<number>();
+
+  skip(k: number): void {
+    if (k < this.completed) return;
+    this.skipped.add(k);
+    if (k > this.maxK) this.maxK = k;
+    this.advanceCompleted();
+  }
+
   private onBroadcastReceipt(k: number, _r: number): void {
     if (k < this.completed) return;
     this.receipts.set(k, (this.receipts.get(k) ?? 0) + 1);
@@ -295,7 +305,7 @@ class ClientWorker {
     while (this.completed <= this.maxK) {
       const k = this.completed;
       const need = this.joinedByRoom[k % roomsN] ?? 0;
-      if ((this.receipts.get(k) ?? 0) < need) break;
+      if (!this.skipped.delete(k) && (this.receipts.get(k) ?? 0) < need) break;
       this.receipts.delete(k);
       this.completed++;
     }
@@ -314,6 +324,7 @@ class ClientWorker {
     this.duplicates = 0;
     this.hist.reset();
     this.receipts.clear();
+    this.skipped.clear();
     this.completed = 0;
     this.maxK = -1;
   }
@@ -363,6 +374,9 @@ process.on('message', (m: ToWorker) => {
       // Reply with a (reset) tick so the orchestrator knows counting has started before it publishes.
       worker?.measure();
       worker?.tick();
+      break;
+    case 'skip':
+      worker?.skip(m.k);
       break;
     case 'flush':
       worker?.tick();

@@ -109,3 +109,17 @@ test('a wrong secret is reported as failed connections by kind, not a crash', as
     await server.stop();
   }
 });
+
+test('refused broadcasts do not stall the closed-loop window', async () => {
+  const server = await startServer({ kind: 'raw', secret, apiKey, logDir: join(out, 'logs') });
+  try {
+    // Every publish is refused (401): with a window of 2, publishing would stop after 2 without skips.
+    const r = await runScenario({ ...options('raw', 'broadcast', server.httpBase, server.pid, { connections: 10, window: 2, maxMessages: 20, addresses: sourceAddresses(10, '127.0.6.2', 1) }), apiKey: 'not-the-key' });
+    assert.equal(r.messages.published, 20);
+    assert.equal(r.messages.accepted, 0);
+    assert.equal(r.messages.delivered, 0);
+    assert.deepEqual(r.errors, { publish_http_401: 20 });
+  } finally {
+    await server.stop();
+  }
+});
