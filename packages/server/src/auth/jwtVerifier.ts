@@ -9,6 +9,7 @@ import { createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { jwtVerify, importSPKI, createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { HeraldConfig } from '../config/schema.js';
 import { DEFAULT_TENANT } from '@herald/protocol';
+import { verifyHmacJwt, HmacJwtError, type HmacClaimRules } from './hmacJwt.js';
 
 export interface Identity {
   user: string;
@@ -35,9 +36,19 @@ const ID_PATTERN = /^\P{Cc}{1,128}$/u;
 export class JwtVerifier {
   private key: KeyObject | webcrypto.CryptoKey | Uint8Array | JWTVerifyGetKey | undefined;
   private readonly algorithms: string[];
+  /** Set for HS* algorithms: verified synchronously, without jose's WebCrypto round trip. */
+  private hmacKey: KeyObject | undefined;
+  private readonly rules: HmacClaimRules;
 
   constructor(private readonly config: HeraldConfig & { jwtSecret: string }) {
     this.algorithms = config.jwtAlgorithms;
+    this.rules = {
+      algorithms: config.jwtAlgorithms,
+      clockToleranceSec: config.jwtClockToleranceSec,
+      requireExp: config.jwtRequireExp,
+      ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+      ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    };
   }
 
   /** Resolves verification key material once, at start-up. */
@@ -47,7 +58,7 @@ export class JwtVerifier {
     const asym = this.algorithms.every((a) => !a.startsWith('HS'));
     if (!hmac && !asym) throw new Error('jwtAlgorithms must not mix HS* with public-key algorithms');
     if (hmac) {
-      this.key = createSecretKey(Buffer.from(c.jwtSecret, 'utf8'));
+      this.key = this.hmacKey = createSecretKey(Buffer.from(c.jwtSecret, 'utf8'));
     } else if (c.jwksUrl) {
       this.key = createRemoteJWKSet(new URL(c.jwksUrl));
     } else if (c.jwtPublicKey) {
@@ -61,6 +72,15 @@ export class JwtVerifier {
   async verify(token: string | undefined | null): Promise<Identity> {
     if (!token) throw new AuthError('missing', 'token missing');
     if (token.length > 8192 || token.split('.').length !== 3) throw new AuthError('malformed', 'token malformed');
+    if (this.hmacKey) {
+      // Fast path: HMAC tokens are checked synchronously (see hmacJwt.ts).
+      try {
+        return toIdentity(verifyHmacJwt(token, this.hmacKey, this.rules));
+      } catch (err) {
+        if (err instanceof HmacJwtError) throw new AuthError(err.reason, err.message);
+        throw err;
+      }
+    }
     let payload: JWTPayload;
     try {
       const key = this.key;

@@ -67,7 +67,7 @@ export const CONFIG_KEYS = {
   binaryCompressionThresholdBytes: { type: int(0, 16 * 1024 * 1024).default(1024), doc: 'Protocol v2: server frames with a payload of at least this many bytes are compressed, when a codec was negotiated.' },
   binaryMaxDecompressedBytes: { type: int(128, 64 * 1024 * 1024).optional(), doc: 'Protocol v2: largest client payload after decompression, bytes (over it: close 1009). Unset: maxFrameBytes.' },
   roomPresenceEvents: { type: bool.default(true), doc: 'Send join/leave events to room members.' },
-  roomPresenceMaxMembers: { type: int(0, 10_000_000).default(1000), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
+  roomPresenceMaxMembers: { type: int(0, 10_000_000).default(100), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
 
   ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
   ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Sends of an unacked message before the connection is closed 4012.' },

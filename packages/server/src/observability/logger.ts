@@ -33,10 +33,14 @@ const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 /**
  * The request id of an HTTP request: a caller's `x-request-id` when it is a
  * sane token (1–128 of [A-Za-z0-9._:@/+=-]; anything else could forge log
- * lines or bloat them), else a fresh random id.
+ * lines or bloat them), else a fresh id: a random per-process prefix and a
+ * counter, unique without paying for random bytes on every request.
  */
 export function requestId(incoming: string | string[] | undefined): string {
   const v = Array.isArray(incoming) ? incoming[0] : incoming;
   if (v !== undefined && REQUEST_ID.test(v)) return v;
-  return randomBytes(9).toString('base64url');
+  return REQUEST_PREFIX + (++requestCounter).toString(36);
 }
+
+const REQUEST_PREFIX = randomBytes(6).toString('base64url') + '-';
+let requestCounter = 0;
