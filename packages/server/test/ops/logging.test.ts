@@ -33,8 +33,9 @@ test('requestId: honours sane ids, replaces anything else', () => {
   for (const bad of [undefined, '', 'has space', 'new\nline', 'x'.repeat(129), '"quoted"', '{json}']) {
     const id = requestId(bad);
     assert.notEqual(id, bad);
-    assert.match(id, /^[A-Za-z0-9_-]{12}$/);
+    assert.match(id, /^[A-Za-z0-9_-]{8}-[0-9a-z]+$/);
   }
+  assert.notEqual(requestId(undefined), requestId(undefined), 'fresh ids are unique');
 });
 
 test('API requests carry a request id in the response and in their log lines; no key, token or body is logged', async () => {
@@ -57,7 +58,7 @@ test('API requests carry a request id in the response and in their log lines; no
   const generated = await fetch(n.url + '/api/v1/publish', { method: 'POST', headers: { authorization: 'Bearer wrong-key', 'x-request-id': 'not a sane id' }, body: '{}' });
   assert.equal(generated.status, 401);
   const gid = generated.headers.get('x-request-id')!;
-  assert.match(gid, /^[A-Za-z0-9_-]{12}$/);
+  assert.match(gid, /^[A-Za-z0-9_-]{8}-[0-9a-z]+$/);
 
   c.ws.close(1000);
   await c.waitClosed();
