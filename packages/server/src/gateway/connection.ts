@@ -23,6 +23,34 @@ export interface ConnectionHooks {
   onOverflow(c: Connection): void;
   /** The server started closing the connection. */
   onClosing(c: Connection): void;
+  /** A WebSocket message arrived. */
+  onMessage(c: Connection, data: RawData, isBinary: boolean): void;
+  /** The WebSocket closed. */
+  onClose(c: Connection, code: number, reason: Buffer): void;
+  /** ws reported an error (it closes the socket itself). */
+  onError(c: Connection, err: Error): void;
+}
+
+/** Where a WebSocket keeps its Connection, so one set of listener functions serves all sockets. */
+const CONN = Symbol('herald.connection');
+type Tagged = WebSocket & { [CONN]: Connection };
+
+// Shared listeners: `this` is the WebSocket. Closures per connection would cost
+// about 300 bytes each; these cost nothing per connection.
+function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const c = (this as Tagged)[CONN];
+  c.hooks.onMessage(c, data, isBinary);
+}
+function onWsPong(this: WebSocket): void {
+  (this as Tagged)[CONN].lastSeen = Date.now();
+}
+function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
+  const c = (this as Tagged)[CONN];
+  c.hooks.onClose(c, code, reason);
+}
+function onWsError(this: WebSocket, err: Error): void {
+  const c = (this as Tagged)[CONN];
+  c.hooks.onError(c, err);
 }
 
 export class Connection {
@@ -55,7 +83,7 @@ export class Connection {
     /** `last_seq` from the URL, when given. */
     readonly requestedSeq: number | undefined,
     readonly remoteAddress: string,
-    private readonly hooks: ConnectionHooks,
+    readonly hooks: ConnectionHooks,
     private readonly maxBuffered: number,
   ) {
     this.connectedAt = this.lastSeen = Date.now();
@@ -63,6 +91,11 @@ export class Connection {
     // ws keeps its socket private; writing pre-built frames to it directly is
     // what lets one frame buffer serve every recipient (see wireFrame.ts).
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    (ws as Tagged)[CONN] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
   }
 
   get open(): boolean {

@@ -74,6 +74,10 @@ export class Gateway implements ReliableHost {
     // Every server-side close gets a bounded grace for the close handshake, then the socket
     // is dropped: a peer that ignores it (or stopped reading) must not hold it for ws's 30 s.
     onClosing: (c) => this.wheel.schedule(c.timer, CLOSE_GRACE_MS),
+    onMessage: (c, data, isBinary) => this.onMessage(c, data, isBinary),
+    onClose: (c, code, reason) => this.onClose(c, code, reason.toString()),
+    // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.
+    onError: (c, err) => this.log.debug({ conn: c.id, err: err.message }, 'websocket error'),
   };
 
   constructor(private readonly d: GatewayDeps) {
@@ -177,15 +181,6 @@ export class Gateway implements ReliableHost {
     const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, this.connHooks, this.d.config.outboundBufferBytes);
     conn.v2 = v2;
     this.live.add(conn);
-    ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
-    ws.on('pong', () => {
-      conn.lastSeen = Date.now();
-    });
-    ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
-    ws.on('error', (err) => {
-      // ws reports protocol errors (e.g. 1009 too big) here and then closes.
-      this.log.debug({ conn: id, err: err.message }, 'websocket error');
-    });
     if (p.token !== undefined) {
       ws.pause(); // nothing is read until the welcome is out
       conn.early = [];

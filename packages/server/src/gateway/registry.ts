@@ -20,10 +20,12 @@ export interface Transitions {
 
 export class Registry implements LocalView {
   private readonly conns = new Map<string, Connection>();
-  private readonly users = new Map<string, Set<Connection>>();
+  // Most users have one device and most keys one member: a lone connection is stored as
+  // itself, a Set only from the second one on (a Set costs ~250 bytes per key).
+  private readonly users = new Map<string, Members>();
   private readonly devices = new Map<string, Connection>();
   private readonly tenants = new Map<string, Set<Connection>>();
-  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly rooms = new Map<string, Members>();
   readonly platforms: Record<Platform, number> = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<Platform, number>;
 
   constructor(private readonly nodeId: string) {}
@@ -57,7 +59,7 @@ export class Registry implements LocalView {
   add(c: Connection): Transitions {
     this.conns.set(c.id, c);
     this.devices.set(deviceKey(c.tenant, c.user, c.device), c);
-    const firstOfUser = addTo(this.users, userKey(c.tenant, c.user), c);
+    const firstOfUser = addMember(this.users, userKey(c.tenant, c.user), c);
     const firstOfTenant = addTo(this.tenants, c.tenant, c);
     this.platforms[c.platform]++;
     return { firstOfUser, firstOfTenant };
@@ -70,10 +72,10 @@ export class Registry implements LocalView {
     const dk = deviceKey(c.tenant, c.user, c.device);
     if (this.devices.get(dk) === c) this.devices.delete(dk);
     const roomsEmptied: string[] = [];
-    if (c.rooms) for (const room of c.rooms) if (removeFrom(this.rooms, roomKey(c.tenant, room), c)) roomsEmptied.push(room);
+    if (c.rooms) for (const room of c.rooms) if (removeMember(this.rooms, roomKey(c.tenant, room), c)) roomsEmptied.push(room);
     this.platforms[c.platform]--;
     return {
-      lastOfUser: removeFrom(this.users, userKey(c.tenant, c.user), c),
+      lastOfUser: removeMember(this.users, userKey(c.tenant, c.user), c),
       lastOfTenant: removeFrom(this.tenants, c.tenant, c),
       roomsEmptied,
     };
@@ -82,17 +84,17 @@ export class Registry implements LocalView {
   /** Returns true when `c` is the first local member of the room. */
   join(c: Connection, room: string): boolean {
     (c.rooms ??= new Set()).add(room);
-    return addTo(this.rooms, roomKey(c.tenant, room), c);
+    return addMember(this.rooms, roomKey(c.tenant, room), c);
   }
 
   /** Returns true when the room has no local member left. */
   leave(c: Connection, room: string): boolean {
     c.rooms?.delete(room);
-    return removeFrom(this.rooms, roomKey(c.tenant, room), c);
+    return removeMember(this.rooms, roomKey(c.tenant, room), c);
   }
 
   roomSize(tenant: string, room: string): number {
-    return this.rooms.get(roomKey(tenant, room))?.size ?? 0;
+    return size(this.rooms.get(roomKey(tenant, room)));
   }
 
   /** Connections a route reaches on this node. */
@@ -103,10 +105,10 @@ export class Registry implements LocalView {
           const c = this.devices.get(deviceKey(route.tenant, route.user, route.device));
           return c ? [c] : [];
         }
-        return this.users.get(userKey(route.tenant, route.user)) ?? [];
+        return iterate(this.users.get(userKey(route.tenant, route.user)));
       }
       case 'room':
-        return this.rooms.get(roomKey(route.tenant, route.room)) ?? [];
+        return iterate(this.rooms.get(roomKey(route.tenant, route.room)));
       case 'tenant':
         return this.tenants.get(route.tenant) ?? [];
       case 'all':
@@ -122,7 +124,7 @@ export class Registry implements LocalView {
   // ---- LocalView ----
 
   userDevices(tenant: string, user: string): DevicePresence[] {
-    return [...(this.users.get(userKey(tenant, user)) ?? [])].map((c) => ({
+    return [...iterate(this.users.get(userKey(tenant, user)))].map((c) => ({
       tenant: c.tenant,
       user: c.user,
       device: c.device,
@@ -134,14 +136,15 @@ export class Registry implements LocalView {
   }
 
   roomMembers(tenant: string, room: string): RoomMember[] {
-    return [...(this.rooms.get(roomKey(tenant, room)) ?? [])].map((c) => ({ user: c.user, device: c.device, node: this.nodeId }));
+    return [...iterate(this.rooms.get(roomKey(tenant, room)))].map((c) => ({ user: c.user, device: c.device, node: this.nodeId }));
   }
 
   count(route: Route): number {
     if (route.kind === 'all') return this.conns.size;
     if (route.kind === 'user' && route.device !== undefined) return this.devices.has(deviceKey(route.tenant, route.user, route.device)) ? 1 : 0;
-    const set = this.lookup(route) as Set<Connection> | Connection[];
-    return set instanceof Set ? set.size : set.length;
+    if (route.kind === 'user') return size(this.users.get(userKey(route.tenant, route.user)));
+    if (route.kind === 'room') return size(this.rooms.get(roomKey(route.tenant, route.room)));
+    return this.tenants.get(route.tenant)?.size ?? 0;
   }
 }
 
@@ -163,4 +166,43 @@ function removeFrom(map: Map<string, Set<Connection>>, key: string, c: Connectio
     return true;
   }
   return false;
+}
+
+/** One connection, or a Set of two or more. */
+type Members = Connection | Set<Connection>;
+
+const NONE: readonly Connection[] = [];
+
+function iterate(m: Members | undefined): Iterable<Connection> {
+  return m === undefined ? NONE : m instanceof Set ? m : [m];
+}
+
+function size(m: Members | undefined): number {
+  return m === undefined ? 0 : m instanceof Set ? m.size : 1;
+}
+
+/** Returns true when `c` is the key's first member. */
+function addMember(map: Map<string, Members>, key: string, c: Connection): boolean {
+  const m = map.get(key);
+  if (m === undefined) {
+    map.set(key, c);
+    return true;
+  }
+  if (m instanceof Set) m.add(c);
+  else if (m !== c) map.set(key, new Set([m, c]));
+  return false;
+}
+
+/** Returns true when the key has no member left. */
+function removeMember(map: Map<string, Members>, key: string, c: Connection): boolean {
+  const m = map.get(key);
+  if (m === undefined) return false;
+  if (m instanceof Set) {
+    if (!m.delete(c)) return false;
+    if (m.size === 1) map.set(key, m.values().next().value!);
+    return false;
+  }
+  if (m !== c) return false;
+  map.delete(key);
+  return true;
 }
