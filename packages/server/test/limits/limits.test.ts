@@ -136,16 +136,17 @@ test('pre-auth caps: an oversized auth frame closes 1009', async () => {
 
 test('an expired token closes the connection 4001; a refresh before expiry keeps it', async () => {
   const n = await node({ heartbeatMs: 200, jwtClockToleranceSec: 0 });
-  const short = await token('brief', { ttlSec: 1 });
+  // 2 s: exp has whole-second precision, so a 1 s token can be stale on arrival.
+  const short = await token('brief', { ttlSec: 2 });
   const c = await connect(n, 'brief', { token: short });
-  const closed = await c.waitClosed(5000);
+  const closed = await c.waitClosed(6000);
   assert.equal(closed.code, CloseCode.Unauthorized);
   assert.match(closed.reason, /expired/);
-  const kept = await connect(n, 'renewed', { token: await token('renewed', { ttlSec: 1 }) });
+  const kept = await connect(n, 'renewed', { token: await token('renewed', { ttlSec: 2 }) });
   const reply = await kept.request({ type: 'auth', token: await token('renewed', { ttlSec: 3600 }) });
   assert.equal(reply.type, 'reply');
   // Past the first token's expiry, plus heartbeat checks, it is still open.
-  const until = Date.now() + 1600;
+  const until = Date.now() + 2600;
   while (Date.now() < until) {
     kept.send({ type: 'ping' });
     await kept.waitForCount((f) => f.type === 'pong', kept.frames.filter((f) => f.type === 'pong').length + 1, 2000, 'pong');
