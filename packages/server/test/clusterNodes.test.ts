@@ -11,8 +11,6 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../src/node.js';
 import type { RedisEngine } from '../src/engine/redis/redisEngine.js';
-import { StreamIngest } from '../src/ingest/streamIngest.js';
-import { createLogger } from '../src/observability/logger.js';
 import { API_KEY, SECRET, api, connect, publish, startNode, type Frame, type TestClient } from './helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from './helpers/redisServer.js';
 
@@ -223,33 +221,28 @@ describe('node crash', () => {
   });
 });
 
-describe('ingest through a node', () => {
-  test('an entry added to the stream reaches a device on another node; a bad one is dead-lettered', async () => {
+describe('ingest through the nodes', () => {
+  test('an entry added to the stream is published once and reaches a device on any node; a bad one is dead-lettered', async () => {
     const dev = await on(C, 'ivan', { device: 'd' });
-    // Wired here as the node would wire it: the handler is node A's publish pipeline.
-    const ingest = new StreamIngest({
-      url: redisUrl,
-      keyPrefix: prefix,
-      consumer: A.nodeId,
-      logger: createLogger('silent'),
-      blockMs: 200,
-      handler: async (body) => void (await A.publisher.publishUnknown(body)),
-    });
-    await ingest.start();
-    try {
-      await admin.xadd(`${prefix}ingest`, '*', 'payload', JSON.stringify({ to: { user: 'ivan' }, data: { k: 'from-queue' } }));
-      await admin.xadd(`${prefix}ingest`, '*', 'payload', JSON.stringify({ to: { nobody: true }, data: 1 }));
-      const m = await dev.waitFor(withData('from-queue'), 10_000);
-      assert.equal(m.seq, 1);
-      await waitFor('dead letter', async () => (await admin.xlen(ingest.deadStream)) === 1, 10_000);
-      const entries = (await admin.xrange(ingest.deadStream, '-', '+')) as [string, string[]][];
-      const fields = entries[0]![1];
-      const dead = Object.fromEntries([0, 2, 4, 6].map((i) => [fields[i], fields[i + 1]]));
-      assert.match(dead.reason!, /^rejected \(400\)/);
-      assert.equal(dead.payload, JSON.stringify({ to: { nobody: true }, data: 1 }));
-    } finally {
-      await ingest.stop();
-    }
+    // Every node consumes `<prefix>ingest` in group `herald` (ingestEnabled defaults to true).
+    await admin.xadd(`${prefix}ingest`, '*', 'payload', JSON.stringify({ to: { user: 'ivan' }, data: { k: 'from-queue' } }));
+    await admin.xadd(`${prefix}ingest`, '*', 'payload', JSON.stringify({ to: { nobody: true }, data: 1 }));
+    const m = await dev.waitFor(withData('from-queue'), 10_000);
+    assert.equal(m.seq, 1);
+    const deadStream = `${prefix}ingest:dead`;
+    await waitFor('dead letter', async () => (await admin.xlen(deadStream)) >= 1, 10_000);
+    const entries = (await admin.xrange(deadStream, '-', '+')) as [string, string[]][];
+    assert.equal(entries.length, 1, 'dead-lettered once');
+    const fields = entries[0]![1];
+    const dead = Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]));
+    assert.match(dead.reason!, /^rejected \(400\)/);
+    assert.equal(dead.payload, JSON.stringify({ to: { nobody: true }, data: 1 }));
+    assert.ok(['node-a', 'node-b', 'node-c'].includes(dead.consumer!));
+    // Exactly once: a marker published after both entries were handled arrives after a single copy.
+    await waitFor('both entries acked', async () => Number(((await admin.xpending(`${prefix}ingest`, 'herald')) as [number])[0]) === 0);
+    await publish(A, { to: { user: 'ivan' }, data: { k: 'marker' } });
+    await dev.waitFor(withData('marker'));
+    assert.equal(dev.frames.filter(withData('from-queue')).length, 1);
   });
 });
 
