@@ -96,6 +96,7 @@ async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, p
   try {
     await restore(world);
     const subsBefore = await world.subscriptions();
+    const codesBefore = await closeCodes(world);
     await withTimeout(`scenario ${sc.name}`, sc.run(ctx), SCENARIO_CAP_MS[profile.name]);
     // Everything owed must arrive once the faults are over.
     try {
@@ -106,6 +107,9 @@ async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, p
     ctx.violations.push(...checkDelivery(publisher.records, fleet.recordings()));
     fleet.closeAll();
     ctx.violations.push(...(await leaksSettled(world, subsBefore)));
+    const codesAfter = await closeCodes(world);
+    const delta = [...codesAfter].map(([c, n]) => [c, n - (codesBefore.get(c) ?? 0)] as const).filter(([, n]) => n > 0);
+    if (delta.length) ctx.notes.push(`server close codes: ${delta.map(([c, n]) => `${c}×${n}`).join(', ')}`);
     ctx.violations.push(...(await memorySettled(world, profile)));
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
@@ -136,6 +140,16 @@ async function restore(world: World): Promise<void> {
     }
   }
   await waitFor('every node ready', async () => (await Promise.all(world.nodes.map((n) => n.health()))).every((h) => h.engineUp), 30_000, 100);
+}
+
+/** Connections closed per close code, summed over the nodes (admin feed; a restarted node starts from 0). */
+async function closeCodes(world: World): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const n of world.liveNodes()) {
+    const h = await n.health().catch(() => undefined);
+    for (const [c, k] of Object.entries(h?.disconnectsByCode ?? {})) out.set(c, (out.get(c) ?? 0) + k);
+  }
+  return out;
 }
 
 async function leaksSettled(world: World, subsBefore: Record<string, number>): Promise<Violation[]> {
