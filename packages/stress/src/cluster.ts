@@ -5,14 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { track } from './children.js';
 import { httpRequest, metricSum } from './http.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
-export const HERALD_BIN = fileURLToPath(new URL('../../server/bin/herald.js', import.meta.url));
-const SERVER_DIST = fileURLToPath(new URL('../../server/dist/cli/main.js', import.meta.url));
+/** The server under test; HERALD_STRESS_BIN points the suite at another build (e.g. a candidate fix). */
+export const HERALD_BIN = process.env.HERALD_STRESS_BIN ?? fileURLToPath(new URL('../../server/bin/herald.js', import.meta.url));
+const SERVER_DIST = fileURLToPath(new URL('../dist/cli/main.js', pathToFileURL(HERALD_BIN)));
 
 export interface ClusterSettings {
   jwtSecret: string;
