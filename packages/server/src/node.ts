@@ -81,12 +81,12 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       : `${hostname().split('.')[0]}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const log = opts.logger ?? createLogger(config.logLevel, { node: nodeId });
   const stats = new Stats();
-  const limiter = new Limiter(config, stats);
   const startedAt = Date.now();
   let draining = false;
   const verifier = new JwtVerifier(config);
   await verifier.init();
   const engine = await createEngine(config, nodeId, log);
+  const limiter = new Limiter(config, stats, engine);
 
   // Metrics read the gateway lazily: they are created before it.
   const holder: { gw?: Gateway } = {};

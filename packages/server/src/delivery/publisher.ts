@@ -44,7 +44,7 @@ export class Publisher {
     if (rateLimited && this.limiter) {
       const routes = resolveTarget(parsed.to).routes;
       const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
-      const waitMs = this.limiter.apiPublish(tenant, routes.length);
+      const waitMs = await this.limiter.apiPublish(tenant, routes.length);
       if (waitMs > 0) {
         const err = new HeraldError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
         err.retryAfterSec = Math.ceil(waitMs / 1000);

@@ -135,6 +135,14 @@ export interface Engine {
   idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void>;
   idempotencyRelease(key: string): Promise<void>;
 
+  // ---- shared limits ----
+  /**
+   * Optional: a token bucket shared by every node. Resolves 0 when `cost`
+   * tokens were taken, else the ms until they could be. Engines without it
+   * leave limits per node.
+   */
+  takeTokens?(key: string, ratePerSec: number, burst: number, cost: number): Promise<number>;
+
   // ---- presence across nodes ----
   presenceAdd(device: DevicePresence): Promise<void>;
   presenceRemove(device: DevicePresence): Promise<void>;

@@ -218,8 +218,13 @@ export class Gateway implements ReliableHost {
   /** Resume point, registry, welcome, then replay. */
   private async activate(conn: Connection, id: Identity): Promise<void> {
     const { engine } = this;
-    const stored = conn.requestedSeq === undefined ? await engine.getCursor(id.tenant, id.user, conn.device) : undefined;
-    const head = await engine.readAfter(id.tenant, id.user, Number.MAX_SAFE_INTEGER, 0, this.settings.retention);
+    const max = this.d.config.maxConnectionsPerUser;
+    const [stored, head, devices] = await Promise.all([
+      conn.requestedSeq === undefined ? engine.getCursor(id.tenant, id.user, conn.device) : undefined,
+      engine.readAfter(id.tenant, id.user, Number.MAX_SAFE_INTEGER, 0, this.settings.retention),
+      // The user's devices on every node: the per-user limit is the cluster's.
+      max > 0 ? engine.userPresence(id.tenant, id.user) : [],
+    ]);
     if (conn.state !== 'authenticating') return; // closed while we waited
     let start = conn.requestedSeq ?? stored ?? head.tip;
     let recovered = true;
@@ -233,8 +238,8 @@ export class Gateway implements ReliableHost {
       recovered = false;
     }
     const older = this.registry.device(id.tenant, id.user, conn.device);
-    const max = this.d.config.maxConnectionsPerUser;
-    if (max > 0 && this.registry.count({ kind: 'user', tenant: id.tenant, user: id.user }) - (older ? 1 : 0) >= max) {
+    // This device connecting again replaces its older connection, wherever it is: not counted.
+    if (max > 0 && devices.filter((d) => d.device !== conn.device).length >= max) {
       this.d.limiter.reject('connections_per_user');
       conn.close(CloseCode.ConnectionLimit, `connection limit per user reached (${max})`);
       return;

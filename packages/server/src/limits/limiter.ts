@@ -6,6 +6,7 @@
 import type { HeraldConfig } from '../config/schema.js';
 import type { Stats } from '../observability/stats.js';
 import { KeyedBuckets } from './tokenBucket.js';
+import type { Engine } from '../engine/types.js';
 
 export type LimitName =
   | 'connections_per_user'
@@ -29,6 +30,8 @@ export class Limiter {
   constructor(
     private readonly c: HeraldConfig,
     private readonly stats: Stats,
+    /** An engine that shares token buckets across nodes, if any. */
+    private readonly shared?: Pick<Engine, 'takeTokens'>,
   ) {
     this.connectsPerIp = new KeyedBuckets({ ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp });
     this.framesPerUser = new KeyedBuckets({ ratePerSec: c.frameRatePerUser, burst: c.frameBurstPerUser });
@@ -62,9 +65,24 @@ export class Limiter {
     return false;
   }
 
-  /** An API publish to `tenant` (`cost` messages): 0 when allowed, else ms to wait. */
-  apiPublish(tenant: string, cost: number): number {
-    const wait = this.apiPerTenant.take(tenant, cost);
+  /**
+   * An API publish to `tenant` (`cost` messages): 0 when allowed, else ms to wait.
+   * With an engine that shares buckets (Redis) the budget is the cluster's, not
+   * this node's; if the engine cannot answer, the node's own bucket decides.
+   */
+  async apiPublish(tenant: string, cost: number): Promise<number> {
+    const { ratePerSec, burst } = this.apiPerTenant.spec;
+    if (ratePerSec <= 0) return 0;
+    let wait: number;
+    if (this.shared?.takeTokens) {
+      try {
+        wait = await this.shared.takeTokens('api:' + tenant, ratePerSec, burst, cost);
+      } catch {
+        wait = this.apiPerTenant.take(tenant, cost);
+      }
+    } else {
+      wait = this.apiPerTenant.take(tenant, cost);
+    }
     if (wait > 0) this.reject('api_publish_per_tenant');
     return wait;
   }

@@ -91,6 +91,11 @@ export class RedisKeys {
     return this.prefix + 'node:{' + esc(node) + '}';
   }
 
+  /** Hash: a shared token bucket (rate limits across nodes). */
+  rate(key: string): string {
+    return this.prefix + 'rate:{' + esc(key) + '}';
+  }
+
   idempotency(key: string): string {
     return this.prefix + 'idem:{' + esc(key) + '}';
   }

@@ -33,7 +33,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
-import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 
 export interface RedisEngineOptions {
@@ -58,6 +58,7 @@ interface Scripts {
   heraldReadAfter(meta: string, inbox: string, ...argv: (string | number)[]): ScriptResult<[number, number, [string, string[]][]]>;
   heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): ScriptResult<number>;
   heraldIdemClaim(key: string, ttlMs: number): ScriptResult<string[]>;
+  heraldTakeTokens(key: string, ratePerSec: number, burst: number, cost: number): ScriptResult<number>;
   heraldHdelIf(key: string, field: string, prop: string, expected: string): ScriptResult<number>;
   heraldNewest(inbox: string, now: number): ScriptResult<[string, string[]] | null>;
 }
@@ -269,6 +270,11 @@ export class RedisEngine implements Engine {
     return { state: 'done', result: r[1] ?? '' };
   }
 
+  /** Shared token bucket: 0 when `cost` was taken, else the ms to wait. */
+  async takeTokens(key: string, ratePerSec: number, burst: number, cost: number): Promise<number> {
+    return Number(await this.scripts.heraldTakeTokens(this.keys.rate(key), ratePerSec, burst, cost).catch(this.failed('rate')));
+  }
+
   async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
     await this.cmd.set(this.keys.idempotency(key), 'd' + result, 'PX', Math.max(1, Math.floor(ttlMs))).catch(this.failed('idempotency'));
   }
@@ -353,6 +359,7 @@ export class RedisEngine implements Engine {
     c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
     c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
     c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
+    c.defineCommand('heraldTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
     c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
     c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
     c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });

@@ -215,3 +215,27 @@ for _, e in ipairs(batch) do
 end
 return false
 `;
+
+/**
+ * A token bucket shared by every node (HTTP API rate limits).
+ * KEYS: bucket hash
+ * ARGV: rate (tokens/s), burst, cost
+ * Returns 0 when the cost was taken, else the ms until it could be.
+ * Redis's own clock is used so that nodes with skewed clocks agree.
+ */
+export const TAKE_TOKENS = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(v[1]) or burst
+local at = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + (now - at) * rate / 1000)
+local wait = 0
+if tokens >= cost then tokens = tokens - cost else wait = math.ceil((cost - tokens) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return wait
+`;
