@@ -39,8 +39,13 @@ Scenarios (--scenario, default broadcast):
 
 Target:
   --target <raw|socketio|herald>   server kind                          (default herald)
-  --url <http://127.0.0.1:PORT>    a running server; omit to start one as a child process
-  --pid <pid>                      pid of a running local server, for /proc RSS and CPU
+  --url <http://127.0.0.1:PORT>    a running server; omit to start one as a child process.
+                                   Repeat for several nodes (Redis engine): connections are spread
+                                   round-robin over them (user i goes to url[i % count])
+  --publish-url <url>              node that receives the publishes      (default the first --url;
+                                   may be a node that holds no connection)
+  --pid <pid>                      pid of a running local server, for /proc RSS and CPU; repeat in the
+                                   order of the --url values (then --publish-url, if it is not one of them)
   --jwt-secret <s>                 HS256 secret      (default $HERALD_JWT_SECRET, or generated when spawning)
   --api-key <k>                    publish API key   (default $HERALD_API_KEY, or generated when spawning)
 
@@ -94,8 +99,9 @@ export function parseCli(argv: string[]): ParsedCli {
     options: {
       help: { type: 'boolean', short: 'h' },
       target: { type: 'string' },
-      url: { type: 'string' },
-      pid: { type: 'string' },
+      url: { type: 'string', multiple: true },
+      'publish-url': { type: 'string' },
+      pid: { type: 'string', multiple: true },
       'jwt-secret': { type: 'string' },
       'api-key': { type: 'string' },
       scenario: { type: 'string' },
@@ -127,8 +133,13 @@ export function parseCli(argv: string[]): ParsedCli {
   if (!TARGET_KINDS.includes(target)) throw new Error(`--target must be one of ${TARGET_KINDS.join(', ')}`);
   const scenario = (values.scenario ?? 'broadcast') as ScenarioName;
   if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}`);
-  const url = values.url ?? 'http://127.0.0.1:0';
-  if (values.url !== undefined) assertLoopbackUrl(values.url);
+  const urls = values.url ?? [];
+  for (const u of urls) assertLoopbackUrl(u);
+  if (values['publish-url'] !== undefined) {
+    assertLoopbackUrl(values['publish-url']);
+    if (urls.length === 0) throw new Error('--publish-url needs --url');
+  }
+  const url = values['publish-url'] ?? urls[0] ?? 'http://127.0.0.1:0';
   const connections = int('connections', values.connections, 1000, 1, LIMITS.connections);
   const addressesN = values.addresses === undefined ? undefined : int('addresses', values.addresses, 1, 1, 254);
   const secret = values['jwt-secret'] ?? process.env.HERALD_JWT_SECRET ?? (base.spawn ? randomBytes(32).toString('base64url') : '');
@@ -159,7 +170,13 @@ export function parseCli(argv: string[]): ParsedCli {
     handshakeTimeoutMs: 15_000,
     drainTimeoutSec: 30,
   };
-  if (values.pid !== undefined) run.pid = int('pid', values.pid, 0, 1, 2 ** 22);
+  const pids = (values.pid ?? []).map((p) => int('pid', p, 0, 1, 2 ** 22));
+  const nodeUrls = [...new Set([...urls, url])];
+  if (pids.length > nodeUrls.length) throw new Error(`more --pid values (${pids.length}) than server URLs (${nodeUrls.length})`);
+  if (urls.length > 1 || (urls.length === 1 && url !== urls[0])) {
+    run.connectUrls = urls;
+    run.nodes = nodeUrls.map((u, i) => ({ url: u, ...(pids[i] !== undefined ? { pid: pids[i] } : {}) }));
+  } else if (pids[0] !== undefined) run.pid = pids[0];
   if (run.workers * MAX_CONNECTIONS_PER_WORKER < connections) run.workers = Math.ceil(connections / MAX_CONNECTIONS_PER_WORKER);
   if (run.workers > LIMITS.workers) throw new Error(`too many client processes needed (${run.workers})`);
   return { ...base, run };

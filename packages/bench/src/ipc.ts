@@ -6,6 +6,8 @@ export interface WorkerInit {
   workerId: number;
   target: TargetKind;
   httpBase: string;
+  /** Several server nodes: connection i goes to connectBases[i % length] (round-robin by user index). Absent: httpBase. */
+  connectBases?: string[];
   secret: string;
   /** First user index and count: this worker owns users u<first>..u<first+count-1>. */
   first: number;
@@ -78,3 +80,9 @@ export interface Completed {
 }
 
 export type FromWorker = Tick | Connected | Stopped | Completed | { type: 'ready'; workerId: number };
+
+/** The node a connection goes to: round-robin over `connectBases` by user index, else the one `httpBase`. */
+export function connectBaseFor(init: Pick<WorkerInit, 'httpBase' | 'connectBases'>, index: number): string {
+  const b = init.connectBases;
+  return b && b.length > 0 ? (b[index % b.length] as string) : init.httpBase;
+}

@@ -13,8 +13,8 @@ import { assertLoopbackAddress, assertLoopbackUrl, NonLoopbackTargetError } from
 import { createHistogram, decodeHistogram, summarize } from './histogram.js';
 import type { Connected, FromWorker, Tick, ToWorker, WorkerInit } from './ipc.js';
 import { Pacer } from './pacer.js';
-import { ServerProbe } from './probe.js';
-import type { ProbeSample } from './probe.js';
+import { MultiProbe } from './probe.js';
+import type { MultiSample, ProbeSample } from './probe.js';
 import { cpuPercent } from './procstat.js';
 import { foreignCpuPercent, mark } from './contention.js';
 import type { ContentionMark } from './contention.js';
@@ -50,6 +50,19 @@ export interface RunOptions extends RunParams {
   /** After everything is delivered, keep counting this long: resends of reliable messages show up as duplicates. */
   settleSec?: number;
   progress?: Progress;
+  /**
+   * Several server nodes: clients connect round-robin (by user index) over
+   * these URLs, while `url` stays the node that receives the publishes (it may
+   * hold none of the recipients). Absent: everything goes to `url`.
+   */
+  connectUrls?: string[];
+  /** Every server process to measure (RSS, heap, CPU are summed; each is reported too). Absent: `url` and `pid`. */
+  nodes?: Array<{ url: string; pid?: number }>;
+}
+
+/** Connections node j of `nodes` gets when `connections` users are spread round-robin over `nodes` URLs. */
+export function connectionsPerNode(connections: number, nodes: number): number[] {
+  return Array.from({ length: nodes }, (_, j) => Math.floor(connections / nodes) + (j < connections % nodes ? 1 : 0));
 }
 
 /** Loopback source addresses starting at `base` (e.g. 127.0.0.2), enough for `connections`. */
@@ -109,6 +122,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export async function runScenario(o: RunOptions): Promise<RunReport> {
   assertLoopbackUrl(o.url);
+  for (const u of o.connectUrls ?? []) assertLoopbackUrl(u);
+  for (const n of o.nodes ?? []) assertLoopbackUrl(n.url);
   for (const a of o.addresses) assertLoopbackAddress(a);
   const progress = o.progress ?? silentProgress;
   const startedAt = new Date().toISOString();
@@ -116,7 +131,12 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
   const roomNames = o.scenario === 'broadcast' ? Array.from({ length: Math.max(1, o.rooms) }, (_, i) => `bench-${i}`) : [];
   const agg = new TickAggregator(workersN);
   const waiter = new Waiter();
-  const probe = new ServerProbe({ httpBase: o.url, heapSource: o.heapSource, apiKey: o.apiKey, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
+  const nodes = o.nodes ?? [{ url: o.url, ...(o.pid !== undefined ? { pid: o.pid } : {}) }];
+  const probe = new MultiProbe(
+    nodes.map((n) => ({ httpBase: n.url, ...(n.pid !== undefined ? { pid: n.pid } : {}) })),
+    o.heapSource,
+    o.apiKey,
+  );
   const server: ServerFigures = { rssBytes: {}, heapUsedBytes: {} };
   if (o.pid !== undefined) server.pid = o.pid;
   const baseline = await probe.sample();
@@ -177,7 +197,8 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     for (const h of handles) sendTo(h, m);
   };
   const anyExited = (): boolean => exited.size > 0 && stopped.size < workersN;
-  const ourPids = (): number[] => [process.pid, ...handles.map((h) => h.child.pid ?? 0).filter((p) => p > 0), ...(o.pid !== undefined ? [o.pid] : [])];
+  const serverPids = [...new Set([...(o.pid !== undefined ? [o.pid] : []), ...nodes.flatMap((n) => (n.pid !== undefined ? [n.pid] : []))])];
+  const ourPids = (): number[] => [process.pid, ...handles.map((h) => h.child.pid ?? 0).filter((p) => p > 0), ...serverPids];
   let phaseStart: ContentionMark | null = null;
   let phaseEnd: ContentionMark | null = null;
   /** Asks every client process for a tick and waits for all of them: counts are exact afterwards. */
@@ -197,6 +218,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         workerId: h.id,
         target: o.target,
         httpBase: o.url,
+        ...(o.connectUrls && o.connectUrls.length > 0 ? { connectBases: o.connectUrls } : {}),
         secret: o.secret,
         first: h.first,
         count: h.count,
@@ -268,6 +290,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         cpuDuring = cpuPercent({ rssBytes: 0, cpuSeconds: first.cpuSeconds, atMs: first.atMs }, { rssBytes: 0, cpuSeconds: end.cpuSeconds, atMs: end.atMs });
       }
       const held = agg.open;
+      server.processes = perProcess(baseline, end, held, o.connectUrls ?? [o.url]);
       if (held > 0 && end.rssBytes !== undefined && baseline.rssBytes !== undefined) server.rssPerConnectionBytes = Math.round((end.rssBytes - baseline.rssBytes) / held);
       if (held > 0 && end.heapUsedBytes !== undefined && baseline.heapUsedBytes !== undefined) server.heapPerConnectionBytes = Math.round((end.heapUsedBytes - baseline.heapUsedBytes) / held);
     } else if (o.scenario === 'broadcast' || o.scenario === 'unicast') {
@@ -494,4 +517,21 @@ function pickParams(o: RunOptions): RunParams {
     holdSec: o.holdSec,
     inFlight: o.inFlight,
   };
+}
+
+/** Per server process: RSS and heap before and after, and per connection it holds (connections spread round-robin over `connectUrls`). */
+export function perProcess(before: MultiSample, after: MultiSample, held: number, connectUrls: string[]): NonNullable<ServerFigures['processes']> {
+  const spread = connectionsPerNode(held, connectUrls.length);
+  return after.processes.map((p, i) => {
+    const b = before.processes[i];
+    const j = connectUrls.indexOf(p.url);
+    const conns = j >= 0 ? (spread[j] ?? 0) : 0;
+    const out: NonNullable<ServerFigures['processes']>[number] = { url: p.url, connections: conns };
+    if (p.pid !== undefined) out.pid = p.pid;
+    if (p.rssBytes !== undefined) out.rssBytes = p.rssBytes;
+    if (p.heapUsedBytes !== undefined) out.heapUsedBytes = p.heapUsedBytes;
+    if (conns > 0 && p.rssBytes !== undefined && b?.rssBytes !== undefined) out.rssPerConnectionBytes = Math.round((p.rssBytes - b.rssBytes) / conns);
+    if (conns > 0 && p.heapUsedBytes !== undefined && b?.heapUsedBytes !== undefined) out.heapPerConnectionBytes = Math.round((p.heapUsedBytes - b.heapUsedBytes) / conns);
+    return out;
+  });
 }

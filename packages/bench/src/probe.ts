@@ -78,3 +78,55 @@ export class ServerProbe {
     return s;
   }
 }
+
+export interface ProcessSample {
+  url: string;
+  pid?: number;
+  rssBytes?: number;
+  heapUsedBytes?: number;
+  cpuSeconds?: number;
+}
+
+export interface MultiSample extends ProbeSample {
+  /** One entry per server process, in the order given; the top-level figures are their sums. */
+  processes: ProcessSample[];
+}
+
+const sum = (xs: Array<number | undefined>): number | undefined => (xs.length > 0 && xs.every((x) => x !== undefined) ? xs.reduce<number>((a, x) => a + (x as number), 0) : undefined);
+
+/** Samples several server processes (nodes) at once; RSS, heap and CPU are summed, each process kept too. */
+export class MultiProbe {
+  private readonly probes: ServerProbe[];
+  constructor(private readonly nodes: Array<Omit<ProbeOptions, 'heapSource' | 'apiKey'>>, heapSource: ProbeOptions['heapSource'], apiKey?: string) {
+    this.probes = nodes.map((n) => new ServerProbe({ ...n, heapSource, ...(apiKey !== undefined ? { apiKey } : {}) }));
+  }
+
+  async sample(): Promise<MultiSample> {
+    const atMs = nowMs();
+    const all = await Promise.all(this.probes.map((p) => p.sample()));
+    return combineSamples(
+      atMs,
+      all.map((s, i) => ({ url: this.nodes[i]?.httpBase ?? '', ...(this.nodes[i]?.pid !== undefined ? { pid: this.nodes[i]?.pid } : {}), ...pickDefined(s) })),
+    );
+  }
+}
+
+function pickDefined(s: ProbeSample): Omit<ProcessSample, 'url'> {
+  const o: Omit<ProcessSample, 'url'> = {};
+  if (s.rssBytes !== undefined) o.rssBytes = s.rssBytes;
+  if (s.heapUsedBytes !== undefined) o.heapUsedBytes = s.heapUsedBytes;
+  if (s.cpuSeconds !== undefined) o.cpuSeconds = s.cpuSeconds;
+  return o;
+}
+
+/** Sums per-process samples; a figure missing in any process is missing in the sum. */
+export function combineSamples(atMs: number, processes: ProcessSample[]): MultiSample {
+  const out: MultiSample = { atMs, processes };
+  const rss = sum(processes.map((p) => p.rssBytes));
+  const heap = sum(processes.map((p) => p.heapUsedBytes));
+  const cpu = sum(processes.map((p) => p.cpuSeconds));
+  if (rss !== undefined) out.rssBytes = rss;
+  if (heap !== undefined) out.heapUsedBytes = heap;
+  if (cpu !== undefined) out.cpuSeconds = cpu;
+  return out;
+}

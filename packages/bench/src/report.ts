@@ -56,6 +56,8 @@ export interface ServerFigures {
   /** (RSS with connections − baseline) / connections held. */
   rssPerConnectionBytes?: number;
   heapPerConnectionBytes?: number;
+  /** Several nodes (idle scenario): each server process, with the connections it held (round-robin spread) and its own figures. */
+  processes?: Array<{ url: string; pid?: number; connections: number; rssBytes?: number; heapUsedBytes?: number; rssPerConnectionBytes?: number; heapPerConnectionBytes?: number }>;
 }
 
 export interface RunReport {
@@ -206,6 +208,7 @@ export function formatReport(r: RunReport): string {
   const s = r.server;
   lines.push(`  server RSS         baseline ${mb(s.rssBytes.baseline)}, connected ${mb(s.rssBytes.connected)}, peak ${mb(s.rssBytes.peak)}`);
   if (s.rssPerConnectionBytes !== undefined) lines.push(`  per connection     RSS ${kb(s.rssPerConnectionBytes)}, heap ${kb(s.heapPerConnectionBytes)}`);
+  for (const n of s.processes ?? []) lines.push(`  node ${n.url}${n.pid !== undefined ? ` (pid ${n.pid})` : ''}: ${fmtInt(n.connections)} connections, RSS ${mb(n.rssBytes)}, per connection RSS ${kb(n.rssPerConnectionBytes)}, heap ${kb(n.heapPerConnectionBytes)}`);
   if (s.cpuPercent !== undefined) lines.push(`  server CPU         ${s.cpuPercent}% of one core (measured phase)${s.cpuUsPerDelivery !== undefined ? `, ${s.cpuUsPerDelivery.toFixed(2)} µs per delivery` : ''}`);
   if (r.machine.foreignCpuPercent !== undefined) lines.push(`  other load         ${r.machine.foreignCpuPercent}% of one core used by other processes (load avg ${r.machine.loadAvg1Start?.toFixed(1)} → ${r.machine.loadAvg1End?.toFixed(1)})`);
   const errs = Object.entries(r.errors);

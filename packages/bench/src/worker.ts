@@ -9,6 +9,7 @@ import { nowUs } from './clock.js';
 import { createHistogram, encodeHistogram } from './histogram.js';
 import type { Histogram } from './histogram.js';
 import type { Connected, FromWorker, Tick, ToWorker, WorkerInit } from './ipc.js';
+import { connectBaseFor } from './ipc.js';
 import { signHs256 } from './token.js';
 import { protocolFor } from './targets/index.js';
 import type { ClientProtocol, Inbound } from './targets/types.js';
@@ -137,7 +138,7 @@ class ClientWorker {
   private connectOne(c: Conn): Promise<string | null> {
     return new Promise((resolve) => {
       const addr = this.init.addresses[c.index % this.init.addresses.length];
-      const ws = new WebSocket(this.proto.url(this.init.httpBase, c.user, 'd0', c.token), {
+      const ws = new WebSocket(this.proto.url(connectBaseFor(this.init, c.index), c.user, 'd0', c.token), {
         perMessageDeflate: false,
         // Loopback from a trusted server: skip per-frame UTF-8 validation to keep client cost low.
         skipUTF8Validation: true,
