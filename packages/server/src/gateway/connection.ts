@@ -98,10 +98,6 @@ export class Connection {
     ws.on('error', onWsError);
   }
 
-  get open(): boolean {
-    return this.state === 'active' && this.ws.readyState === 1;
-  }
-
   /** Writes a pre-built frame. Returns false when the connection cannot take it. */
   sendWire(frame: WireFrame): boolean {
     if (this.ws.readyState !== 1) return false;
