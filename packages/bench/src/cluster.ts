@@ -26,7 +26,7 @@ import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
-import { benchKeyPrefix, deleteKeysWithPrefix, loopbackRedis } from './redisKeys.js';
+import { benchKeyPrefix, deleteKeysWithPrefix, findRedisPid, loopbackRedis } from './redisKeys.js';
 import { startServer } from './spawn.js';
 import type { SpawnedServer } from './spawn.js';
 import { formatValue } from './table.js';
@@ -73,6 +73,9 @@ Options:
   --duration <s>           publishing time per case, seconds            (default 15; quick 5)
   --client-workers <n>     client processes (raised so each holds ≤ 15,000) (default 2; capacity 3)
   --redis-url <url>        loopback Redis                               (default redis://127.0.0.1:6379)
+  --redis-pid <pid>        the Redis server's pid: its CPU is reported, not counted as other load
+                           (default: found in /proc by its command line, redis-server <host>:<port>)
+  --in-flight <n>          HTTP publish requests in flight              (default 64, as bench:compare)
   --env <K=V>              extra HERALD_* setting for every Herald node (repeatable)
   --cpu-prof               write a V8 CPU profile of every Herald node to <out>/profiles
   --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
@@ -139,6 +142,7 @@ export function clusterRows(scenario: string, reports: Partial<Record<SetupName,
   row('server CPU, all nodes', '%', (r) => r.server.cpuPercent);
   row('server CPU per delivery', 'µs', (r) => r.server.cpuUsPerDelivery);
   row('connects/s', 'conn/s', (r) => r.connections.connectsPerSec);
+  row('Redis server CPU', '%', (r) => r.machine.auxCpuPercent);
   row("other processes' CPU", '%', (r) => r.machine.foreignCpuPercent);
   return rows;
 }
@@ -194,7 +198,7 @@ export function formatCapacity(r: RunReport): string {
     `| all | ${r.connections.held.toLocaleString('en-US')} held of ${r.connections.attempted.toLocaleString('en-US')} (failed ${r.connections.failed}) | ${formatValue(r.server.rssBytes.connected === undefined ? undefined : r.server.rssBytes.connected / 1048576, 'ms')} | ${formatValue(r.server.rssPerConnectionBytes === undefined ? undefined : r.server.rssPerConnectionBytes / 1024, 'KB')} | ${formatValue(r.server.heapPerConnectionBytes === undefined ? undefined : r.server.heapPerConnectionBytes / 1024, 'KB')} |`,
   );
   lines.push('');
-  lines.push(`connect rate ${Math.round(r.connections.connectsPerSec).toLocaleString('en-US')}/s over ${r.connections.connectSeconds.toFixed(1)} s (connect p50 ${r.connections.connectLatencyMs.p50} ms, p99 ${r.connections.connectLatencyMs.p99} ms); client processes ${r.params.workers}; source addresses ${r.params.addresses.length}; other processes' CPU ${r.machine.foreignCpuPercent ?? 'n/a'}% of a core; errors ${Object.entries(r.errors).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}`);
+  lines.push(`connect rate ${Math.round(r.connections.connectsPerSec).toLocaleString('en-US')}/s over ${r.connections.connectSeconds.toFixed(1)} s (connect p50 ${r.connections.connectLatencyMs.p50} ms, p99 ${r.connections.connectLatencyMs.p99} ms); client processes ${r.params.workers}; source addresses ${r.params.addresses.length}; Redis server CPU ${r.machine.auxCpuPercent ?? 'n/a'}% and other processes' CPU ${r.machine.foreignCpuPercent ?? 'n/a'}% of a core; errors ${Object.entries(r.errors).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}`);
   return lines.join('\n');
 }
 
@@ -219,6 +223,8 @@ export async function runCluster(argv: string[]): Promise<number> {
       duration: { type: 'string' },
       'client-workers': { type: 'string' },
       'redis-url': { type: 'string' },
+      'redis-pid': { type: 'string' },
+      'in-flight': { type: 'string' },
       env: { type: 'string', multiple: true },
       'cpu-prof': { type: 'boolean' },
       out: { type: 'string' },
@@ -240,7 +246,8 @@ export async function runCluster(argv: string[]): Promise<number> {
   const nodesN = num('nodes', values.nodes, 2, 8) ?? 3;
   const mix = values.mix === true;
   const redisUrl = values['redis-url'] ?? 'redis://127.0.0.1:6379';
-  loopbackRedis(redisUrl);
+  const redisPid = num('redis-pid', values['redis-pid'], 1, 2 ** 22) ?? findRedisPid(loopbackRedis(redisUrl).port);
+  const inFlight = num('in-flight', values['in-flight'], 1, 4096) ?? 64;
   const extraEnv = parseEnv(values.env ?? []);
   const quietWaitSec = num('quiet-wait', values['quiet-wait'], 0, 600) ?? 30;
   const clientWorkers = num('client-workers', values['client-workers'], 1, 16);
@@ -316,7 +323,8 @@ export async function runCluster(argv: string[]): Promise<number> {
           rooms: 1,
           rate: c.rate,
           window: 8,
-          inFlight: 64,
+          inFlight,
+          ...(engine === 'redis' && redisPid !== undefined ? { auxPids: [redisPid] } : {}),
           durationSec: c.durationSec,
           maxMessages: 10_000_000,
           payloadBytes: 100,

@@ -52,6 +52,13 @@ export function foreignCpuPercent(a: ContentionMark, b: ContentionMark): number 
   return Math.max(0, Math.round((foreign / CLK_TCK / wall) * 1000) / 10);
 }
 
+/** CPU of the processes of a mark (its `ourTicks`) between two marks, % of one core. */
+export function auxCpuPercent(a: ContentionMark, b: ContentionMark): number {
+  const wall = (b.atMs - a.atMs) / 1000;
+  if (wall <= 0) return 0;
+  return Math.max(0, Math.round(((b.ourTicks - a.ourTicks) / CLK_TCK / wall) * 1000) / 10);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -16,7 +16,7 @@ import { Pacer } from './pacer.js';
 import { MultiProbe } from './probe.js';
 import type { MultiSample, ProbeSample } from './probe.js';
 import { cpuPercent } from './procstat.js';
-import { foreignCpuPercent, mark } from './contention.js';
+import { auxCpuPercent, foreignCpuPercent, mark } from './contention.js';
 import type { ContentionMark } from './contention.js';
 import type { Progress } from './progress.js';
 import { silentProgress } from './progress.js';
@@ -58,6 +58,12 @@ export interface RunOptions extends RunParams {
   connectUrls?: string[];
   /** Every server process to measure (RSS, heap, CPU are summed; each is reported too). Absent: `url` and `pid`. */
   nodes?: Array<{ url: string; pid?: number }>;
+  /**
+   * Processes that are part of the system under test but not a server node
+   * (the Redis server): not counted as foreign load; their CPU in the
+   * measured phase is reported as `machine.auxCpuPercent`.
+   */
+  auxPids?: number[];
 }
 
 /** Connections node j of `nodes` gets when `connections` users are spread round-robin over `nodes` URLs. */
@@ -198,7 +204,10 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
   };
   const anyExited = (): boolean => exited.size > 0 && stopped.size < workersN;
   const serverPids = [...new Set([...(o.pid !== undefined ? [o.pid] : []), ...nodes.flatMap((n) => (n.pid !== undefined ? [n.pid] : []))])];
-  const ourPids = (): number[] => [process.pid, ...handles.map((h) => h.child.pid ?? 0).filter((p) => p > 0), ...serverPids];
+  const auxPids = o.auxPids ?? [];
+  const ourPids = (): number[] => [process.pid, ...handles.map((h) => h.child.pid ?? 0).filter((p) => p > 0), ...serverPids, ...auxPids];
+  let auxStart: ContentionMark | null = null;
+  let auxEnd: ContentionMark | null = null;
   let phaseStart: ContentionMark | null = null;
   let phaseEnd: ContentionMark | null = null;
   /** Asks every client process for a tick and waits for all of them: counts are exact afterwards. */
@@ -238,7 +247,10 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     // ---- connect ----
     progress.phase('connect', o.connections);
     const connectStartMs = nowMs();
-    if (o.scenario === 'storm') phaseStart = mark(ourPids(), connectStartMs);
+    if (o.scenario === 'storm') {
+      auxStart = mark(auxPids, nowMs());
+      phaseStart = mark(ourPids(), connectStartMs);
+    }
     sendAll({ type: 'connect' });
     const connectTimeout = Math.max(30_000, o.connections * 5 + o.handshakeTimeoutMs);
     const progressTimer = setInterval(() => progress.update(agg.open, `open ${agg.open}`), 200);
@@ -254,7 +266,10 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     const lastReady = Math.max(...conns.map((c) => c.lastReadyUs));
     const connectSeconds = okTotal > 0 ? (lastReady - firstStart) / 1e6 : (nowMs() - connectStartMs) / 1000;
     progress.update(okTotal, `held ${okTotal}, ${Math.round(okTotal / Math.max(connectSeconds, 1e-6))}/s`);
-    if (o.scenario === 'storm') phaseEnd = mark(ourPids(), nowMs());
+    if (o.scenario === 'storm') {
+      phaseEnd = mark(ourPids(), nowMs());
+      auxEnd = mark(auxPids, nowMs());
+    }
 
     const connectedSample = await probe.sample();
     server.rssBytes.connected = connectedSample.rssBytes;
@@ -274,6 +289,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     if (o.scenario === 'idle') {
       progress.phase('hold', o.holdSec);
       const holdStart = nowMs();
+      auxStart = mark(auxPids, nowMs());
       phaseStart = mark(ourPids(), holdStart);
       const first = connectedSample;
       while (nowMs() - holdStart < o.holdSec * 1000) {
@@ -282,6 +298,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       }
       await flushAll();
       phaseEnd = mark(ourPids(), nowMs());
+      auxEnd = mark(auxPids, nowMs());
       const end = await probe.sample();
       server.rssBytes.connected = end.rssBytes;
       server.heapUsedBytes.connected = end.heapUsedBytes;
@@ -308,6 +325,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
 
       const publisher = new Publisher(o.url, o.apiKey, o.inFlight, o.payloadBytes, broadcast ? {} : { reliable: o.reliable });
       const startMs = nowMs();
+      auxStart = mark(auxPids, nowMs());
       phaseStart = mark(ourPids(), startMs);
       agg.startMeasuring(startMs);
       const endMs = startMs + o.durationSec * 1000;
@@ -424,6 +442,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       // Exact counts: one final flush answered by every worker.
       await flushAll();
       phaseEnd = mark(ourPids(), nowMs());
+      auxEnd = mark(auxPids, nowMs());
       clearInterval(progressTimer2);
       clearInterval(sampler);
       measureSeconds = Math.max(0.001, (Math.min(lastDeliveryMs, nowMs()) - startMs) / 1000);
@@ -459,6 +478,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         totalMemBytes: totalmem(),
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
+        ...(auxPids.length > 0 && auxStart && auxEnd ? { auxCpuPercent: auxCpuPercent(auxStart, auxEnd) } : {}),
         ...(phaseStart && phaseEnd ? { foreignCpuPercent: foreignCpuPercent(phaseStart, phaseEnd), loadAvg1Start: phaseStart.load1, loadAvg1End: phaseEnd.load1 } : {}),
       },
       connections: {

@@ -3,6 +3,7 @@
  * unique prefix), with a minimal RESP client over node:net: SCAN MATCH
  * <prefix>* then UNLINK, bounded in time. Loopback Redis only.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { isLoopbackHost, NonLoopbackTargetError } from './guard.js';
@@ -136,4 +137,30 @@ export async function deleteKeysWithPrefix(redisUrl: string, prefix: string, tim
     r.close();
   }
   return deleted;
+}
+
+/** The redis-server command line that listens on `port` (`redis-server 127.0.0.1:6379 …`), if any. */
+export function isRedisServerFor(cmdline: string, port: number): boolean {
+  const argv = cmdline.split('\0');
+  return /(^|\/)redis-server( |$)/.test(argv[0] ?? '') && (argv[0] ?? '').split(' ').some((w) => w.endsWith(`:${port}`));
+}
+
+/** Pid of the local redis-server on `port`, found through /proc (undefined if not found or ambiguous). */
+export function findRedisPid(port: number): number | undefined {
+  const found: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (isRedisServerFor(readFileSync(`/proc/${e}/cmdline`, 'utf8'), port)) found.push(Number(e));
+    } catch {
+      // process gone
+    }
+  }
+  return found.length === 1 ? found[0] : undefined;
 }

@@ -71,6 +71,8 @@ export interface RunReport {
     platform: string;
     /** CPU used by processes other than the server and the bench during the measured phase, % of one core. */
     foreignCpuPercent?: number;
+    /** CPU of auxiliary processes of the system under test (the Redis server) in the measured phase, % of one core; not in foreignCpuPercent. */
+    auxCpuPercent?: number;
     loadAvg1Start?: number;
     loadAvg1End?: number;
   };
@@ -210,6 +212,7 @@ export function formatReport(r: RunReport): string {
   if (s.rssPerConnectionBytes !== undefined) lines.push(`  per connection     RSS ${kb(s.rssPerConnectionBytes)}, heap ${kb(s.heapPerConnectionBytes)}`);
   for (const n of s.processes ?? []) lines.push(`  node ${n.url}${n.pid !== undefined ? ` (pid ${n.pid})` : ''}: ${fmtInt(n.connections)} connections, RSS ${mb(n.rssBytes)}, per connection RSS ${kb(n.rssPerConnectionBytes)}, heap ${kb(n.heapPerConnectionBytes)}`);
   if (s.cpuPercent !== undefined) lines.push(`  server CPU         ${s.cpuPercent}% of one core (measured phase)${s.cpuUsPerDelivery !== undefined ? `, ${s.cpuUsPerDelivery.toFixed(2)} µs per delivery` : ''}`);
+  if (r.machine.auxCpuPercent !== undefined) lines.push(`  Redis server CPU   ${r.machine.auxCpuPercent}% of one core (measured phase; not counted as other load)`);
   if (r.machine.foreignCpuPercent !== undefined) lines.push(`  other load         ${r.machine.foreignCpuPercent}% of one core used by other processes (load avg ${r.machine.loadAvg1Start?.toFixed(1)} → ${r.machine.loadAvg1End?.toFixed(1)})`);
   const errs = Object.entries(r.errors);
   lines.push(`  errors             ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k}=${v}`).join(', ')}`);

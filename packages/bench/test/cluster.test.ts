@@ -6,7 +6,8 @@ import { NonLoopbackTargetError } from '../src/guard.js';
 import { connectBaseFor } from '../src/ipc.js';
 import { connectionsPerNode, perProcess } from '../src/orchestrator.js';
 import { combineSamples } from '../src/probe.js';
-import { benchKeyPrefix, deleteKeysWithPrefix, encodeCommand, loopbackRedis, parseReply } from '../src/redisKeys.js';
+import { benchKeyPrefix, deleteKeysWithPrefix, encodeCommand, isRedisServerFor, loopbackRedis, parseReply } from '../src/redisKeys.js';
+import { auxCpuPercent } from '../src/contention.js';
 import type { RunReport } from '../src/report.js';
 
 const A = 'http://127.0.0.1:9001';
@@ -134,4 +135,14 @@ test('cross-node table and verdicts: ratio to one memory node, added p99', () =>
   assert.equal(v.length, 2);
   assert.match(v[0] ?? '', /80% of deliveries\/s \(goal ≥ 80%: met\), p99 \+6\.00 ms \(goal ≤ \+5 ms: missed\)/);
   assert.match(v[1] ?? '', /89% .*met.*\+4\.00 ms .*met/);
+});
+
+test('the Redis server is recognised by its command line; its CPU is measured from its own ticks', () => {
+  assert.equal(isRedisServerFor('redis-server 127.0.0.1:6379\0\0', 6379), true);
+  assert.equal(isRedisServerFor('/usr/bin/redis-server *:6379\0', 6379), true);
+  assert.equal(isRedisServerFor('redis-server 127.0.0.1:44597\0', 6379), false);
+  assert.equal(isRedisServerFor('node\0bench.js\0redis-server 127.0.0.1:6379', 6379), false);
+  assert.equal(isRedisServerFor('redis-cli\0-p\0:6379', 6379), false);
+  // 50 ticks (CLK_TCK 100) over 2 s = 25% of a core
+  assert.equal(auxCpuPercent({ atMs: 0, machineBusyTicks: 0, ourTicks: 100, load1: 0 }, { atMs: 2000, machineBusyTicks: 0, ourTicks: 150, load1: 0 }), 25);
 });
