@@ -23,6 +23,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Run these scenarios instead of the suite's (self-tests). */
   scenarios?: Scenario[];
+  /** Overrides the profile's wait for owed messages (the self-test expects a loss: no need to wait long). */
+  deliveryTimeoutMs?: number;
   /** Known (reported) server bugs fail the run too. */
   strict?: boolean;
 }
@@ -43,7 +45,7 @@ export function selectScenarios(only: string[] | undefined): Scenario[] {
 }
 
 export async function runStress(o: RunOptions): Promise<RunReport> {
-  const profile = PROFILES[o.profile];
+  const profile: Profile = { ...PROFILES[o.profile], ...(o.deliveryTimeoutMs !== undefined ? { deliveryTimeoutMs: o.deliveryTimeoutMs } : {}) };
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const scenarios = o.scenarios ?? selectScenarios(o.only);
   const root = new Rng(o.seed);

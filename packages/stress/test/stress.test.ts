@@ -16,7 +16,7 @@ const seed = process.env.HERALD_STRESS_SEED ? Number(process.env.HERALD_STRESS_S
 const quiet = (): void => {};
 
 test('self-test: a message deleted from Redis is reported as lost (the delivery check can fail)', { timeout: 60_000 }, async () => {
-  const r = await runStress({ profile: 'short', seed, scenarios: [sabotage], log: quiet });
+  const r = await runStress({ profile: 'short', seed, scenarios: [sabotage], deliveryTimeoutMs: 3000, log: quiet });
   const res = r.scenarios[0];
   assert.ok(res, 'the self-test ran');
   assert.equal(res.error, undefined, `self-test setup failed: ${res.error} [seed ${seed}]`);
