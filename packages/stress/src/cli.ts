@@ -9,7 +9,7 @@ import { killAllChildren } from './children.js';
 import { PROFILES, type Profile } from './profile.js';
 import { formatReport } from './report.js';
 import { randomSeed } from './rng.js';
-import { runStress } from './runner.js';
+import { runStress, selectScenarios } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 async function main(): Promise<number> {
@@ -49,6 +49,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  try {
+    selectScenarios(only);
+  } catch (err) {
+    process.stderr.write(`stress: ${(err as Error).message}\n`);
+    return 2;
+  }
   try {
     const report = await runStress({ profile, seed, strict: values.strict, ...(only ? { only } : {}) });
     process.stdout.write(formatReport(report) + '\n');
