@@ -17,12 +17,10 @@ export type ConnState = 'authenticating' | 'active' | 'closing' | 'closed';
 
 /** What a connection asks of its gateway: one shared object, not closures per connection. */
 export interface ConnectionHooks {
-  /** The connection's wheel timer fired (auth deadline, heartbeat check, close grace). */
+  /** The connection's wheel timer fired (auth deadline, heartbeat check). */
   onTimer(c: Connection): void;
   /** The outbound buffer passed its limit. */
   onOverflow(c: Connection): void;
-  /** The server started closing the connection. */
-  onClosing(c: Connection): void;
   /** A WebSocket message arrived. */
   onMessage(c: Connection, data: RawData, isBinary: boolean): void;
   /** The WebSocket closed. */
@@ -132,7 +130,6 @@ export class Connection {
     if (this.ws.isPaused) this.ws.resume();
     // Reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 123).toString('utf8'));
-    this.hooks.onClosing(this);
   }
 
   /** Close code and reason chosen by the server, for logs and metrics. */

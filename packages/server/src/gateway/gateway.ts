@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { WebSocketServer, type WebSocket, type RawData, type ServerOptions } from 'ws';
 import { BINARY_SUBPROTOCOL, BinaryProtocolError, CloseCode, COMPRESSION_PARAM, DEFAULT_DEVICE, type ClientFrame } from '@herald/protocol';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Engine, InboxMessage, Route } from '../engine/types.js';
@@ -71,9 +71,6 @@ export class Gateway implements ReliableHost {
   private readonly connHooks: ConnectionHooks = {
     onTimer: (c) => this.onTimer(c),
     onOverflow: (c) => c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
-    // Every server-side close gets a bounded grace for the close handshake, then the socket
-    // is dropped: a peer that ignores it (or stopped reading) must not hold it for ws's 30 s.
-    onClosing: (c) => this.wheel.schedule(c.timer, CLOSE_GRACE_MS),
     onMessage: (c, data, isBinary) => this.onMessage(c, data, isBinary),
     onClose: (c, code, reason) => this.onClose(c, code, reason.toString()),
     // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.
@@ -103,7 +100,11 @@ export class Gateway implements ReliableHost {
       clientTracking: false,
       perMessageDeflate: false,
       handleProtocols: selectSubprotocol,
-    });
+      // Every server-side close (auth timeout, limits, slow consumers…) waits this long for the
+      // peer's close reply, then drops the socket: a peer that ignores it, or stopped reading,
+      // must not hold a socket (and a pending-auth slot) for ws's default 30 s.
+      closeTimeout: CLOSE_GRACE_MS,
+    } as ServerOptions & { closeTimeout: number });
     this.v2 = new V2Codecs({
       codecs: c.binaryCompression,
       threshold: c.binaryCompressionThresholdBytes,
@@ -400,10 +401,6 @@ export class Gateway implements ReliableHost {
   // ---------------------------------------------------------------- timers
 
   private onTimer(conn: Connection): void {
-    if (conn.state === 'closing') {
-      conn.ws.terminate();
-      return;
-    }
     if (conn.state === 'authenticating') {
       this.d.stats.bump(this.d.stats.authFailures, 'timeout');
       conn.close(CloseCode.Unauthorized, 'no auth frame within the auth timeout');

@@ -52,7 +52,6 @@ export const preauthFlood: Scenario = {
     if (lingering > 0)
       ctx.violations.push({
         invariant: 'leak',
-        known: 'auth-timeout-linger',
         detail: `${lingering} unauthenticated socket(s) that ignore the close were still held by the server ${DROP_GRACE_MS} ms after their 4001/4005 close frame (one held ≥ ${worstLinger} ms, until the suite closed its side)`,
       });
     for (const { conn } of flood) conn.terminate();
