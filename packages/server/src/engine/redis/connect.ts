@@ -41,6 +41,8 @@ function baseOptions(o: ClientOptions): RedisOptions {
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
+    // Commands issued in the same tick go out in one write (a publish is several commands).
+    enableAutoPipelining: true,
     // Subscriptions are restored by ChannelSubscriptions, which must know when they are back (isReady).
     autoResubscribe: false,
     maxRetriesPerRequest: 0,
@@ -76,6 +78,7 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
     // (Except on the sharded subscribers: SSUBSCRIBE is idempotent, and one sent while a new shard
     // subscriber is still connecting must wait for it rather than fail.)
     const redisOptions: RedisOptions = { connectionName: o.name, protocol: 2, autoResendUnfulfilledCommands: false, enableOfflineQueue: !!o.shardedSubscribers };
+    // (Auto-pipelining is a Cluster option, set below.)
     if (o.commandTimeoutMs !== undefined) redisOptions.commandTimeout = o.commandTimeoutMs;
     if (p.username) redisOptions.username = p.username;
     if (p.password) redisOptions.password = p.password;
@@ -89,6 +92,7 @@ export function createClient(url: string | ParsedRedisUrl, o: ClientOptions): Re
       // A node whose connection ends is dropped and the slot map refreshed (ioredis' default), which is
       // how a failover is learned quickly; the periodic refresh brings back nodes that return.
       slotsRefreshInterval: 2_000,
+      enableAutoPipelining: true,
       redisOptions,
     };
     if (o.shardedSubscribers) opts.shardedSubscribers = true;
