@@ -27,6 +27,8 @@ export class ChannelSubscriptions {
   private readonly wanted = new Set<string>();
   /** Channels subscribed on the current connection (as far as we sent them). */
   private readonly active = new Set<string>();
+  /** Channels added or removed since the last flush: a flush looks at these only, not at every channel. */
+  private readonly dirty = new Set<string>();
   private scheduled = false;
   private synced = false;
   private closed = false;
@@ -93,12 +95,14 @@ export class ChannelSubscriptions {
   add(channel: string): Promise<void> {
     this.wanted.add(channel);
     if (this.active.has(channel) && this.synced) return Promise.resolve();
+    this.dirty.add(channel);
     this.schedule();
     return this.flushed();
   }
 
   remove(channel: string): void {
     this.wanted.delete(channel);
+    this.dirty.add(channel);
     this.schedule();
   }
 
@@ -132,6 +136,8 @@ export class ChannelSubscriptions {
     const again = this.connectedOnce;
     this.connectedOnce = true;
     if (!this.sharded) this.active.clear();
+    // A new connection has none of our channels: every wanted one is to be sent again.
+    for (const c of this.wanted) this.dirty.add(c);
     this.flushing = this.flushing.then(async () => {
       await this.flush();
       if (this.client.status !== 'ready') return;
@@ -145,10 +151,16 @@ export class ChannelSubscriptions {
 
   private async flush(): Promise<void> {
     if (this.closed || this.client.status !== 'ready') return;
+    // Only what changed since the last flush: a connect storm costs O(changes), not O(channels) per batch.
+    const changed = [...this.dirty];
+    this.dirty.clear();
     const add: string[] = [];
     const del: string[] = [];
-    for (const c of this.wanted) if (!this.active.has(c)) add.push(c);
-    for (const c of this.active) if (!this.wanted.has(c)) del.push(c);
+    for (const c of changed) {
+      if (this.wanted.has(c)) {
+        if (!this.active.has(c)) add.push(c);
+      } else if (this.active.has(c)) del.push(c);
+    }
     if (add.length === 0 && del.length === 0) return;
     // `active` follows confirmed chunks only, so a failure leaves it exact for the next attempt.
     try {
@@ -163,6 +175,8 @@ export class ChannelSubscriptions {
       }
       this.retryMs = 0;
     } catch (err) {
+      // Whatever was not confirmed is looked at again on the retry.
+      for (const c of changed) this.dirty.add(c);
       // Retried with backoff (and after a reconnect, onReady sends the whole set again anyway).
       this.retryMs = Math.min(5_000, this.retryMs === 0 ? 100 : this.retryMs * 2);
       this.logger.warn({ err: (err as Error).message, retryInMs: this.retryMs }, 'redis subscribe failed; retrying');
