@@ -58,6 +58,8 @@ export class ReliableStream {
   private knownTip: number;
   private attempts = 0;
   private pulling = false;
+  /** The last inbox read failed (engine down): the tip is unknown, so read again when retrying. */
+  private readFailed = false;
   /** Bumped by resync so an in-flight read started before it is discarded. */
   private generation = 0;
   private closed = false;
@@ -112,7 +114,7 @@ export class ReliableStream {
     if (this.awaiting > this.acked) this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
     else this.host.wheel.cancel(this.timer);
     this.persistCursor();
-    if (!this.pulling && this.knownTip > this.sent && !this.windowFull()) void this.pull();
+    if (!this.pulling && this.needsPull() && !this.windowFull()) void this.pull();
   }
 
   /**
@@ -135,6 +137,11 @@ export class ReliableStream {
   close(): void {
     this.closed = true;
     this.host.wheel.cancel(this.timer);
+  }
+
+  /** Whether the inbox may hold messages this device has not been sent. */
+  private needsPull(): boolean {
+    return this.readFailed || this.knownTip > this.sent;
   }
 
   private windowFull(): boolean {
@@ -169,6 +176,7 @@ export class ReliableStream {
         const room = Math.min(settings.replayBatch, settings.maxInflight - (this.awaiting - this.acked));
         const from = this.sent;
         const range = await engine.readAfter(c.tenant, c.user, from, room, settings.retention);
+        this.readFailed = false;
         if (this.closed || gen !== this.generation) return;
         if (range.floor > this.sent) {
           // Retention dropped messages this device never got: say so rather than skip them.
@@ -186,6 +194,7 @@ export class ReliableStream {
     } catch (err) {
       // The engine failed (e.g. Redis down): retry on the next ack timeout tick.
       this.host.log.warn({ err, conn: c.id }, 'inbox read failed; will retry');
+      this.readFailed = true;
       if (!this.timer.scheduled) this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
     } finally {
       if (gen === this.generation) this.pulling = false;
@@ -196,7 +205,7 @@ export class ReliableStream {
     if (this.closed) return;
     if (this.awaiting <= this.acked) {
       // Timer used to retry a failed read.
-      if (this.knownTip > this.sent) void this.pull();
+      if (this.needsPull()) void this.pull();
       return;
     }
     if (this.attempts >= this.host.settings.ackMaxAttempts) {

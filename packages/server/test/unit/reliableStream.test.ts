@@ -1,0 +1,73 @@
+/** ReliableStream against a scripted engine: a failed inbox read is retried even when nothing new arrives. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { ReliableStream, type ReliableHost } from '../../src/delivery/reliableStream.js';
+import { TimingWheel } from '../../src/gateway/timingWheel.js';
+import type { Engine, InboxMessage, InboxRange } from '../../src/engine/types.js';
+import type { Connection } from '../../src/gateway/connection.js';
+
+function setup(inbox: InboxMessage[], failReads: number) {
+  let failures = failReads;
+  let reads = 0;
+  const engine = {
+    async readAfter(_t: string, _u: string, after: number, limit: number): Promise<InboxRange> {
+      reads++;
+      if (failures > 0) {
+        failures--;
+        throw new Error('redis down');
+      }
+      return { messages: inbox.filter((m) => m.seq > after).slice(0, limit), tip: inbox.length, floor: 0 };
+    },
+    async setCursor(): Promise<void> {},
+  } as unknown as Engine;
+  const wheel = new TimingWheel(10, 64);
+  const sent: number[] = [];
+  const host: ReliableHost = {
+    engine,
+    wheel,
+    settings: { ackTimeoutMs: 50, ackMaxAttempts: 5, maxInflight: 100, replayBatch: 10, retention: { maxMessages: 1000, maxAgeMs: 1e9 } },
+    log: pino({ level: 'silent' }),
+    frameFor: (m) => Buffer.from(String(m.seq)),
+    onDelivered: () => undefined,
+    onAcked: () => undefined,
+    onRetried: () => undefined,
+  };
+  const conn = { tenant: 't', user: 'u', device: 'd', id: 'c1', sendWire: (f: Buffer) => (sent.push(Number(f.toString())), true), close: () => undefined } as unknown as Connection;
+  return { stream: new ReliableStream(conn, host, 0), wheel, sent, reads: () => reads, failNext: (n: number) => (failures = n) };
+}
+
+const msgs = (n: number): InboxMessage[] => Array.from({ length: n }, (_, i) => ({ seq: i + 1, id: `m${i + 1}`, ts: 0, data: '1' }));
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+test('a replay whose inbox read failed is retried on the timer, without any new message arriving', async () => {
+  const { stream, wheel, sent, reads } = setup(msgs(3), 1);
+  stream.begin();
+  await settle();
+  assert.deepEqual(sent, [], 'the first read failed');
+  assert.equal(reads(), 1);
+  for (let i = 0; i < 6; i++) wheel.tick(); // past ackTimeoutMs
+  await settle();
+  assert.deepEqual(sent, [1, 2, 3]);
+});
+
+test('a live gap whose read failed is retried too', async () => {
+  const inbox = msgs(5);
+  const { stream, wheel, sent, failNext } = setup(inbox, 0);
+  stream.begin();
+  await settle();
+  assert.deepEqual(sent, [1, 2, 3, 4, 5]);
+  stream.ack(5);
+  // Two messages appended; only the second's event arrives (the first's was lost), and the gap read fails.
+  inbox.push({ seq: 6, id: 'm6', ts: 0, data: '1' }, { seq: 7, id: 'm7', ts: 0, data: '1' });
+  failNext(1);
+  stream.offer(inbox[6]!);
+  await settle();
+  assert.deepEqual(sent, [1, 2, 3, 4, 5]);
+  for (let i = 0; i < 6; i++) wheel.tick();
+  await settle();
+  assert.deepEqual(sent, [1, 2, 3, 4, 5, 6, 7]);
+});
