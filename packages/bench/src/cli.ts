@@ -3,8 +3,6 @@
  * runBenchCli(argv); `node packages/bench/dist/cli.js ...` runs it directly.
  */
 import { randomBytes } from 'node:crypto';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { assertLoopbackUrl, NonLoopbackTargetError } from './guard.js';
 import { runScenario, sourceAddresses, MAX_CONNECTIONS_PER_WORKER } from './orchestrator.js';
@@ -17,6 +15,7 @@ import { startServer } from './spawn.js';
 import type { SpawnedServer } from './spawn.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
+import { isMainModule } from './entry.js';
 
 /** Hard bounds: the bench is a measuring tool, not a load cannon. */
 export const LIMITS = { connections: 100_000, durationSec: 600, holdSec: 600, rate: 200_000, messages: 10_000_000, payloadBytes: 65_536, workers: 16 };
@@ -227,17 +226,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   runBenchCli(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {

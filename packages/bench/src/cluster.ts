@@ -13,10 +13,9 @@
  * its keys afterwards. Loopback only (servers, clients and Redis).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { nowMs } from './clock.js';
 import { waitForQuiet } from './contention.js';
@@ -30,6 +29,7 @@ import { benchKeyPrefix, deleteKeysWithPrefix, findRedisPid, loopbackRedis } fro
 import { startServer } from './spawn.js';
 import type { SpawnedServer } from './spawn.js';
 import { formatValue } from './table.js';
+import { isMainModule } from './entry.js';
 
 export type SetupName = 'memory-1' | 'redis-1' | 'redis-cross';
 export const SETUPS: readonly SetupName[] = ['memory-1', 'redis-1', 'redis-cross'];
@@ -394,17 +394,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   runCluster(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {

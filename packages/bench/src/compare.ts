@@ -5,10 +5,9 @@
  * payload and machine, in one run. Prints one table with ratios to raw ws and
  * writes the JSON of every run plus the table under artifacts/bench/.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { nowMs } from './clock.js';
@@ -24,6 +23,7 @@ import { formatTable, rowsFor } from './table.js';
 import type { CompareRow } from './table.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
+import { isMainModule } from './entry.js';
 
 export interface CompareCase {
   /** Row label, e.g. "broadcast 5k". */
@@ -234,17 +234,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   runCompare(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {

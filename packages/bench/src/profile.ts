@@ -3,8 +3,8 @@
  * most self time, so a bench run's profile can be read without DevTools:
  *   node packages/bench/dist/profile.js artifacts/bench/profiles/<case>/*.cpuprofile [--top 25]
  */
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { isMainModule } from './entry.js';
 
 interface CallFrame {
   functionName: string;
@@ -66,17 +66,7 @@ export function formatHot(list: HotFunction[]): string {
   return list.map((h) => `${h.selfPercent.toFixed(1).padStart(5)}%  ${String(h.selfMs).padStart(9)} ms  ${h.name}  ${h.location}`).join('\n');
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const args = process.argv.slice(2);
   const ti = args.indexOf('--top');
   const top = ti >= 0 ? Number(args[ti + 1]) : 25;
