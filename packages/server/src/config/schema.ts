@@ -58,6 +58,7 @@ export const CONFIG_KEYS = {
   heartbeatMs: { type: int(100, 600_000).default(25_000), doc: 'Heartbeat interval announced to clients, ms. Silence for 2x this closes the connection (4010).' },
   maxFrameBytes: { type: int(128, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest inbound WebSocket frame, bytes (over it: close 1009).' },
   maxMessageBytes: { type: int(16, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest published `data` (JSON-encoded), bytes (over it: HTTP 413 / error frame).' },
+  maxJsonDepth: { type: int(2, 1_000).default(32), doc: 'Deepest nesting of arrays/objects accepted in a client frame or HTTP request body (over it: error bad_field / HTTP 400).' },
   maxRoomsPerConnection: { type: int(0, 100_000).default(100), doc: 'Rooms one connection may join.' },
   outboundBufferBytes: { type: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024), doc: 'Outbound bytes buffered for one connection before it is closed as a slow consumer (4009).' },
   binaryCompression: {
