@@ -63,14 +63,17 @@ export class Publisher {
     const claim = await this.engine.idempotencyClaim(key, this.s.idempotencyTtlMs);
     if (claim.state === 'done') return JSON.parse(claim.result) as PublishResult;
     if (claim.state === 'pending') throw new HeraldError('idempotency_in_progress');
+    let result: PublishResult;
     try {
-      const result = await this.run(body, fieldPrefix);
-      await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs);
-      return result;
+      result = await this.run(body, fieldPrefix);
     } catch (err) {
       await this.engine.idempotencyRelease(key).catch(() => undefined);
       throw err;
     }
+    // The message is stored: a failure to record the result must not fail the request, nor release
+    // the key (a retry would store a second copy). The claim stays pending: a retry gets 409 until it lapses.
+    await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs).catch(() => undefined);
+    return result;
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */

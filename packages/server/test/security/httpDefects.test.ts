@@ -125,6 +125,29 @@ test('item 7: an online count that fails never turns a stored message into an er
   assert.equal(typeof (await publish(n, { to: { user: 'oc-user' }, data: 5 })).body.online, 'number', 'counted again once the engine answers');
 });
 
+test('item 7: a result that cannot be recorded under its idempotency key still answers 200, and a retry is not stored twice', async () => {
+  const n = await node();
+  const c = await connect(n, 'ic-user');
+  const engine = n.engine as { idempotencyComplete: (...a: unknown[]) => Promise<void> };
+  const orig = engine.idempotencyComplete;
+  engine.idempotencyComplete = () => Promise.reject(new Error('engine fault: complete'));
+  try {
+    const keyed = { to: { user: 'ic-user' }, data: 1, idempotency_key: 'ic-k1' };
+    const first = await publish(n, keyed);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.seq, { 'ic-user': 1 });
+    const retry = await publish(n, keyed);
+    assert.equal(retry.status, 409, 'the claim is kept: the retry is told to wait, not stored again');
+  } finally {
+    engine.idempotencyComplete = orig;
+  }
+  await c.waitForCount((f) => f.type === 'message', 1, 5000, 'the stored message');
+  assert.equal((await publish(n, { to: { user: 'ic-user' }, data: 2 })).body.seq !== undefined, true);
+  await c.waitForCount((f) => f.type === 'message', 2, 5000, 'the next message');
+  assert.deepEqual(c.seqs(), [1, 2], 'one copy of the first message');
+  c.close();
+});
+
 test('item 11: users:["__proto__", …] keeps every entry of the seq map', async () => {
   const n = await node();
   const r = await publish(n, { to: { users: ['__proto__', 'constructor', 'bob'] }, data: 1 });
