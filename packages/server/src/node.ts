@@ -23,7 +23,10 @@ import { MemoryEngine } from './engine/memory/memoryEngine.js';
 import { Gateway } from './gateway/gateway.js';
 import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
-import { rejectUpgrade } from './api/http.js';
+import { rejectUpgrade, sendError } from './api/http.js';
+import { SocketGuard } from './api/socketGuard.js';
+import { AuthThrottle } from './auth/authThrottle.js';
+import { HeraldError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { StreamIngest } from './ingest/streamIngest.js';
 
@@ -152,7 +155,10 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     await ingest.start();
   }
 
+  // One budget of failed API-key checks per client address, shared by the API and the dashboard.
+  const authThrottle = new AuthThrottle(config, stats);
   const admin = new AdminHandler({
+    authThrottle,
     apiKey: config.apiKey,
     guard: new ApiKeyGuard(config.apiKey),
     sessionTtlSec: config.adminSessionTtlSec,
@@ -174,6 +180,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     stats,
     log,
     maxBodyBytes: config.httpMaxBodyBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    authThrottle,
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
     admin,
@@ -182,24 +190,53 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
 
   // HTTP requests in progress: a drain lets the ones started before it finish.
   const inflight = new Set<Promise<void>>();
-  const server: Server = createServer((req, res) => {
-    const p = router.handle(req, res);
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  });
-  // Slowloris guards: a client must finish its headers and its request in bounded time.
-  server.headersTimeout = config.httpHeadersTimeoutMs;
-  server.requestTimeout = config.httpRequestTimeoutMs;
+  const server: Server = createServer(
+    {
+      // Slowloris guards: a client must finish its headers and its request in bounded time. Node checks
+      // both only every connectionsCheckingInterval (30 s by default, which made a 10 s headersTimeout
+      // up to 40 s): check often enough that a timeout is honoured within a tenth of it (or 1 s).
+      headersTimeout: config.httpHeadersTimeoutMs,
+      requestTimeout: config.httpRequestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 10))),
+    },
+    (req, res) => {
+      // router.handle never rejects; the catch is the request's own last resort, so one request can never reach the process.
+      const p = router.handle(req, res).catch((err: unknown) => {
+        log.error({ err }, 'request handler failed');
+        try {
+          if (!res.headersSent) sendError(res, new HeraldError('internal'));
+          else res.destroy();
+        } catch {
+          res.destroy();
+        }
+      });
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    },
+  );
+  const socketGuard = new SocketGuard(config.maxHttpSocketsPerIp, config.trustedProxies, stats);
+  socketGuard.attach(server);
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws') {
-      rejectUpgrade(socket, 404, 'Not Found', 'not_found', 'the WebSocket path is /ws');
-      return;
+    // From here the gateway's limits (pending auth, connect rate, connections) govern the socket.
+    socketGuard.upgraded(socket);
+    try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+      } catch {
+        // `GET //x:99999/ws` is no URL: refuse the upgrade (it used to throw out of the event handler and end the process).
+        rejectUpgrade(socket, 400, 'Bad Request', 'invalid_field', 'the request target is not a valid URL path');
+        return;
+      }
+      if (url.pathname !== '/ws') {
+        rejectUpgrade(socket, 404, 'Not Found', 'not_found', 'the WebSocket path is /ws');
+        return;
+      }
+      gw.handleUpgrade(req, socket, head, url.searchParams);
+    } catch (err) {
+      log.error({ err }, 'upgrade handler failed');
+      rejectUpgrade(socket, 500, 'Internal Server Error', 'internal', 'internal error');
     }
-    gw.handleUpgrade(req, socket, head, url.searchParams);
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,10 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, posix, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ApiKeyGuard } from '../auth/apiKey.js';
+import type { AuthThrottle } from '../auth/authThrottle.js';
 import type { Engine } from '../engine/types.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../observability/logger.js';
@@ -39,6 +40,8 @@ const MAX_FORM_BYTES = 4096;
 export interface AdminDeps {
   apiKey: string;
   guard: ApiKeyGuard;
+  /** Failed key checks per client address (login form, bearer on the feed): 429 over budget. */
+  authThrottle: AuthThrottle;
   sessionTtlSec: number;
   nodeId: string;
   engine: Engine;
@@ -71,31 +74,45 @@ export class AdminHandler {
     this.sessions = new AdminSessions(d.apiKey, d.sessionTtlSec);
   }
 
-  /** True for a valid session cookie or a valid bearer key. */
+  /**
+   * True for a valid session cookie or a valid bearer key. A bearer key is a
+   * guess until proven: a wrong one counts against the address's budget and an
+   * address over it is refused (429) before its key is looked at.
+   */
   authorized(req: IncomingMessage): boolean {
-    return this.sessions.verify(readCookie(req.headers.cookie, SESSION_COOKIE)) || this.d.guard.check(req.headers.authorization);
+    if (this.sessions.verify(readCookie(req.headers.cookie, SESSION_COOKIE))) return true;
+    if (req.headers.authorization === undefined) return false;
+    this.d.authThrottle.admit(req);
+    if (this.d.guard.check(req.headers.authorization)) return true;
+    this.d.authThrottle.failed(req, 'admin_api');
+    return false;
   }
 
   /** GET /admin/<rest>: the dashboard (session required), the login page, or an asset. */
   async page(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
-    if (rest === '' || rest === 'index.html') {
+    // Authorise the file that would be served, not the spelling of the path: `.%2findex.html`,
+    // `%2e/index.html`, `x/..%2findex.html` and `/index.html` all name the dashboard.
+    const name = adminFileName(rest);
+    if (name === 'index.html') {
       if (!this.authorized(req)) {
         res.writeHead(303, { location: '/admin/login', 'cache-control': 'no-store' }).end();
         return;
       }
       return this.file(res, 'index.html');
     }
-    if (rest === 'login') return this.file(res, 'login.html');
-    return this.file(res, rest);
+    if (name === 'login') return this.file(res, 'login.html');
+    return this.file(res, name);
   }
 
   /** POST /admin/login (form field `key`): sets the session cookie. */
   async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.sameOrigin(req);
+    // Over the failure budget: 429 with Retry-After before the key is looked at (no oracle for a guesser).
+    this.d.authThrottle.admit(req);
     const form = await readForm(req);
     const key = form.get('key') ?? '';
     if (!this.d.guard.check(`Bearer ${key}`)) {
-      this.d.stats.bump(this.d.stats.authFailures, 'admin_login');
+      this.d.authThrottle.failed(req, 'admin_login');
       this.d.log.warn({ remote: req.socket.remoteAddress }, 'admin login refused');
       res.writeHead(303, { location: '/admin/login?failed=1', 'cache-control': 'no-store' }).end();
       return;
@@ -201,6 +218,16 @@ export class AdminHandler {
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.length, ...PAGE_HEADERS });
     res.end(body);
   }
+}
+
+/**
+ * The static file a decoded `/admin/<rest>` names, relative to the admin
+ * directory: backslashes as slashes, `.`/`..` and repeated slashes resolved
+ * (never above the directory), a trailing slash or nothing meaning the index.
+ */
+export function adminFileName(rest: string): string {
+  const resolved = posix.normalize('/' + rest.replaceAll('\\', '/')).replace(/^\/+/, '');
+  return resolved === '' || resolved.endsWith('/') ? resolved + 'index.html' : resolved;
 }
 
 async function histogram(h: Metrics['deliverLatency']): Promise<HistogramView> {

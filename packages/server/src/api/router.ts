@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CloseCode, DEFAULT_TENANT, DEVICE_ID_PATTERN } from '@herald/protocol';
 import { HeraldError } from '../errors.js';
 import type { ApiKeyGuard } from '../auth/apiKey.js';
+import type { AuthThrottle } from '../auth/authThrottle.js';
 import type { Publisher, PublishResult } from '../delivery/publisher.js';
 import type { Engine } from '../engine/types.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -29,6 +30,10 @@ export interface RouterDeps {
   stats: Stats;
   log: Logger;
   maxBodyBytes: number;
+  /** Deepest array/object nesting of a request body (`maxJsonDepth`). */
+  maxJsonDepth: number;
+  /** Counts failed API-key checks per address and refuses guessers (429). */
+  authThrottle: AuthThrottle;
   batchMaxMessages: number;
   isDraining(): boolean;
   /** Dev mode only: mints demo tokens. */
@@ -52,6 +57,15 @@ interface Route {
   name: string;
   auth: boolean;
   handler: Handler;
+}
+
+/** The request target as a URL; 400 when it is none (e.g. `//[`). */
+export function parseTarget(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new HeraldError('invalid_field', 'the request target is not a valid URL path', 'path');
+  }
 }
 
 export class Router {
@@ -84,14 +98,21 @@ export class Router {
     return this.d.admin;
   }
 
+  /**
+   * Answers one request. Never rejects: anything a handler throws becomes one
+   * JSON error reply (500 for the unexpected), so no request can reach the process.
+   */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the request.
     const reqId = requestId(req.headers['x-request-id']);
     res.setHeader('x-request-id', reqId);
     const started = performance.now();
     let name = 'unknown';
+    let path = '';
     try {
+      // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
+      const url = parseTarget(req.url);
+      path = url.pathname;
       let pathMatched = false;
       for (const r of this.routes) {
         const m = r.pattern.exec(url.pathname);
@@ -99,7 +120,13 @@ export class Router {
         pathMatched = true;
         if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
         name = r.name;
-        if (r.auth && !this.d.apiKey.check(req.headers.authorization)) throw new HeraldError('unauthorized');
+        if (r.auth) {
+          this.d.authThrottle.admit(req);
+          if (!this.d.apiKey.check(req.headers.authorization)) {
+            this.d.authThrottle.failed(req, 'api_key');
+            throw new HeraldError('unauthorized');
+          }
+        }
         const params = m.slice(1).map((s) => decodeURIComponent(s));
         await inSpan(
           `herald.http ${r.name}`,
@@ -116,12 +143,16 @@ export class Router {
       throw new HeraldError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${url.pathname}` : `no route for ${req.method} ${url.pathname}`);
     } catch (err) {
       const e = err instanceof HeraldError ? err : this.internal(err, reqId);
-      if (!res.headersSent) sendError(res, e);
-      else res.destroy();
+      try {
+        if (!res.headersSent) sendError(res, e);
+        else res.destroy();
+      } catch {
+        res.destroy();
+      }
     } finally {
       this.d.stats.bump(this.d.stats.http, `${name}|${res.statusCode}`);
       // Path only: a query string may hold a token. Bodies are never logged.
-      const line = { req: reqId, method: req.method, path: url.pathname, route: name, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const line = { req: reqId, method: req.method, path, route: name, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 };
       if (res.statusCode >= 500) this.d.log.error(line, 'request');
       else if (res.statusCode >= 400) this.d.log.info(line, 'request');
       else this.d.log.debug(line, 'request');
@@ -136,13 +167,13 @@ export class Router {
 
   private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) throw new HeraldError('draining');
-    const body = await readJson(req, this.d.maxBodyBytes);
+    const body = await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth);
     sendJson(res, 200, await this.d.publisher.publishUnknown(body, '', true));
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) throw new HeraldError('draining');
-    const body = (await readJson(req, this.d.maxBodyBytes)) as { messages?: unknown };
+    const body = (await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth)) as { messages?: unknown };
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HeraldError('invalid_field', 'body must be {"messages":[...]}', 'messages');
     const extra = Object.keys(body).find((k) => k !== 'messages');
     if (extra !== undefined) throw new HeraldError('invalid_field', `unknown field "${extra}"`, extra);
@@ -163,7 +194,7 @@ export class Router {
   }
 
   private async disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = disconnectSchema.safeParse(await readJson(req, this.d.maxBodyBytes));
+    const r = disconnectSchema.safeParse(await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth));
     if (!r.success) {
       const issue = r.error.issues[0]!;
       const field = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.join('.') || 'body';

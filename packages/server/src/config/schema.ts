@@ -96,6 +96,12 @@ export const CONFIG_KEYS = {
   apiPublishBurstPerTenant: { type: int(1, 100_000_000).default(40_000), doc: 'Burst of API messages per tenant.' },
   httpHeadersTimeoutMs: { type: int(1_000, 600_000).default(10_000), doc: 'Time a client has to send complete HTTP request headers, ms (slowloris guard).' },
   httpRequestTimeoutMs: { type: int(1_000, 3_600_000).default(30_000), doc: 'Time a client has to send a complete HTTP request, ms.' },
+  maxHttpSocketsPerIp: {
+    type: int(0, 1_000_000).default(256),
+    doc: 'Open HTTP sockets per TCP peer address that have not become WebSockets (requests, keep-alive, pre-upgrade); 0: no limit. Over it: HTTP 429, socket closed. Peers listed in trustedProxies are exempt.',
+  },
+  authFailuresPerIpPerMin: { type: int(0, 1_000_000).default(60), doc: 'Failed API-key checks (HTTP API bearer, admin login and admin feed) per minute per client address (0: no limit). Over it: HTTP 429 rate_limited with Retry-After, even for a correct key, until the budget refills.' },
+  authFailureBurstPerIp: { type: int(1, 1_000_000).default(30), doc: 'Burst of failed API-key checks per client address before authFailuresPerIpPerMin applies.' },
   httpMaxBodyBytes: { type: int(1024, 64 * 1024 * 1024).default(1024 * 1024), doc: 'Largest HTTP request body, bytes (over it: 413).' },
   batchMaxMessages: { type: int(1, 10_000).default(100), doc: 'Messages per /publish/batch request.' },
   shutdownTimeoutMs: { type: int(0, 600_000).default(10_000), doc: 'Time allowed for a graceful shutdown, ms.' },

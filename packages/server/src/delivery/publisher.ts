@@ -17,8 +17,11 @@ export interface PublishResult {
   id: string;
   /** Per-user seq of reliable messages. */
   seq?: Record<string, number>;
-  /** Connections the message reached (online now), across the cluster. */
-  online: number;
+  /**
+   * Connections the message reached (online now), across the cluster. Best-effort:
+   * absent when the count could not be read — the message was still published.
+   */
+  online?: number;
 }
 
 export interface PublisherSettings {
@@ -60,14 +63,17 @@ export class Publisher {
     const claim = await this.engine.idempotencyClaim(key, this.s.idempotencyTtlMs);
     if (claim.state === 'done') return JSON.parse(claim.result) as PublishResult;
     if (claim.state === 'pending') throw new HeraldError('idempotency_in_progress');
+    let result: PublishResult;
     try {
-      const result = await this.run(body, fieldPrefix);
-      await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs);
-      return result;
+      result = await this.run(body, fieldPrefix);
     } catch (err) {
       await this.engine.idempotencyRelease(key).catch(() => undefined);
       throw err;
     }
+    // The message is stored: a failure to record the result must not fail the request, nor release
+    // the key (a retry would store a second copy). The claim stays pending: a retry gets 409 until it lapses.
+    await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs).catch(() => undefined);
+    return result;
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
@@ -99,11 +105,12 @@ export class Publisher {
     const id = randomUUID();
     const ts = Date.now();
     this.stats.bump(this.stats.published, `${target.kind}|${reliable}`);
-    const result: PublishResult = { id, online: 0 };
+    const result: PublishResult = { id };
     if (span.isRecording()) span.setAttributes({ 'herald.message_id': id, 'herald.target': target.kind, 'herald.reliable': reliable, 'herald.routes': target.routes.length });
 
     if (reliable) {
-      const seq: Record<string, number> = {};
+      // Null prototype: user ids are untrusted keys (`__proto__` must be an entry, not a prototype write).
+      const seq: Record<string, number> = Object.create(null) as Record<string, number>;
       const expiresAt = body.ttl !== undefined ? ts + body.ttl * 1000 : undefined;
       // Users are independent: store them concurrently. Each append is atomic.
       await inSpan('herald.store', { 'herald.users': target.routes.length }, () =>
@@ -136,9 +143,23 @@ export class Publisher {
         if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
       });
     }
-    const counts = await Promise.all(target.routes.map((r) => this.engine.onlineCount(r)));
-    result.online = counts.reduce((a, b) => a + b, 0);
-    if (span.isRecording()) span.setAttribute('herald.online', result.online);
+    // The message is stored and sent: from here nothing may turn it into a failure (a retrying
+    // producer would store it twice). A count that cannot be read is left out of the reply.
+    const online = await this.onlineCount(target.routes);
+    if (online !== undefined) {
+      result.online = online;
+      if (span.isRecording()) span.setAttribute('herald.online', online);
+    }
     return result;
+  }
+
+  /** Connections the routes reach now, or undefined when the engine cannot say. */
+  private async onlineCount(routes: ReturnType<typeof resolveTarget>['routes']): Promise<number | undefined> {
+    try {
+      const counts = await Promise.all(routes.map((r) => this.engine.onlineCount(r)));
+      return counts.reduce((a, b) => a + b, 0);
+    } catch {
+      return undefined;
+    }
   }
 }

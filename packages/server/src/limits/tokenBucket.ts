@@ -49,6 +49,16 @@ export class KeyedBuckets {
     return Math.ceil(((cost - b.tokens) * 1000) / ratePerSec);
   }
 
+  /** Like take() but takes nothing: 0 when `cost` tokens are there now, else the ms until they are. */
+  peek(key: string, cost = 1, now = Date.now()): number {
+    const { ratePerSec, burst } = this.spec;
+    if (ratePerSec <= 0) return 0;
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(burst, b.tokens + ((now - b.at) * ratePerSec) / 1000);
+    return tokens >= cost ? 0 : Math.ceil(((cost - tokens) * 1000) / ratePerSec);
+  }
+
   /** Drops buckets that have refilled completely: they are indistinguishable from new ones. */
   private sweep(now: number): void {
     this.lastSweep = now;

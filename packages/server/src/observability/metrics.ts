@@ -161,7 +161,7 @@ export class Metrics {
     readCounter(r, 'herald_disconnects_total', 'Connections closed, by close code.', ['code'], () =>
       [...s.disconnects].map(([code, n]) => [{ code: String(code) }, n]),
     );
-    readCounter(r, 'herald_auth_failures_total', 'Handshakes refused, by reason.', ['reason'], () => [...s.authFailures].map(([reason, n]) => [{ reason }, n]));
+    readCounter(r, 'herald_auth_failures_total', 'Authentications refused (WebSocket handshakes, API bearer keys, admin logins), by reason.', ['reason'], () => [...s.authFailures].map(([reason, n]) => [{ reason }, n]));
     this.connectionLifetime = new client.Histogram({
       name: 'herald_connection_lifetime_seconds',
       help: 'How long authenticated connections stayed open, seconds.',
