@@ -187,7 +187,7 @@ export class Gateway implements ReliableHost {
     if (p.token !== undefined) {
       ws.pause(); // nothing is read until the welcome is out
       conn.early = [];
-      void this.authenticate(conn, p.token);
+      this.authenticate(conn, p.token).catch((err: unknown) => this.handlerFailed(conn, err));
     } else {
       this.wheel.schedule(conn.timer, this.d.config.authTimeoutMs);
     }
@@ -428,7 +428,7 @@ export class Gateway implements ReliableHost {
       this.wheel.cancel(conn.timer);
       conn.ws.pause();
       conn.early = [];
-      void this.authenticate(conn, frame.token);
+      this.authenticate(conn, frame.token).catch((err: unknown) => this.handlerFailed(conn, err));
       return;
     }
     if (conn.state !== 'active') return;
