@@ -10,6 +10,8 @@ export const CloseCode = {
   GoingAway: 1001,
   /** A frame exceeded the size limit: fix the sender. */
   MessageTooBig: 1009,
+  /** The server failed unexpectedly while handling this connection's frame: reconnect. */
+  InternalError: 1011,
   /** Malformed frame or protocol violation: fix the client. */
   ProtocolError: 4000,
   /** Token missing, invalid or expired: get a new token. */
@@ -49,6 +51,7 @@ export const CLOSE_CODES: readonly CloseCodeInfo[] = [
   { code: 1000, name: 'Normal', meaning: 'normal', advice: 'stop' },
   { code: 1001, name: 'GoingAway', meaning: 'server going away (shutdown, drain)', advice: 'reconnect' },
   { code: 1009, name: 'MessageTooBig', meaning: 'message too big', advice: 'stop' },
+  { code: 1011, name: 'InternalError', meaning: 'internal error: the server failed handling a frame', advice: 'reconnect' },
   { code: 4000, name: 'ProtocolError', meaning: 'malformed frame / protocol violation', advice: 'stop' },
   { code: 4001, name: 'Unauthorized', meaning: 'unauthorized: token missing, invalid or expired', advice: 'refresh-token' },
   { code: 4003, name: 'Forbidden', meaning: 'forbidden (e.g. room not allowed, device mismatch)', advice: 'stop' },

@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../config/load.js';
 import type { HeraldConfigInput } from '../config/schema.js';
 import { startHerald, type HeraldNode } from '../node.js';
 import { mintToken } from '../auth/tokens.js';
+import { installLastResort } from '../observability/lastResort.js';
 
 export interface ServeOptions {
   config?: string;
@@ -61,6 +62,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
 
 async function startOne(config: HeraldConfigInput): Promise<void> {
   const node = await startHerald(config);
+  // The process-level last resort (log, count, keep serving): the server process owns it, an embedder its own.
+  installLastResort(node.log);
   await devBanner(node);
   let stopping = false;
   const stop = (signal: string): void => {

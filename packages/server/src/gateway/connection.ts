@@ -23,6 +23,8 @@ export interface ConnectionHooks {
   onOverflow(c: Connection): void;
   /** A WebSocket message arrived. */
   onMessage(c: Connection, data: RawData, isBinary: boolean): void;
+  /** A WebSocket protocol ping arrived (ws has answered it already). */
+  onPing(c: Connection): void;
   /** The WebSocket closed. */
   onClose(c: Connection, code: number, reason: Buffer): void;
   /** ws reported an error (it closes the socket itself). */
@@ -38,6 +40,10 @@ type Tagged = WebSocket & { [CONN]: Connection };
 function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const c = (this as Tagged)[CONN];
   c.hooks.onMessage(c, data, isBinary);
+}
+function onWsPing(this: WebSocket): void {
+  const c = (this as Tagged)[CONN];
+  c.hooks.onPing(c);
 }
 function onWsPong(this: WebSocket): void {
   (this as Tagged)[CONN].lastSeen = Date.now();
@@ -91,6 +97,7 @@ export class Connection {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
     (ws as Tagged)[CONN] = this;
     ws.on('message', onWsMessage);
+    ws.on('ping', onWsPing);
     ws.on('pong', onWsPong);
     ws.on('close', onWsClose);
     ws.on('error', onWsError);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { CloseCode, ErrorCode, type ClientFrame } from '@herald/protocol';
 import { AckError } from '../delivery/reliableStream.js';
-import { AuthError, roomAllowed } from '../auth/jwtVerifier.js';
+import { AuthError, roomAllowed, type Identity } from '../auth/jwtVerifier.js';
 import { errorFrame, messageFrame, PONG_FRAME, presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
 import type { Connection } from './connection.js';
 import type { Gateway, GatewayDeps } from './gateway.js';
@@ -18,22 +18,22 @@ export class FrameHandler {
     private readonly d: GatewayDeps,
   ) {}
 
-  handle(c: Connection, f: ClientFrame): void {
+  /**
+   * Handles one valid frame. Returns the promise of an asynchronous handler so
+   * the gateway can isolate its failure (close 1011) like a synchronous throw.
+   */
+  handle(c: Connection, f: ClientFrame): Promise<void> | undefined {
     switch (f.type) {
       case 'ping':
         c.sendText(PONG_FRAME);
         return;
-      case 'ack':
-        try {
-          c.reliable?.ack(f.seq);
-        } catch (err) {
-          if (!(err instanceof AckError)) throw err;
-          this.refuse(c, ErrorCode.BadAck, err.message);
-        }
+      case 'ack': {
+        const refusal = this.ack(c, f.seq);
+        if (refusal !== undefined) this.refuse(c, ErrorCode.BadAck, refusal);
         return;
+      }
       case 'sync':
-        void this.sync(c, f.after, f.id);
-        return;
+        return this.sync(c, f.after, f.id);
       case 'join':
         this.join(c, f.room, f.id);
         return;
@@ -44,15 +44,24 @@ export class FrameHandler {
         this.publish(c, f.room, f.data, f.event, f.id);
         return;
       case 'presence':
-        void this.presence(c, f.room, f.id);
-        return;
+        return this.presence(c, f.room, f.id);
       case 'auth':
-        void this.refresh(c, f.token, f.id);
-        return;
+        return this.refresh(c, f.token, f.id);
     }
   }
 
-  private refuse(c: Connection, code: string, message: string, id?: string): void {
+  /** A cumulative ack: undefined when valid, else why not (a seq beyond the last one sent). */
+  ack(c: Connection, seq: number): string | undefined {
+    try {
+      c.reliable?.ack(seq);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof AckError)) throw err;
+      return err.message;
+    }
+  }
+
+  refuse(c: Connection, code: string, message: string, id?: string): void {
     this.d.stats.bump(this.d.stats.protocolErrors, code);
     c.sendText(errorFrame(code, message, id));
   }
@@ -89,14 +98,19 @@ export class FrameHandler {
   }
 
   private leave(c: Connection, room: string, id?: string): void {
-    if (c.rooms?.has(room)) {
-      const last = this.gw.registry.leave(c, room);
-      const engine = this.gw.engine;
-      if (last) engine.unsubscribe({ kind: 'room', tenant: c.tenant, room });
-      engine.roomLeave(c.tenant, room, { user: c.user, device: c.device, node: this.gw.nodeId }).catch((err: unknown) => this.gw.log.warn({ err }, 'room leave failed'));
-      this.presenceEvent(c, room, 'leave');
-    }
+    this.leaveRoom(c, room);
     if (id !== undefined) c.sendText(replyFrame(id, { room }));
+  }
+
+  /** Takes `c` out of `room` (a no-op when not in it): registry, engine, presence event to the members. */
+  private leaveRoom(c: Connection, room: string): boolean {
+    if (!c.rooms?.has(room)) return false;
+    const last = this.gw.registry.leave(c, room);
+    const engine = this.gw.engine;
+    if (last) engine.unsubscribe({ kind: 'room', tenant: c.tenant, room });
+    engine.roomLeave(c.tenant, room, { user: c.user, device: c.device, node: this.gw.nodeId }).catch((err: unknown) => this.gw.log.warn({ err }, 'room leave failed'));
+    this.presenceEvent(c, room, 'leave');
+    return true;
   }
 
   /** Tells room members that `c` joined or left, unless presence events are off or the room is too large. */
@@ -132,19 +146,37 @@ export class FrameHandler {
     }
   }
 
-  /** A new token for the same identity extends the connection's lifetime. */
+  /**
+   * A new token for the same identity extends the connection's lifetime and
+   * replaces its room allow-list: rooms the new token no longer allows are
+   * left at once, and the client gets a `leave` event for each.
+   */
   private async refresh(c: Connection, token: string, id?: string): Promise<void> {
+    let identity: Identity;
     try {
-      const identity = await this.d.verifier.verify(token);
-      if (identity.user !== c.user || identity.tenant !== c.tenant || (identity.device !== undefined && identity.device !== c.device)) {
-        c.close(CloseCode.Forbidden, 'refreshed token names another identity');
-        return;
-      }
-      c.expiresAt = identity.expiresAt;
-      c.allowRooms = identity.rooms;
-      if (id !== undefined) c.sendText(replyFrame(id, { exp: identity.expiresAt }));
+      identity = await this.d.verifier.verify(token);
     } catch (err) {
       c.close(CloseCode.Unauthorized, err instanceof AuthError ? err.message : 'token invalid');
+      return;
+    }
+    if (identity.user !== c.user || identity.tenant !== c.tenant || (identity.device !== undefined && identity.device !== c.device)) {
+      c.close(CloseCode.Forbidden, 'refreshed token names another identity');
+      return;
+    }
+    if (c.state !== 'active') return; // closed while the token was checked
+    c.expiresAt = identity.expiresAt;
+    c.allowRooms = identity.rooms;
+    this.revokeRooms(c);
+    if (id !== undefined) c.sendText(replyFrame(id, { exp: identity.expiresAt }));
+  }
+
+  /** Leaves every joined room the connection's allow-list no longer names, telling the client. */
+  private revokeRooms(c: Connection): void {
+    if (!c.rooms || c.allowRooms === undefined) return;
+    for (const room of [...c.rooms]) {
+      if (roomAllowed(c.allowRooms, room) || !this.leaveRoom(c, room)) continue;
+      // Always sent, presence events on or off: the client must learn it is out of the room.
+      c.sendText(presenceEventFrame({ type: 'leave', room, user: c.user, device: c.device }));
     }
   }
 

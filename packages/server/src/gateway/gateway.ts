@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData, type ServerOptions } from 'ws';
-import { BINARY_SUBPROTOCOL, BinaryProtocolError, CloseCode, COMPRESSION_PARAM, DEFAULT_DEVICE, type ClientFrame } from '@herald/protocol';
+import { BINARY_SUBPROTOCOL, BinaryProtocolError, CloseCode, COMPRESSION_PARAM, DEFAULT_DEVICE, ErrorCode, type ClientFrame } from '@herald/protocol';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Engine, InboxMessage, Route } from '../engine/types.js';
 import { AuthError, type Identity, type JwtVerifier } from '../auth/jwtVerifier.js';
@@ -26,6 +26,7 @@ import type { Limiter } from '../limits/limiter.js';
 import { clientAddress } from '../limits/clientAddress.js';
 import { originAllowed } from '../limits/originCheck.js';
 import { rejectUpgrade } from '../api/http.js';
+import { countInternalError } from '../observability/lastResort.js';
 
 export interface GatewayDeps {
   config: HeraldConfig;
@@ -72,6 +73,7 @@ export class Gateway implements ReliableHost {
     onTimer: (c) => this.onTimer(c),
     onOverflow: (c) => c.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
     onMessage: (c, data, isBinary) => this.onMessage(c, data, isBinary),
+    onPing: (c) => this.onPing(c),
     onClose: (c, code, reason) => this.onClose(c, code, reason.toString()),
     // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.
     onError: (c, err) => this.log.debug({ conn: c.id, err: err.message }, 'websocket error'),
@@ -185,7 +187,7 @@ export class Gateway implements ReliableHost {
     if (p.token !== undefined) {
       ws.pause(); // nothing is read until the welcome is out
       conn.early = [];
-      void this.authenticate(conn, p.token);
+      this.authenticate(conn, p.token).catch((err: unknown) => this.handlerFailed(conn, err));
     } else {
       this.wheel.schedule(conn.timer, this.d.config.authTimeoutMs);
     }
@@ -297,7 +299,50 @@ export class Gateway implements ReliableHost {
 
   // ---------------------------------------------------------------- frames
 
+  /**
+   * One client WebSocket message. Every frame handler runs inside this guard:
+   * an unexpected exception closes this one connection 1011 and is logged and
+   * counted — it never reaches ws's emitter, where it would kill the process.
+   */
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    try {
+      this.receive(conn, data, isBinary);
+    } catch (err) {
+      this.handlerFailed(conn, err);
+    }
+  }
+
+  /** A handler of `conn`'s frame failed unexpectedly (a bug, not bad input): close that connection only. */
+  private handlerFailed(conn: Connection, err: unknown): void {
+    countInternalError('frame_handler');
+    this.log.error({ err, conn: conn.id, user: conn.user || undefined }, 'frame handler failed; closing the connection 1011');
+    try {
+      conn.close(CloseCode.InternalError, 'internal error');
+    } catch {
+      conn.ws.terminate();
+    }
+  }
+
+  /**
+   * Counts one client frame against the user's and the tenant's frame rates;
+   * false (the connection closed 4008) when over. Everything an active client
+   * sends is counted — bare pings, protocol pings, malformed and unknown
+   * frames, bad acks — except valid acks.
+   */
+  private charge(conn: Connection): boolean {
+    const limit = this.d.limiter.clientFrame(conn.tenant, conn.user);
+    if (limit === undefined) return true;
+    conn.close(CloseCode.RateLimited, `rate limit exceeded (${limit.replaceAll('_', ' ')})`);
+    return false;
+  }
+
+  /** A WebSocket protocol ping (ws answers it by itself): it counts like a frame. */
+  private onPing(conn: Connection): void {
+    conn.lastSeen = Date.now();
+    if (conn.state === 'active') this.charge(conn);
+  }
+
+  private receive(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.lastSeen = Date.now();
     if (conn.early) {
       // Authentication is in progress: frames pipelined behind the token wait for the welcome.
@@ -322,12 +367,12 @@ export class Gateway implements ReliableHost {
     const buf = data as Buffer;
     // Bare-text keepalive: the cheapest possible heartbeat for constrained devices.
     if (buf.length === 4 && buf.toString() === 'ping') {
-      if (conn.state === 'active') conn.sendText('pong');
+      if (conn.state === 'active' && this.charge(conn)) conn.sendText('pong');
       return;
     }
     let frame: ClientFrame;
     try {
-      frame = parseClientFrame(buf.toString('utf8'));
+      frame = parseClientFrame(buf.toString('utf8'), this.d.config.maxJsonDepth);
     } catch (err) {
       this.refuseFrame(conn, err);
       return;
@@ -340,7 +385,8 @@ export class Gateway implements ReliableHost {
     if (!(err instanceof ProtocolViolation)) throw err;
     this.d.stats.bump(this.d.stats.protocolErrors, err.code);
     if (err.fatal || conn.state !== 'active') conn.close(conn.state === 'authenticating' ? CloseCode.Unauthorized : CloseCode.ProtocolError, err.message);
-    else conn.sendText(errorFrame(err.code, err.message, err.id));
+    // An answered bad frame costs like any other: a flood of them must not buy a flood of error frames.
+    else if (this.charge(conn)) conn.sendText(errorFrame(err.code, err.message, err.id));
   }
 
   /**
@@ -365,7 +411,7 @@ export class Gateway implements ReliableHost {
       return undefined;
     }
     try {
-      return validateClientFrame(raw);
+      return validateClientFrame(raw, this.d.config.maxJsonDepth);
     } catch (err) {
       this.refuseFrame(conn, err);
       return undefined;
@@ -382,20 +428,21 @@ export class Gateway implements ReliableHost {
       this.wheel.cancel(conn.timer);
       conn.ws.pause();
       conn.early = [];
-      void this.authenticate(conn, frame.token);
+      this.authenticate(conn, frame.token).catch((err: unknown) => this.handlerFailed(conn, err));
       return;
     }
     if (conn.state !== 'active') return;
-    if (frame.type === 'ack') this.d.metrics.ackClock.acked(conn.tenant, conn.user, frame.seq);
-    else {
-      // Acks are exempt: a device acking what we sent must never be punished for it.
-      const limit = this.d.limiter.clientFrame(conn.tenant, conn.user);
-      if (limit !== undefined) {
-        conn.close(CloseCode.RateLimited, `rate limit exceeded (${limit.replaceAll('_', ' ')})`);
-        return;
-      }
+    if (frame.type === 'ack') {
+      // Valid acks are exempt: a device acking what we sent must never be punished for it.
+      const refusal = this.frames.ack(conn, frame.seq);
+      if (refusal === undefined) this.d.metrics.ackClock.acked(conn.tenant, conn.user, frame.seq);
+      // An ack of a seq never sent is no ack: it costs like any frame before it is answered.
+      else if (this.charge(conn)) this.frames.refuse(conn, ErrorCode.BadAck, refusal);
+      return;
     }
-    this.frames.handle(conn, frame);
+    if (!this.charge(conn)) return;
+    // Asynchronous handlers (sync, presence, token refresh) are isolated like synchronous ones.
+    this.frames.handle(conn, frame)?.catch((err: unknown) => this.handlerFailed(conn, err));
   }
 
   // ---------------------------------------------------------------- timers

@@ -16,6 +16,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Stats, DeliveredTarget } from './stats.js';
 import { AckClock } from './ackClock.js';
+import { internalErrorCounts } from './lastResort.js';
 
 /**
  * What an engine may report for metrics, all optional. Returned by an optional
@@ -213,6 +214,10 @@ export class Metrics {
     readCounter(r, 'herald_protocol_errors_total', 'Client frames refused, by error code.', ['code'], () => [...s.protocolErrors].map(([code, n]) => [{ code }, n]));
     readCounter(r, 'herald_limit_rejections_total', 'Requests, frames or connections refused by a limit, by limit.', ['limit'], () =>
       [...s.limitRejections].map(([limit, n]) => [{ limit }, n]),
+    );
+    // Process-wide (observability/lastResort.ts): failures only a guard caught — each one a bug.
+    readCounter(r, 'herald_uncaught_errors_total', 'Unexpected failures caught by a guard, by kind (frame_handler, uncaught_exception, unhandled_rejection).', ['kind'], () =>
+      [...internalErrorCounts()].map(([kind, n]) => [{ kind }, n]),
     );
 
     // ---- engine (optional engine.stats())

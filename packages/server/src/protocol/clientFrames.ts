@@ -4,6 +4,7 @@
  * (recoverable) or close 4000 (not JSON at all).
  */
 import { ErrorCode, ROOM_NAME_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
+import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds, jsonValueDepthExceeds } from './jsonDepth.js';
 
 export class ProtocolViolation extends Error {
   constructor(
@@ -24,21 +25,34 @@ function isNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-export function parseClientFrame(text: string): ClientFrame {
+/**
+ * `maxDepth` (config `maxJsonDepth`) bounds the nesting of the whole frame,
+ * the frame object itself counting one: deeper `data` would overflow the
+ * stack in JSON.stringify further on (a one-frame crash of the node).
+ */
+export function parseClientFrame(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): ClientFrame {
   let raw: unknown;
   try {
+    // JSON.parse itself is iterative in V8: deep text is parsed, then refused below.
     raw = JSON.parse(text);
   } catch {
     throw new ProtocolViolation(ErrorCode.BadFrame, 'frame is not valid JSON', undefined, true);
   }
-  return validateClientFrame(raw);
+  // The text scan allocates nothing; only a frame that fails it is walked to name the field.
+  return jsonTextDepthExceeds(text, maxDepth) ? validateClientFrame(raw, maxDepth) : validateFields(raw);
 }
 
 /**
  * Validates a decoded client frame object: the JSON of a v1 text frame, or
- * `toV1()` of a v2 binary frame — one validator for both protocols.
+ * `toV1()` of a v2 binary frame — one validator for both protocols. Nesting
+ * deeper than `maxDepth` (the frame object counting one) is refused.
  */
-export function validateClientFrame(raw: unknown): ClientFrame {
+export function validateClientFrame(raw: unknown, maxDepth = DEFAULT_MAX_JSON_DEPTH): ClientFrame {
+  return validateFields(raw, maxDepth);
+}
+
+/** The field validator; `maxDepth` undefined: the depth is known to be within the bound. */
+function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ProtocolViolation(ErrorCode.BadFrame, 'frame must be a JSON object', undefined, true);
   }
@@ -48,6 +62,7 @@ export function validateClientFrame(raw: unknown): ClientFrame {
     if (typeof f.id !== 'string' || !REQ_ID.test(f.id)) throw new ProtocolViolation(ErrorCode.BadField, 'field "id" must be a string of 1-64 printable characters');
     id = f.id;
   }
+  if (maxDepth !== undefined) checkDepth(f, maxDepth, id);
   const bad = (field: string, why: string): never => {
     throw new ProtocolViolation(field === 'seq' ? ErrorCode.BadAck : field === 'after' ? ErrorCode.BadSync : ErrorCode.BadField, `field "${field}" ${why}`, id);
   };
@@ -79,5 +94,18 @@ export function validateClientFrame(raw: unknown): ClientFrame {
       return { type: 'auth', token: f.token as string, ...(id ? { id } : {}) };
     default:
       throw new ProtocolViolation(ErrorCode.UnknownType, typeof f.type === 'string' ? `unknown frame type "${f.type.slice(0, 32)}"` : 'field "type" is required', id);
+  }
+}
+
+/**
+ * Refuses a frame nesting deeper than `maxDepth`, naming the top-level field
+ * that does (in practice `data`: every other field is a scalar). Recoverable:
+ * an error frame, the connection stays.
+ */
+function checkDepth(f: Record<string, unknown>, maxDepth: number, id: string | undefined): void {
+  for (const key of Object.keys(f)) {
+    if (!jsonValueDepthExceeds(f[key], maxDepth - 1)) continue;
+    const name = /^[A-Za-z0-9_]{1,32}$/.test(key) ? key : 'frame';
+    throw new ProtocolViolation(ErrorCode.BadField, `field "${name}" nests arrays/objects deeper than ${maxDepth} levels (the frame counts one)`, id);
   }
 }
