@@ -4,6 +4,7 @@
  * (recoverable) or close 4000 (not JSON at all).
  */
 import { ErrorCode, ROOM_NAME_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
+import { ILL_FORMED, isWellFormedId } from './identifiers.js';
 
 export class ProtocolViolation extends Error {
   constructor(
@@ -72,6 +73,7 @@ export function validateClientFrame(raw: unknown): ClientFrame {
       const r = room();
       if (!('data' in f)) bad('data', 'is required');
       if (f.event !== undefined && (typeof f.event !== 'string' || f.event.length > 128)) bad('event', 'must be a string of at most 128 characters');
+      if (typeof f.event === 'string' && !isWellFormedId(f.event)) bad('event', ILL_FORMED);
       return { type: 'publish', room: r, data: f.data, ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
     }
     case 'auth':
