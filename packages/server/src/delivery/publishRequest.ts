@@ -9,7 +9,6 @@ import type { Route } from '../engine/types.js';
 import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 
 /** Identifiers reach storage keys: no control characters and no lone surrogates (protocol/identifiers.ts). */
-export const wellFormed = z.string().refine(isWellFormedId, ILL_FORMED);
 const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters').refine(isWellFormedId, ILL_FORMED);
 const tenant = id.optional();
 

@@ -12,6 +12,7 @@ import type { Limiter } from '../limits/limiter.js';
 import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
+import { withIdempotency } from './idempotency.js';
 
 export interface PublishResult {
   id: string;
@@ -24,7 +25,11 @@ export interface PublishResult {
 export interface PublisherSettings {
   maxMessageBytes: number;
   idempotencyTtlMs: number;
+  /** Lease of a pending idempotency claim (delivery/idempotency.ts). */
+  idempotencyLeaseMs?: number;
 }
+
+const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
 
 export class Publisher {
   constructor(
@@ -57,17 +62,8 @@ export class Publisher {
   async publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
     const key = body.idempotency_key;
     if (key === undefined) return this.run(body, fieldPrefix);
-    const claim = await this.engine.idempotencyClaim(key, this.s.idempotencyTtlMs);
-    if (claim.state === 'done') return JSON.parse(claim.result) as PublishResult;
-    if (claim.state === 'pending') throw new HeraldError('idempotency_in_progress');
-    try {
-      const result = await this.run(body, fieldPrefix);
-      await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs);
-      return result;
-    } catch (err) {
-      await this.engine.idempotencyRelease(key).catch(() => undefined);
-      throw err;
-    }
+    const settings = { ttlMs: this.s.idempotencyTtlMs, leaseMs: this.s.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS };
+    return (await withIdempotency(this.engine, key, settings, () => this.run(body, fieldPrefix))) as PublishResult;
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
@@ -75,6 +71,7 @@ export class Publisher {
     try {
       return await this.engine.append(...args);
     } catch (err) {
+      if (err instanceof HeraldError) throw err; // a coded refusal (storage_full): nothing was stored
       throw new HeraldError('engine_unavailable', `message not stored: ${(err as Error).message}`);
     }
   }

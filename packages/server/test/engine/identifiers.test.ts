@@ -11,6 +11,7 @@ import { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { LocalView } from '../../src/engine/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { isWellFormedId } from '../../src/protocol/identifiers.js';
+import type { MintOptions } from '../../src/auth/tokens.js';
 import { connect, nodeFactory, open, publish, token } from '../helpers/harness.js';
 import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
 
@@ -77,11 +78,12 @@ test('lone surrogates are refused at the JWT (4001 naming the claim) on the Redi
   const n = await node({ engine: 'redis', redisUrl: url, redisKeyPrefix: prefix });
   // A victim tenant whose name is what ioredis would turn the attacker's into.
   assert.equal((await publish(n, { to: { user: 'carol', tenant: 'acme\ufffd' }, data: 'secret' })).status, 200);
-  for (const [claims, field] of [
+  const cases: [Partial<MintOptions>, string][] = [
     [{ tenant: 'acme\ud800' }, 'tid'],
     [{ device: 'd\udfff' }, 'did'],
     [{ rooms: ['ok', 'r\ud800'] }, 'rooms'],
-  ] as const) {
+  ];
+  for (const [claims, field] of cases) {
     const c = open(n, { token: await token('carol', claims) });
     const closed = await c.waitClosed();
     assert.equal(closed.code, 4001, JSON.stringify(claims));
