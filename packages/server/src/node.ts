@@ -110,7 +110,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   });
   const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics, limiter });
   holder.gw = gw;
-  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000 }, limiter);
+  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
 
   const onEvent = (ev: BusEvent): void => {
     switch (ev.kind) {

@@ -3,6 +3,7 @@
  * presence, health, readiness, metrics, and the demo. Every error is JSON
  * `{"error":{"code","message","field"?}}`.
  */
+import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { CloseCode, DEFAULT_TENANT, DEVICE_ID_PATTERN } from '@herald/protocol';
@@ -43,8 +44,8 @@ export interface RouterDeps {
 }
 
 const disconnectSchema = z.strictObject({
-  user: z.string().min(1).max(128),
-  tenant: z.string().min(1).max(128).optional(),
+  user: z.string().min(1).max(128).refine(isWellFormedId, ILL_FORMED),
+  tenant: z.string().min(1).max(128).refine(isWellFormedId, ILL_FORMED).optional(),
   device: z.string().regex(DEVICE_ID_PATTERN).optional(),
   reason: z.string().max(100).optional(),
 });

@@ -9,6 +9,7 @@ import { createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { jwtVerify, importSPKI, createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { HeraldConfig } from '../config/schema.js';
 import { DEFAULT_TENANT } from '@herald/protocol';
+import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 import { verifyHmacJwt, HmacJwtError, type HmacClaimRules } from './hmacJwt.js';
 
 export interface Identity {
@@ -107,15 +108,20 @@ export class JwtVerifier {
 
 function toIdentity(p: JWTPayload): Identity {
   if (typeof p.sub !== 'string' || !ID_PATTERN.test(p.sub)) throw new AuthError('claims', 'token claim "sub" missing or invalid');
+  // Lone surrogates would alias another id in Redis keys (protocol/identifiers.ts).
+  if (!isWellFormedId(p.sub)) throw new AuthError('claims', `token claim "sub" ${ILL_FORMED}`);
   const tid = p.tid ?? DEFAULT_TENANT;
   if (typeof tid !== 'string' || !ID_PATTERN.test(tid)) throw new AuthError('claims', 'token claim "tid" invalid');
+  if (!isWellFormedId(tid)) throw new AuthError('claims', `token claim "tid" ${ILL_FORMED}`);
   const identity: Identity = { user: p.sub, tenant: tid };
   if (p.did !== undefined) {
     if (typeof p.did !== 'string') throw new AuthError('claims', 'token claim "did" invalid');
+    if (!isWellFormedId(p.did)) throw new AuthError('claims', `token claim "did" ${ILL_FORMED}`);
     identity.device = p.did;
   }
   if (p.rooms !== undefined) {
     if (!Array.isArray(p.rooms) || !p.rooms.every((r) => typeof r === 'string')) throw new AuthError('claims', 'token claim "rooms" must be an array of strings');
+    if (!p.rooms.every((r: string) => isWellFormedId(r))) throw new AuthError('claims', `token claim "rooms" ${ILL_FORMED}`);
     identity.rooms = p.rooms as string[];
   }
   if (typeof p.exp === 'number') identity.expiresAt = p.exp * 1000;

@@ -77,6 +77,18 @@ export const CONFIG_KEYS = {
   inboxMaxMessages: { type: int(1, 10_000_000).default(1_000), doc: 'Reliable messages kept per user (oldest dropped first).' },
   inboxMaxAgeSec: { type: int(1, 365 * 86_400).default(7 * 86_400), doc: 'Age after which a reliable message leaves the inbox, seconds.' },
   idempotencyTtlSec: { type: int(1, 86_400).default(300), doc: 'How long an idempotency_key remembers its first result, seconds.' },
+  idempotencyLeaseMs: {
+    type: int(100, 600_000).default(5_000),
+    doc: 'Lease of an idempotency_key claimed by a publish still running, ms; renewed while it runs. A node that dies mid-publish frees the key after this (retries answer 409 until then).',
+  },
+  newDeviceStart: {
+    type: z.enum(['tip', 'unacked', 'oldest']).default('unacked'),
+    doc: "Where a user's new device starts when the user already has devices: unacked (after the newest message any device acked), oldest (the oldest retained message) or tip (only new messages). A user's first device always starts at the oldest retained message; messages targeted at the device are always delivered.",
+  },
+  memoryMaxStoredBytes: {
+    type: int(0, 1024 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+    doc: 'Memory engine: bytes of reliable messages stored in all inboxes together (message data and fields plus ~96 bytes each; 0: no limit). Over it: HTTP 507 storage_full.',
+  },
 
   maxConnections: { type: int(0, 10_000_000).default(18_000), doc: 'WebSocket connections one node holds, authenticated or not (0: no limit). Over it: close 4005.' },
   maxConnectionsPerUser: { type: int(0, 100_000).default(20), doc: 'Connections one user may hold on a node (0: no limit). Over it: close 4005.' },

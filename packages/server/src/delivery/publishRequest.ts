@@ -6,8 +6,10 @@ import { z } from 'zod';
 import { DEFAULT_TENANT, DEVICE_ID_PATTERN, ROOM_NAME_PATTERN } from '@herald/protocol';
 import { HeraldError } from '../errors.js';
 import type { Route } from '../engine/types.js';
+import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 
-const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters');
+/** Identifiers reach storage keys: no control characters and no lone surrogates (protocol/identifiers.ts). */
+const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters').refine(isWellFormedId, ILL_FORMED);
 const tenant = id.optional();
 
 const targetSchema = z.union([
@@ -22,10 +24,10 @@ const targetSchema = z.union([
 export const publishSchema = z.strictObject({
   to: targetSchema,
   data: z.unknown().refine((v) => v !== undefined, 'is required'),
-  event: z.string().min(1).max(128).optional(),
+  event: z.string().min(1).max(128).refine(isWellFormedId, ILL_FORMED).optional(),
   reliable: z.boolean().optional(),
   ttl: z.number().int().positive().max(365 * 86_400).optional(),
-  idempotency_key: z.string().min(1).max(256).optional(),
+  idempotency_key: z.string().min(1).max(256).refine(isWellFormedId, ILL_FORMED).optional(),
 });
 
 export type PublishBody = z.output<typeof publishSchema>;
@@ -63,8 +65,10 @@ export function parsePublish(body: unknown, prefix = ''): PublishBody {
 function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
   const first = issues[0]!;
   if (first.code === 'invalid_union' && first.errors.length > 0) {
-    const candidates = first.errors.flat().filter((i) => i.code !== 'unrecognized_keys');
-    const best = candidates.sort((a, b) => b.path.length - a.path.length)[0];
+    // Deepest first; on a tie, the issue of the branch that fits best (fewest issues), so that
+    // {user, tenant: <bad>} reports `to.tenant`, not the `device` of the {user, device} branch.
+    const candidates = first.errors.flatMap((branch) => branch.filter((i) => i.code !== 'unrecognized_keys').map((issue) => ({ issue, fit: branch.length })));
+    const best = candidates.sort((a, b) => b.issue.path.length - a.issue.path.length || a.fit - b.fit)[0]?.issue;
     if (best) return { ...best, path: [...first.path, ...best.path] };
     return { ...first, message: 'must be one of {user}, {user,device}, {users}, {room}, {tenant}, {all:true}' };
   }

@@ -12,6 +12,7 @@ import type { Limiter } from '../limits/limiter.js';
 import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
+import { withIdempotency } from './idempotency.js';
 
 export interface PublishResult {
   id: string;
@@ -27,7 +28,11 @@ export interface PublishResult {
 export interface PublisherSettings {
   maxMessageBytes: number;
   idempotencyTtlMs: number;
+  /** Lease of a pending idempotency claim (delivery/idempotency.ts). */
+  idempotencyLeaseMs?: number;
 }
+
+const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
 
 export class Publisher {
   constructor(
@@ -60,20 +65,8 @@ export class Publisher {
   async publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
     const key = body.idempotency_key;
     if (key === undefined) return this.run(body, fieldPrefix);
-    const claim = await this.engine.idempotencyClaim(key, this.s.idempotencyTtlMs);
-    if (claim.state === 'done') return JSON.parse(claim.result) as PublishResult;
-    if (claim.state === 'pending') throw new HeraldError('idempotency_in_progress');
-    let result: PublishResult;
-    try {
-      result = await this.run(body, fieldPrefix);
-    } catch (err) {
-      await this.engine.idempotencyRelease(key).catch(() => undefined);
-      throw err;
-    }
-    // The message is stored: a failure to record the result must not fail the request, nor release
-    // the key (a retry would store a second copy). The claim stays pending: a retry gets 409 until it lapses.
-    await this.engine.idempotencyComplete(key, JSON.stringify(result), this.s.idempotencyTtlMs).catch(() => undefined);
-    return result;
+    const settings = { ttlMs: this.s.idempotencyTtlMs, leaseMs: this.s.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS };
+    return (await withIdempotency(this.engine, key, settings, () => this.run(body, fieldPrefix))) as PublishResult;
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
@@ -81,6 +74,7 @@ export class Publisher {
     try {
       return await this.engine.append(...args);
     } catch (err) {
+      if (err instanceof HeraldError) throw err; // a coded refusal (storage_full): nothing was stored
       throw new HeraldError('engine_unavailable', `message not stored: ${(err as Error).message}`);
     }
   }

@@ -128,10 +128,23 @@ export interface Engine {
   getCursor(tenant: string, user: string, device: string): Promise<number | undefined>;
   /** Stores a cursor; never moves it backwards. */
   setCursor(tenant: string, user: string, device: string, seq: number): Promise<void>;
+  /**
+   * The user's known devices: how many have a stored cursor, and the highest
+   * of them (0 when none) — where a new device's start point comes from
+   * (delivery/startPoint.ts).
+   */
+  deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }>;
+  /** Seq of the oldest retained, unexpired message targeted at `device` with after < seq ≤ upTo. */
+  firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined>;
 
   // ---- idempotent publish ----
-  /** Claims a key: 'new' when this caller owns it, else the stored result ('pending' while the owner works). */
-  idempotencyClaim(key: string, ttlMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }>;
+  /**
+   * Claims a key: 'new' when this caller owns it, else the stored result ('pending' while the owner works).
+   * The claim is a lease of `leaseMs`: an owner that dies stops renewing and the key frees itself soon.
+   */
+  idempotencyClaim(key: string, leaseMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }>;
+  /** Extends a pending claim's lease (no-op once done or gone). */
+  idempotencyRenew(key: string, leaseMs: number): Promise<void>;
   idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void>;
   idempotencyRelease(key: string): Promise<void>;
 

@@ -17,6 +17,7 @@ import { errorFrame, reliableFrame, welcomeFrame } from '../protocol/serverFrame
 import { textWireFrame, type WireFrame } from '../protocol/wireFrame.js';
 import { selectSubprotocol, V2Codecs, V2Frames, type V2Session } from '../protocol/v2Frames.js';
 import { ReliableStream, type ReliableHost, type ReliableSettings } from '../delivery/reliableStream.js';
+import { resolveStartPoint } from '../delivery/startPoint.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import { parseHandshake, HandshakeError, type HandshakeParams } from './handshake.js';
 import { Registry } from './registry.js';
@@ -222,24 +223,20 @@ export class Gateway implements ReliableHost {
   private async activate(conn: Connection, id: Identity): Promise<void> {
     const { engine } = this;
     const max = this.d.config.maxConnectionsPerUser;
-    const [stored, head, devices] = await Promise.all([
-      conn.requestedSeq === undefined ? engine.getCursor(id.tenant, id.user, conn.device) : undefined,
-      engine.readAfter(id.tenant, id.user, Number.MAX_SAFE_INTEGER, 0, this.settings.retention),
+    const [point, devices] = await Promise.all([
+      resolveStartPoint(engine, {
+        tenant: id.tenant,
+        user: id.user,
+        device: conn.device,
+        requested: conn.requestedSeq,
+        retention: this.settings.retention,
+        newDeviceStart: this.d.config.newDeviceStart,
+      }),
       // The user's devices on every node: the per-user limit is the cluster's.
       max > 0 ? engine.userPresence(id.tenant, id.user) : [],
     ]);
     if (conn.state !== 'authenticating') return; // closed while we waited
-    let start = conn.requestedSeq ?? stored ?? head.tip;
-    let recovered = true;
-    if (start > head.tip) {
-      // The client is ahead of the inbox (e.g. the memory engine restarted): its seqs are void.
-      start = head.tip;
-      recovered = false;
-    } else if (start < head.floor) {
-      // Retention dropped messages after the start point: say so, and replay what is left.
-      start = head.floor;
-      recovered = false;
-    }
+    const { start, recovered } = point;
     const older = this.registry.device(id.tenant, id.user, conn.device);
     // This device connecting again replaces its older connection, wherever it is: not counted.
     if (max > 0 && devices.filter((d) => d.device !== conn.device).length >= max) {
@@ -263,7 +260,7 @@ export class Gateway implements ReliableHost {
     conn.reliable = new ReliableStream(conn, conn.v2 ? this.v2Host(conn.v2) : this, start);
     // Register the device's position at once: a device that goes offline before
     // its first ack must still find its messages waiting when it returns.
-    if (stored === undefined) this.background(engine.setCursor(id.tenant, id.user, conn.device, start), 'cursor write');
+    if (!point.known) this.background(engine.setCursor(id.tenant, id.user, conn.device, start), 'cursor write');
     conn.sendText(
       welcomeFrame({
         conn: conn.id,

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, ROOM_NAME_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds, jsonValueDepthExceeds } from './jsonDepth.js';
+import { ILL_FORMED, isWellFormedId } from './identifiers.js';
 
 export class ProtocolViolation extends Error {
   constructor(
@@ -87,6 +88,7 @@ function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
       const r = room();
       if (!('data' in f)) bad('data', 'is required');
       if (f.event !== undefined && (typeof f.event !== 'string' || f.event.length > 128)) bad('event', 'must be a string of at most 128 characters');
+      if (typeof f.event === 'string' && !isWellFormedId(f.event)) bad('event', ILL_FORMED);
       return { type: 'publish', room: r, data: f.data, ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
     }
     case 'auth':

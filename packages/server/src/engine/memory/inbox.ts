@@ -2,29 +2,63 @@
  * In-memory per-user inbox: an append-only array with a moving head, trimmed
  * by count and age. Seq counters outlive trimmed messages so a user's seq
  * never restarts while the process lives.
+ *
+ * Memory: a dropped message's slot is cleared at once (so its body can be
+ * collected immediately); only the array itself is compacted lazily, which
+ * keeps trimming amortised O(1). Every message is accounted in bytes so the
+ * store can refuse appends past a global bound (memoryMaxStoredBytes).
  */
 import type { InboxMessage, InboxRange, NewInboxMessage, Retention } from '../types.js';
+
+/** Rough per-message cost beyond its strings (object, array slot, numbers). */
+const MESSAGE_OVERHEAD_BYTES = 96;
+
+/** Accounted size of one stored message: UTF-8 bytes of its strings plus a fixed overhead. */
+export function messageBytes(m: NewInboxMessage): number {
+  let n = MESSAGE_OVERHEAD_BYTES + Buffer.byteLength(m.data) + m.id.length;
+  if (m.event !== undefined) n += Buffer.byteLength(m.event);
+  if (m.device !== undefined) n += m.device.length;
+  return n;
+}
+
+/** Raised when an append would take the store over its byte bound. */
+export class StoreFullError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`memory engine full: ${maxBytes} bytes of reliable messages stored (memoryMaxStoredBytes)`);
+    this.name = 'StoreFullError';
+  }
+}
 
 class UserInbox {
   tip = 0;
   floor = 0;
-  private items: InboxMessage[] = [];
+  /** Accounted bytes of the messages still held. */
+  bytes = 0;
+  private items: (InboxMessage | undefined)[] = [];
   private head = 0;
 
   get size(): number {
     return this.items.length - this.head;
   }
 
-  append(msg: NewInboxMessage, retention: Retention, now: number): InboxMessage {
+  /** Array slots still referencing a message (tests: proves dropped bodies are released). */
+  get referenced(): number {
+    let n = 0;
+    for (const m of this.items) if (m !== undefined) n++;
+    return n;
+  }
+
+  append(msg: NewInboxMessage, bytes: number): InboxMessage {
     const stored: InboxMessage = { ...msg, seq: ++this.tip };
     this.items.push(stored);
-    this.trim(retention, now);
+    this.bytes += bytes;
     return stored;
   }
 
-  /** Drops by count and age; raises `floor`. TTL-expired heads go too, without raising it. */
-  trim(retention: Retention, now: number): void {
+  /** Drops by count and age; raises `floor`. TTL-expired heads go too, without raising it. Returns the bytes freed. */
+  trim(retention: Retention, now: number): number {
     const oldest = now - retention.maxAgeMs;
+    const before = this.bytes;
     while (this.head < this.items.length) {
       const m = this.items[this.head]!;
       const overCount = this.size > retention.maxMessages;
@@ -32,13 +66,20 @@ class UserInbox {
       const expired = m.expiresAt !== undefined && m.expiresAt <= now;
       if (!overCount && !tooOld && !expired) break;
       if (overCount || tooOld) this.floor = m.seq;
+      // Release the message now; the slot itself goes at the next compaction.
+      this.items[this.head] = undefined;
+      this.bytes -= messageBytes(m);
       this.head++;
     }
-    // Compact once the dead prefix dominates, so memory follows the live size.
+    // Compact once the dead prefix dominates, so the array follows the live size.
     if (this.head > 64 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
+    } else if (this.head === this.items.length && this.head > 0) {
+      this.items = [];
+      this.head = 0;
     }
+    return before - this.bytes;
   }
 
   readAfter(after: number, limit: number, now: number): InboxMessage[] {
@@ -54,10 +95,27 @@ class UserInbox {
     }
     return out;
   }
+
+  /** Seq of the oldest live message targeted at `device` with after < seq ≤ upTo. */
+  firstForDevice(device: string, after: number, upTo: number, now: number): number | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const m = this.items[i]!;
+      if (m.seq > upTo) break;
+      if (m.seq <= after || m.device !== device) continue;
+      if (m.expiresAt !== undefined && m.expiresAt <= now) continue;
+      return m.seq;
+    }
+    return undefined;
+  }
 }
 
 export class MemoryInboxStore {
   private readonly inboxes = new Map<string, UserInbox>();
+  private storedBytes = 0;
+  private lastFullSweep = 0;
+
+  /** `maxBytes`: bound on accounted bytes of all stored messages (0: none). */
+  constructor(private readonly maxBytes = 0) {}
 
   private get(tenant: string, user: string): UserInbox {
     const key = tenant + '\u0000' + user;
@@ -69,25 +127,61 @@ export class MemoryInboxStore {
     return inbox;
   }
 
+  private trimOne(inbox: UserInbox, retention: Retention, now: number): void {
+    this.storedBytes -= inbox.trim(retention, now);
+  }
+
+  /** Throws StoreFullError when the store is over its bound. */
   append(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, now = Date.now()): InboxMessage {
-    return this.get(tenant, user).append(msg, retention, now);
+    const inbox = this.get(tenant, user);
+    const bytes = messageBytes(msg);
+    if (this.maxBytes > 0 && this.storedBytes + bytes > this.maxBytes) {
+      this.trimOne(inbox, retention, now);
+      // Expired messages elsewhere may free room: sweep, at most once a second (a sweep walks every inbox).
+      if (this.storedBytes + bytes > this.maxBytes && now - this.lastFullSweep >= 1000) {
+        this.lastFullSweep = now;
+        this.sweep(retention, now);
+      }
+      if (this.storedBytes + bytes > this.maxBytes) throw new StoreFullError(this.maxBytes);
+    }
+    const stored = inbox.append(msg, bytes);
+    this.storedBytes += bytes;
+    this.trimOne(inbox, retention, now);
+    return stored;
   }
 
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention, now = Date.now()): InboxRange {
     const inbox = this.get(tenant, user);
-    inbox.trim(retention, now);
+    this.trimOne(inbox, retention, now);
     return { messages: inbox.readAfter(after, limit, now), tip: inbox.tip, floor: inbox.floor };
+  }
+
+  /** See Engine.firstForDevice. */
+  firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number, now = Date.now()): number | undefined {
+    return this.inboxes.get(tenant + '\u0000' + user)?.firstForDevice(device, after, upTo, now);
   }
 
   /** Periodic age trim of every inbox, so idle users do not hold memory for ever. */
   sweep(retention: Retention, now = Date.now()): void {
-    for (const inbox of this.inboxes.values()) inbox.trim(retention, now);
+    for (const inbox of this.inboxes.values()) this.trimOne(inbox, retention, now);
   }
 
   /** Messages held in total (for metrics). */
   depth(): number {
     let n = 0;
     for (const inbox of this.inboxes.values()) n += inbox.size;
+    return n;
+  }
+
+  /** Accounted bytes of every stored message. */
+  bytes(): number {
+    return this.storedBytes;
+  }
+
+  /** Messages still referenced by inbox arrays, dropped ones included if not released (tests). */
+  referenced(): number {
+    let n = 0;
+    for (const inbox of this.inboxes.values()) n += inbox.referenced;
     return n;
   }
 }

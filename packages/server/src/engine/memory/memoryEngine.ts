@@ -5,16 +5,27 @@
  * the local registry's view.
  */
 import type { BusEvent, DevicePresence, Engine, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
-import { MemoryInboxStore } from './inbox.js';
+import { HeraldError } from '../../errors.js';
+import { MemoryInboxStore, StoreFullError } from './inbox.js';
+
+export interface MemoryEngineOptions {
+  /** Bound on the accounted bytes of all stored reliable messages (0: none). */
+  maxStoredBytes?: number;
+}
 
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
-  private readonly inbox = new MemoryInboxStore();
-  private readonly cursors = new Map<string, number>();
+  private readonly inbox: MemoryInboxStore;
+  /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
+  private readonly cursors = new Map<string, Map<string, number>>();
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
   private local: LocalView | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastRetention: Retention | undefined;
+
+  constructor(opts: MemoryEngineOptions = {}) {
+    this.inbox = new MemoryInboxStore(opts.maxStoredBytes ?? 0);
+  }
 
   async start(_onEvent: (event: BusEvent) => void, local: LocalView): Promise<void> {
     this.local = local;
@@ -37,7 +48,12 @@ export class MemoryEngine implements Engine {
 
   async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
     this.lastRetention = retention;
-    return this.inbox.append(tenant, user, message, retention);
+    try {
+      return this.inbox.append(tenant, user, message, retention);
+    } catch (err) {
+      if (err instanceof StoreFullError) throw new HeraldError('storage_full', err.message);
+      throw err;
+    }
   }
 
   async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
@@ -45,21 +61,42 @@ export class MemoryEngine implements Engine {
   }
 
   async getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
-    return this.cursors.get(cursorKey(tenant, user, device));
+    return this.cursors.get(userKey(tenant, user))?.get(device);
   }
 
   async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
-    const key = cursorKey(tenant, user, device);
-    const prev = this.cursors.get(key);
-    if (prev === undefined || seq > prev) this.cursors.set(key, seq);
+    const key = userKey(tenant, user);
+    let devices = this.cursors.get(key);
+    if (!devices) {
+      devices = new Map();
+      this.cursors.set(key, devices);
+    }
+    const prev = devices.get(device);
+    if (prev === undefined || seq > prev) devices.set(device, seq);
   }
 
-  async idempotencyClaim(key: string, ttlMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
+  async deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
+    const devices = this.cursors.get(userKey(tenant, user));
+    let max = 0;
+    if (devices) for (const v of devices.values()) if (v > max) max = v;
+    return { count: devices?.size ?? 0, max };
+  }
+
+  async firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
+    return this.inbox.firstForDevice(tenant, user, device, after, upTo);
+  }
+
+  async idempotencyClaim(key: string, leaseMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
     const now = Date.now();
     const entry = this.idempotency.get(key);
     if (entry && entry.expiresAt > now) return entry.result === undefined ? { state: 'pending' } : { state: 'done', result: entry.result };
-    this.idempotency.set(key, { expiresAt: now + ttlMs });
+    this.idempotency.set(key, { expiresAt: now + leaseMs });
     return { state: 'new' };
+  }
+
+  async idempotencyRenew(key: string, leaseMs: number): Promise<void> {
+    const entry = this.idempotency.get(key);
+    if (entry && entry.result === undefined) entry.expiresAt = Date.now() + leaseMs;
   }
 
   async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
@@ -92,6 +129,16 @@ export class MemoryEngine implements Engine {
     return this.inbox.depth();
   }
 
+  /** Accounted bytes of stored reliable messages (what memoryMaxStoredBytes bounds). */
+  storedBytes(): number {
+    return this.inbox.bytes();
+  }
+
+  /** Messages the inboxes still reference, dropped ones included if not released (tests). */
+  referencedMessages(): number {
+    return this.inbox.referenced();
+  }
+
   private view(): LocalView {
     if (!this.local) throw new Error('memory engine used before start()');
     return this.local;
@@ -104,6 +151,6 @@ export class MemoryEngine implements Engine {
   }
 }
 
-function cursorKey(tenant: string, user: string, device: string): string {
-  return tenant + '\u0000' + user + '\u0000' + device;
+function userKey(tenant: string, user: string): string {
+  return tenant + '\u0000' + user;
 }

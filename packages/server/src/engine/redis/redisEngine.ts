@@ -33,7 +33,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
-import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 
 export interface RedisEngineOptions {
@@ -57,7 +57,10 @@ interface Scripts {
   heraldAppend(meta: string, inbox: string, cursors: string, ...argv: (string | number)[]): ScriptResult<[number, number]>;
   heraldReadAfter(meta: string, inbox: string, ...argv: (string | number)[]): ScriptResult<[number, number, [string, string[]][]]>;
   heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): ScriptResult<number>;
-  heraldIdemClaim(key: string, ttlMs: number): ScriptResult<string[]>;
+  heraldIdemClaim(key: string, leaseMs: number): ScriptResult<string[]>;
+  heraldIdemRenew(key: string, leaseMs: number): ScriptResult<number>;
+  heraldDeviceCursors(cursors: string): ScriptResult<[number, number]>;
+  heraldFirstForDevice(inbox: string, device: string, after: number, upTo: number, now: number): ScriptResult<number | null>;
   heraldTakeTokens(key: string, ratePerSec: number, burst: number, cost: number): ScriptResult<number>;
   heraldHdelIf(key: string, field: string, prop: string, expected: string): ScriptResult<number>;
   heraldNewest(inbox: string, now: number): ScriptResult<[string, string[]] | null>;
@@ -261,10 +264,23 @@ export class RedisEngine implements Engine {
       .catch(this.failed('cursor'));
   }
 
+  async deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
+    const [count, max] = await this.scripts.heraldDeviceCursors(this.keys.userCursors(tenant, user)).catch(this.failed('cursor'));
+    return { count: Number(count), max: Number(max) };
+  }
+
+  async firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
+    if (upTo <= after) return undefined;
+    const r = await this.scripts
+      .heraldFirstForDevice(this.keys.userInbox(tenant, user), device, Math.max(0, Math.floor(after)), Math.floor(upTo), Date.now())
+      .catch(this.failed('read'));
+    return r === null ? undefined : Number(r);
+  }
+
   // ---- idempotency ----
 
-  async idempotencyClaim(key: string, ttlMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
-    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(ttlMs))).catch(this.failed('idempotency'));
+  async idempotencyClaim(key: string, leaseMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
+    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(leaseMs))).catch(this.failed('idempotency'));
     if (r[0] === 'new') return { state: 'new' };
     if (r[0] === 'pending') return { state: 'pending' };
     return { state: 'done', result: r[1] ?? '' };
@@ -273,6 +289,10 @@ export class RedisEngine implements Engine {
   /** Shared token bucket: 0 when `cost` was taken, else the ms to wait. */
   async takeTokens(key: string, ratePerSec: number, burst: number, cost: number): Promise<number> {
     return Number(await this.scripts.heraldTakeTokens(this.keys.rate(key), ratePerSec, burst, cost).catch(this.failed('rate')));
+  }
+
+  async idempotencyRenew(key: string, leaseMs: number): Promise<void> {
+    await this.scripts.heraldIdemRenew(this.keys.idempotency(key), Math.max(1, Math.floor(leaseMs))).catch(this.failed('idempotency'));
   }
 
   async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
@@ -359,6 +379,9 @@ export class RedisEngine implements Engine {
     c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
     c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
     c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
+    c.defineCommand('heraldIdemRenew', { numberOfKeys: 1, lua: IDEMPOTENCY_RENEW });
+    c.defineCommand('heraldDeviceCursors', { numberOfKeys: 1, lua: DEVICE_CURSORS });
+    c.defineCommand('heraldFirstForDevice', { numberOfKeys: 1, lua: FIRST_FOR_DEVICE });
     c.defineCommand('heraldTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
     c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
     c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });

@@ -152,14 +152,69 @@ return 1
 
 /**
  * KEYS: idempotency key
- * ARGV: ttlMs
- * Value 'p' = claimed, work pending; 'd' .. result = done.
+ * ARGV: leaseMs
+ * Value 'p' = claimed, work pending; 'd' .. result = done. A pending claim
+ * expires after the short lease unless its owner renews it (IDEMPOTENCY_RENEW):
+ * a node killed between claim and store frees the key within one lease. The
+ * done result is written with the full TTL by the owner.
  */
 export const IDEMPOTENCY_CLAIM = `
 if redis.call('SET', KEYS[1], 'p', 'NX', 'PX', ARGV[1]) then return { 'new' } end
 local v = redis.call('GET', KEYS[1])
 if v == 'p' then return { 'pending' } end
 return { 'done', string.sub(v, 2) }
+`;
+
+/**
+ * KEYS: idempotency key
+ * ARGV: leaseMs
+ * Extends a pending claim's lease; leaves a done result (and its TTL) alone.
+ */
+export const IDEMPOTENCY_RENEW = `
+if redis.call('GET', KEYS[1]) == 'p' then return redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
+`;
+
+/**
+ * KEYS: cursors
+ * Returns { number of devices with a cursor, highest cursor (0 when none) }.
+ */
+export const DEVICE_CURSORS = `
+local vals = redis.call('HVALS', KEYS[1])
+local max = 0
+for _, v in ipairs(vals) do
+  local n = tonumber(v)
+  if n and n > max then max = n end
+end
+return { #vals, max }
+`;
+
+/**
+ * KEYS: inbox
+ * ARGV: device, after, upTo, now
+ * Seq of the oldest unexpired message targeted at the device with
+ * after < seq <= upTo, or false. Runs once per never-seen device (its first
+ * connect), over at most the retained inbox.
+ */
+export const FIRST_FOR_DEVICE = `
+local device = ARGV[1]
+local now = tonumber(ARGV[4])
+local start = string.format('(%d-0', tonumber(ARGV[2]))
+local stop = string.format('%d-0', tonumber(ARGV[3]))
+while true do
+  local batch = redis.call('XRANGE', KEYS[1], start, stop, 'COUNT', 256)
+  if #batch == 0 then return false end
+  for _, e in ipairs(batch) do
+    local f = e[2]
+    local dev = nil
+    local exp = nil
+    for j = 1, #f, 2 do
+      if f[j] == 'v' then dev = f[j + 1] elseif f[j] == 'x' then exp = tonumber(f[j + 1]) end
+    end
+    if dev == device and (exp == nil or exp > now) then return tonumber(string.match(e[1], '^(%d+)')) end
+  end
+  start = '(' .. batch[#batch][1]
+end
 `;
 
 /**

@@ -1,0 +1,62 @@
+/**
+ * Where a device's reliable stream starts on connect (DESIGN.md §2,
+ * docs/delivery.md "Start point"):
+ *   1. `last_seq` from the client, else the device's stored cursor;
+ *   2. a device never seen before (no cursor):
+ *      - the user's first device ever (no device has a cursor): the oldest retained message;
+ *      - otherwise per `newDeviceStart`: `unacked` — after the newest message any
+ *        device acked (the oldest message no device has acked comes first);
+ *        `oldest` — the oldest retained message; `tip` — only new messages;
+ *      - never after a retained message targeted at this device: the start
+ *        moves back so every such message is delivered.
+ * The result is clamped to the inbox: ahead of the tip or below the retention
+ * floor means messages were lost or seqs are void, and `recovered` says so.
+ */
+import type { Engine, Retention } from '../engine/types.js';
+
+export type NewDeviceStart = 'tip' | 'unacked' | 'oldest';
+
+export interface StartPointInput {
+  tenant: string;
+  user: string;
+  device: string;
+  /** `last_seq` from the client, when it sent one. */
+  requested: number | undefined;
+  retention: Retention;
+  newDeviceStart: NewDeviceStart;
+}
+
+export interface StartPoint {
+  /** Replay starts after this seq. */
+  start: number;
+  /** False when the client's position could not be honoured (messages lost or seqs void). */
+  recovered: boolean;
+  /** True when the device had a stored cursor (else the caller registers one at `start`). */
+  known: boolean;
+}
+
+export async function resolveStartPoint(engine: Engine, i: StartPointInput): Promise<StartPoint> {
+  const [stored, head] = await Promise.all([
+    i.requested === undefined ? engine.getCursor(i.tenant, i.user, i.device) : undefined,
+    engine.readAfter(i.tenant, i.user, Number.MAX_SAFE_INTEGER, 0, i.retention),
+  ]);
+  const position = i.requested ?? stored;
+  if (position !== undefined) {
+    const known = stored !== undefined;
+    if (position > head.tip) return { start: head.tip, recovered: false, known }; // e.g. the memory engine restarted: its seqs are void
+    if (position < head.floor) return { start: head.floor, recovered: false, known }; // retention dropped messages after it
+    return { start: position, recovered: true, known };
+  }
+  // A device never seen before: nothing was lost, whatever the rule picks.
+  const devices = await engine.deviceCursors(i.tenant, i.user);
+  let start: number;
+  if (devices.count === 0 || i.newDeviceStart === 'oldest') start = head.floor;
+  else if (i.newDeviceStart === 'unacked') start = Math.min(head.tip, Math.max(head.floor, devices.max));
+  else start = head.tip;
+  if (start > head.floor) {
+    // Messages addressed to this very device are never skipped.
+    const first = await engine.firstForDevice(i.tenant, i.user, i.device, head.floor, start);
+    if (first !== undefined) start = first - 1;
+  }
+  return { start, recovered: true, known: false };
+}
