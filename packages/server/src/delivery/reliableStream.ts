@@ -18,11 +18,12 @@
  * last attempt the connection closes 4012 and the messages stay in the inbox.
  */
 import { CloseCode } from '@herald/protocol';
-import type { Engine, InboxMessage, Retention } from '../engine/types.js';
-import { TimerEntry, type TimingWheel } from '../gateway/timingWheel.js';
-import type { Connection } from '../gateway/connection.js';
-import type { WireFrame } from '../protocol/wireFrame.js';
+import type { InboxMessage, InboxStore, Retention } from '../engine/types.js';
+import { TimerEntry, type TimingWheel } from '../runtime/timingWheel.js';
+import type { AckedMessage, LifecycleEvents } from '../events/lifecycle.js';
+import type { ReliableEncodings } from '../protocol/encodedFrame.js';
 import type { Logger } from '../observability/logger.js';
+import type { DeliverySession } from './session.js';
 
 export interface ReliableSettings {
   ackTimeoutMs: number;
@@ -32,20 +33,16 @@ export interface ReliableSettings {
   retention: Retention;
 }
 
-/** What a stream needs from its node. */
+/** What every stream of a node shares: one object, not closures per stream. */
 export interface ReliableHost {
-  readonly engine: Engine;
+  readonly inbox: InboxStore;
   readonly wheel: TimingWheel;
   readonly settings: ReliableSettings;
   readonly log: Logger;
-  /** The encoded frame of a message, built once and shared by every recipient. */
-  frameFor(message: InboxMessage): WireFrame;
-  /** Counters for metrics. */
-  onDelivered(message: InboxMessage, replay: boolean): void;
-  onAcked(count: number): void;
-  onRetried(count: number): void;
-  /** Reliable messages skipped because their ttl ran out. */
-  onExpired?(count: number): void;
+  /** Encodings of each message, built once and shared by every recipient. */
+  readonly encodings: ReliableEncodings;
+  /** Where delivered, acked, retried and expired are reported. */
+  readonly events: LifecycleEvents;
 }
 
 export class AckError extends Error {}
@@ -66,9 +63,16 @@ export class ReliableStream {
   private readonly timer: TimerEntry;
   private cursorWrite: Promise<void> | undefined;
   private cursorDirty = false;
+  /**
+   * Seqs written to this device and not yet acked, ascending (undefined when none): an ack
+   * counts exactly the messages this device was sent, not seqs it skipped as another device's.
+   */
+  private flight: number[] | undefined;
+  /** Their message ids, kept only while a listener wants acked messages listed. */
+  private flightIds: string[] | undefined;
 
   constructor(
-    private readonly conn: Connection,
+    private readonly conn: DeliverySession,
     private readonly host: ReliableHost,
     start: number,
   ) {
@@ -107,7 +111,7 @@ export class ReliableStream {
   ack(seq: number): void {
     if (seq > this.sent) throw new AckError(`ack ${seq} is beyond the last sent seq ${this.sent}`);
     if (seq <= this.acked) return; // stale or repeated: harmless
-    this.host.onAcked(Math.max(0, Math.min(seq, this.awaiting) - this.acked));
+    this.reportAcked(seq);
     this.acked = seq;
     if (this.awaiting < this.acked) this.awaiting = this.acked;
     this.attempts = 0;
@@ -127,6 +131,7 @@ export class ReliableStream {
     const from = Math.max(after, floor);
     this.generation++;
     this.sent = this.awaiting = this.acked = from;
+    this.flight = this.flightIds = undefined;
     this.attempts = 0;
     this.host.wheel.cancel(this.timer);
     this.pulling = false;
@@ -137,6 +142,26 @@ export class ReliableStream {
   close(): void {
     this.closed = true;
     this.host.wheel.cancel(this.timer);
+    this.flight = this.flightIds = undefined;
+  }
+
+  /** Takes the written messages with seq ≤ `seq` out of the flight list and reports them acked. */
+  private reportAcked(seq: number): void {
+    const flight = this.flight;
+    if (flight === undefined) return;
+    let n = 0;
+    while (n < flight.length && flight[n]! <= seq) n++;
+    if (n === 0) return;
+    const ids = this.flightIds;
+    let messages: AckedMessage[] | undefined;
+    if (ids !== undefined && ids.length === flight.length) {
+      messages = [];
+      for (let i = 0; i < n; i++) messages.push({ seq: flight[i]!, id: ids[i]! });
+      ids.splice(0, n);
+    }
+    flight.splice(0, n);
+    if (flight.length === 0) this.flight = this.flightIds = undefined;
+    this.host.events.acked(this.conn, n, messages);
   }
 
   /** Whether the inbox may hold messages this device has not been sent. */
@@ -152,12 +177,17 @@ export class ReliableStream {
     this.sent = m.seq;
     if (m.device !== undefined && m.device !== this.conn.device) return;
     if (m.expiresAt !== undefined && m.expiresAt <= Date.now()) {
-      this.host.onExpired?.(1);
+      this.host.events.expired(this.conn, 1);
       return;
     }
-    if (!this.conn.sendWire(this.host.frameFor(m))) return;
+    if (!this.conn.send(this.host.encodings.of(m))) return;
     this.awaiting = m.seq;
-    this.host.onDelivered(m, replay);
+    const flight = (this.flight ??= []);
+    flight.push(m.seq);
+    // Ids stay aligned with seqs, or are not kept at all (a listener added mid-flight waits for the next batch).
+    if (this.host.events.wantsAckedMessages && (this.flightIds?.length ?? 0) === flight.length - 1) (this.flightIds ??= []).push(m.id);
+    else this.flightIds = undefined;
+    this.host.events.delivered(this.conn, m, replay);
     if (!this.timer.scheduled) {
       this.attempts = 1;
       this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
@@ -169,13 +199,13 @@ export class ReliableStream {
     if (this.pulling || this.closed) return;
     this.pulling = true;
     const gen = this.generation;
-    const { engine, settings } = this.host;
+    const { inbox, settings } = this.host;
     const c = this.conn;
     try {
       while (!this.closed && gen === this.generation && !this.windowFull()) {
         const room = Math.min(settings.replayBatch, settings.maxInflight - (this.awaiting - this.acked));
         const from = this.sent;
-        const range = await engine.readAfter(c.tenant, c.user, from, room, settings.retention);
+        const range = await inbox.readAfter(c.tenant, c.user, from, room, settings.retention);
         this.readFailed = false;
         if (this.closed || gen !== this.generation) return;
         if (range.floor > this.sent) {
@@ -223,15 +253,15 @@ export class ReliableStream {
     const gen = this.generation;
     const upTo = this.awaiting;
     try {
-      const range = await this.host.engine.readAfter(c.tenant, c.user, this.acked, upTo - this.acked, this.host.settings.retention);
+      const range = await this.host.inbox.readAfter(c.tenant, c.user, this.acked, upTo - this.acked, this.host.settings.retention);
       if (this.closed || gen !== this.generation) return;
       let n = 0;
       for (const m of range.messages) {
         if (m.seq > upTo || m.seq <= this.acked) continue;
         if (m.device !== undefined && m.device !== c.device) continue;
-        if (c.sendWire(this.host.frameFor(m))) n++;
+        if (c.send(this.host.encodings.of(m))) n++;
       }
-      this.host.onRetried(n);
+      if (n > 0) this.host.events.retried(c, n);
     } catch (err) {
       this.host.log.warn({ err, conn: c.id }, 'inbox read for resend failed');
     }
@@ -245,7 +275,7 @@ export class ReliableStream {
     }
     const c = this.conn;
     const seq = this.acked;
-    this.cursorWrite = this.host.engine
+    this.cursorWrite = this.host.inbox
       .setCursor(c.tenant, c.user, c.device, seq)
       .catch((err: unknown) => this.host.log.warn({ err, conn: c.id }, 'cursor write failed'))
       .finally(() => {

@@ -87,24 +87,20 @@ export interface LocalView {
   count(route: Route): number;
 }
 
-export interface Engine {
-  readonly kind: 'memory' | 'redis';
-
+/** Cross-node transport: events to the other nodes that have interest, never echoed to the sender. */
+export interface Bus {
   /**
    * Registers a callback run after the transport lost and regained its
    * subscriptions (events published meanwhile were missed): the node then
    * re-reads inboxes. Optional: engines without a transport never call it.
    */
   onResync?(listener: () => void): void;
-
   /** Connects; `onEvent` receives events published by other nodes. */
   start(onEvent: (event: BusEvent) => void, local: LocalView): Promise<void>;
   /** Disconnects; pending writes are flushed first. */
   close(): Promise<void>;
   /** True while the backing store is reachable (drives /readyz). */
   isReady(): boolean;
-
-  // ---- transport to other nodes ----
   /** Sends an event to the other nodes interested in it. Resolves when handed to the transport. */
   publish(event: BusEvent): Promise<void>;
   /**
@@ -114,8 +110,10 @@ export interface Engine {
   subscribe(route: Route): void | Promise<void>;
   /** Local interest ended. */
   unsubscribe(route: Route): void;
+}
 
-  // ---- reliable inbox ----
+/** The reliable inbox: per-user messages with seqs, and per-device cursors. */
+export interface InboxStore {
   /**
    * Appends to the user's inbox with the next seq and trims by retention, then
    * (atomically, where the engine transports) publishes an `inbox` event to
@@ -136,8 +134,10 @@ export interface Engine {
   deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }>;
   /** Seq of the oldest retained, unexpired message targeted at `device` with after < seq ≤ upTo. */
   firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined>;
+}
 
-  // ---- idempotent publish ----
+/** Idempotent publish: the first result of a key, remembered for a while. */
+export interface IdempotencyStore {
   /**
    * Claims a key: 'new' when this caller owns it, else the stored result ('pending' while the owner works).
    * The claim is a lease of `leaseMs`: an owner that dies stops renewing and the key frees itself soon.
@@ -147,16 +147,10 @@ export interface Engine {
   idempotencyRenew(key: string, leaseMs: number): Promise<void>;
   idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void>;
   idempotencyRelease(key: string): Promise<void>;
+}
 
-  // ---- shared limits ----
-  /**
-   * Optional: a token bucket shared by every node. Resolves 0 when `cost`
-   * tokens were taken, else the ms until they could be. Engines without it
-   * leave limits per node.
-   */
-  takeTokens?(key: string, ratePerSec: number, burst: number, cost: number): Promise<number>;
-
-  // ---- presence across nodes ----
+/** Who is online where: devices of users and members of rooms, across nodes. */
+export interface PresenceStore {
   presenceAdd(device: DevicePresence): Promise<void>;
   presenceRemove(device: DevicePresence): Promise<void>;
   roomJoin(tenant: string, room: string, member: RoomMember): Promise<void>;
@@ -165,4 +159,66 @@ export interface Engine {
   roomPresence(tenant: string, room: string): Promise<RoomMember[]>;
   /** Connections the route reaches across the cluster. */
   onlineCount(route: Route): Promise<number>;
+}
+
+/** Token buckets shared by every node (limits that hold for the cluster, not per node). */
+export interface SharedBuckets {
+  /** Resolves 0 when `cost` tokens were taken, else the ms until they could be. */
+  takeTokens(key: string, ratePerSec: number, burst: number, cost: number): Promise<number>;
+}
+
+/**
+ * What an engine may report for metrics, all optional. Returned by an optional
+ * `engine.introspection.stats()` (sync or async; it is called once per scrape with a 1 s
+ * budget, so it should read cached values or issue one pipelined round trip).
+ */
+export interface EngineStats {
+  /** Age of the oldest ingest entry not yet acked by this node's consumer group, seconds (0 when none). */
+  ingestLagSeconds?: number;
+  /** Entries delivered to the ingest consumer group but not yet acked (XPENDING count). */
+  ingestPending?: number;
+  /** Entries in the ingest stream not yet read by the group (XINFO GROUPS `lag`). */
+  ingestBacklog?: number;
+  /** Ingest entries moved to the dead-letter stream, cumulative. */
+  ingestDeadLettered?: number;
+  /** The most recent Redis round-trip time (e.g. a PING every few seconds), seconds. */
+  redisRttSeconds?: number;
+  /** Cumulative engine errors by operation, e.g. { append: 2, publish: 1, connection: 3 }. */
+  errors?: Record<string, number>;
+  /** Reliable messages held in inboxes, when the engine can tell cheaply. */
+  inboxMessages?: number;
+  /** Messages dropped from inboxes because their ttl or the retention age ran out, cumulative. */
+  expired?: number;
+}
+
+/** One row of the admin per-node table; the Redis engine reports every live node. */
+export interface NodeSummary {
+  node: string;
+  connections: number;
+  rooms: number;
+  users: number;
+  /** ms since the epoch of the node's last report. */
+  updatedAt: number;
+}
+
+/** What an engine can tell about itself; every part optional. */
+export interface EngineIntrospection {
+  /** Messages held in inboxes on this node (the memory engine). */
+  inboxDepth?(): number;
+  /** Every live node's summary (engines spanning nodes). */
+  nodes?(): Promise<NodeSummary[]>;
+  /** Counters such as round-trip time, errors, ingest lag. */
+  stats?(): EngineStats | Promise<EngineStats>;
+}
+
+/**
+ * An engine is the sum of the capabilities every node needs, plus optional
+ * ones callers test for by property (`engine.buckets`, `engine.introspection`),
+ * never with `instanceof` or casts.
+ */
+export interface Engine extends Bus, InboxStore, IdempotencyStore, PresenceStore {
+  readonly kind: 'memory' | 'redis';
+  /** Shared token buckets; absent: limits stay per node. */
+  readonly buckets?: SharedBuckets;
+  readonly introspection?: EngineIntrospection;
 }

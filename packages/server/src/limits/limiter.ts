@@ -6,7 +6,7 @@
 import type { HeraldConfig } from '../config/schema.js';
 import type { Stats } from '../observability/stats.js';
 import { KeyedBuckets } from './tokenBucket.js';
-import type { Engine } from '../engine/types.js';
+import type { SharedBuckets } from '../engine/types.js';
 
 export type LimitName =
   | 'connections_per_user'
@@ -31,7 +31,7 @@ export class Limiter {
     private readonly c: HeraldConfig,
     private readonly stats: Stats,
     /** An engine that shares token buckets across nodes, if any. */
-    private readonly shared?: Pick<Engine, 'takeTokens'>,
+    private readonly shared?: SharedBuckets,
   ) {
     this.connectsPerIp = new KeyedBuckets({ ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp });
     this.framesPerUser = new KeyedBuckets({ ratePerSec: c.frameRatePerUser, burst: c.frameBurstPerUser });
@@ -74,7 +74,7 @@ export class Limiter {
     const { ratePerSec, burst } = this.apiPerTenant.spec;
     if (ratePerSec <= 0) return 0;
     let wait: number;
-    if (this.shared?.takeTokens) {
+    if (this.shared) {
       try {
         wait = await this.shared.takeTokens('api:' + tenant, ratePerSec, burst, cost);
       } catch {

@@ -18,39 +18,7 @@ import type { Stats, DeliveredTarget } from './stats.js';
 import { AckClock } from './ackClock.js';
 import { internalErrorCounts } from './lastResort.js';
 
-/**
- * What an engine may report for metrics, all optional. Returned by an optional
- * `engine.stats()` (sync or async; it is called once per scrape with a 1 s
- * budget, so it should read cached values or issue one pipelined round trip).
- */
-export interface EngineStats {
-  /** Age of the oldest ingest entry not yet acked by this node's consumer group, seconds (0 when none). */
-  ingestLagSeconds?: number;
-  /** Entries delivered to the ingest consumer group but not yet acked (XPENDING count). */
-  ingestPending?: number;
-  /** Entries in the ingest stream not yet read by the group (XINFO GROUPS `lag`). */
-  ingestBacklog?: number;
-  /** Ingest entries moved to the dead-letter stream, cumulative. */
-  ingestDeadLettered?: number;
-  /** The most recent Redis round-trip time (e.g. a PING every few seconds), seconds. */
-  redisRttSeconds?: number;
-  /** Cumulative engine errors by operation, e.g. { append: 2, publish: 1, connection: 3 }. */
-  errors?: Record<string, number>;
-  /** Reliable messages held in inboxes, when the engine can tell cheaply. */
-  inboxMessages?: number;
-  /** Messages dropped from inboxes because their ttl or the retention age ran out, cumulative. */
-  expired?: number;
-}
-
-/** One row of the admin per-node table; the Redis engine reports every live node. */
-export interface NodeSummary {
-  node: string;
-  connections: number;
-  rooms: number;
-  users: number;
-  /** ms since the epoch of the node's last report. */
-  updatedAt: number;
-}
+import type { EngineStats } from '../engine/types.js';
 
 export interface MetricsSources {
   stats: Stats;

@@ -4,7 +4,7 @@
  * There are no other nodes, so publish/subscribe do nothing and presence is
  * the local registry's view.
  */
-import type { BusEvent, DevicePresence, Engine, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
+import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
 import { HeraldError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
 
@@ -15,6 +15,7 @@ export interface MemoryEngineOptions {
 
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
+  readonly introspection: EngineIntrospection = { inboxDepth: () => this.inboxDepth() };
   private readonly inbox: MemoryInboxStore;
   /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
   private readonly cursors = new Map<string, Map<string, number>>();

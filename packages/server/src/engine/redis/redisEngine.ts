@@ -17,8 +17,11 @@
  */
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import type { EngineStats, NodeSummary } from '../../observability/metrics.js';
 import type {
+  EngineIntrospection,
+  EngineStats,
+  NodeSummary,
+  SharedBuckets,
   BusEvent,
   DevicePresence,
   Engine,
@@ -71,6 +74,9 @@ const REANNOUNCE_CONCURRENCY = 64;
 
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
+  /** The API publish rate and connections per user hold for the cluster: one Lua token bucket per key. */
+  readonly buckets: SharedBuckets = { takeTokens: (key, rate, burst, cost) => this.takeTokens(key, rate, burst, cost) };
+  readonly introspection: EngineIntrospection = { nodes: () => this.nodes(), stats: () => this.stats() };
   readonly keys: RedisKeys;
   private readonly parsed: ParsedRedisUrl;
   private readonly sharded: boolean;

@@ -5,7 +5,7 @@
  * tenant starts or ends (so it can subscribe on the engine).
  */
 import { PLATFORMS, type Platform } from '@herald/protocol';
-import type { Connection } from './connection.js';
+import type { DeliverySession } from './session.js';
 import type { DevicePresence, LocalView, RoomMember, Route } from '../engine/types.js';
 
 const SEP = '\u0000';
@@ -18,14 +18,14 @@ export interface Transitions {
   firstOfTenant: boolean;
 }
 
-export class Registry implements LocalView {
-  private readonly conns = new Map<string, Connection>();
+export class Registry<S extends DeliverySession = DeliverySession> implements LocalView {
+  private readonly conns = new Map<string, S>();
   // Most users have one device and most keys one member: a lone connection is stored as
   // itself, a Set only from the second one on (a Set costs ~250 bytes per key).
-  private readonly users = new Map<string, Members>();
-  private readonly devices = new Map<string, Connection>();
-  private readonly tenants = new Map<string, Set<Connection>>();
-  private readonly rooms = new Map<string, Members>();
+  private readonly users = new Map<string, Members<S>>();
+  private readonly devices = new Map<string, S>();
+  private readonly tenants = new Map<string, Set<S>>();
+  private readonly rooms = new Map<string, Members<S>>();
   readonly platforms: Record<Platform, number> = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<Platform, number>;
 
   constructor(private readonly nodeId: string) {}
@@ -43,20 +43,20 @@ export class Registry implements LocalView {
   }
 
   /** The active connection of a user+device, if any. */
-  device(tenant: string, user: string, device: string): Connection | undefined {
+  device(tenant: string, user: string, device: string): S | undefined {
     return this.devices.get(deviceKey(tenant, user, device));
   }
 
-  get(id: string): Connection | undefined {
+  get(id: string): S | undefined {
     return this.conns.get(id);
   }
 
-  all(): IterableIterator<Connection> {
+  all(): IterableIterator<S> {
     return this.conns.values();
   }
 
   /** Indexes an authenticated connection. The caller closes any older one of the same device first. */
-  add(c: Connection): Transitions {
+  add(c: S): Transitions {
     this.conns.set(c.id, c);
     this.devices.set(deviceKey(c.tenant, c.user, c.device), c);
     const firstOfUser = addMember(this.users, userKey(c.tenant, c.user), c);
@@ -66,7 +66,7 @@ export class Registry implements LocalView {
   }
 
   /** Removes a connection from every index; returns what local interest ended, or null when it was not indexed. */
-  remove(c: Connection): { lastOfUser: boolean; lastOfTenant: boolean; roomsEmptied: string[] } | null {
+  remove(c: S): { lastOfUser: boolean; lastOfTenant: boolean; roomsEmptied: string[] } | null {
     if (this.conns.get(c.id) !== c) return null;
     this.conns.delete(c.id);
     const dk = deviceKey(c.tenant, c.user, c.device);
@@ -82,13 +82,13 @@ export class Registry implements LocalView {
   }
 
   /** Returns true when `c` is the first local member of the room. */
-  join(c: Connection, room: string): boolean {
+  join(c: S, room: string): boolean {
     (c.rooms ??= new Set()).add(room);
     return addMember(this.rooms, roomKey(c.tenant, room), c);
   }
 
   /** Returns true when the room has no local member left. */
-  leave(c: Connection, room: string): boolean {
+  leave(c: S, room: string): boolean {
     c.rooms?.delete(room);
     return removeMember(this.rooms, roomKey(c.tenant, room), c);
   }
@@ -97,8 +97,8 @@ export class Registry implements LocalView {
     return size(this.rooms.get(roomKey(tenant, room)));
   }
 
-  /** Connections a route reaches on this node. */
-  lookup(route: Route): Iterable<Connection> {
+  /** Ss a route reaches on this node. */
+  lookup(route: Route): Iterable<S> {
     switch (route.kind) {
       case 'user': {
         if (route.device !== undefined) {
@@ -148,7 +148,7 @@ export class Registry implements LocalView {
   }
 }
 
-function addTo(map: Map<string, Set<Connection>>, key: string, c: Connection): boolean {
+function addTo<T>(map: Map<string, Set<T>>, key: string, c: T): boolean {
   let set = map.get(key);
   if (!set) {
     set = new Set();
@@ -158,7 +158,7 @@ function addTo(map: Map<string, Set<Connection>>, key: string, c: Connection): b
   return set.size === 1;
 }
 
-function removeFrom(map: Map<string, Set<Connection>>, key: string, c: Connection): boolean {
+function removeFrom<T>(map: Map<string, Set<T>>, key: string, c: T): boolean {
   const set = map.get(key);
   if (!set || !set.delete(c)) return false;
   if (set.size === 0) {
@@ -169,20 +169,20 @@ function removeFrom(map: Map<string, Set<Connection>>, key: string, c: Connectio
 }
 
 /** One connection, or a Set of two or more. */
-type Members = Connection | Set<Connection>;
+type Members<T> = T | Set<T>;
 
-const NONE: readonly Connection[] = [];
+const NONE: readonly never[] = [];
 
-function iterate(m: Members | undefined): Iterable<Connection> {
+function iterate<T>(m: Members<T> | undefined): Iterable<T> {
   return m === undefined ? NONE : m instanceof Set ? m : [m];
 }
 
-function size(m: Members | undefined): number {
+function size<T>(m: Members<T> | undefined): number {
   return m === undefined ? 0 : m instanceof Set ? m.size : 1;
 }
 
 /** Returns true when `c` is the key's first member. */
-function addMember(map: Map<string, Members>, key: string, c: Connection): boolean {
+function addMember<T>(map: Map<string, Members<T>>, key: string, c: T): boolean {
   const m = map.get(key);
   if (m === undefined) {
     map.set(key, c);
@@ -194,7 +194,7 @@ function addMember(map: Map<string, Members>, key: string, c: Connection): boole
 }
 
 /** Returns true when the key has no member left. */
-function removeMember(map: Map<string, Members>, key: string, c: Connection): boolean {
+function removeMember<T>(map: Map<string, Members<T>>, key: string, c: T): boolean {
   const m = map.get(key);
   if (m === undefined) return false;
   if (m instanceof Set) {

@@ -1,0 +1,61 @@
+/**
+ * One object per outgoing frame that holds all of its wire encodings: the v1
+ * WebSocket text frame and the v2 binary frame per negotiated codec. Each is
+ * built at the first recipient that needs it and then shared by every other
+ * recipient (DESIGN.md §4: encode once per fan-out), whatever mix of v1 and
+ * v2 connections the fan-out reaches.
+ */
+import type { InboxMessage } from '../engine/types.js';
+import { reliableFrame } from './serverFrames.js';
+import { V2Frames, type V2Session } from './v2Frames.js';
+import { textWireFrame, type WireFrame } from './wireFrame.js';
+
+export class EncodedFrame {
+  private v1: WireFrame | undefined;
+  private v2: V2Frames | undefined;
+
+  private constructor(
+    private readonly text: () => string,
+    private readonly v2Source: () => V2Frames,
+  ) {}
+
+  /** A v1 server text frame (an ephemeral message, a presence event). */
+  static ofText(text: string): EncodedFrame {
+    return new EncodedFrame(
+      () => text,
+      () => V2Frames.ofText(text),
+    );
+  }
+
+  /** A reliable message: the v2 header carries its seq. */
+  static ofReliable(m: InboxMessage): EncodedFrame {
+    return new EncodedFrame(
+      () => reliableFrame(m),
+      () => V2Frames.ofReliable(m),
+    );
+  }
+
+  /** The WebSocket frame for a connection speaking v1 (`session` undefined) or v2 with `session`'s codec. */
+  frameFor(session: V2Session | undefined): WireFrame {
+    if (session === undefined) return (this.v1 ??= textWireFrame(this.text()));
+    return (this.v2 ??= this.v2Source()).get(session);
+  }
+}
+
+/**
+ * The encodings of reliable messages, one per message object: every device of
+ * a user — and every node-local read that returns the same object — shares
+ * them. Weakly held: an encoding lives as long as its message is referenced.
+ */
+export class ReliableEncodings {
+  private readonly cache = new WeakMap<InboxMessage, EncodedFrame>();
+
+  of(m: InboxMessage): EncodedFrame {
+    let e = this.cache.get(m);
+    if (e === undefined) {
+      e = EncodedFrame.ofReliable(m);
+      this.cache.set(m, e);
+    }
+    return e;
+  }
+}
