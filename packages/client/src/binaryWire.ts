@@ -11,6 +11,7 @@ import {
   BINARY_MAX_PAYLOAD,
   BINARY_SUBPROTOCOL,
   BinaryErrorCode,
+  CloseCode,
   BinaryProtocolError,
   COMPRESSION_PARAM,
   DEFAULT_COMPRESSION_THRESHOLD,
@@ -74,7 +75,7 @@ class BinaryWire implements Wire {
   receive(data: unknown): void {
     if (this.#failed) return;
     if (!(data instanceof ArrayBuffer || data instanceof Uint8Array)) {
-      this.#fail(new HeraldError('bad_frame', `a ${typeof data === 'string' ? 'text' : typeof data} frame on ${BINARY_SUBPROTOCOL}: only binary frames are allowed`, { closeCode: 4000 }));
+      this.#fail(new HeraldError('bad_frame', `a ${typeof data === 'string' ? 'text' : typeof data} frame on ${BINARY_SUBPROTOCOL}: only binary frames are allowed`, { closeCode: CloseCode.ProtocolError }));
       return;
     }
     // Settles in arrival order: a small frame never overtakes a big compressed one still inflating.
@@ -101,7 +102,7 @@ class BinaryWire implements Wire {
 
   #malformed(err: unknown): void {
     const detail = err instanceof BinaryProtocolError ? `(${err.code}): ${err.message}` : String(err);
-    this.#fail(new HeraldError('bad_frame', `malformed v2 frame from the server ${detail}`, { closeCode: 4000, cause: err }));
+    this.#fail(new HeraldError('bad_frame', `malformed v2 frame from the server ${detail}`, { closeCode: CloseCode.ProtocolError, cause: err }));
   }
 
   #fail(error: HeraldError): void {

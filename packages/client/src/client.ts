@@ -6,6 +6,7 @@
  * request/reply, and the rooms to re-join.
  */
 import {
+  CloseCode,
   ROOM_NAME_PATTERN,
   TERMINAL_CLOSE_CODES,
   closeCodeInfo,
@@ -28,6 +29,11 @@ import type { WebSocketLike } from './socket.js';
 import { decodeClaims, isExpired } from './token.js';
 import { buildSocketUrl } from './url.js';
 import { jsonWire, type Wire, type WireFrame, type WireKind } from './wire.js';
+
+/** Standard 1006: the socket ended without a close frame. Reported, never sent. */
+const ABNORMAL_CLOSURE = 1006;
+/** An application close code (browsers allow 3000–4999) for `reconnect()`: not in the server's registry. */
+const CLIENT_RECONNECT = 3000;
 
 /**
  * - `idle`: created, `connect()` not called yet;
@@ -218,12 +224,12 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#teardownSocket();
     if (ws) {
       try {
-        ws.close(1000, 'client closed');
+        ws.close(CloseCode.Normal, 'client closed');
       } catch {
         // already closing
       }
     }
-    this.#stop(1000, 'client closed', undefined);
+    this.#stop(CloseCode.Normal, 'client closed', undefined);
   }
 
   /**
@@ -238,7 +244,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#teardownSocket();
     if (ws) {
       try {
-        ws.close(3000, 'client reconnect'); // 3000: an application code browsers allow
+        ws.close(CLIENT_RECONNECT, 'client reconnect');
       } catch {
         // already closing
       }
@@ -246,7 +252,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#requests.disconnected();
     this.#failures = 0;
     clearTimeout(this.#reconnectTimer);
-    this.#scheduleReconnect(3000, 'reconnect() called', 0);
+    this.#scheduleReconnect(CLIENT_RECONNECT, 'reconnect() called', 0);
   }
 
   // ---- rooms and requests ----
@@ -339,7 +345,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     } catch (err) {
       if (gen !== this.#attemptGen) return;
       this.emit('error', asError('token_provider', 'the token provider failed', err));
-      this.#afterFailure(1006, 'token provider failed');
+      this.#afterFailure(ABNORMAL_CLOSURE, 'token provider failed');
       return;
     }
     if (gen !== this.#attemptGen) return;
@@ -360,7 +366,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       } catch (err) {
         if (gen !== this.#attemptGen) return;
         this.emit('error', asError('invalid_argument', 'could not load the binary protocol', err));
-        this.#afterFailure(1006, 'binary protocol unavailable');
+        this.#afterFailure(ABNORMAL_CLOSURE, 'binary protocol unavailable');
         return;
       }
       if (gen !== this.#attemptGen) return;
@@ -381,7 +387,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       ws = kind.protocols ? new this.#opts.WebSocket(url, kind.protocols) : new this.#opts.WebSocket(url);
     } catch (err) {
       this.emit('error', asError('invalid_argument', 'could not create the WebSocket', err));
-      this.#afterFailure(1006, 'socket creation failed');
+      this.#afterFailure(ABNORMAL_CLOSURE, 'socket creation failed');
       return;
     }
     this.#stats.connects++;
@@ -394,7 +400,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
         if (this.#ws !== ws) return;
         this.emit('error', error);
         // A binary stream that failed to decode cannot be trusted further: 4000, as the server would.
-        if (fatal) this.#abandon(ws, 4000, error.message);
+        if (fatal) this.#abandon(ws, CloseCode.ProtocolError, error.message);
       },
     });
     this.#wire = wire;
@@ -412,7 +418,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     };
     // A close event always follows an error event; handling happens there.
     ws.onerror = noop;
-    this.#connectTimer = setTimeout(() => this.#abandon(ws, 1006, 'no welcome within connectTimeoutMs'), this.#opts.connectTimeoutMs);
+    this.#connectTimer = setTimeout(() => this.#abandon(ws, ABNORMAL_CLOSURE, 'no welcome within connectTimeoutMs'), this.#opts.connectTimeoutMs);
   }
 
   async #getToken(): Promise<string> {
@@ -475,7 +481,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
         this.#opts.heartbeatTimeoutMs ?? 2 * hb,
         () => this.#sendRaw({ type: 'ping' }),
         () => {
-          if (ws) this.#abandon(ws, 4010, 'heartbeat timeout: nothing received from the server');
+          if (ws) this.#abandon(ws, CloseCode.HeartbeatTimeout, 'heartbeat timeout: nothing received from the server');
         },
       );
     }
@@ -527,7 +533,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #afterFailure(code: number, reason: string): void {
     if (this.#state === 'closed' || this.#state === 'idle') return;
     this.#requests.disconnected();
-    if (code === 4001) {
+    if (code === CloseCode.Unauthorized) {
       this.#tokenStale = true;
       if (typeof this.#opts.token === 'function' && !this.#refreshedForAttempt) {
         // One immediate retry with a fresh token; a second 4001 in a row is final.
@@ -575,7 +581,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#teardownSocket();
     try {
       // 4000 and 4010 are in the application range browsers accept; 1006 is not sendable.
-      ws.close(code === 4010 || code === 4000 ? code : 1000, reason.slice(0, 100));
+      ws.close(code === CloseCode.HeartbeatTimeout || code === CloseCode.ProtocolError ? code : CloseCode.Normal, reason.slice(0, 100));
     } catch {
       // ignore: we stopped listening to it anyway
     }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLOSE_CODES, type CloseAdvice } from '@herald/protocol';
 import { publish, startServer, token, wsUrl } from './helpers/realServer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,6 +50,24 @@ test('every error code is documented', () => {
   assert.ok(codes.length >= 10, `parsed only ${codes.length} codes`);
   const rows = documentedRows();
   assert.deepEqual(codes.filter((c) => !rows.has(c)), []);
+});
+
+test('the close-code table lists every code of the registry, each with the behaviour its advice implies', () => {
+  const m = /<!-- client-close-codes:begin -->([\s\S]*?)<!-- client-close-codes:end -->/.exec(doc);
+  assert.ok(m, 'missing client-close-codes markers');
+  const behaviour = new Map<number, string>();
+  for (const row of m[1]!.matchAll(/^\| ([\d, ]+) \| [^|]+ \| ([^|]+) \|$/gm)) {
+    for (const code of row[1]!.split(',')) behaviour.set(Number(code.trim()), row[2]!.trim());
+  }
+  // What the SDK does for each advice, in the words of the table.
+  const says: Record<CloseAdvice, RegExp> = { stop: /^stops/, reconnect: /^reconnects with backoff/, 'back-off': /^reconnects with a wider backoff/, 'refresh-token': /^token provider/ };
+  for (const c of CLOSE_CODES) {
+    const text = behaviour.get(c.code);
+    assert.ok(text !== undefined, `close code ${c.code} (${c.name}) missing from docs/client.md`);
+    assert.match(text, says[c.advice], `close code ${c.code}: advice ${c.advice}`);
+  }
+  const unknown = [...behaviour.keys()].filter((code) => code !== 1006 && !CLOSE_CODES.some((c) => c.code === code));
+  assert.deepEqual(unknown, [], 'docs/client.md lists codes the registry does not have (1006 is the network\'s own)');
 });
 
 test('the Node example in the docs is examples/node-inbox.mjs, and it runs against a real server', async () => {
