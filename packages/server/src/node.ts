@@ -12,14 +12,15 @@ import type { HeraldConfig, HeraldConfigInput } from './config/schema.js';
 import { applyDevMode, type DevSecrets } from './config/devMode.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Stats } from './observability/stats.js';
-import { Metrics, type EngineStats } from './observability/metrics.js';
+import { Metrics } from './observability/metrics.js';
+import { lifecycleStats } from './observability/lifecycleStats.js';
+import { LifecycleEvents } from './events/lifecycle.js';
 import { AdminHandler } from './admin/admin.js';
 import { JwtVerifier } from './auth/jwtVerifier.js';
 import { ApiKeyGuard } from './auth/apiKey.js';
 import { mintToken } from './auth/tokens.js';
 import { createEngine } from './engine/create.js';
-import type { BusEvent, Engine } from './engine/types.js';
-import { MemoryEngine } from './engine/memory/memoryEngine.js';
+import type { Engine } from './engine/types.js';
 import { Gateway } from './gateway/gateway.js';
 import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
@@ -46,6 +47,8 @@ export interface HeraldNode {
   /** Hot-path counters (e.g. `stats.limitRejected(name)` for limits) and the Prometheus registry. */
   readonly stats: Stats;
   readonly metrics: Metrics;
+  /** The lifecycle seam: add a listener to hear connects, presence, room activity and delivery receipts. */
+  readonly events: LifecycleEvents;
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -89,7 +92,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const verifier = new JwtVerifier(config);
   await verifier.init();
   const engine = await createEngine(config, nodeId, log);
-  const limiter = new Limiter(config, stats, engine);
+  const limiter = new Limiter(config, stats, engine.buckets);
+  const events = new LifecycleEvents();
 
   // Metrics read the gateway lazily: they are created before it.
   const holder: { gw?: Gateway } = {};
@@ -99,39 +103,25 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     connectionsByPlatform: () => holder.gw?.registry.platforms ?? {},
     rooms: () => holder.gw?.registry.roomCount ?? 0,
     users: () => holder.gw?.registry.userCount ?? 0,
-    inboxDepth: () => (engine instanceof MemoryEngine ? engine.inboxDepth() : undefined),
+    inboxDepth: () => engine.introspection?.inboxDepth?.(),
     engineReady: () => engine.isReady(),
     // Optional engine counters (Redis: ingest lag/pending, RTT, errors); the memory engine has none.
     engineStats: async () => ({
-      ...(await (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.()),
+      ...(await engine.introspection?.stats?.()),
       ...(ingest ? await ingest.stats().catch(() => ({})) : {}),
     }),
     isDraining: () => draining,
   });
-  const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics, limiter });
+  events.add(lifecycleStats(stats, metrics));
+  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
   holder.gw = gw;
-  const publisher = new Publisher(engine, gw, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
+  const hub = gw.hub;
+  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
 
-  const onEvent = (ev: BusEvent): void => {
-    switch (ev.kind) {
-      case 'deliver':
-        gw.deliverLocal(ev.route, ev.frame);
-        return;
-      case 'inbox':
-        gw.deliverInbox(ev.tenant, ev.user, ev.message);
-        return;
-      case 'disconnect':
-        gw.disconnectLocal(ev.tenant, ev.user, ev.device, ev.code, ev.reason);
-        return;
-      case 'replace':
-        gw.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn);
-        return;
-    }
-  };
-  await engine.start(onEvent, gw.registry);
+  await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
   await engine.subscribe({ kind: 'all' });
   // Events published while the engine's transport was down were missed: re-read every inbox.
-  engine.onResync?.(() => gw.resyncAll());
+  engine.onResync?.(() => hub.resyncAll());
 
   // Stream ingest (Redis engine): entries of `herald:ingest` go through the same publish pipeline.
   let ingest: StreamIngest | undefined;
@@ -164,7 +154,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     sessionTtlSec: config.adminSessionTtlSec,
     nodeId,
     engine,
-    gateway: gw,
+    registry: gw.registry,
     metrics,
     stats,
     log,
@@ -175,7 +165,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
     engine,
-    gateway: gw,
+    hub,
     metrics,
     stats,
     log,
@@ -299,6 +289,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     publisher,
     stats,
     metrics,
+    events,
     onDrain,
     get draining() {
       return draining;

@@ -11,10 +11,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ApiKeyGuard } from '../auth/apiKey.js';
 import type { AuthThrottle } from '../auth/authThrottle.js';
-import type { Engine } from '../engine/types.js';
-import type { Gateway } from '../gateway/gateway.js';
+import type { Engine, NodeSummary } from '../engine/types.js';
+import type { Registry } from '../delivery/registry.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics, NodeSummary } from '../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
 import { HeraldError } from '../errors.js';
 import { sendJson } from '../api/http.js';
@@ -45,7 +45,7 @@ export interface AdminDeps {
   sessionTtlSec: number;
   nodeId: string;
   engine: Engine;
-  gateway: Gateway;
+  registry: Registry;
   metrics: Metrics;
   stats: Stats;
   log: Logger;
@@ -53,8 +53,6 @@ export interface AdminDeps {
   startedAt: number;
 }
 
-/** What an engine that spans nodes (Redis) may offer: every live node's summary. */
-type NodesSource = { nodes?: () => Promise<NodeSummary[]> | NodeSummary[] };
 
 interface HistogramView {
   /** [upper bound in seconds (null for +Inf), cumulative count] */
@@ -135,15 +133,14 @@ export class AdminHandler {
 
   /** Everything the dashboard shows; cumulative counters (the page computes rates). */
   async snapshot(): Promise<Record<string, unknown>> {
-    const { gateway: gw, stats: s, metrics, engine, nodeId } = this.d;
-    const reg = gw.registry;
+    const { registry: reg, stats: s, metrics, engine, nodeId } = this.d;
     const now = Date.now();
     const local: NodeSummary = { node: nodeId, connections: reg.size, rooms: reg.roomCount, users: reg.userCount, updatedAt: now };
     let nodes: NodeSummary[] = [local];
-    const source = (engine as Engine & NodesSource).nodes;
-    if (typeof source === 'function') {
+    const listNodes = engine.introspection?.nodes;
+    if (listNodes !== undefined) {
       try {
-        const listed = await source.call(engine);
+        const listed = await listNodes();
         // The local row is always current; other rows come from the engine.
         nodes = [local, ...listed.filter((n) => n.node !== nodeId)];
       } catch (err) {

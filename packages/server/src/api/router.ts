@@ -12,7 +12,7 @@ import type { ApiKeyGuard } from '../auth/apiKey.js';
 import type { AuthThrottle } from '../auth/authThrottle.js';
 import type { Publisher, PublishResult } from '../delivery/publisher.js';
 import type { Engine } from '../engine/types.js';
-import type { Gateway } from '../gateway/gateway.js';
+import type { DeliveryHub } from '../delivery/hub.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
@@ -26,7 +26,7 @@ export interface RouterDeps {
   apiKey: ApiKeyGuard;
   publisher: Publisher;
   engine: Engine;
-  gateway: Gateway;
+  hub: DeliveryHub;
   metrics: Metrics;
   stats: Stats;
   log: Logger;
@@ -204,8 +204,7 @@ export class Router {
     const { user, device } = r.data;
     const tenant = r.data.tenant ?? DEFAULT_TENANT;
     const reason = r.data.reason ?? 'disconnected by the server';
-    const local = this.d.gateway.disconnectLocal(tenant, user, device, CloseCode.ServerDisconnect, reason);
-    await this.d.engine.publish({ kind: 'disconnect', tenant, user, ...(device !== undefined ? { device } : {}), code: CloseCode.ServerDisconnect, reason });
+    const local = await this.d.hub.disconnect(tenant, user, device, CloseCode.ServerDisconnect, reason);
     sendJson(res, 200, { ok: true, disconnected_local: local });
   }
 

@@ -6,7 +6,7 @@
  * flag (--kebab-case).
  */
 import { z } from 'zod';
-import { isRedisUrl } from '../engine/redis/url.js';
+import { isRedisUrl } from '../redis/url.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;

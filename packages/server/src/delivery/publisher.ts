@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Engine, InboxMessage } from '../engine/types.js';
-import type { Gateway } from '../gateway/gateway.js';
+import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { HeraldError } from '../errors.js';
 import type { Limiter } from '../limits/limiter.js';
@@ -37,7 +37,7 @@ const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
 export class Publisher {
   constructor(
     private readonly engine: Engine,
-    private readonly gw: Gateway,
+    private readonly hub: DeliveryHub,
     private readonly stats: Stats,
     private readonly s: PublisherSettings,
     private readonly limiter?: Limiter,
@@ -115,10 +115,10 @@ export class Publisher {
               route.tenant,
               route.user,
               { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
-              this.gw.settings.retention,
+              this.hub.settings.retention,
             );
             seq[route.user] = stored.seq;
-            this.gw.deliverInbox(route.tenant, route.user, stored);
+            this.hub.deliverInbox(route.tenant, route.user, stored);
           }),
         ),
       );
@@ -129,8 +129,7 @@ export class Publisher {
         let local = 0;
         await Promise.all(
           target.routes.map(async (route) => {
-            local += this.gw.deliverLocal(route, frame, ts);
-            await this.engine.publish({ kind: 'deliver', route, frame });
+            local += await this.hub.broadcast(route, frame, ts);
           }),
         );
         // Per-recipient spans would cost one span per socket: the local write is one event.

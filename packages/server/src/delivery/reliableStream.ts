@@ -20,10 +20,9 @@
 import { CloseCode } from '@herald/protocol';
 import type { InboxMessage, InboxStore, Retention } from '../engine/types.js';
 import { TimerEntry, type TimingWheel } from '../runtime/timingWheel.js';
-import type { AckedMessage, LifecycleEvents } from '../events/lifecycle.js';
-import type { ReliableEncodings } from '../protocol/encodedFrame.js';
+import type { AckedMessage, LifecycleEvents, SessionRef } from '../events/lifecycle.js';
+import type { EncodedFrame, ReliableEncodings } from '../protocol/encodedFrame.js';
 import type { Logger } from '../observability/logger.js';
-import type { DeliverySession } from './session.js';
 
 export interface ReliableSettings {
   ackTimeoutMs: number;
@@ -31,6 +30,13 @@ export interface ReliableSettings {
   maxInflight: number;
   replayBatch: number;
   retention: Retention;
+}
+
+/** Where a stream writes: the device's session (DeliverySession implements it). */
+export interface StreamSink extends SessionRef {
+  /** Writes a frame in the session's encoding; false when it cannot take it now. */
+  send(frame: EncodedFrame): boolean;
+  close(code: number, reason: string): void;
 }
 
 /** What every stream of a node shares: one object, not closures per stream. */
@@ -72,7 +78,7 @@ export class ReliableStream {
   private flightIds: string[] | undefined;
 
   constructor(
-    private readonly conn: DeliverySession,
+    private readonly conn: StreamSink,
     private readonly host: ReliableHost,
     start: number,
   ) {
@@ -122,13 +128,12 @@ export class ReliableStream {
   }
 
   /**
-   * `sync` from the client: replay everything after `after` (or after the retention floor, when
-   * later). Returns where replay starts. Throws AckError when `after` is ahead of what was sent.
+   * `sync` from the client: replay everything after `from` — the start point resolved for the
+   * client's `after` (later than it when retention dropped messages). Returns `from`.
+   * Throws AckError when `after` is ahead of what was sent.
    */
-  resync(after: number, floor = 0): number {
+  resync(after: number, from: number): number {
     if (after > this.sent) throw new AckError(`sync after ${after} is beyond the last sent seq ${this.sent}`);
-    // Messages below the retention floor are gone: replay starts after it.
-    const from = Math.max(after, floor);
     this.generation++;
     this.sent = this.awaiting = this.acked = from;
     this.flight = this.flightIds = undefined;

@@ -11,8 +11,11 @@
  *        moves back so every such message is delivered.
  * The result is clamped to the inbox: ahead of the tip or below the retention
  * floor means messages were lost or seqs are void, and `recovered` says so.
+ *
+ * The one resume function: a connect (`last_seq` or the stored cursor) and a
+ * `sync` frame (`requested` = its `after`) both start where this says.
  */
-import type { Engine, Retention } from '../engine/types.js';
+import type { InboxStore, Retention } from '../engine/types.js';
 
 export type NewDeviceStart = 'tip' | 'unacked' | 'oldest';
 
@@ -35,7 +38,7 @@ export interface StartPoint {
   known: boolean;
 }
 
-export async function resolveStartPoint(engine: Engine, i: StartPointInput): Promise<StartPoint> {
+export async function resolveStartPoint(engine: InboxStore, i: StartPointInput): Promise<StartPoint> {
   const [stored, head] = await Promise.all([
     i.requested === undefined ? engine.getCursor(i.tenant, i.user, i.device) : undefined,
     engine.readAfter(i.tenant, i.user, Number.MAX_SAFE_INTEGER, 0, i.retention),

@@ -8,12 +8,15 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Socket } from 'node:net';
 import type { Platform } from '@herald/protocol';
-import { TimerEntry } from './timingWheel.js';
+import { TimerEntry } from '../runtime/timingWheel.js';
 import type { WireFrame } from '../protocol/wireFrame.js';
+import type { EncodedFrame } from '../protocol/encodedFrame.js';
+import { socketOf } from '../protocol/wsInternals.js';
 import type { ReliableStream } from '../delivery/reliableStream.js';
+import type { DeliverySession, SessionState } from '../delivery/session.js';
 import { v2FromText, type V2Session } from '../protocol/v2Frames.js';
 
-export type ConnState = 'authenticating' | 'active' | 'closing' | 'closed';
+export type ConnState = SessionState;
 
 /** What a connection asks of its gateway: one shared object, not closures per connection. */
 export interface ConnectionHooks {
@@ -29,6 +32,8 @@ export interface ConnectionHooks {
   onClose(c: Connection, code: number, reason: Buffer): void;
   /** ws reported an error (it closes the socket itself). */
   onError(c: Connection, err: Error): void;
+  /** The connection is being replaced: it must leave every index now, before its close completes. */
+  onEvict(c: Connection): void;
 }
 
 /** Where a WebSocket keeps its Connection, so one set of listener functions serves all sockets. */
@@ -57,7 +62,7 @@ function onWsError(this: WebSocket, err: Error): void {
   c.hooks.onError(c, err);
 }
 
-export class Connection {
+export class Connection implements DeliverySession {
   state: ConnState = 'authenticating';
   user = '';
   tenant = '';
@@ -94,13 +99,18 @@ export class Connection {
     this.timer = new TimerEntry(() => hooks.onTimer(this));
     // ws keeps its socket private; writing pre-built frames to it directly is
     // what lets one frame buffer serve every recipient (see wireFrame.ts).
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.socket = socketOf(ws);
     (ws as Tagged)[CONN] = this;
     ws.on('message', onWsMessage);
     ws.on('ping', onWsPing);
     ws.on('pong', onWsPong);
     ws.on('close', onWsClose);
     ws.on('error', onWsError);
+  }
+
+  /** Writes a frame in this connection's encoding (v1 text, or v2 with its codec). */
+  send(frame: EncodedFrame): boolean {
+    return this.sendWire(frame.frameFor(this.v2));
   }
 
   /** Writes a pre-built frame. Returns false when the connection cannot take it. */
@@ -137,6 +147,11 @@ export class Connection {
     if (this.ws.isPaused) this.ws.resume();
     // Reasons are limited to 123 bytes by the WebSocket protocol.
     this.ws.close(code, Buffer.from(reason, 'utf8').subarray(0, 123).toString('utf8'));
+  }
+
+  evict(code: number, reason: string): void {
+    this.close(code, reason);
+    this.hooks.onEvict(this);
   }
 
   /** Close code and reason chosen by the server, for logs and metrics. */

@@ -9,7 +9,7 @@
  * on Cluster the two streams live in different slots. A crash between the two
  * leaves the entry pending, so it may be dead-lettered twice — never lost.
  */
-import type { RedisClient } from '../engine/redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 
 export interface DeadLetterEntry {
   /** The entry's `payload` field as received ('' when absent). */

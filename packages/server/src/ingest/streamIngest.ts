@@ -23,7 +23,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../engine/redis/connect.js';
+import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../redis/connect.js';
 import { DeadLetters } from './deadLetter.js';
 
 export interface IngestEntry {

@@ -8,7 +8,7 @@
  * fan-out (deliver latency) or per sampled ack (ack latency).
  *
  * Engine-specific series (ingest lag and pending entries, Redis round trip,
- * engine errors) come from the engine's optional `stats()` method, read once
+ * engine errors) come from the engine's optional `introspection.stats()`, read once
  * per scrape (see EngineStats). Engines without it (memory) export nothing
  * for them.
  */
@@ -28,7 +28,7 @@ export interface MetricsSources {
   users(): number;
   inboxDepth(): number | undefined;
   engineReady(): boolean;
-  /** Engine counters (optional `engine.stats()`); undefined when the engine has none. */
+  /** Engine counters (optional `engine.introspection.stats()`); undefined when the engine has none. */
   engineStats?(): EngineStats | Promise<EngineStats> | undefined;
   isDraining?(): boolean;
 }
@@ -188,7 +188,7 @@ export class Metrics {
       [...internalErrorCounts()].map(([kind, n]) => [{ kind }, n]),
     );
 
-    // ---- engine (optional engine.stats())
+    // ---- engine (optional engine.introspection.stats())
     readGauge(r, 'herald_ingest_lag_seconds', 'Age of the oldest ingest entry not yet acked, seconds.', [], () => opt(eng().ingestLagSeconds));
     readGauge(r, 'herald_ingest_pending_entries', 'Ingest entries delivered to the consumer group and not yet acked.', [], () => opt(eng().ingestPending));
     readGauge(r, 'herald_ingest_backlog_entries', 'Ingest entries not yet read by the consumer group.', [], () => opt(eng().ingestBacklog));

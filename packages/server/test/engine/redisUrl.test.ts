@@ -1,7 +1,7 @@
 /** Redis URL forms, key escaping and Cluster slots (pure functions, no server). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isRedisUrl, parseRedisUrl } from '../../src/engine/redis/url.js';
+import { isRedisUrl, parseRedisUrl } from '../../src/redis/url.js';
 import { esc, RedisKeys } from '../../src/engine/redis/keys.js';
 import { clusterSlot } from '../../src/engine/redis/slot.js';
 

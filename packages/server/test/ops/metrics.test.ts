@@ -101,10 +101,10 @@ test('limit rejections per limit, through the Stats helper', async () => {
   assert.equal(s1.value('herald_limit_rejections_total', { limit: 'connections_per_user' }), 1);
 });
 
-test('expired: the delivery hook (gateway.onExpired) counts reliable messages whose ttl ran out', async () => {
+test('expired: the lifecycle seam (events.expired) counts reliable messages whose ttl ran out', async () => {
   const n = await node();
   const s0 = await scrape(n);
-  n.gateway.onExpired(2);
+  n.events.expired({ id: 'c', tenant: 't', user: 'u', device: 'd', platform: 'web', connectedAt: 0 }, 2);
   const s1 = await scrape(n);
   assert.equal(s1.value('herald_messages_expired_total', { target: 'user' }) - s0.value('herald_messages_expired_total', { target: 'user' }), 2);
 });
@@ -125,16 +125,18 @@ test('event-loop lag, draining, engine up, expiry and the HTTP request counter a
   assert.ok(again.has('process_cpu_user_seconds_total', { node: n.nodeId }));
 });
 
-test('engine-specific families read the optional engine.stats() at scrape time', async () => {
+test('engine-specific families read the optional engine.introspection.stats() at scrape time', async () => {
   const n = await node();
   const s0 = await scrape(n);
   assert.equal(s0.has('herald_engine_errors_total', { op: 'append' }), false);
   // What the Redis engine exposes; the memory engine has no stats().
   let calls = 0;
   Object.assign(n.engine, {
-    stats: async () => {
-      calls++;
-      return { ingestLagSeconds: 1.5, ingestPending: 7, ingestBacklog: 3, ingestDeadLettered: 2, redisRttSeconds: 0.0021, errors: { append: 3, connection: 1 }, expired: 4 };
+    introspection: {
+      stats: async () => {
+        calls++;
+        return { ingestLagSeconds: 1.5, ingestPending: 7, ingestBacklog: 3, ingestDeadLettered: 2, redisRttSeconds: 0.0021, errors: { append: 3, connection: 1 }, expired: 4 };
+      },
     },
   });
   const s1 = await scrape(n);

@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { ReliableStream, type ReliableHost } from '../../src/delivery/reliableStream.js';
-import { TimingWheel } from '../../src/gateway/timingWheel.js';
-import type { Engine, InboxMessage, InboxRange } from '../../src/engine/types.js';
-import type { Connection } from '../../src/gateway/connection.js';
+import { TimingWheel } from '../../src/runtime/timingWheel.js';
+import { LifecycleEvents } from '../../src/events/lifecycle.js';
+import type { InboxStore, InboxMessage, InboxRange } from '../../src/engine/types.js';
+import type { EncodedFrame, ReliableEncodings } from '../../src/protocol/encodedFrame.js';
+import type { StreamSink } from '../../src/delivery/reliableStream.js';
 
 function setup(inbox: InboxMessage[], failReads: number) {
   let failures = failReads;
@@ -20,20 +22,19 @@ function setup(inbox: InboxMessage[], failReads: number) {
       return { messages: inbox.filter((m) => m.seq > after).slice(0, limit), tip: inbox.length, floor: 0 };
     },
     async setCursor(): Promise<void> {},
-  } as unknown as Engine;
+  } as unknown as InboxStore;
   const wheel = new TimingWheel(10, 64);
   const sent: number[] = [];
   const host: ReliableHost = {
-    engine,
+    inbox: engine,
     wheel,
     settings: { ackTimeoutMs: 50, ackMaxAttempts: 5, maxInflight: 100, replayBatch: 10, retention: { maxMessages: 1000, maxAgeMs: 1e9 } },
     log: pino({ level: 'silent' }),
-    frameFor: (m) => Buffer.from(String(m.seq)),
-    onDelivered: () => undefined,
-    onAcked: () => undefined,
-    onRetried: () => undefined,
+    // A frame is just its seq here: what the sink writes is what the test reads.
+    encodings: { of: (m: InboxMessage) => ({ frameFor: () => Buffer.from(String(m.seq)) }) } as unknown as ReliableEncodings,
+    events: new LifecycleEvents(),
   };
-  const conn = { tenant: 't', user: 'u', device: 'd', id: 'c1', sendWire: (f: Buffer) => (sent.push(Number(f.toString())), true), close: () => undefined } as unknown as Connection;
+  const conn = { tenant: 't', user: 'u', device: 'd', id: 'c1', send: (f: EncodedFrame) => (sent.push(Number(f.frameFor(undefined).toString())), true), close: () => undefined } as unknown as StreamSink;
   return { stream: new ReliableStream(conn, host, 0), wheel, sent, reads: () => reads, failNext: (n: number) => (failures = n) };
 }
 

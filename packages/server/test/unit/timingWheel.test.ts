@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TimingWheel, TimerEntry } from '../../src/gateway/timingWheel.js';
+import { TimingWheel, TimerEntry } from '../../src/runtime/timingWheel.js';
 
 /** Drives the wheel by hand: deterministic, no real time involved. */
 function ticks(w: TimingWheel, n: number): void {

@@ -14,6 +14,7 @@
  * Cluster requires one slot. The literal segment before or after the tag keeps
  * user and room names apart even when the tag text is equal.
  */
+import type { BusEvent, Route } from '../types.js';
 
 const NEEDS_ESCAPE = /[%:{}]/;
 
@@ -103,5 +104,32 @@ export class RedisKeys {
   /** Field of a room member in `roomMembers`. */
   static memberField(user: string, device: string): string {
     return esc(user) + ':' + esc(device);
+  }
+
+  /** The channel of a route. */
+  routeChannel(route: Route): string {
+    switch (route.kind) {
+      case 'user':
+        // Device-targeted events travel on the user's channel: one subscription per user, not per device.
+        return this.userChannel(route.tenant, route.user);
+      case 'room':
+        return this.roomChannel(route.tenant, route.room);
+      case 'tenant':
+        return this.tenantChannel(route.tenant);
+      case 'all':
+        return this.allChannel();
+    }
+  }
+
+  /** The channel a bus event travels on. */
+  eventChannel(event: BusEvent): string {
+    switch (event.kind) {
+      case 'deliver':
+        return this.routeChannel(event.route);
+      case 'inbox':
+      case 'disconnect':
+      case 'replace':
+        return this.userChannel(event.tenant, event.user);
+    }
   }
 }

@@ -33,11 +33,13 @@ import type {
   RoomMember,
   Route,
 } from '../types.js';
-import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from './connect.js';
+import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
 import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
+import { RedisInbox } from './redisInbox.js';
+import { RedisKeyStore } from './redisKeyStore.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -51,31 +53,13 @@ export interface RedisEngineOptions {
   presence?: Partial<PresenceOptions>;
 }
 
-/** Inbox keys outlive the newest message's age limit by this much, so expiry never races the age trim. */
-const KEY_TTL_GRACE_MS = 60_000;
-const DEFAULT_RETENTION_MS = 7 * 86_400_000;
-
-type ScriptResult<T> = Promise<T>;
-interface Scripts {
-  heraldAppend(meta: string, inbox: string, cursors: string, ...argv: (string | number)[]): ScriptResult<[number, number]>;
-  heraldReadAfter(meta: string, inbox: string, ...argv: (string | number)[]): ScriptResult<[number, number, [string, string[]][]]>;
-  heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): ScriptResult<number>;
-  heraldIdemClaim(key: string, leaseMs: number): ScriptResult<string[]>;
-  heraldIdemRenew(key: string, leaseMs: number): ScriptResult<number>;
-  heraldDeviceCursors(cursors: string): ScriptResult<[number, number]>;
-  heraldFirstForDevice(inbox: string, device: string, after: number, upTo: number, now: number): ScriptResult<number | null>;
-  heraldTakeTokens(key: string, ratePerSec: number, burst: number, cost: number): ScriptResult<number>;
-  heraldHdelIf(key: string, field: string, prop: string, expected: string): ScriptResult<number>;
-  heraldNewest(inbox: string, now: number): ScriptResult<[string, string[]] | null>;
-}
-
 /** Inbox reads in flight at once when re-announcing after a (re)subscribe burst. */
 const REANNOUNCE_CONCURRENCY = 64;
 
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   /** The API publish rate and connections per user hold for the cluster: one Lua token bucket per key. */
-  readonly buckets: SharedBuckets = { takeTokens: (key, rate, burst, cost) => this.takeTokens(key, rate, burst, cost) };
+  readonly buckets: SharedBuckets;
   readonly introspection: EngineIntrospection = { nodes: () => this.nodes(), stats: () => this.stats() };
   readonly keys: RedisKeys;
   private readonly parsed: ParsedRedisUrl;
@@ -88,7 +72,8 @@ export class RedisEngine implements Engine {
   private readonly echoPrefix: string;
   private readonly logger: Logger;
   private onEvent: (event: BusEvent) => void = () => {};
-  private lastRetentionMs = DEFAULT_RETENTION_MS;
+  private readonly inbox: RedisInbox;
+  private readonly keyStore: RedisKeyStore;
   /** Failed operations by kind, for herald_engine_errors_total. */
   private readonly errors: Record<string, number> = {};
   private lastRttSeconds: number | undefined;
@@ -108,6 +93,10 @@ export class RedisEngine implements Engine {
     this.cmd = createClient(this.parsed, { name: `herald:${opts.nodeId}:cmd`, logger: this.logger, commandTimeoutMs: opts.commandTimeoutMs ?? 10_000 });
     this.sub = createClient(this.parsed, { name: `herald:${opts.nodeId}:sub`, logger: this.logger, shardedSubscribers: this.sharded });
     this.defineScripts(this.cmd);
+    const failed = (op: string) => this.failed(op);
+    this.inbox = new RedisInbox({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, echoPrefix: this.echoPrefix, failed });
+    this.keyStore = new RedisKeyStore(this.cmd, this.keys, failed);
+    this.buckets = this.keyStore;
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
     this.subs.onConfirmed((channels) => this.reannounce(channels));
     this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
@@ -180,7 +169,7 @@ export class RedisEngine implements Engine {
   // ---- transport ----
 
   async publish(event: BusEvent): Promise<void> {
-    const channel = this.eventChannel(event);
+    const channel = this.keys.eventChannel(event);
     const payload = this.echoPrefix + JSON.stringify(event);
     const sent = this.sharded ? (this.cmd as Cluster).spublish(channel, payload) : this.cmd.publish(channel, payload);
     await sent.catch(this.failed('publish'));
@@ -193,13 +182,13 @@ export class RedisEngine implements Engine {
    * subscription is made on reconnect.
    */
   subscribe(route: Route): Promise<void> {
-    const channel = this.routeChannel(route);
+    const channel = this.keys.routeChannel(route);
     if (route.kind === 'user') this.userChannels.set(channel, { tenant: route.tenant, user: route.user });
     return this.subs.add(channel);
   }
 
   unsubscribe(route: Route): void {
-    const channel = this.routeChannel(route);
+    const channel = this.keys.routeChannel(route);
     if (route.kind === 'user') this.userChannels.delete(channel);
     this.subs.remove(channel);
   }
@@ -209,104 +198,53 @@ export class RedisEngine implements Engine {
     return this.subs.flushed();
   }
 
-  // ---- reliable inbox ----
+  // ---- reliable inbox (redisInbox.ts) ----
 
-  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
-    this.lastRetentionMs = retention.maxAgeMs;
-    const k = this.keys;
-    // The event JSON is assembled around the seq, which only the script knows (see scripts.ts).
-    const head = `${this.echoPrefix}{"kind":"inbox","tenant":${JSON.stringify(tenant)},"user":${JSON.stringify(user)},"message":{"seq":`;
-    let tail = `,"id":${JSON.stringify(message.id)},"ts":${message.ts}`;
-    if (message.device !== undefined) tail += `,"device":${JSON.stringify(message.device)}`;
-    if (message.event !== undefined) tail += `,"event":${JSON.stringify(message.event)}`;
-    // InboxMessage.data is JSON *text*: it travels as a string, as it is stored.
-    tail += `,"data":${JSON.stringify(message.data)}`;
-    if (message.expiresAt !== undefined) tail += `,"expiresAt":${message.expiresAt}`;
-    tail += '}}';
-    const [seq] = await this.scripts.heraldAppend(
-      k.userMeta(tenant, user),
-      k.userInbox(tenant, user),
-      k.userCursors(tenant, user),
-      Date.now(),
-      retention.maxMessages,
-      retention.maxAgeMs,
-      retention.maxAgeMs + KEY_TTL_GRACE_MS,
-      message.id,
-      message.ts,
-      message.data,
-      message.device ?? '',
-      message.event ?? '',
-      message.expiresAt ?? '',
-      this.sharded ? 'SPUBLISH' : 'PUBLISH',
-      k.userChannel(tenant, user),
-      head,
-      tail,
-    ).catch(this.failed('append'));
-    return { ...message, seq: Number(seq) };
+  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
+    return this.inbox.append(tenant, user, message, retention);
   }
 
-  async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
-    const k = this.keys;
-    const [tip, floor, entries] = await this.scripts.heraldReadAfter(
-      k.userMeta(tenant, user),
-      k.userInbox(tenant, user),
-      Date.now(),
-      Math.max(0, Math.floor(after)),
-      Math.max(0, Math.floor(limit)),
-      retention.maxMessages,
-      retention.maxAgeMs,
-    ).catch(this.failed('read'));
-    return { messages: entries.map(toMessage), tip: Number(tip), floor: Number(floor) };
+  readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
+    return this.inbox.readAfter(tenant, user, after, limit, retention);
   }
 
-  async getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
-    const v = await this.cmd.hget(this.keys.userCursors(tenant, user), device).catch(this.failed('cursor'));
-    return v === null ? undefined : Number(v);
+  getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
+    return this.inbox.getCursor(tenant, user, device);
   }
 
-  async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
-    await this.scripts
-      .heraldSetCursor(this.keys.userCursors(tenant, user), this.keys.userInbox(tenant, user), device, seq, this.lastRetentionMs + KEY_TTL_GRACE_MS)
-      .catch(this.failed('cursor'));
+  setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
+    return this.inbox.setCursor(tenant, user, device, seq);
   }
 
-  async deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
-    const [count, max] = await this.scripts.heraldDeviceCursors(this.keys.userCursors(tenant, user)).catch(this.failed('cursor'));
-    return { count: Number(count), max: Number(max) };
+  deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
+    return this.inbox.deviceCursors(tenant, user);
   }
 
-  async firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
-    if (upTo <= after) return undefined;
-    const r = await this.scripts
-      .heraldFirstForDevice(this.keys.userInbox(tenant, user), device, Math.max(0, Math.floor(after)), Math.floor(upTo), Date.now())
-      .catch(this.failed('read'));
-    return r === null ? undefined : Number(r);
+  firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
+    return this.inbox.firstForDevice(tenant, user, device, after, upTo);
   }
 
-  // ---- idempotency ----
+  // ---- idempotency and shared buckets (redisKeyStore.ts) ----
 
-  async idempotencyClaim(key: string, leaseMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
-    const r = await this.scripts.heraldIdemClaim(this.keys.idempotency(key), Math.max(1, Math.floor(leaseMs))).catch(this.failed('idempotency'));
-    if (r[0] === 'new') return { state: 'new' };
-    if (r[0] === 'pending') return { state: 'pending' };
-    return { state: 'done', result: r[1] ?? '' };
+  idempotencyClaim(key: string, leaseMs: number): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; result: string }> {
+    return this.keyStore.idempotencyClaim(key, leaseMs);
+  }
+
+  idempotencyRenew(key: string, leaseMs: number): Promise<void> {
+    return this.keyStore.idempotencyRenew(key, leaseMs);
+  }
+
+  idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
+    return this.keyStore.idempotencyComplete(key, result, ttlMs);
+  }
+
+  idempotencyRelease(key: string): Promise<void> {
+    return this.keyStore.idempotencyRelease(key);
   }
 
   /** Shared token bucket: 0 when `cost` was taken, else the ms to wait. */
-  async takeTokens(key: string, ratePerSec: number, burst: number, cost: number): Promise<number> {
-    return Number(await this.scripts.heraldTakeTokens(this.keys.rate(key), ratePerSec, burst, cost).catch(this.failed('rate')));
-  }
-
-  async idempotencyRenew(key: string, leaseMs: number): Promise<void> {
-    await this.scripts.heraldIdemRenew(this.keys.idempotency(key), Math.max(1, Math.floor(leaseMs))).catch(this.failed('idempotency'));
-  }
-
-  async idempotencyComplete(key: string, result: string, ttlMs: number): Promise<void> {
-    await this.cmd.set(this.keys.idempotency(key), 'd' + result, 'PX', Math.max(1, Math.floor(ttlMs))).catch(this.failed('idempotency'));
-  }
-
-  async idempotencyRelease(key: string): Promise<void> {
-    await this.cmd.del(this.keys.idempotency(key)).catch(this.failed('idempotency'));
+  takeTokens(key: string, ratePerSec: number, burst: number, cost: number): Promise<number> {
+    return this.keyStore.takeTokens(key, ratePerSec, burst, cost);
   }
 
   // ---- presence ----
@@ -375,10 +313,6 @@ export class RedisEngine implements Engine {
     };
   }
 
-  private get scripts(): Scripts {
-    return this.cmd as unknown as Scripts;
-  }
-
   private defineScripts(c: RedisClient): void {
     // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
     c.defineCommand('heraldAppend', { numberOfKeys: 3, lua: APPEND });
@@ -411,9 +345,9 @@ export class RedisEngine implements Engine {
       while (next < users.length && !this.closed) {
         const { tenant, user } = users[next++]!;
         try {
-          const entry = await this.scripts.heraldNewest(this.keys.userInbox(tenant, user), Date.now());
-          if (entry && !this.closed && this.userChannels.has(this.keys.userChannel(tenant, user))) {
-            this.onEvent({ kind: 'inbox', tenant, user, message: toMessage(entry) });
+          const message = await this.inbox.newest(tenant, user);
+          if (message && !this.closed && this.userChannels.has(this.keys.userChannel(tenant, user))) {
+            this.onEvent({ kind: 'inbox', tenant, user, message });
           }
         } catch (err) {
           this.errors.read = (this.errors.read ?? 0) + 1;
@@ -442,58 +376,4 @@ export class RedisEngine implements Engine {
       this.logger.error({ err: (err as Error).message, kind: event.kind }, 'bus event handler threw');
     }
   }
-
-  private routeChannel(route: Route): string {
-    switch (route.kind) {
-      case 'user':
-        // Device-targeted events travel on the user's channel: one subscription per user, not per device.
-        return this.keys.userChannel(route.tenant, route.user);
-      case 'room':
-        return this.keys.roomChannel(route.tenant, route.room);
-      case 'tenant':
-        return this.keys.tenantChannel(route.tenant);
-      case 'all':
-        return this.keys.allChannel();
-    }
-  }
-
-  private eventChannel(event: BusEvent): string {
-    switch (event.kind) {
-      case 'deliver':
-        return this.routeChannel(event.route);
-      case 'inbox':
-      case 'disconnect':
-      case 'replace':
-        return this.keys.userChannel(event.tenant, event.user);
-    }
-  }
-}
-
-function toMessage(entry: [string, string[]]): InboxMessage {
-  const [id, f] = entry;
-  const m: InboxMessage = { seq: parseInt(id, 10), id: '', ts: 0, data: 'null' };
-  for (let i = 0; i + 1 < f.length; i += 2) {
-    const v = f[i + 1]!;
-    switch (f[i]) {
-      case 'i':
-        m.id = v;
-        break;
-      case 't':
-        m.ts = Number(v);
-        break;
-      case 'd':
-        m.data = v;
-        break;
-      case 'v':
-        m.device = v;
-        break;
-      case 'e':
-        m.event = v;
-        break;
-      case 'x':
-        m.expiresAt = Number(v);
-        break;
-    }
-  }
-  return m;
 }

@@ -5,9 +5,8 @@
  * The inbox is a Stream whose entry ids are `<seq>-0`: XRANGE by id is a
  * seq-range read, XTRIM MINID drops a seq prefix, and entries of one user are
  * packed in listpacks (far smaller than one sorted-set member per message).
- * Entry fields (short names, they are stored per entry):
- *   i = message id, t = ts (ms), d = data (JSON text),
- *   v = device (device-targeted), e = event, x = expiresAt (ms)
+ * The entry fields and the inbox event the append publishes are described,
+ * and decoded, in inboxFormat.ts.
  *
  * Numbers pass through Lua as doubles: exact for seqs and ms timestamps (< 2^53).
  */

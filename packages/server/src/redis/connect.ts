@@ -9,7 +9,7 @@
  * store a message twice under two seqs).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
 import { parseRedisUrl, type ParsedRedisUrl } from './url.js';
 
 export { isRedisUrl, parseRedisUrl, type ParsedRedisUrl } from './url.js';

@@ -1,0 +1,139 @@
+/**
+ * The delivery hub: the one place a node writes to its sessions. Every caller
+ * that fans out — the publish pipeline, client room publishes, presence
+ * events, API disconnects, events from other nodes — goes through it, and
+ * `broadcast` is the one "deliver here and tell the other nodes".
+ *
+ * It is also the shared host of every device's ReliableStream (inbox, timing
+ * wheel, settings, encodings, lifecycle events): one object, not one per
+ * stream or per codec.
+ */
+import { CloseCode } from '@herald/protocol';
+import type { Bus, BusEvent, InboxMessage, InboxStore, Route } from '../engine/types.js';
+import type { LifecycleEvents } from '../events/lifecycle.js';
+import type { Logger } from '../observability/logger.js';
+import type { Stats } from '../observability/stats.js';
+import type { Metrics } from '../observability/metrics.js';
+import { EncodedFrame, ReliableEncodings } from '../protocol/encodedFrame.js';
+import type { TimingWheel } from '../runtime/timingWheel.js';
+import type { Registry } from './registry.js';
+import type { ReliableHost, ReliableSettings } from './reliableStream.js';
+
+export interface HubDeps {
+  registry: Registry;
+  bus: Bus;
+  inbox: InboxStore;
+  wheel: TimingWheel;
+  settings: ReliableSettings;
+  events: LifecycleEvents;
+  stats: Stats;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class DeliveryHub implements ReliableHost {
+  readonly encodings = new ReliableEncodings();
+  readonly registry: Registry;
+  readonly inbox: InboxStore;
+  readonly wheel: TimingWheel;
+  readonly settings: ReliableSettings;
+  readonly events: LifecycleEvents;
+  readonly log: Logger;
+
+  constructor(private readonly d: HubDeps) {
+    this.registry = d.registry;
+    this.inbox = d.inbox;
+    this.wheel = d.wheel;
+    this.settings = d.settings;
+    this.events = d.events;
+    this.log = d.log;
+  }
+
+  /**
+   * Writes an ephemeral frame (v1 text, or already encoded) to every local
+   * session on the route: each encoding is built once, at the first recipient
+   * that needs it. Returns how many sessions took it.
+   */
+  deliverLocal(route: Route, frame: string | EncodedFrame, publishedAt?: number): number {
+    const encoded = typeof frame === 'string' ? EncodedFrame.ofText(frame) : frame;
+    let n = 0;
+    for (const s of this.registry.lookup(route)) if (s.state === 'active' && s.send(encoded)) n++;
+    const stats = this.d.stats;
+    stats.deliveredEphemeral += n;
+    stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n;
+    if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
+    return n;
+  }
+
+  /**
+   * Local write plus every other node interested in the route. Resolves with
+   * the local count once the frame is handed to the transport; rejects when
+   * the transport refused it (the local write happened regardless).
+   */
+  async broadcast(route: Route, text: string, publishedAt?: number): Promise<number> {
+    const local = this.deliverLocal(route, text, publishedAt);
+    await this.d.bus.publish({ kind: 'deliver', route, frame: text });
+    return local;
+  }
+
+  /** `broadcast` for callers that do not wait: a transport failure is logged, not thrown. */
+  broadcastQuietly(route: Route, text: string, publishedAt?: number): void {
+    this.broadcast(route, text, publishedAt).catch((err: unknown) => this.log.warn({ err }, 'cross-node publish failed'));
+  }
+
+  /** Offers a newly stored reliable message to the user's local devices. */
+  deliverInbox(tenant: string, user: string, m: InboxMessage): void {
+    let local = false;
+    for (const s of this.registry.lookup({ kind: 'user', tenant, user })) {
+      local = true;
+      s.reliable?.offer(m);
+    }
+    if (local) this.d.metrics.ackClock.stored(tenant, user, m.seq, m.ts); // publish → ack latency sample
+  }
+
+  /** Closes a user's (or one device's) sessions here and on every other node (API disconnect). Resolves with the local count. */
+  async disconnect(tenant: string, user: string, device: string | undefined, code: number, reason: string): Promise<number> {
+    const local = this.disconnectLocal(tenant, user, device, code, reason);
+    await this.d.bus.publish({ kind: 'disconnect', tenant, user, ...(device !== undefined ? { device } : {}), code, reason });
+    return local;
+  }
+
+  /** Closes local sessions of a user (or one device). */
+  disconnectLocal(tenant: string, user: string, device: string | undefined, code: number, reason: string): number {
+    let n = 0;
+    for (const s of [...this.registry.lookup({ kind: 'user', tenant, user, ...(device !== undefined ? { device } : {}) })]) {
+      s.close(code, reason);
+      n++;
+    }
+    return n;
+  }
+
+  /** Another node accepted `conn` for this user+device: ours leaves every index at once and closes 4004. */
+  replaceLocal(tenant: string, user: string, device: string, conn: string): void {
+    const s = this.registry.device(tenant, user, device);
+    if (s && s.id !== conn) s.evict(CloseCode.Replaced, 'replaced: the same user and device connected on another node');
+  }
+
+  /** After the transport missed events (an outage): every device re-reads its inbox. */
+  resyncAll(): void {
+    for (const s of this.registry.all()) s.reliable?.poke();
+  }
+
+  /** Events from other nodes. */
+  onBusEvent(ev: BusEvent): void {
+    switch (ev.kind) {
+      case 'deliver':
+        this.deliverLocal(ev.route, ev.frame);
+        return;
+      case 'inbox':
+        this.deliverInbox(ev.tenant, ev.user, ev.message);
+        return;
+      case 'disconnect':
+        this.disconnectLocal(ev.tenant, ev.user, ev.device, ev.code, ev.reason);
+        return;
+      case 'replace':
+        this.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn);
+        return;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Admission: what happens to a WebSocket upgrade before there is a session —
+ * draining, the origin allow-list, the handshake query, node-wide limits
+ * (connections, pending authentications, connect rate per address) and the
+ * subprotocol. A refused upgrade gets an HTTP status or a close code with a
+ * reason; an admitted one is handed to the session layer.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { BINARY_SUBPROTOCOL, CloseCode, COMPRESSION_PARAM } from '@herald/protocol';
+import { rejectUpgrade } from '../api/http.js';
+import type { HeraldConfig } from '../config/schema.js';
+import { clientAddress } from '../limits/clientAddress.js';
+import type { Limiter } from '../limits/limiter.js';
+import { originAllowed } from '../limits/originCheck.js';
+import type { Stats } from '../observability/stats.js';
+import type { V2Codecs, V2Session } from '../protocol/v2Frames.js';
+import { HandshakeError, parseHandshake, type HandshakeParams } from './handshake.js';
+
+export interface AdmissionDeps {
+  config: HeraldConfig;
+  wss: WebSocketServer;
+  v2: V2Codecs;
+  limiter: Limiter;
+  stats: Stats;
+  /** Sockets not yet closed, authenticated or not. */
+  liveCount(): number;
+  /** Sessions active in the registry. */
+  activeCount(): number;
+  /** An admitted socket: the session layer takes it from here. */
+  open(ws: WebSocket, params: HandshakeParams, remote: string, v2: V2Session | undefined): void;
+}
+
+export class Admission {
+  private accepting = true;
+  private readonly trustedProxies: ReadonlySet<string>;
+
+  constructor(private readonly d: AdmissionDeps) {
+    this.trustedProxies = new Set(d.config.trustedProxies);
+  }
+
+  /** Stops accepting new upgrades (drain): 503 from now on. */
+  stop(): void {
+    this.accepting = false;
+  }
+
+  /** Handles `upgrade` on the HTTP server for GET /ws. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): void {
+    const d = this.d;
+    if (!this.accepting) {
+      rejectUpgrade(socket, 503, 'Service Unavailable', 'draining', 'node is shutting down');
+      return;
+    }
+    // Cross-site WebSocket hijacking: a foreign page's browser sends its own Origin.
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, d.config.allowedOrigins)) {
+      d.limiter.reject('origin');
+      rejectUpgrade(socket, 403, 'Forbidden', 'forbidden', `origin ${origin} is not allowed`);
+      return;
+    }
+    const ip = clientAddress(req, this.trustedProxies);
+    let params: HandshakeParams | undefined;
+    let refusal: string | undefined;
+    try {
+      params = parseHandshake(query);
+    } catch (err) {
+      if (!(err instanceof HandshakeError)) throw err;
+      refusal = err.message;
+    }
+    d.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (refusal !== undefined || !params) {
+        d.stats.bump(d.stats.authFailures, 'bad_handshake');
+        ws.close(CloseCode.ProtocolError, refusal);
+        return;
+      }
+      const limit = this.refusal(ip);
+      if (limit !== undefined) {
+        ws.close(CloseCode.ConnectionLimit, limit);
+        return;
+      }
+      const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
+      d.open(ws, params, ip, v2);
+    });
+  }
+
+  /** Node-wide admission limits for a new socket: a reason when refused (close 4005). */
+  private refusal(ip: string): string | undefined {
+    const c = this.d.config;
+    const l = this.d.limiter;
+    const live = this.d.liveCount();
+    if (c.maxConnections > 0 && live >= c.maxConnections) {
+      l.reject('connections_per_node');
+      return `connection limit of this node reached (${c.maxConnections})`;
+    }
+    // Connections not yet active: those still authenticating (and a few closing).
+    if (c.maxPendingAuth > 0 && live - this.d.activeCount() >= c.maxPendingAuth) {
+      l.reject('pending_auth');
+      return 'too many connections authenticating; retry later';
+    }
+    if (l.connectFromIp(ip) > 0) return 'connection rate limit of this address reached';
+    return undefined;
+  }
+}
