@@ -1,6 +1,6 @@
 /**
  * Every coded error Herald answers with over HTTP. The HTTP layer turns a
- * HeraldError into `{"error":{"code","message","field"?}}` with its status;
+ * ApiError into `{"error":{"code","message","field"?}}` with its status;
  * docs/http-api.md lists the same codes and a test checks the two agree.
  */
 export const ERRORS = {
@@ -21,7 +21,7 @@ export const ERRORS = {
 
 export type ErrorCodeName = keyof typeof ERRORS;
 
-export class HeraldError extends Error {
+export class ApiError extends Error {
   readonly status: number;
   /** For 429 and 503: seconds after which a retry may succeed (the Retry-After header). */
   retryAfterSec: number | undefined;
@@ -31,7 +31,7 @@ export class HeraldError extends Error {
     readonly field?: string,
   ) {
     super(message ?? ERRORS[code].message);
-    this.name = 'HeraldError';
+    this.name = 'ApiError';
     this.status = ERRORS[code].status;
   }
 

@@ -27,7 +27,7 @@ import { Router } from './api/router.js';
 import { rejectUpgrade, sendError } from './api/http.js';
 import { SocketGuard } from './api/socketGuard.js';
 import { AuthThrottle } from './auth/authThrottle.js';
-import { HeraldError } from './errors.js';
+import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { StreamIngest } from './ingest/streamIngest.js';
 
@@ -194,7 +194,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       const p = router.handle(req, res).catch((err: unknown) => {
         log.error({ err }, 'request handler failed');
         try {
-          if (!res.headersSent) sendError(res, new HeraldError('internal'));
+          if (!res.headersSent) sendError(res, new ApiError('internal'));
           else res.destroy();
         } catch {
           res.destroy();

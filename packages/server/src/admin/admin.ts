@@ -16,7 +16,7 @@ import type { Registry } from '../delivery/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { sendJson } from '../api/http.js';
 import { AdminSessions, SESSION_COOKIE, readCookie } from './session.js';
 
@@ -127,7 +127,7 @@ export class AdminHandler {
 
   /** GET /admin/api/stats: the dashboard's data. */
   async statsFeed(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.authorized(req)) throw new HeraldError('unauthorized', 'log in at /admin/login or send Authorization: Bearer <API key>');
+    if (!this.authorized(req)) throw new ApiError('unauthorized', 'log in at /admin/login or send Authorization: Bearer <API key>');
     sendJson(res, 200, await this.snapshot());
   }
 
@@ -200,17 +200,17 @@ export class AdminHandler {
     } catch {
       host = '';
     }
-    if (host !== req.headers.host) throw new HeraldError('unauthorized', 'cross-origin admin form post refused');
+    if (host !== req.headers.host) throw new ApiError('unauthorized', 'cross-origin admin form post refused');
   }
 
   private async file(res: ServerResponse, rel: string): Promise<void> {
     const path = normalize(join(STATIC_DIR, rel));
-    if (!path.startsWith(STATIC_DIR.endsWith(sep) ? STATIC_DIR : STATIC_DIR + sep)) throw new HeraldError('not_found', 'no such admin file');
+    if (!path.startsWith(STATIC_DIR.endsWith(sep) ? STATIC_DIR : STATIC_DIR + sep)) throw new ApiError('not_found', 'no such admin file');
     let body: Buffer;
     try {
       body = await readFile(path);
     } catch {
-      throw new HeraldError('not_found', `no admin file ${rel}`);
+      throw new ApiError('not_found', `no admin file ${rel}`);
     }
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.length, ...PAGE_HEADERS });
     res.end(body);
@@ -243,12 +243,12 @@ async function histogram(h: Metrics['deliverLatency']): Promise<HistogramView> {
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new HeraldError('unsupported_media_type', 'the login form posts application/x-www-form-urlencoded');
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new ApiError('unsupported_media_type', 'the login form posts application/x-www-form-urlencoded');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_FORM_BYTES) throw new HeraldError('payload_too_large', `login form over ${MAX_FORM_BYTES} bytes`);
+    if (size > MAX_FORM_BYTES) throw new ApiError('payload_too_large', `login form over ${MAX_FORM_BYTES} bytes`);
     chunks.push(chunk);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));

@@ -1,7 +1,7 @@
 /** Small HTTP helpers: JSON replies, bounded body reading. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { answerAndDestroy } from './socketGuard.js';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds } from '../protocol/jsonDepth.js';
 
@@ -11,7 +11,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: HeraldError): void {
+export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : {});
 }
 
@@ -19,20 +19,20 @@ export function sendError(res: ServerResponse, err: HeraldError): void {
  * Reads a JSON body of at most `limit` bytes; 413 beyond, 400 `bad_json` when not
  * JSON or nested deeper than `maxDepth` (checked on the text before parsing, so
  * nothing downstream — zod, JSON.stringify — can recurse into a stack overflow).
- * Throws nothing but HeraldError.
+ * Throws nothing but ApiError.
  */
 export async function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
   const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) throw new HeraldError('unsupported_media_type');
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) throw new ApiError('unsupported_media_type');
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw new HeraldError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`);
+  if (declared > limit) throw new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`);
   const text = await readBody(req, limit);
-  if (text.trim() === '') throw new HeraldError('bad_json', 'request body is empty; expected a JSON object');
-  if (jsonTextDepthExceeds(text, maxDepth)) throw new HeraldError('bad_json', `request body nests arrays/objects deeper than ${maxDepth} levels (maxJsonDepth)`, 'body');
+  if (text.trim() === '') throw new ApiError('bad_json', 'request body is empty; expected a JSON object');
+  if (jsonTextDepthExceeds(text, maxDepth)) throw new ApiError('bad_json', `request body nests arrays/objects deeper than ${maxDepth} levels (maxJsonDepth)`, 'body');
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HeraldError('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new ApiError('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -53,7 +53,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (size > limit) {
         req.off('data', onData);
         req.resume(); // drain the rest so the 413 can be written on a clean connection
-        reject(new HeraldError('payload_too_large', `request body is over the limit of ${limit} bytes`));
+        reject(new ApiError('payload_too_large', `request body is over the limit of ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -61,6 +61,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
     // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
-    req.once('error', (err) => reject(new HeraldError('bad_json', `request body not received: ${err.message}`)));
+    req.once('error', (err) => reject(new ApiError('bad_json', `request body not received: ${err.message}`)));
   });
 }

@@ -7,7 +7,7 @@ import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { CloseCode, DEFAULT_TENANT, DEVICE_ID_PATTERN } from '@herald/protocol';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { ApiKeyGuard } from '../auth/apiKey.js';
 import type { AuthThrottle } from '../auth/authThrottle.js';
 import type { Publisher, PublishResult } from '../delivery/publisher.js';
@@ -65,7 +65,7 @@ export function parseTarget(target: string | undefined): URL {
   try {
     return new URL(target ?? '/', 'http://localhost');
   } catch {
-    throw new HeraldError('invalid_field', 'the request target is not a valid URL path', 'path');
+    throw new ApiError('invalid_field', 'the request target is not a valid URL path', 'path');
   }
 }
 
@@ -95,7 +95,7 @@ export class Router {
   }
 
   private admin(): AdminHandler {
-    if (!this.d.admin) throw new HeraldError('not_found', 'the admin dashboard is not enabled');
+    if (!this.d.admin) throw new ApiError('not_found', 'the admin dashboard is not enabled');
     return this.d.admin;
   }
 
@@ -125,7 +125,7 @@ export class Router {
           this.d.authThrottle.admit(req);
           if (!this.d.apiKey.check(req.headers.authorization)) {
             this.d.authThrottle.failed(req, 'api_key');
-            throw new HeraldError('unauthorized');
+            throw new ApiError('unauthorized');
           }
         }
         const params = m.slice(1).map((s) => decodeURIComponent(s));
@@ -141,9 +141,9 @@ export class Router {
         );
         return;
       }
-      throw new HeraldError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${url.pathname}` : `no route for ${req.method} ${url.pathname}`);
+      throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${url.pathname}` : `no route for ${req.method} ${url.pathname}`);
     } catch (err) {
-      const e = err instanceof HeraldError ? err : this.internal(err, reqId);
+      const e = err instanceof ApiError ? err : this.internal(err, reqId);
       try {
         if (!res.headersSent) sendError(res, e);
         else res.destroy();
@@ -160,34 +160,34 @@ export class Router {
     }
   }
 
-  private internal(err: unknown, reqId?: string): HeraldError {
-    if (err instanceof URIError) return new HeraldError('invalid_field', 'path is not valid percent-encoding', 'path');
+  private internal(err: unknown, reqId?: string): ApiError {
+    if (err instanceof URIError) return new ApiError('invalid_field', 'path is not valid percent-encoding', 'path');
     this.d.log.error({ err, req: reqId }, 'request failed');
-    return new HeraldError('internal');
+    return new ApiError('internal');
   }
 
   private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.d.isDraining()) throw new HeraldError('draining');
+    if (this.d.isDraining()) throw new ApiError('draining');
     const body = await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth);
     sendJson(res, 200, await this.d.publisher.publishUnknown(body, '', true));
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.d.isDraining()) throw new HeraldError('draining');
+    if (this.d.isDraining()) throw new ApiError('draining');
     const body = (await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth)) as { messages?: unknown };
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HeraldError('invalid_field', 'body must be {"messages":[...]}', 'messages');
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('invalid_field', 'body must be {"messages":[...]}', 'messages');
     const extra = Object.keys(body).find((k) => k !== 'messages');
-    if (extra !== undefined) throw new HeraldError('invalid_field', `unknown field "${extra}"`, extra);
+    if (extra !== undefined) throw new ApiError('invalid_field', `unknown field "${extra}"`, extra);
     const items = body.messages;
-    if (!Array.isArray(items) || items.length === 0) throw new HeraldError('invalid_field', 'messages: a non-empty array is required', 'messages');
-    if (items.length > this.d.batchMaxMessages) throw new HeraldError('invalid_field', `messages: at most ${this.d.batchMaxMessages} per batch`, 'messages');
+    if (!Array.isArray(items) || items.length === 0) throw new ApiError('invalid_field', 'messages: a non-empty array is required', 'messages');
+    if (items.length > this.d.batchMaxMessages) throw new ApiError('invalid_field', `messages: at most ${this.d.batchMaxMessages} per batch`, 'messages');
     // Items run in order: a batch to one user keeps its order in the inbox.
-    const results: (PublishResult & { ok: true } | { ok: false; error: ReturnType<HeraldError['toJSON']>['error'] })[] = [];
+    const results: (PublishResult & { ok: true } | { ok: false; error: ReturnType<ApiError['toJSON']>['error'] })[] = [];
     for (let i = 0; i < items.length; i++) {
       try {
         results.push({ ok: true, ...(await this.d.publisher.publishUnknown(items[i], `messages.${i}.`, true)) });
       } catch (err) {
-        const e = err instanceof HeraldError ? err : this.internal(err);
+        const e = err instanceof ApiError ? err : this.internal(err);
         results.push({ ok: false, error: e.toJSON().error });
       }
     }
@@ -199,7 +199,7 @@ export class Router {
     if (!r.success) {
       const issue = r.error.issues[0]!;
       const field = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.join('.') || 'body';
-      throw new HeraldError('invalid_field', `${field}: ${issue.message}`, field);
+      throw new ApiError('invalid_field', `${field}: ${issue.message}`, field);
     }
     const { user, device } = r.data;
     const tenant = r.data.tenant ?? DEFAULT_TENANT;
@@ -238,15 +238,15 @@ export class Router {
   }
 
   private async demoToken(res: ServerResponse, q: URLSearchParams): Promise<void> {
-    if (!this.d.devToken) throw new HeraldError('not_found', 'demo tokens are served in dev mode only (no HERALD_JWT_SECRET)');
+    if (!this.d.devToken) throw new ApiError('not_found', 'demo tokens are served in dev mode only (no HERALD_JWT_SECRET)');
     const user = q.get('user') ?? '';
     const device = q.get('device') || 'web';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(user)) throw new HeraldError('invalid_field', 'user: 1-64 of [A-Za-z0-9._-]', 'user');
-    if (!DEVICE_ID_PATTERN.test(device)) throw new HeraldError('invalid_field', 'device: 1-64 of [A-Za-z0-9._:-]', 'device');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(user)) throw new ApiError('invalid_field', 'user: 1-64 of [A-Za-z0-9._-]', 'user');
+    if (!DEVICE_ID_PATTERN.test(device)) throw new ApiError('invalid_field', 'device: 1-64 of [A-Za-z0-9._:-]', 'device');
     sendJson(res, 200, { token: await this.d.devToken(user, device) });
   }
 
   private async demo(res: ServerResponse, rest: string): Promise<void> {
-    if (!(await serveDemoFile(rest, res))) throw new HeraldError('not_found', `no demo file ${rest}`);
+    if (!(await serveDemoFile(rest, res))) throw new ApiError('not_found', `no demo file ${rest}`);
   }
 }

@@ -6,7 +6,7 @@
  * A correct key from another address is unaffected.
  */
 import type { IncomingMessage } from 'node:http';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { clientAddress } from '../limits/clientAddress.js';
 import { KeyedBuckets } from '../limits/tokenBucket.js';
 import type { Stats } from '../observability/stats.js';
@@ -45,7 +45,7 @@ export class AuthThrottle {
     const waitMs = this.buckets.peek(this.address(req));
     if (waitMs <= 0) return;
     this.stats.limitRejected(AUTH_THROTTLE_LIMIT);
-    const err = new HeraldError('rate_limited', `too many failed authentications from this address; retry in ${Math.ceil(waitMs / 1000)} s`);
+    const err = new ApiError('rate_limited', `too many failed authentications from this address; retry in ${Math.ceil(waitMs / 1000)} s`);
     err.retryAfterSec = Math.max(1, Math.ceil(waitMs / 1000));
     throw err;
   }

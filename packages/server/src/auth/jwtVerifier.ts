@@ -4,6 +4,7 @@
  * fail. Claims: sub (required), tid, exp (required unless configured off),
  * nbf, did, rooms, iss/aud when configured.
  */
+import type { TokenFailureReason } from '../observability/labels.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { jwtVerify, importSPKI, createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -24,7 +25,7 @@ export interface Identity {
 
 export class AuthError extends Error {
   constructor(
-    readonly reason: 'missing' | 'malformed' | 'invalid' | 'expired' | 'claims',
+    readonly reason: TokenFailureReason,
     message: string,
   ) {
     super(message);

@@ -7,7 +7,7 @@
  * idempotency TTL. The finished result is kept for the full TTL.
  */
 import type { Engine } from '../engine/types.js';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 
 export interface IdempotencySettings {
   /** How long a finished result is remembered. */
@@ -19,7 +19,7 @@ export interface IdempotencySettings {
 export async function withIdempotency(engine: Engine, key: string, s: IdempotencySettings, work: () => Promise<unknown>): Promise<unknown> {
   const claim = await engine.idempotencyClaim(key, s.leaseMs);
   if (claim.state === 'done') return JSON.parse(claim.result) as unknown;
-  if (claim.state === 'pending') throw new HeraldError('idempotency_in_progress');
+  if (claim.state === 'pending') throw new ApiError('idempotency_in_progress');
   // A failed renewal is retried at the next tick; if all fail the lease lapses, as for a dead node.
   const renew = setInterval(() => void engine.idempotencyRenew(key, s.leaseMs).catch(() => undefined), Math.max(10, Math.floor(s.leaseMs / 3)));
   renew.unref();

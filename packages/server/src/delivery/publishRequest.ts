@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_TENANT, DEVICE_ID_PATTERN, ROOM_NAME_PATTERN } from '@herald/protocol';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { Route } from '../engine/types.js';
 import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 
@@ -50,7 +50,7 @@ export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
   return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t }] };
 }
 
-/** Validates an unknown body; throws HeraldError 400 naming the first bad field. */
+/** Validates an unknown body; throws ApiError 400 naming the first bad field. */
 export function parsePublish(body: unknown, prefix = ''): PublishBody {
   const r = publishSchema.safeParse(body);
   if (r.success) return r.data;
@@ -58,7 +58,7 @@ export function parsePublish(body: unknown, prefix = ''): PublishBody {
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
   const field = prefix + (path.length ? path.join('.') : 'body');
   const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-  throw new HeraldError('invalid_field', `${field}: ${message}`, field);
+  throw new ApiError('invalid_field', `${field}: ${message}`, field);
 }
 
 /** For a union failure, report the deepest, most specific issue. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Engine, InboxMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
-import { HeraldError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { Limiter } from '../limits/limiter.js';
 import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
@@ -54,7 +54,7 @@ export class Publisher {
       const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
       const waitMs = await this.limiter.apiPublish(tenant, routes.length);
       if (waitMs > 0) {
-        const err = new HeraldError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
+        const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
         err.retryAfterSec = Math.ceil(waitMs / 1000);
         throw err;
       }
@@ -74,8 +74,8 @@ export class Publisher {
     try {
       return await this.engine.append(...args);
     } catch (err) {
-      if (err instanceof HeraldError) throw err; // a coded refusal (storage_full): nothing was stored
-      throw new HeraldError('engine_unavailable', `message not stored: ${(err as Error).message}`);
+      if (err instanceof ApiError) throw err; // a coded refusal (storage_full): nothing was stored
+      throw new ApiError('engine_unavailable', `message not stored: ${(err as Error).message}`);
     }
   }
 
@@ -89,13 +89,13 @@ export class Publisher {
     const userTarget = target.kind === 'user' || target.kind === 'device' || target.kind === 'users';
     const reliable = body.reliable ?? userTarget;
     if (reliable && !userTarget) {
-      throw new HeraldError('invalid_field', `${fieldPrefix}reliable: reliable delivery is for user targets; rooms, tenants and broadcasts are ephemeral`, fieldPrefix + 'reliable');
+      throw new ApiError('invalid_field', `${fieldPrefix}reliable: reliable delivery is for user targets; rooms, tenants and broadcasts are ephemeral`, fieldPrefix + 'reliable');
     }
     const data = JSON.stringify(body.data);
     if (Buffer.byteLength(data) > this.s.maxMessageBytes) {
-      throw new HeraldError('payload_too_large', `${fieldPrefix}data: ${Buffer.byteLength(data)} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + 'data');
+      throw new ApiError('payload_too_large', `${fieldPrefix}data: ${Buffer.byteLength(data)} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + 'data');
     }
-    if (reliable && !this.engine.isReady()) throw new HeraldError('engine_unavailable');
+    if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
     const ts = Date.now();
     this.stats.bump(this.stats.published, `${target.kind}|${reliable}`);

@@ -6,19 +6,10 @@
 import type { HeraldConfig } from '../config/schema.js';
 import type { Stats } from '../observability/stats.js';
 import { KeyedBuckets } from './tokenBucket.js';
+import type { LimitName } from '../observability/labels.js';
 import type { SharedBuckets } from '../engine/types.js';
 
-export type LimitName =
-  | 'connections_per_user'
-  | 'connections_per_node'
-  | 'pending_auth'
-  | 'connect_rate_per_ip'
-  | 'frames_per_user'
-  | 'frames_per_tenant'
-  | 'publish_per_user'
-  | 'api_publish_per_tenant'
-  | 'pre_auth_bytes'
-  | 'origin';
+export type { LimitName } from '../observability/labels.js';
 
 export class Limiter {
   private readonly connectsPerIp: KeyedBuckets;

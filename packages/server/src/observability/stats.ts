@@ -2,6 +2,7 @@
  * Hot-path counters as plain numbers: a fan-out to 5,000 sockets must not pay
  * for 5,000 labelled metric updates. metrics.ts reads these at scrape time.
  */
+import type { AuthFailureReason, LimitName } from './labels.js';
 
 /** Route kinds a delivered frame can take (`device` = a user route narrowed to one device). */
 export type DeliveredTarget = 'user' | 'device' | 'room' | 'tenant' | 'all';
@@ -9,7 +10,7 @@ export type DeliveredTarget = 'user' | 'device' | 'room' | 'tenant' | 'all';
 export class Stats {
   connects = 0;
   readonly disconnects = new Map<number, number>();
-  readonly authFailures = new Map<string, number>();
+  readonly authFailures = new Map<AuthFailureReason, number>();
   /** key: `${target}|${reliable}` */
   readonly published = new Map<string, number>();
   deliveredReliable = 0;
@@ -27,7 +28,7 @@ export class Stats {
   readonly http = new Map<string, number>();
   readonly protocolErrors = new Map<string, number>();
   /** Requests, frames or connections refused by a limit, by limit name (see countLimitRejection). */
-  readonly limitRejections = new Map<string, number>();
+  readonly limitRejections = new Map<LimitName, number>();
 
   bump<K>(map: Map<K, number>, key: K, by = 1): void {
     map.set(key, (map.get(key) ?? 0) + by);
@@ -38,12 +39,12 @@ export class Stats {
    * `limit` is a short stable name (e.g. `connections_per_user`, `publish_rate`,
    * `rooms_per_connection`); keep the set small, it becomes a label.
    */
-  limitRejected(limit: string, by = 1): void {
+  limitRejected(limit: LimitName, by = 1): void {
     this.bump(this.limitRejections, limit, by);
   }
 }
 
 /** Same as `stats.limitRejected(limit)`, for code that holds the Stats only as an optional dependency. */
-export function countLimitRejection(stats: Stats | undefined, limit: string, by = 1): void {
+export function countLimitRejection(stats: Stats | undefined, limit: LimitName, by = 1): void {
   stats?.limitRejected(limit, by);
 }

@@ -92,12 +92,12 @@ test('limit rejections per limit, through the Stats helper', async () => {
   const n = await node();
   const s0 = await scrape(n);
   assert.ok(s0.declares('herald_limit_rejections_total'));
-  n.stats.limitRejected('publish_rate');
-  n.stats.limitRejected('publish_rate');
+  n.stats.limitRejected('publish_per_user');
+  n.stats.limitRejected('publish_per_user');
   countLimitRejection(n.stats, 'connections_per_user');
-  countLimitRejection(undefined, 'ignored');
+  countLimitRejection(undefined, 'origin');
   const s1 = await scrape(n);
-  assert.equal(s1.value('herald_limit_rejections_total', { limit: 'publish_rate' }), 2);
+  assert.equal(s1.value('herald_limit_rejections_total', { limit: 'publish_per_user' }), 2);
   assert.equal(s1.value('herald_limit_rejections_total', { limit: 'connections_per_user' }), 1);
 });
 

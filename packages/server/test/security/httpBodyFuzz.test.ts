@@ -1,7 +1,7 @@
 /**
  * Fuzzing the HTTP body path (issue 13, item 2): random bytes, random JSON and
  * deep nesting must only ever produce the documented errors — never a crash,
- * a 500, or an exception other than HeraldError.
+ * a 500, or an exception other than ApiError.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { readJson } from '../../src/api/http.js';
-import { HeraldError } from '../../src/errors.js';
+import { ApiError } from '../../src/errors.js';
 import { api, nodeFactory } from '../helpers/harness.js';
 
 const node = nodeFactory();
@@ -42,7 +42,7 @@ const bodies = fc.oneof(
   nested.map((s) => Buffer.from(s)),
 );
 
-test('readJson: any body yields a value or a HeraldError with a documented code', async () => {
+test('readJson: any body yields a value or a ApiError with a documented code', async () => {
   await fc.assert(
     fc.asyncProperty(bodies, fc.integer({ min: 1, max: 700 }), fc.integer({ min: 2, max: 40 }), async (body, chunk, depth) => {
       try {
@@ -50,7 +50,7 @@ test('readJson: any body yields a value or a HeraldError with a documented code'
         // Whatever is returned can be walked by the recursive code after it.
         JSON.stringify(v);
       } catch (err) {
-        assert.ok(err instanceof HeraldError, `not a HeraldError: ${String(err)}`);
+        assert.ok(err instanceof ApiError, `not a ApiError: ${String(err)}`);
         assert.ok(READ_CODES.has(err.code), err.code);
       }
     }),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePublish, resolveTarget } from '../../src/delivery/publishRequest.js';
-import { HeraldError } from '../../src/errors.js';
+import { ApiError } from '../../src/errors.js';
 
 test('targets resolve to routes; tenant defaults to "default"', () => {
   assert.deepEqual(resolveTarget(parsePublish({ to: { user: 'a' }, data: 1 }).to), { kind: 'user', routes: [{ kind: 'user', tenant: 'default', user: 'a' }] });
@@ -17,7 +17,7 @@ test('errors name the field, with a prefix for batch items', () => {
     try {
       parsePublish(body, prefix);
     } catch (err) {
-      assert.ok(err instanceof HeraldError);
+      assert.ok(err instanceof ApiError);
       assert.equal(err.status, 400);
       return err.field;
     }

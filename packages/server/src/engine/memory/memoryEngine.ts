@@ -5,7 +5,7 @@
  * the local registry's view.
  */
 import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
-import { HeraldError } from '../../errors.js';
+import { ApiError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
 
 export interface MemoryEngineOptions {
@@ -52,7 +52,7 @@ export class MemoryEngine implements Engine {
     try {
       return this.inbox.append(tenant, user, message, retention);
     } catch (err) {
-      if (err instanceof StoreFullError) throw new HeraldError('storage_full', err.message);
+      if (err instanceof StoreFullError) throw new ApiError('storage_full', err.message);
       throw err;
     }
   }
