@@ -166,7 +166,8 @@ export class Sessions {
     conn.ws.resume();
     const presence = this.presenceOf(conn);
     engine.presenceAdd(presence).then(
-      () => this.reportOnline(conn),
+      // A device that replaced its own older connection was online all along.
+      () => older === undefined && this.reportOnline(conn),
       (err: unknown) => d.log.warn({ err }, 'presence add failed'),
     );
     this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: conn.device, conn: conn.id }), 'replace publish');
@@ -178,7 +179,9 @@ export class Sessions {
 
   /**
    * `online` when this is the user's only device in the cluster. Read only when someone listens:
-   * it costs a presence read per connect.
+   * it costs a presence read per connect. Exact on one node; across nodes two devices connecting
+   * at the same instant, or a device replacing itself on another node, can make this read
+   * ambiguous: exact cluster-wide transitions need the engine to decide them atomically.
    */
   private reportOnline(conn: Connection): void {
     const { events, engine } = this.d;
@@ -254,7 +257,8 @@ export class Sessions {
     if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: conn.tenant });
     rooms.leaveAll(conn, r.roomsEmptied);
     engine.presenceRemove(this.presenceOf(conn)).then(
-      () => this.reportOffline(conn),
+      // A replaced connection (4004) leaves its place to the new one: the user stays online.
+      () => conn.closeCode !== CloseCode.Replaced && this.reportOffline(conn),
       (err: unknown) => this.d.log.warn({ err }, 'presence remove failed'),
     );
     return true;
