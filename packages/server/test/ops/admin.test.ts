@@ -94,7 +94,7 @@ test('the page and the JSON feed need a session or the bearer key; forged and ex
   assert.equal((await fetch(n.url + '/admin/..%2f..%2fpackage.json', { headers: { cookie } })).status, 404);
 });
 
-test('the feed: live counts, counters, latency buckets, and a per-node table from engine.nodes()', async () => {
+test('the feed: live counts, counters, latency buckets, and a per-node table from engine.introspection.nodes()', async () => {
   const n = await node();
   const c = await connect(n, 'ada', { platform: 'web' });
   clients.push(c);
@@ -117,10 +117,12 @@ test('the feed: live counts, counters, latency buckets, and a per-node table fro
 
   // A cluster engine lists every node; the local row stays live.
   Object.assign(n.engine, {
-    nodes: async () => [
-      { node: n.nodeId, connections: 99, rooms: 99, users: 99, updatedAt: 0 },
-      { node: 'zz-other', connections: 5, rooms: 2, users: 4, updatedAt: Date.now() - 2000 },
-    ],
+    introspection: {
+      nodes: async () => [
+        { node: n.nodeId, connections: 99, rooms: 99, users: 99, updatedAt: 0 },
+        { node: 'zz-other', connections: 5, rooms: 2, users: 4, updatedAt: Date.now() - 2000 },
+      ],
+    },
   });
   const s2 = await get();
   assert.deepEqual(s2.nodes.map((x: { node: string; connections: number }) => [x.node, x.connections]), [[n.nodeId, 1], ['zz-other', 5]]);
@@ -136,7 +138,7 @@ test('the dashboard in headless Chromium: login form, live numbers, node table, 
     assert.equal((await c.request({ type: 'join', room: 'kitchen' })).type, 'reply');
   }
   Object.assign(n.engine, {
-    nodes: async () => [{ node: 'herald-b', connections: 1200, rooms: 40, users: 950, updatedAt: Date.now() - 1000 }],
+    introspection: { nodes: async () => [{ node: 'herald-b', connections: 1200, rooms: 40, users: 950, updatedAt: Date.now() - 1000 }] },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {

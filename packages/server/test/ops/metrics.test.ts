@@ -150,7 +150,7 @@ test('engine-specific families read the optional engine.introspection.stats() at
   assert.equal(s1.value('herald_engine_errors_total', { op: 'connection' }), 1);
   assert.equal(s1.value('herald_messages_expired_total'), 4);
   // A throwing engine keeps the last snapshot and never breaks the scrape.
-  Object.assign(n.engine, { stats: () => Promise.reject(new Error('redis down')) });
+  Object.assign(n.engine, { introspection: { stats: () => Promise.reject(new Error('redis down')) } });
   const s2 = await scrape(n);
   assert.equal(s2.value('herald_ingest_pending_entries'), 7);
 });
