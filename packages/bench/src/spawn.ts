@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@herald/testkit';
 import type { TargetKind } from './targets/types.js';
 
 /** This module runs from dist/*.js normally and from src/*.ts under tsx (tests). */
@@ -62,18 +63,6 @@ function installCleanup(): void {
       process.exit(130);
     });
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function readyOnce(url: string): Promise<boolean> {
