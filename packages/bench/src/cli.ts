@@ -14,7 +14,7 @@ import { freshCredentials, startTarget } from './serverStart.js';
 import type { SpawnedServer } from './spawn.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
 export { LIMITS } from './options.js';
 
@@ -188,12 +188,4 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   }
 }
 
-if (isMainModule(import.meta.url)) {
-  runBenchCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`herald bench: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'herald bench', runBenchCli, 1);

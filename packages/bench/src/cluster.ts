@@ -13,12 +13,11 @@
  * its keys afterwards. Loopback only (servers, clients and Redis).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
@@ -27,7 +26,7 @@ import { CASE_RUN_SETTINGS, fixedRunSettings, intFlag, listFlag, parseFlags, run
 import { awaitQuietMachine, freshCredentials, startTarget } from './serverStart.js';
 import type { SpawnedServer } from './spawn.js';
 import { formatValue } from './table.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
 export type SetupName = 'memory-1' | 'redis-1' | 'redis-cross';
 export const SETUPS: readonly SetupName[] = ['memory-1', 'redis-1', 'redis-cross'];
@@ -342,25 +341,10 @@ export async function runCluster(argv: string[]): Promise<number> {
     out.push(formatCapacity(cap));
   }
   const text = out.join('\n');
-  mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, `cluster-${stamp(new Date(startedAt))}`);
-  writeFileSync(
-    `${base}.json`,
-    `${JSON.stringify({ startedAt, command: `node packages/bench/dist/cluster.js ${argv.join(' ')}`.trim(), machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version }, nodes: nodesN, mix, results }, null, 2)}\n`,
-  );
-  writeFileSync(`${base}.md`, `${text}\n`);
+  const summary = { startedAt, command: `node packages/bench/dist/cluster.js ${argv.join(' ')}`.trim(), machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version }, nodes: nodesN, mix, results };
+  const base = writeSummaryFiles(outDir, 'cluster', startedAt, summary, text);
   process.stdout.write(`\n${text}\n\nReports: ${base}.json, ${base}.md\n`);
-  const failures = results.flatMap((r) => Object.entries(r.failures).map(([s, m]) => `${r.name}/${s}: ${m}`));
-  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
-  return failures.length > 0 ? 1 : 0;
+  return failedRunsExitCode(results.flatMap((r) => Object.entries(r.failures).map(([s, m]) => `${r.name}/${s}: ${m}`)));
 }
 
-if (isMainModule(import.meta.url)) {
-  runCluster(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`bench cluster: ${(e as Error).message ?? String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, 'bench cluster', runCluster, 2);

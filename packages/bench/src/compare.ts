@@ -5,12 +5,11 @@
  * payload and machine, in one run. Prints one table with ratios to raw ws and
  * writes the JSON of every run plus the table under artifacts/bench/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
@@ -21,7 +20,7 @@ import { formatTable, rowsFor } from './table.js';
 import type { CompareRow } from './table.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
 export interface CompareCase {
   /** Row label, e.g. "broadcast 5k". */
@@ -183,22 +182,9 @@ export async function runCompare(argv: string[]): Promise<number> {
   }
   const shown = TARGET_KINDS.filter((t) => targets.includes(t));
   result.table = formatTable(result.rows, shown);
-  mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, `compare-${stamp(new Date(result.startedAt))}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(`${base}.md`, `${result.table}\n`);
+  const base = writeSummaryFiles(outDir, 'compare', result.startedAt, result, result.table);
   process.stdout.write(`\n${result.table}\n\nRatios are to raw ws. Reports: ${base}.json, ${base}.md\n`);
-  const failures = result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`));
-  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
-  return failures.length > 0 ? 1 : 0;
+  return failedRunsExitCode(result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`)));
 }
 
-if (isMainModule(import.meta.url)) {
-  runCompare(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`bench:compare: ${(e as Error).message ?? String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, 'bench:compare', runCompare, 2);
