@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@herald/testkit';
+import { freePort, trackChild } from '@herald/testkit';
 import type { TargetKind } from './targets/types.js';
 
 /** This module runs from dist/*.js normally and from src/*.ts under tsx (tests). */
@@ -45,24 +45,6 @@ export interface SpawnedServer {
   httpBase: string;
   logFile: string;
   stop(): Promise<void>;
-}
-
-/** Servers started by this process: never leave one running if the bench is interrupted. */
-const live = new Set<ChildProcess>();
-let handlersInstalled = false;
-
-function installCleanup(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      for (const c of live) c.kill('SIGKILL');
-      process.exit(130);
-    });
-  }
 }
 
 function readyOnce(url: string): Promise<boolean> {
@@ -113,10 +95,9 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
     args = [...m.execArgv, ...prof, m.file];
     env = { ...process.env, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: o.secret, BENCH_API_KEY: o.apiKey };
   }
-  installCleanup();
   const child = spawn(process.execPath, args, { env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  // Never leave a server running if the bench is interrupted.
+  trackChild(child, 'herald bench');
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const httpBase = `http://127.0.0.1:${port}`;

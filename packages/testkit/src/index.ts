@@ -6,7 +6,7 @@
  */
 export { freePort } from './ports.js';
 export { delay, waitFor, waitUntil, WaitTimeout } from './wait.js';
-export { isRunning, killAndWait } from './processes.js';
+export { isRunning, killAllChildren, killAndWait, liveChildren, trackChild } from './processes.js';
 export { RedisSentinel, RedisServer, redisPing, type RedisServerOptions } from './redisProcess.js';
 export { b64urlJson, mintToken, signHs256, signJws, verifyHs256, type DeviceTokenClaims, type Hs256Claims } from './jwt.js';
 export { FrameClient, wsUrl, type CloseInfo, type Frame } from './frameClient.js';

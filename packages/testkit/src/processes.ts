@@ -18,3 +18,44 @@ export async function killAndWait(p: ChildProcess | undefined, signal: NodeJS.Si
   await exited;
   if (force) clearTimeout(force);
 }
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/**
+ * Registers a child process so that it is SIGKILLed on every way out of this
+ * process: normal end, an exception, SIGINT/SIGTERM (then exit 130). `label`
+ * names this program in the line written on a signal.
+ */
+export function trackChild(p: ChildProcess, label = 'herald'): void {
+  live.add(p);
+  p.once('exit', () => live.delete(p));
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', killAllChildren);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAllChildren();
+      process.stderr.write(`${label}: ${sig}: child processes killed\n`);
+      process.exit(130);
+    });
+  }
+}
+
+/** Tracked children still running. */
+export function liveChildren(): number {
+  return live.size;
+}
+
+/** SIGKILLs every tracked child still running (synchronous: safe in 'exit' handlers). */
+export function killAllChildren(): void {
+  for (const p of live) {
+    if (isRunning(p)) {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
