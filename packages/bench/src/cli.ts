@@ -2,8 +2,6 @@
  * `herald bench`: one scenario against one target. The server CLI calls
  * runBenchCli(argv); `node packages/bench/dist/cli.js ...` runs it directly.
  */
-import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { assertLoopbackUrl, NonLoopbackTargetError } from './guard.js';
 import { runScenario, sourceAddresses, MAX_CONNECTIONS_PER_WORKER } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
@@ -11,14 +9,14 @@ import { DEFAULT_OUT_DIR, writeRunFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport, SCENARIOS } from './report.js';
 import type { ScenarioName } from './report.js';
-import { startServer } from './spawn.js';
+import { fixedRunSettings, intFlag, LIMITS, parseFlags } from './options.js';
+import { freshCredentials, startTarget } from './serverStart.js';
 import type { SpawnedServer } from './spawn.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
-/** Hard bounds: the bench is a measuring tool, not a load cannon. */
-export const LIMITS = { connections: 100_000, durationSec: 600, holdSec: 600, rate: 200_000, messages: 10_000_000, payloadBytes: 65_536, workers: 16 };
+export { LIMITS } from './options.js';
 
 export const HELP = `Usage: herald bench [options]
 
@@ -83,48 +81,19 @@ export interface ParsedCli {
   cpuProf: boolean;
 }
 
+/** The flags of `herald bench` (see HELP). */
+const CLI_FLAGS = [
+  'help', 'target', 'url', 'publish-url', 'pid', 'jwt-secret', 'api-key', 'scenario', 'connections', 'workers', 'addresses', 'source-base',
+  'connect-concurrency', 'rooms', 'rate', 'window', 'in-flight', 'duration', 'messages', 'payload', 'reliable', 'hold', 'settle', 'out', 'json',
+  'no-progress', 'cpu-prof',
+] as const;
+
 function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || !Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${v}"`);
-  return n;
+  return intFlag(name, v, min, max) ?? def;
 }
 
 export function parseCli(argv: string[]): ParsedCli {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      target: { type: 'string' },
-      url: { type: 'string', multiple: true },
-      'publish-url': { type: 'string' },
-      pid: { type: 'string', multiple: true },
-      'jwt-secret': { type: 'string' },
-      'api-key': { type: 'string' },
-      scenario: { type: 'string' },
-      connections: { type: 'string', short: 'n' },
-      workers: { type: 'string' },
-      addresses: { type: 'string' },
-      'source-base': { type: 'string' },
-      'connect-concurrency': { type: 'string' },
-      rooms: { type: 'string' },
-      rate: { type: 'string' },
-      window: { type: 'string' },
-      'in-flight': { type: 'string' },
-      duration: { type: 'string' },
-      messages: { type: 'string' },
-      payload: { type: 'string' },
-      reliable: { type: 'boolean' },
-      hold: { type: 'string' },
-      settle: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean' },
-      'no-progress': { type: 'boolean' },
-      'cpu-prof': { type: 'boolean' },
-    },
-  });
+  const values = parseFlags(argv, CLI_FLAGS);
   const outDir = values.out ?? DEFAULT_OUT_DIR;
   const base: Omit<ParsedCli, 'run'> = { help: values.help === true, spawn: values.url === undefined, outDir, json: values.json === true, progress: values['no-progress'] !== true && values.json !== true, cpuProf: values['cpu-prof'] === true };
   if (base.help) return base;
@@ -141,8 +110,10 @@ export function parseCli(argv: string[]): ParsedCli {
   const url = values['publish-url'] ?? urls[0] ?? 'http://127.0.0.1:0';
   const connections = int('connections', values.connections, 1000, 1, LIMITS.connections);
   const addressesN = values.addresses === undefined ? undefined : int('addresses', values.addresses, 1, 1, 254);
-  const secret = values['jwt-secret'] ?? process.env.HERALD_JWT_SECRET ?? (base.spawn ? randomBytes(32).toString('base64url') : '');
-  const apiKey = values['api-key'] ?? process.env.HERALD_API_KEY ?? (base.spawn ? randomBytes(24).toString('base64url') : '');
+  // A spawned server gets fresh credentials unless given; a running one needs its own.
+  const fresh = base.spawn ? freshCredentials() : { secret: '', apiKey: '' };
+  const secret = values['jwt-secret'] ?? process.env.HERALD_JWT_SECRET ?? fresh.secret;
+  const apiKey = values['api-key'] ?? process.env.HERALD_API_KEY ?? fresh.apiKey;
   if (!secret || !apiKey) throw new Error('--jwt-secret and --api-key (or HERALD_JWT_SECRET / HERALD_API_KEY) are required against a running server');
   const run: RunOptions = {
     target,
@@ -164,10 +135,7 @@ export function parseCli(argv: string[]): ParsedCli {
     settleSec: int('settle', values.settle, 0, 0, 60),
     secret,
     apiKey,
-    heapSource: target === 'herald' ? 'metrics' : 'stats',
-    reportIntervalMs: 250,
-    handshakeTimeoutMs: 15_000,
-    drainTimeoutSec: 30,
+    ...fixedRunSettings(target),
   };
   const pids = (values.pid ?? []).map((p) => int('pid', p, 0, 1, 2 ** 22));
   const nodeUrls = [...new Set([...urls, url])];
@@ -198,13 +166,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   const progress = createProgress(parsed.progress);
   try {
     if (parsed.spawn) {
-      spawned = await startServer({
-        kind: run.target,
-        secret: run.secret,
-        apiKey: run.apiKey,
-        logDir: `${parsed.outDir}/logs`,
-        ...(parsed.cpuProf ? { cpuProfDir: `${parsed.outDir}/profiles` } : {}),
-      });
+      spawned = await startTarget({ kind: run.target, credentials: run, outDir: parsed.outDir, profile: parsed.cpuProf ? '' : undefined });
       run.url = spawned.httpBase;
       run.pid = spawned.pid;
     }
@@ -226,12 +188,4 @@ export async function runBenchCli(argv: string[]): Promise<number> {
   }
 }
 
-if (isMainModule(import.meta.url)) {
-  runBenchCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`herald bench: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'herald bench', runBenchCli, 1);

@@ -13,23 +13,20 @@
  * its keys afterwards. Loopback only (servers, clients and Redis).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { nowMs } from './clock.js';
-import { waitForQuiet } from './contention.js';
+import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
 import { benchKeyPrefix, deleteKeysWithPrefix, findRedisPid, loopbackRedis } from './redisKeys.js';
-import { startServer } from './spawn.js';
+import { CASE_RUN_SETTINGS, fixedRunSettings, intFlag, listFlag, parseFlags, runSourceBase } from './options.js';
+import { awaitQuietMachine, freshCredentials, startTarget } from './serverStart.js';
 import type { SpawnedServer } from './spawn.js';
 import { formatValue } from './table.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
 export type SetupName = 'memory-1' | 'redis-1' | 'redis-cross';
 export const SETUPS: readonly SetupName[] = ['memory-1', 'redis-1', 'redis-cross'];
@@ -207,58 +204,32 @@ interface StartedNodes {
   prefix: string | null;
 }
 
+/** The flags of bench cluster (see CLUSTER_HELP). */
+const CLUSTER_FLAGS = [
+  'help', 'quick', 'cases', 'setups', 'nodes', 'mix', 'capacity', 'hold', 'duration', 'client-workers', 'redis-url', 'redis-pid', 'in-flight', 'env',
+  'cpu-prof', 'out', 'quiet-wait', 'no-progress',
+] as const;
+
 export async function runCluster(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      quick: { type: 'boolean' },
-      cases: { type: 'string' },
-      setups: { type: 'string' },
-      nodes: { type: 'string' },
-      mix: { type: 'boolean' },
-      capacity: { type: 'string' },
-      hold: { type: 'string' },
-      duration: { type: 'string' },
-      'client-workers': { type: 'string' },
-      'redis-url': { type: 'string' },
-      'redis-pid': { type: 'string' },
-      'in-flight': { type: 'string' },
-      env: { type: 'string', multiple: true },
-      'cpu-prof': { type: 'boolean' },
-      out: { type: 'string' },
-      'quiet-wait': { type: 'string' },
-      'no-progress': { type: 'boolean' },
-    },
-  });
+  const values = parseFlags(argv, CLUSTER_FLAGS);
   if (values.help) {
     process.stdout.write(CLUSTER_HELP);
     return 0;
   }
-  const num = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-    return n;
-  };
   const quick = values.quick === true;
-  const nodesN = num('nodes', values.nodes, 2, 8) ?? 3;
+  const nodesN = intFlag('nodes', values.nodes, 2, 8) ?? 3;
   const mix = values.mix === true;
   const redisUrl = values['redis-url'] ?? 'redis://127.0.0.1:6379';
-  const redisPid = num('redis-pid', values['redis-pid'], 1, 2 ** 22) ?? findRedisPid(loopbackRedis(redisUrl).port);
-  const inFlight = num('in-flight', values['in-flight'], 1, 4096) ?? 64;
+  const redisPid = intFlag('redis-pid', values['redis-pid'], 1, 2 ** 22) ?? findRedisPid(loopbackRedis(redisUrl).port);
+  const inFlight = intFlag('in-flight', values['in-flight'], 1, 4096) ?? 64;
   const extraEnv = parseEnv(values.env ?? []);
-  const quietWaitSec = num('quiet-wait', values['quiet-wait'], 0, 600) ?? 30;
-  const clientWorkers = num('client-workers', values['client-workers'], 1, 16);
-  const wantedCases = values.cases?.split(',') ?? [...CLUSTER_CASES];
-  for (const c of wantedCases) if (!CLUSTER_CASES.includes(c as ClusterCaseName)) throw new Error(`unknown case "${c}"`);
-  const setups = (values.setups?.split(',') ?? [...SETUPS]) as SetupName[];
-  for (const s of setups) if (!SETUPS.includes(s)) throw new Error(`unknown set-up "${s}"`);
-  const cases = clusterCases(quick, num('capacity', values.capacity, 1, 100_000), num('duration', values.duration, 1, 120), num('hold', values.hold, 0, 600)).filter((c) => wantedCases.includes(c.name));
+  const quietWaitSec = intFlag('quiet-wait', values['quiet-wait'], 0, 600) ?? 30;
+  const clientWorkers = intFlag('client-workers', values['client-workers'], 1, 16);
+  const wantedCases = listFlag(values.cases, CLUSTER_CASES, 'case');
+  const setups = listFlag(values.setups, SETUPS, 'set-up');
+  const cases = clusterCases(quick, intFlag('capacity', values.capacity, 1, 100_000), intFlag('duration', values.duration, 1, 120), intFlag('hold', values.hold, 0, 600)).filter((c) => wantedCases.includes(c.name));
   const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
-  const secret = randomBytes(32).toString('base64url');
-  const apiKey = randomBytes(24).toString('base64url');
+  const credentials = freshCredentials();
   const progress = createProgress(values['no-progress'] !== true);
   const startedAt = new Date().toISOString();
   const results: Array<{ name: string; reports: Partial<Record<SetupName | 'capacity', RunReport>>; failures: Record<string, string>; keysDeleted: Record<string, number> }> = [];
@@ -270,12 +241,11 @@ export async function runCluster(argv: string[]): Promise<number> {
     try {
       for (let i = 0; i < count; i++) {
         servers.push(
-          await startServer({
+          await startTarget({
             kind: 'herald',
-            secret,
-            apiKey,
-            logDir: join(outDir, 'logs'),
-            ...(values['cpu-prof'] ? { cpuProfDir: join(outDir, 'profiles', `cluster-${label}-node${i + 1}`) } : {}),
+            credentials,
+            outDir,
+            profile: values['cpu-prof'] ? `cluster-${label}-node${i + 1}` : undefined,
             env: {
               HERALD_ENGINE: engine,
               HERALD_NODE_ID: `bench-${label}-${i + 1}`,
@@ -301,10 +271,7 @@ export async function runCluster(argv: string[]): Promise<number> {
       const engine = setup === 'memory-1' ? 'memory' : 'redis';
       const count = setup === 'memory-1' || setup === 'redis-1' ? 1 : nodesN;
       process.stderr.write(`\n== ${c.name}: ${setup} (${c.connections} connections, ${count} node${count > 1 ? 's' : ''}, ${engine}) ==\n`);
-      if (quietWaitSec > 0) {
-        const q = await waitForQuiet(quietWaitSec * 1000, 25, nowMs);
-        if (!q.quiet) process.stderr.write(`(machine not quiet after ${Math.round(q.waitedMs / 1000)} s: other processes at ${q.foreignPercent}% of a core; running anyway)\n`);
-      }
+      await awaitQuietMachine(quietWaitSec);
       let started: StartedNodes | null = null;
       try {
         started = await start(`${c.name}-${setup}`, engine, count);
@@ -319,24 +286,17 @@ export async function runCluster(argv: string[]): Promise<number> {
           nodes: servers.map((s) => ({ url: s.httpBase, pid: s.pid })),
           connections: c.connections,
           workers: clientWorkers ?? (c.name === 'capacity' ? Math.max(2, Math.ceil(c.connections / 15_000)) : 2),
-          addresses: sourceAddresses(c.connections, `127.${10 + (runIndex % 200)}.0.2`),
-          rooms: 1,
+          addresses: sourceAddresses(c.connections, runSourceBase(runIndex)),
+          ...CASE_RUN_SETTINGS,
           rate: c.rate,
-          window: 8,
           inFlight,
           ...(engine === 'redis' && redisPid !== undefined ? { auxPids: [redisPid] } : {}),
           durationSec: c.durationSec,
-          maxMessages: 10_000_000,
           payloadBytes: 100,
           reliable: false,
-          connectConcurrency: 100,
           holdSec: c.holdSec,
-          secret,
-          apiKey,
-          heapSource: 'metrics',
-          reportIntervalMs: 250,
-          handshakeTimeoutMs: 15_000,
-          drainTimeoutSec: 30,
+          ...credentials,
+          ...fixedRunSettings('herald'),
           progress,
         };
         const report = await runScenario(opts);
@@ -381,25 +341,10 @@ export async function runCluster(argv: string[]): Promise<number> {
     out.push(formatCapacity(cap));
   }
   const text = out.join('\n');
-  mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, `cluster-${stamp(new Date(startedAt))}`);
-  writeFileSync(
-    `${base}.json`,
-    `${JSON.stringify({ startedAt, command: `node packages/bench/dist/cluster.js ${argv.join(' ')}`.trim(), machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version }, nodes: nodesN, mix, results }, null, 2)}\n`,
-  );
-  writeFileSync(`${base}.md`, `${text}\n`);
+  const summary = { startedAt, command: `node packages/bench/dist/cluster.js ${argv.join(' ')}`.trim(), machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version }, nodes: nodesN, mix, results };
+  const base = writeSummaryFiles(outDir, 'cluster', startedAt, summary, text);
   process.stdout.write(`\n${text}\n\nReports: ${base}.json, ${base}.md\n`);
-  const failures = results.flatMap((r) => Object.entries(r.failures).map(([s, m]) => `${r.name}/${s}: ${m}`));
-  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
-  return failures.length > 0 ? 1 : 0;
+  return failedRunsExitCode(results.flatMap((r) => Object.entries(r.failures).map(([s, m]) => `${r.name}/${s}: ${m}`)));
 }
 
-if (isMainModule(import.meta.url)) {
-  runCluster(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`bench cluster: ${(e as Error).message ?? String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, 'bench cluster', runCluster, 2);

@@ -5,25 +5,22 @@
  * payload and machine, in one run. Prints one table with ratios to raw ws and
  * writes the JSON of every run plus the table under artifacts/bench/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { nowMs } from './clock.js';
-import { waitForQuiet } from './contention.js';
+import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, stamp, writeRunFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
-import { startServer } from './spawn.js';
+import { CASE_RUN_SETTINGS, fixedRunSettings, intFlag, LIMITS, listFlag, parseFlags, runSourceBase } from './options.js';
+import { awaitQuietMachine, freshCredentials, startTarget } from './serverStart.js';
+import type { SpawnedServer } from './spawn.js';
 import { formatTable, rowsFor } from './table.js';
 import type { CompareRow } from './table.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
-import { isMainModule } from './entry.js';
+import { runIfMain } from './entry.js';
 
 export interface CompareCase {
   /** Row label, e.g. "broadcast 5k". */
@@ -101,26 +98,11 @@ export interface CompareResult {
   table: string;
 }
 
+/** The flags of bench:compare (see COMPARE_HELP). */
+const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat'] as const;
+
 export async function runCompare(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      quick: { type: 'boolean' },
-      targets: { type: 'string' },
-      cases: { type: 'string' },
-      scale: { type: 'string' },
-      duration: { type: 'string' },
-      payload: { type: 'string' },
-      workers: { type: 'string' },
-      'cpu-prof': { type: 'boolean' },
-      out: { type: 'string' },
-      'no-progress': { type: 'boolean' },
-      'quiet-wait': { type: 'string' },
-      repeat: { type: 'string' },
-    },
-  });
+  const values = parseFlags(argv, COMPARE_FLAGS);
   if (values.help) {
     process.stdout.write(COMPARE_HELP);
     return 0;
@@ -128,21 +110,16 @@ export async function runCompare(argv: string[]): Promise<number> {
   const quick = values.quick === true;
   const scale = values.scale === undefined ? 1 : Number(values.scale);
   if (!(scale >= 0.01 && scale <= 1)) throw new Error('--scale must be in [0.01, 1]');
-  const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (duration !== undefined && !(Number.isInteger(duration) && duration >= 1 && duration <= 120)) throw new Error('--duration must be an integer in [1, 120]');
-  const quietWaitSec = values['quiet-wait'] === undefined ? 30 : Number(values['quiet-wait']);
-  if (!(quietWaitSec >= 0 && quietWaitSec <= 600)) throw new Error('--quiet-wait must be in [0, 600] seconds');
-  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
-  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 5)) throw new Error('--repeat must be an integer in [1, 5]');
-  const payload = values.payload === undefined ? 100 : Number(values.payload);
-  const workers = values.workers === undefined ? 2 : Number(values.workers);
-  const targets = (values.targets?.split(',') ?? [...TARGET_KINDS]) as TargetKind[];
-  for (const t of targets) if (!TARGET_KINDS.includes(t)) throw new Error(`unknown target "${t}"`);
+  const duration = intFlag('duration', values.duration, 1, 120);
+  const quietWaitSec = intFlag('quiet-wait', values['quiet-wait'], 0, 600) ?? 30;
+  const repeat = intFlag('repeat', values.repeat, 1, 5) ?? 1;
+  const payload = intFlag('payload', values.payload, 0, LIMITS.payloadBytes) ?? 100;
+  const workers = intFlag('workers', values.workers, 1, LIMITS.workers) ?? 2;
+  const targets = listFlag(values.targets, TARGET_KINDS, 'target');
   const wanted = values.cases?.split(',');
   const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
   const cases = compareCases(quick, scale, duration).filter((c) => !wanted || wanted.includes(c.name));
-  const secret = randomBytes(32).toString('base64url');
-  const apiKey = randomBytes(24).toString('base64url');
+  const credentials = freshCredentials();
   const progress = createProgress(values['no-progress'] !== true);
   const result: CompareResult = {
     startedAt: new Date().toISOString(),
@@ -162,20 +139,10 @@ export async function runCompare(argv: string[]): Promise<number> {
     for (const target of order) {
       runIndex++;
       process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
-      if (quietWaitSec > 0) {
-        // Other work on the machine shares the cores with server and clients: start on a quiet machine when possible.
-        const q = await waitForQuiet(quietWaitSec * 1000, 25, nowMs);
-        if (!q.quiet) process.stderr.write(`(machine not quiet after ${Math.round(q.waitedMs / 1000)} s: other processes at ${q.foreignPercent}% of a core; running anyway)\n`);
-      }
-      let server: Awaited<ReturnType<typeof startServer>> | null = null;
+      await awaitQuietMachine(quietWaitSec);
+      let server: SpawnedServer | null = null;
       try {
-        server = await startServer({
-          kind: target,
-          secret,
-          apiKey,
-          logDir: join(outDir, 'logs'),
-          ...(values['cpu-prof'] ? { cpuProfDir: join(outDir, 'profiles', `${c.name}-${target}`) } : {}),
-        });
+        server = await startTarget({ kind: target, credentials, outDir, profile: values['cpu-prof'] ? `${c.name}-${target}` : undefined });
         const opts: RunOptions = {
           target,
           scenario: c.scenario,
@@ -183,25 +150,16 @@ export async function runCompare(argv: string[]): Promise<number> {
           pid: server.pid,
           connections: c.connections,
           workers,
-          // A fresh block of source addresses per run: ports left in TIME_WAIT by
-          // the previous run cannot collide with this one's.
-          addresses: sourceAddresses(c.connections, `127.${10 + (runIndex % 200)}.0.2`),
-          rooms: 1,
+          addresses: sourceAddresses(c.connections, runSourceBase(runIndex)),
+          ...CASE_RUN_SETTINGS,
           rate: c.rate,
-          window: 8,
           inFlight: 64,
           durationSec: c.durationSec,
-          maxMessages: 10_000_000,
           payloadBytes: payload,
           reliable: c.reliable,
-          connectConcurrency: 100,
           holdSec: c.holdSec,
-          secret,
-          apiKey,
-          heapSource: target === 'herald' ? 'metrics' : 'stats',
-          reportIntervalMs: 250,
-          handshakeTimeoutMs: 15_000,
-          drainTimeoutSec: 30,
+          ...credentials,
+          ...fixedRunSettings(target),
           progress,
         };
         const report = await runScenario(opts);
@@ -224,22 +182,9 @@ export async function runCompare(argv: string[]): Promise<number> {
   }
   const shown = TARGET_KINDS.filter((t) => targets.includes(t));
   result.table = formatTable(result.rows, shown);
-  mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, `compare-${stamp(new Date(result.startedAt))}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(`${base}.md`, `${result.table}\n`);
+  const base = writeSummaryFiles(outDir, 'compare', result.startedAt, result, result.table);
   process.stdout.write(`\n${result.table}\n\nRatios are to raw ws. Reports: ${base}.json, ${base}.md\n`);
-  const failures = result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`));
-  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
-  return failures.length > 0 ? 1 : 0;
+  return failedRunsExitCode(result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`)));
 }
 
-if (isMainModule(import.meta.url)) {
-  runCompare(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`bench:compare: ${(e as Error).message ?? String(e)}\n`);
-      process.exit(2);
-    },
-  );
-}
+runIfMain(import.meta.url, 'bench:compare', runCompare, 2);

@@ -12,3 +12,19 @@ export function isMainModule(moduleUrl: string): boolean {
     return false;
   }
 }
+
+/**
+ * When the module at `moduleUrl` is the script node was started with, runs
+ * `main` on the command line and exits with its code; a throw is reported
+ * after `label` and exits with `crashCode`.
+ */
+export function runIfMain(moduleUrl: string, label: string, main: (argv: string[]) => Promise<number>, crashCode: number): void {
+  if (!isMainModule(moduleUrl)) return;
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`${label}: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(crashCode);
+    },
+  );
+}

@@ -21,3 +21,18 @@ export function writeRunFiles(r: RunReport, outDir: string, label?: string): { j
   writeFileSync(files.html, renderChartHtml(r, formatReport(r)));
   return files;
 }
+
+/** Writes a multi-run command's summary as <outDir>/<name>-<stamp>.json and .md; returns that base path. */
+export function writeSummaryFiles(outDir: string, name: string, startedAt: string, json: unknown, markdown: string): string {
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, `${name}-${stamp(new Date(startedAt))}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(`${base}.md`, `${markdown}\n`);
+  return base;
+}
+
+/** Lists the failed runs on stdout, if any; the command's exit code (1 when some run failed). */
+export function failedRunsExitCode(failures: string[]): number {
+  if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
+  return failures.length > 0 ? 1 : 0;
+}

@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, trackChild } from '@herald/testkit';
 import type { TargetKind } from './targets/types.js';
 
 /** This module runs from dist/*.js normally and from src/*.ts under tsx (tests). */
@@ -44,36 +45,6 @@ export interface SpawnedServer {
   httpBase: string;
   logFile: string;
   stop(): Promise<void>;
-}
-
-/** Servers started by this process: never leave one running if the bench is interrupted. */
-const live = new Set<ChildProcess>();
-let handlersInstalled = false;
-
-function installCleanup(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      for (const c of live) c.kill('SIGKILL');
-      process.exit(130);
-    });
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function readyOnce(url: string): Promise<boolean> {
@@ -124,10 +95,9 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
     args = [...m.execArgv, ...prof, m.file];
     env = { ...process.env, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: o.secret, BENCH_API_KEY: o.apiKey };
   }
-  installCleanup();
   const child = spawn(process.execPath, args, { env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  // Never leave a server running if the bench is interrupted.
+  trackChild(child, 'herald bench');
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const httpBase = `http://127.0.0.1:${port}`;

@@ -10,7 +10,7 @@ import { createHistogram, encodeHistogram } from './histogram.js';
 import type { Histogram } from './histogram.js';
 import type { Connected, FromWorker, Tick, ToWorker, WorkerInit } from './ipc.js';
 import { connectBaseFor } from './ipc.js';
-import { signHs256 } from './token.js';
+import { signHs256 } from '@herald/testkit';
 import { protocolFor } from './targets/index.js';
 import type { ClientProtocol, Inbound } from './targets/types.js';
 import { isBenchPayload } from './targets/types.js';

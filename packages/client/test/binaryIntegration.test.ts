@@ -7,20 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { HeaderOffset } from '@herald/protocol';
-import { memoryStore, type HeraldClient, type WebSocketConstructor } from '../src/index.js';
-import { client, publish, startServer, token, type HeraldNode } from './helpers/realServer.js';
+import { memoryStore, type WebSocketConstructor } from '../src/index.js';
+import { client, publish, token, withNode } from './helpers/realServer.js';
 import { record, waitForCount, waitForEvent } from './helpers/wait.js';
-
-async function withNode(config: Record<string, unknown>, fn: (node: HeraldNode, clients: HeraldClient[]) => Promise<void>): Promise<void> {
-  const node = await startServer(config);
-  const clients: HeraldClient[] = [];
-  try {
-    await fn(node, clients);
-  } finally {
-    for (const c of clients) c.close();
-    await node.close();
-  }
-}
 
 /** A `ws` WebSocket that also records every binary message it receives and sends, raw. */
 function spyingWebSocket(seen: Uint8Array[], sent: Uint8Array[] = []): WebSocketConstructor {

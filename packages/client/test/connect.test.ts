@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeraldError, memoryStore } from '../src/index.js';
+import { addClient, deliverAcked, replyOk } from './helpers/exchanges.js';
 import { makeClient, withServer } from './helpers/setup.js';
 import { fakeJwt, record, waitForEvent } from './helpers/wait.js';
 
 test('connect sends the token in an auth frame, device and platform in the query, and resolves with welcome', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { device: 'pos-7', platform: 'pos' });
-    clients.push(client);
+    const client = addClient(server, clients, { device: 'pos-7', platform: 'pos' });
     const states = record(client, 'state');
     const connected = client.connect();
     const conn = await server.nextConnection();
@@ -15,8 +15,7 @@ test('connect sends the token in an auth frame, device and platform in the query
     assert.equal(conn.query.get('platform'), 'pos');
     assert.equal(conn.query.get('token'), null, 'token must not be in the URL by default');
     assert.equal(conn.query.get('last_seq'), null, 'a new device sends no last_seq');
-    const bare = makeClient(server);
-    clients.push(bare);
+    const bare = addClient(server, clients);
     void bare.connect();
     assert.equal((await server.nextConnection()).query.get('device'), null, 'no device option: the server picks (token did, else default)');
     assert.equal(await conn.accept({ user: 'alice' }), 'tok-1');
@@ -31,8 +30,7 @@ test('connect sends the token in an auth frame, device and platform in the query
 
 test('tokenTransport "query" puts the token in the URL and sends no auth frame', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { tokenTransport: 'query' });
-    clients.push(client);
+    const client = addClient(server, clients, { tokenTransport: 'query' });
     void client.connect();
     const conn = await server.nextConnection();
     assert.equal(conn.query.get('token'), 'tok-1');
@@ -42,7 +40,7 @@ test('tokenTransport "query" puts the token in the URL and sends no auth frame',
     const presence = client.presence('r1');
     const frame = await conn.nextAny();
     assert.equal(frame.type, 'presence');
-    conn.send({ type: 'reply', id: frame.id, ok: true, members: [] });
+    replyOk(conn, frame, { members: [] });
     assert.deepEqual((await presence).members, []);
   }));
 
@@ -51,8 +49,7 @@ test('a stored last_seq is sent on connect, keyed by tenant, user and device fro
     const store = memoryStore();
     await store.set('herald:last_seq:acme:bob:tab1', 41);
     await store.set('herald:last_seq:acme:eve:tab1', 999);
-    const client = makeClient(server, { store, device: 'tab1', token: fakeJwt({ sub: 'bob', tid: 'acme' }) });
-    clients.push(client);
+    const client = addClient(server, clients, { store, device: 'tab1', token: fakeJwt({ sub: 'bob', tid: 'acme' }) });
     void client.connect();
     const conn = await server.nextConnection();
     assert.equal(conn.query.get('last_seq'), '41');
@@ -63,8 +60,7 @@ test('a stored last_seq is sent on connect, keyed by tenant, user and device fro
 
 test('requests made before connect() are queued and sent after welcome, in call order', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const joined = client.join('lobby');
     const published = client.publish('lobby', { text: 'hi' }, { event: 'chat' });
     void client.connect();
@@ -75,8 +71,8 @@ test('requests made before connect() are queued and sent after welcome, in call 
     assert.equal(join.room, 'lobby');
     const pub = await conn.nextAny();
     assert.deepEqual({ type: pub.type, room: pub.room, data: pub.data, event: pub.event }, { type: 'publish', room: 'lobby', data: { text: 'hi' }, event: 'chat' });
-    conn.send({ type: 'reply', id: join.id, ok: true });
-    conn.send({ type: 'reply', id: pub.id, ok: true, msg: 'x' });
+    replyOk(conn, join);
+    replyOk(conn, pub, { msg: 'x' });
     assert.equal((await joined).ok, true);
     assert.equal((await published).msg, 'x');
   }));
@@ -100,8 +96,7 @@ test('invalid room names reject with invalid_argument without touching the socke
 
 test('close() rejects pending requests with closed and connect() with closed', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const connecting = client.connect();
     const conn = await server.nextConnection();
     await conn.next('auth'); // the socket is open on both sides
@@ -138,8 +133,7 @@ test('a failing store is reported (code storage) and never blocks connecting or 
     assert.equal(conn.query.get('last_seq'), null);
     await conn.accept({ last_seq: 3 });
     await waitForEvent(client, 'connected');
-    conn.message(4);
-    await conn.next('ack', (f) => f.seq === 4);
+    await deliverAcked(conn, 4);
     const writeFailed = () => errors.some((e) => /still on fire/.test(e.message));
     if (!writeFailed()) await waitForEvent(client, 'error', writeFailed);
     assert.ok(errors.every((e) => e.code === 'storage'));

@@ -1,18 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeraldError, memoryStore } from '../src/index.js';
-import { makeClient, withServer } from './helpers/setup.js';
+import { addClient, connectClient, deliverAcked, replyOk } from './helpers/exchanges.js';
+import { withServer } from './helpers/setup.js';
 import { record, waitForCount, waitForEvent } from './helpers/wait.js';
 
 test('duplicate and out-of-order seqs are dropped; unsequenced messages always pass', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     for (const seq of [1, 2, 2, 1, undefined, 3, 3, undefined, 2, 5]) conn.message(seq);
     await waitForCount(client, 'message', messages, 6);
     assert.deepEqual(
@@ -27,13 +24,9 @@ test('duplicate and out-of-order seqs are dropped; unsequenced messages always p
 
 test('a seq at or below welcome.last_seq (already processed before the reconnect) is dropped', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept({ last_seq: 10 });
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client, { last_seq: 10 });
     conn.message(9);
     conn.message(10);
     conn.message(11);
@@ -46,13 +39,9 @@ test('a seq at or below welcome.last_seq (already processed before the reconnect
 
 test('manual ack mode: acks coalesce into one cumulative ack frame, nothing is acked before the app says so', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { ackMode: 'manual', ackDelayMs: 5 });
-    clients.push(client);
+    const client = addClient(server, clients, { ackMode: 'manual', ackDelayMs: 5 });
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.message(1);
     conn.message(2);
     conn.message(3);
@@ -74,13 +63,9 @@ test('manual ack mode: acks coalesce into one cumulative ack frame, nothing is a
 test('manual ack mode: unacked messages are delivered again after a reconnect', () =>
   withServer(async (server, clients) => {
     const store = memoryStore();
-    const client = makeClient(server, { ackMode: 'manual', store, storageKey: 'k' });
-    clients.push(client);
+    const client = addClient(server, clients, { ackMode: 'manual', store, storageKey: 'k' });
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.message(1);
     conn.message(2);
     await waitForCount(client, 'message', messages, 2);
@@ -102,13 +87,9 @@ test('manual ack mode: unacked messages are delivered again after a reconnect', 
 
 test('auto ack coalesces a burst into a few cumulative ack frames', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { ackDelayMs: 50 });
-    clients.push(client);
+    const client = addClient(server, clients, { ackDelayMs: 50 });
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     // A burst: 50 frames written back to back arrive within one ack window.
     for (let seq = 1; seq <= 50; seq++) conn.message(seq);
     await waitForCount(client, 'message', messages, 50);
@@ -124,16 +105,10 @@ test('auto ack coalesces a burst into a few cumulative ack frames', () =>
 
 test('a resent message that was already acked is dropped and re-acked so the server stops retrying', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    conn.message(1);
-    conn.message(2);
-    await conn.next('ack', (f) => f.seq === 2);
+    const conn = await connectClient(server, client);
+    await deliverAcked(conn, 1, 2);
     conn.message(2); // the server did not see our ack in time and retried
     const reAck = await conn.next('ack');
     assert.equal(reAck.seq, 2);
@@ -142,20 +117,14 @@ test('a resent message that was already acked is dropped and re-acked so the ser
 
 test('a throwing message listener is reported as an error event and delivery (and acking) continues', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     client.on('message', (m) => {
       if (m.seq === 1) throw new Error('boom');
     });
     const messages = record(client, 'message');
     const errors = record(client, 'error');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    conn.message(1);
-    conn.message(2);
-    await conn.next('ack', (f) => f.seq === 2);
+    const conn = await connectClient(server, client);
+    await deliverAcked(conn, 1, 2);
     assert.equal(messages.length, 2);
     assert.equal(errors.length, 1);
     assert.equal(errors[0]!.code, 'listener');
@@ -164,13 +133,9 @@ test('a throwing message listener is reported as an error event and delivery (an
 
 test('an error frame without id and an unparsable frame surface as error events', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const errors = record(client, 'error');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.send({ type: 'error', code: 'rate_limited', message: 'slow down' });
     conn.sendRaw('{not json');
     await waitForCount(client, 'error', errors, 2);
@@ -183,14 +148,10 @@ test('an error frame without id and an unparsable frame surface as error events'
 
 test('the server reply to a bare-text ping and unknown frame types are ignored', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const errors = record(client, 'error');
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.sendRaw('pong');
     conn.send({ type: 'from-the-future', x: 1 });
     conn.message(1);
@@ -200,21 +161,14 @@ test('the server reply to a bare-text ping and unknown frame types are ignored',
 
 test('sync(after) sends a sync request and re-delivers seqs above after, even if seen before', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    conn.message(1);
-    conn.message(2);
-    conn.message(3);
-    await conn.next('ack', (f) => f.seq === 3);
+    const conn = await connectClient(server, client);
+    await deliverAcked(conn, 1, 2, 3);
     const synced = client.sync(1);
     const frame = await conn.next('sync');
     assert.equal(frame.after, 1);
-    conn.send({ type: 'reply', id: frame.id, ok: true, last_seq: 1, recovered: true });
+    replyOk(conn, frame, { last_seq: 1, recovered: true });
     assert.equal((await synced).recovered, true);
     conn.message(2);
     conn.message(3);

@@ -4,20 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeraldError, memoryStore, type HeraldClient } from '../src/index.js';
-import { client, publish, startServer, token, type HeraldNode } from './helpers/realServer.js';
+import { HeraldError, memoryStore } from '../src/index.js';
+import { client, publish, startServer, token, withNode } from './helpers/realServer.js';
 import { record, waitForCount, waitForEvent } from './helpers/wait.js';
-
-async function withNode(config: Record<string, unknown>, fn: (node: HeraldNode, clients: HeraldClient[]) => Promise<void>): Promise<void> {
-  const node = await startServer(config);
-  const clients: HeraldClient[] = [];
-  try {
-    await fn(node, clients);
-  } finally {
-    for (const c of clients) c.close();
-    await node.close();
-  }
-}
 
 test('reliable messages published over HTTP arrive once each, in order, and are acked; offline ones are replayed on resume', () =>
   withNode({}, async (node, clients) => {

@@ -1,23 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeraldError, memoryStore } from '../src/index.js';
+import { acceptNext, addClient, connectClient, deliverAcked, joinOk, replyOk } from './helpers/exchanges.js';
 import { makeClient, withServer } from './helpers/setup.js';
 import { fakeJwt, record, waitForCount, waitForEvent } from './helpers/wait.js';
 import { decodeClaims } from '../src/token.js';
 
 test('a dropped connection reconnects with last_seq and the replay continues without duplicates', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     const messages = record(client, 'message');
     const states = record(client, 'state');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    conn.message(1);
-    conn.message(2);
-    await conn.next('ack', (f) => f.seq === 2);
+    const conn = await connectClient(server, client);
+    await deliverAcked(conn, 1, 2);
     const disconnected = waitForEvent(client, 'disconnected');
     conn.terminate();
     const d = await disconnected;
@@ -43,13 +38,9 @@ test('a dropped connection reconnects with last_seq and the replay continues wit
 
 test('4012 (ack timeout): reconnect with last_seq and receive the replay once each, in order', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { ackMode: 'manual' });
-    clients.push(client);
+    const client = addClient(server, clients, { ackMode: 'manual' });
     const messages = record(client, 'message');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.message(1);
     conn.message(2);
     conn.message(3);
@@ -77,8 +68,7 @@ test('4012 (ack timeout): reconnect with last_seq and receive the replay once ea
 test('4001 with a token provider: fetch a fresh token and reconnect', () =>
   withServer(async (server, clients) => {
     let calls = 0;
-    const client = makeClient(server, { token: async () => `tok-${++calls}` });
-    clients.push(client);
+    const client = addClient(server, clients, { token: async () => `tok-${++calls}` });
     void client.connect();
     const conn = await server.nextConnection();
     assert.equal(await conn.accept(), 'tok-1');
@@ -98,8 +88,7 @@ test('4001 with a token provider: fetch a fresh token and reconnect', () =>
 test('4001 twice in a row even with a fresh token: stop with unauthorized', () =>
   withServer(async (server, clients) => {
     let calls = 0;
-    const client = makeClient(server, { token: () => `tok-${++calls}` });
-    clients.push(client);
+    const client = addClient(server, clients, { token: () => `tok-${++calls}` });
     const connecting = client.connect();
     const conn = await server.nextConnection();
     await conn.next('auth');
@@ -118,8 +107,7 @@ test('4001 twice in a row even with a fresh token: stop with unauthorized', () =
 
 test('4001 with a static token: stop at once, no reconnect', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     void client.connect();
     const conn = await server.nextConnection();
     await conn.next('auth');
@@ -133,13 +121,9 @@ test('4001 with a static token: stop at once, no reconnect', () =>
 for (const code of [4004, 4003, 1000, 4000, 1009]) {
   test(`close ${code} is terminal: closed event, no reconnect`, () =>
     withServer(async (server, clients) => {
-      const client = makeClient(server);
-      clients.push(client);
+      const client = addClient(server, clients);
       const disconnects = record(client, 'disconnected');
-      void client.connect();
-      const conn = await server.nextConnection();
-      await conn.accept();
-      await waitForEvent(client, 'connected');
+      const conn = await connectClient(server, client);
       const closed = waitForEvent(client, 'closed');
       conn.close(code, 'bye');
       const event = await closed;
@@ -156,8 +140,7 @@ test('welcome.last_seq lower than requested (inbox reset) becomes the watermark,
   withServer(async (server, clients) => {
     const store = memoryStore();
     await store.set('k', 500);
-    const client = makeClient(server, { store, storageKey: 'k' });
-    clients.push(client);
+    const client = addClient(server, clients, { store, storageKey: 'k' });
     const messages = record(client, 'message');
     const unrecovered = waitForEvent(client, 'unrecovered');
     void client.connect();
@@ -180,12 +163,8 @@ test('welcome.last_seq lower than requested (inbox reset) becomes the watermark,
 
 test('heartbeat: pings every heartbeat_ms/2; a silent server is declared dead (4010) and the client reconnects', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept({ heartbeat_ms: 100 });
-    await waitForEvent(client, 'connected');
+    const client = addClient(server, clients);
+    const conn = await connectClient(server, client, { heartbeat_ms: 100 });
     // While pongs come back the connection stays up across several timeout periods.
     const pingsSeen = new Promise<void>((resolve, reject) => {
       const started = Date.now();
@@ -207,29 +186,23 @@ test('heartbeat: pings every heartbeat_ms/2; a silent server is declared dead (4
     const elapsed = Date.now() - started;
     assert.equal(d.code, 4010);
     assert.ok(elapsed >= 150, `declared dead too early (${elapsed} ms)`);
-    const conn2 = await server.nextConnection();
-    await conn2.accept();
-    await waitForEvent(client, 'connected');
+    await acceptNext(server, client);
   }));
 
 test('no welcome within connectTimeoutMs: the attempt is abandoned and retried', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { connectTimeoutMs: 100 });
-    clients.push(client);
+    const client = addClient(server, clients, { connectTimeoutMs: 100 });
     void client.connect();
     const conn = await server.nextConnection();
     await conn.next('auth'); // …and never answer
     const d = await waitForEvent(client, 'disconnected');
     assert.equal(d.willReconnect, true);
-    const conn2 = await server.nextConnection();
-    await conn2.accept();
-    await waitForEvent(client, 'connected');
+    await acceptNext(server, client);
   }));
 
 test('maxReconnectAttempts: gives up with reconnect_failed', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { maxReconnectAttempts: 2 });
-    clients.push(client);
+    const client = addClient(server, clients, { maxReconnectAttempts: 2 });
     const closed = waitForEvent(client, 'closed');
     void client.connect();
     for (let i = 0; i < 3; i++) (await server.nextConnection()).terminate();
@@ -241,17 +214,11 @@ test('maxReconnectAttempts: gives up with reconnect_failed', () =>
 test('back-off codes (4005, 4008) wait longer than a plain drop', () =>
   withServer(async (server, clients) => {
     // random() = 1 - ε makes the delay the whole window: 10 ms for a drop, 80 ms for back-off.
-    const client = makeClient(server, { random: () => 0.999, minReconnectDelayMs: 10, maxReconnectDelayMs: 1000 });
-    clients.push(client);
+    const client = addClient(server, clients, { random: () => 0.999, minReconnectDelayMs: 10, maxReconnectDelayMs: 1000 });
     const delays = record(client, 'disconnected');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     conn.terminate();
-    const conn2 = await server.nextConnection();
-    await conn2.accept();
-    await waitForEvent(client, 'connected');
+    const conn2 = await acceptNext(server, client);
     conn2.close(4008, 'rate limited');
     const conn3 = await server.nextConnection();
     await conn3.accept();
@@ -285,18 +252,10 @@ test('the token provider failing is reported and retried with backoff', () =>
 
 test('reconnect() drops the socket (3000) and resumes at once with last_seq, rooms re-joined', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server, { minReconnectDelayMs: 10_000, maxReconnectDelayMs: 10_000 });
-    clients.push(client);
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    const joined = client.join('lobby');
-    const join = await conn.next('join');
-    conn.send({ type: 'reply', id: join.id, ok: true });
-    await joined;
-    conn.message(7);
-    await conn.next('ack', (f) => f.seq === 7);
+    const client = addClient(server, clients, { minReconnectDelayMs: 10_000, maxReconnectDelayMs: 10_000 });
+    const conn = await connectClient(server, client);
+    await joinOk(conn, client, 'lobby');
+    await deliverAcked(conn, 7);
     client.reconnect();
     assert.equal((await conn.closed).code, 3000);
     // The backoff is 10 s here: reaching the server quickly proves the retry is immediate.
@@ -308,8 +267,7 @@ test('reconnect() drops the socket (3000) and resumes at once with last_seq, roo
 
 test('a request made in a connected listener goes out after the automatic re-joins', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
+    const client = addClient(server, clients);
     void client.join('a').catch(() => {});
     client.on('connected', () => void client.presence('a').catch(() => {}));
     void client.connect();
@@ -328,15 +286,12 @@ test('token provider + exp: a fresh token is sent over the open connection befor
     });
     clients.push(client);
     const disconnects = record(client, 'disconnected');
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
+    const conn = await connectClient(server, client);
     for (let round = 2; round <= 3; round++) {
       const auth = await conn.next('auth', (f) => f.id !== undefined, 3000);
       assert.equal(decodeClaims(String(auth.token))?.sub, 'u1');
       assert.equal(calls, round);
-      conn.send({ type: 'reply', id: auth.id, ok: true });
+      replyOk(conn, auth);
     }
     assert.deepEqual(disconnects, []);
     assert.equal(client.state, 'connected');
@@ -344,18 +299,10 @@ test('token provider + exp: a fresh token is sent over the open connection befor
 
 test('connect() after close() starts again: same position, rooms re-joined', () =>
   withServer(async (server, clients) => {
-    const client = makeClient(server);
-    clients.push(client);
-    void client.connect();
-    const conn = await server.nextConnection();
-    await conn.accept();
-    await waitForEvent(client, 'connected');
-    const joined = client.join('lobby');
-    const join = await conn.next('join');
-    conn.send({ type: 'reply', id: join.id, ok: true });
-    await joined;
-    conn.message(5);
-    await conn.next('ack', (f) => f.seq === 5);
+    const client = addClient(server, clients);
+    const conn = await connectClient(server, client);
+    await joinOk(conn, client, 'lobby');
+    await deliverAcked(conn, 5);
     client.close();
     assert.equal((await conn.closed).code, 1000);
     assert.equal(client.state, 'closed');

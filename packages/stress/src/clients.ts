@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { HeraldClient, type HeraldMessage, type WebSocketConstructor } from '@herald/client';
 import type { DeviceRecording } from './recording.js';
 import type { Rng } from './rng.js';
-import { mintToken } from './token.js';
+import { mintToken } from '@herald/testkit';
 import { withTimeout } from './wait.js';
 
 export interface DeviceSpec {

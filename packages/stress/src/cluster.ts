@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { track } from './children.js';
 import { httpRequest, metricSum } from './http.js';
-import { freePort } from './ports.js';
+import { freePort, isRunning, killAndWait } from '@herald/testkit';
 import { waitFor } from './wait.js';
 
 /** The server under test; HERALD_STRESS_BIN points the suite at another build (e.g. a candidate fix). */
@@ -63,7 +63,7 @@ export class HeraldProcess {
   }
 
   isRunning(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+    return isRunning(this.proc);
   }
 
   /** Recent stdout/stderr of the process (for failure reports). */
@@ -105,22 +105,12 @@ export class HeraldProcess {
 
   /** kill -9: no drain, no cleanup, sockets reset by the kernel. */
   async kill9(): Promise<void> {
-    const p = this.proc;
-    if (!p || !this.isRunning()) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    await killAndWait(this.proc, 'SIGKILL');
   }
 
   /** SIGTERM (graceful drain), SIGKILL if it outlasts `ms`. */
   async stop(ms = 15_000): Promise<void> {
-    const p = this.proc;
-    if (!p || !this.isRunning()) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), ms);
-    await exited;
-    clearTimeout(t);
+    await killAndWait(this.proc, 'SIGTERM', ms);
   }
 
   /** Resident set size from /proc/<pid>/status, bytes. */

@@ -1,28 +1,14 @@
 /** Deterministic waits: bounded polling of a condition, never a bare sleep as synchronisation. */
+import { waitFor as kitWaitFor, WaitTimeout } from '@herald/testkit';
 
-export class WaitTimeout extends Error {}
+export { delay, WaitTimeout } from '@herald/testkit';
 
-/** Polls `check` until it returns a truthy value; throws WaitTimeout naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number, everyMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  const maxRounds = Math.ceil(timeoutMs / everyMs) + 2;
-  for (let round = 0; round < maxRounds; round++) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() >= deadline) break;
-    await delay(everyMs);
-  }
-  throw new WaitTimeout(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}`);
-}
-
-/** A duration during which a scenario lets faults or load happen (not a synchronisation point). */
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * The kit's bounded poll, with the stress suite's pace (every 50 ms by default:
+ * many checks here are HTTP round trips to the nodes under load).
+ */
+export function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number, everyMs = 50): Promise<NonNullable<T>> {
+  return kitWaitFor(what, check, timeoutMs, everyMs);
 }
 
 /** Rejects after `ms` naming `what`. */

@@ -6,10 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisServer } from '@herald/testkit';
+import { track } from './children.js';
 import { HeraldProcess, type ClusterSettings } from './cluster.js';
 import { FaultProxy } from './faultProxy.js';
 import type { Profile } from './profile.js';
-import { OwnRedis } from './redis.js';
 import type { Rng } from './rng.js';
 
 /** Server settings the scenarios rely on (short timeouts so faults resolve quickly; load limits raised). */
@@ -31,7 +32,7 @@ export const NODE_ENV: Record<string, string> = {
 
 export class World {
   readonly nodes: HeraldProcess[] = [];
-  redis!: OwnRedis;
+  redis!: RedisServer;
   redisProxy!: FaultProxy;
   lb!: FaultProxy;
   admin!: Redis;
@@ -64,7 +65,7 @@ export class World {
   }
 
   async start(): Promise<void> {
-    this.redis = await OwnRedis.start();
+    this.redis = await RedisServer.start({ appendfsync: 'always', dirPrefix: 'herald-stress-redis-', onSpawn: track });
     this.redisProxy = new FaultProxy('redis', [{ host: '127.0.0.1', port: this.redis.port }], this.rng.fork('redis-proxy'));
     await this.redisProxy.listen();
     this.settings.redisUrl = `redis://127.0.0.1:${this.redisProxy.port}`;

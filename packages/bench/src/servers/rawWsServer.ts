@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocketServer, WebSocket } from 'ws';
-import { verifyHs256 } from '../token.js';
+import { verifyHs256 } from '@herald/testkit';
 import { exitOnSignals, handleCommon, json, readEnv } from './common.js';
 import type { PublishBody } from './common.js';
 

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { verifyHs256 } from '../token.js';
+import { verifyHs256 } from '@herald/testkit';
 import { exitOnSignals, handleCommon, json, readEnv } from './common.js';
 import type { PublishBody } from './common.js';
 

@@ -12,6 +12,18 @@ export async function startServer(config: Record<string, unknown> = {}): Promise
   return startHerald({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...config });
 }
 
+/** Starts a node with `config`, runs `fn`, then closes the clients `fn` added to `clients` and the node. */
+export async function withNode(config: Record<string, unknown>, fn: (node: HeraldNode, clients: HeraldClient[]) => Promise<void>): Promise<void> {
+  const node = await startServer(config);
+  const clients: HeraldClient[] = [];
+  try {
+    await fn(node, clients);
+  } finally {
+    for (const c of clients) c.close();
+    await node.close();
+  }
+}
+
 export function token(node: HeraldNode, sub: string, extra: { device?: string; tenant?: string; rooms?: string[]; ttlSec?: number } = {}): Promise<string> {
   return mintToken({ secret: node.config.jwtSecret, sub, ...extra });
 }

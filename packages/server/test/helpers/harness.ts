@@ -4,6 +4,7 @@
  */
 import { after } from 'node:test';
 import WebSocket from 'ws';
+import { FrameClient, wsUrl, type Frame } from '@herald/testkit';
 import { startHerald, type HeraldNode } from '../../src/node.js';
 import { mintToken, type MintOptions } from '../../src/auth/tokens.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
@@ -35,29 +36,15 @@ export function token(sub: string, o: Partial<MintOptions> = {}): Promise<string
   return mintToken({ secret: SECRET, sub, ...o });
 }
 
-/** Resolves when `check` returns a value other than undefined; rejects after `ms`. */
-export async function waitUntil<T>(check: () => T | undefined, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitUntil, type Frame } from '@herald/testkit';
 
-export type Frame = Record<string, unknown> & { type: string };
-
-export class TestClient {
-  readonly frames: Frame[] = [];
+/** A v1 (JSON text) client: the kit's frame client plus the raw text of every message. */
+export class TestClient extends FrameClient {
   readonly raw: string[] = [];
-  closed: { code: number; reason: string } | undefined;
   opened = false;
-  /** Ack every reliable message automatically. */
-  autoAck = true;
-  private readonly closedP: Promise<{ code: number; reason: string }>;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(ws: WebSocket) {
+    super(ws);
     ws.on('open', () => (this.opened = true));
     ws.on('message', (data, isBinary) => {
       const text = data.toString();
@@ -69,63 +56,22 @@ export class TestClient {
       } catch {
         return;
       }
-      this.frames.push(f);
-      if (this.autoAck && f.type === 'message' && typeof f.seq === 'number') this.send({ type: 'ack', seq: f.seq });
+      this.record(f);
     });
-    ws.on('error', () => undefined);
-    this.closedP = new Promise((resolve) =>
-      ws.on('close', (code, reason) => {
-        this.closed = { code, reason: reason.toString() };
-        resolve(this.closed);
-      }),
-    );
   }
 
   send(obj: unknown): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
   }
 
-  messages(): Frame[] {
-    return this.frames.filter((f) => f.type === 'message');
+  sendFrame(frame: Record<string, unknown>): void {
+    this.send(frame);
   }
 
   seqs(): number[] {
     return this.messages()
       .map((f) => f.seq)
       .filter((s): s is number => typeof s === 'number');
-  }
-
-  async waitFor(pred: (f: Frame) => boolean, ms = 5000, what = 'frame'): Promise<Frame> {
-    return waitUntil(() => this.frames.find(pred), ms, what);
-  }
-
-  async waitForCount(pred: (f: Frame) => boolean, n: number, ms = 10000, what = 'frames'): Promise<Frame[]> {
-    return waitUntil(
-      () => {
-        const got = this.frames.filter(pred);
-        return got.length >= n ? got : undefined;
-      },
-      ms,
-      `${n} ${what}`,
-    );
-  }
-
-  /** Sends a request frame with an id and waits for its reply or error. */
-  async request(obj: Record<string, unknown>, ms = 5000): Promise<Frame> {
-    const id = 'r' + Math.random().toString(36).slice(2);
-    this.send({ ...obj, id });
-    return this.waitFor((f) => (f.type === 'reply' || f.type === 'error') && f.id === id, ms, `reply to ${String(obj.type)}`);
-  }
-
-  waitClosed(ms = 5000): Promise<{ code: number; reason: string }> {
-    return Promise.race([
-      this.closedP,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`connection not closed within ${ms} ms`)), ms).unref()),
-    ]);
-  }
-
-  close(): void {
-    this.ws.close();
   }
 }
 
@@ -140,9 +86,7 @@ export interface ConnectOptions {
 
 /** Opens a raw connection (no wait). */
 export function open(node: HeraldNode, q: Record<string, string> = {}, wsOptions: WebSocket.ClientOptions = {}): TestClient {
-  const url = new URL(node.url.replace(/^http/, 'ws') + '/ws');
-  for (const [k, v] of Object.entries(q)) url.searchParams.set(k, v);
-  return new TestClient(new WebSocket(url, wsOptions));
+  return new TestClient(new WebSocket(wsUrl(node.url, q), wsOptions));
 }
 
 /** Connects as `user` and waits for the welcome frame. */

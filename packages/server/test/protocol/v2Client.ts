@@ -2,6 +2,7 @@
  * A protocol v2 test client: a real `ws` client offering `herald.v2.bin`,
  * decoding every binary frame with the package's decoder (and the server's
  * node:zlib codec), keeping both the raw bytes and the v1-shaped objects.
+ * Waiting, acking, requests and the close record come from the kit's FrameClient.
  */
 import WebSocket from 'ws';
 import {
@@ -18,7 +19,8 @@ import {
 } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
 import { nodeCompressor } from '../../src/protocol/nodeCompressors.js';
-import { token, waitUntil, type Frame } from '../helpers/harness.js';
+import { FrameClient, wsUrl, type Frame } from '@herald/testkit';
+import { token } from '../helpers/harness.js';
 
 export interface V2ConnectOptions {
   device?: string;
@@ -31,24 +33,19 @@ export interface V2ConnectOptions {
   query?: Record<string, string>;
 }
 
-export class V2Client {
-  /** Every frame received, decoded and mapped to the v1 shape. */
-  readonly frames: Frame[] = [];
+export class V2Client extends FrameClient {
   /** The raw bytes of every frame, in order (same index as `decoded`). */
   readonly raw: Buffer[] = [];
   readonly decoded: DecodedFrame[] = [];
   /** Text frames received (a v2 connection must never get one). */
   textFrames = 0;
-  closed: { code: number; reason: string } | undefined;
-  autoAck = true;
   /** The codec the welcome announced, used to decode everything after it. */
   compressor: Compressor | null = null;
   decodeErrors: unknown[] = [];
-  private readonly closedP: Promise<{ code: number; reason: string }>;
   private readonly openP: Promise<void>;
 
-  constructor(readonly ws: WebSocket) {
-    ws.on('error', () => undefined);
+  constructor(ws: WebSocket) {
+    super(ws);
     this.openP = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -69,18 +66,11 @@ export class V2Client {
           const c = f.compression as CompressionName;
           this.compressor = c === 'none' ? null : nodeCompressor(c);
         }
-        this.frames.push(f);
-        if (this.autoAck && f.type === 'message' && typeof f.seq === 'number') this.sendFrame({ type: 'ack', seq: f.seq });
+        this.record(f);
       } catch (err) {
         this.decodeErrors.push(err);
       }
     });
-    this.closedP = new Promise((resolve) =>
-      ws.on('close', (code, reason) => {
-        this.closed = { code, reason: reason.toString() };
-        resolve(this.closed);
-      }),
-    );
   }
 
   opened(): Promise<void> {
@@ -100,34 +90,9 @@ export class V2Client {
     this.sendBytes(encodeFrame(BinaryFrameType.Ping, null));
   }
 
-  messages(): Frame[] {
-    return this.frames.filter((f) => f.type === 'message');
-  }
-
-  async waitFor(pred: (f: Frame) => boolean, ms = 5000, what = 'frame'): Promise<Frame> {
-    return waitUntil(() => this.frames.find(pred), ms, what);
-  }
-
-  async request(obj: Record<string, unknown>, ms = 5000): Promise<Frame> {
-    const id = 'r' + Math.random().toString(36).slice(2);
-    this.sendFrame({ ...obj, id });
-    return this.waitFor((f) => (f.type === 'reply' || f.type === 'error') && f.id === id, ms, `reply to ${String(obj.type)}`);
-  }
-
   /** Index of the frame `f` in `raw`/`decoded`. */
   rawOf(f: Frame): Buffer {
     return this.raw[this.frames.indexOf(f)]!;
-  }
-
-  waitClosed(ms = 5000): Promise<{ code: number; reason: string }> {
-    return Promise.race([
-      this.closedP,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`connection not closed within ${ms} ms`)), ms).unref()),
-    ]);
-  }
-
-  close(): void {
-    this.ws.close();
   }
 }
 
@@ -138,9 +103,7 @@ function anyCodec(buf: Buffer): Compressor | null {
 }
 
 export function openV2(node: HeraldNode, q: Record<string, string> = {}, protocols: string[] = [BINARY_SUBPROTOCOL]): V2Client {
-  const url = new URL(node.url.replace(/^http/, 'ws') + '/ws');
-  for (const [k, v] of Object.entries(q)) url.searchParams.set(k, v);
-  return new V2Client(new WebSocket(url, protocols));
+  return new V2Client(new WebSocket(wsUrl(node.url, q), protocols));
 }
 
 /** Connects a v2 client as `user` and waits for its welcome. */

@@ -3,11 +3,10 @@
  * connection gets the documented close code (or, for broken framing, is
  * dropped), and nobody else is disturbed.
  */
-import { maskedFrame, openRaw, rawTcpFrame, type RawConn } from '../rawClients.js';
+import { maskedFrame, mintToken, openRaw, type RawConn, rawTcpFrame } from '@herald/testkit';
 import type { Rng } from '../rng.js';
 import type { Scenario } from '../scenario.js';
 import { standardDevices, targetsFor, uid } from '../scenario.js';
-import { mintToken } from '../token.js';
 import { withTimeout } from '../wait.js';
 
 interface Case {

@@ -4,10 +4,9 @@
  * fan-out); forged tokens (wrong key, alg none), a device that does not match
  * the token, and a room outside the token's allow-list are refused.
  */
-import { openRaw, type RawConn } from '../rawClients.js';
+import { mintToken, openRaw, type RawConn } from '@herald/testkit';
 import type { Scenario } from '../scenario.js';
 import { targetsFor, uid } from '../scenario.js';
-import { mintToken } from '../token.js';
 import { delay, waitFor, withTimeout } from '../wait.js';
 import type { DeviceSpec } from '../clients.js';
 

@@ -7,7 +7,7 @@
  * pending-auth slot. The fleet keeps its messages; a new device connects after.
  */
 import { NODE_ENV } from '../world.js';
-import { openRaw, rawTcpFrame, type RawConn } from '../rawClients.js';
+import { openRaw, rawTcpFrame, type RawConn } from '@herald/testkit';
 import type { Scenario } from '../scenario.js';
 import { standardDevices, targetsFor, uid } from '../scenario.js';
 import { waitFor, withTimeout } from '../wait.js';

@@ -1,9 +1,8 @@
 /** Clients that never answer heartbeats (no pongs, no pings): the server must close them 4010, on time. */
 import { NODE_ENV } from '../world.js';
-import { openRaw, type RawConn } from '../rawClients.js';
+import { mintToken, openRaw, type RawConn } from '@herald/testkit';
 import type { Scenario } from '../scenario.js';
 import { standardDevices, targetsFor, uid } from '../scenario.js';
-import { mintToken } from '../token.js';
 import { withTimeout } from '../wait.js';
 
 export const silentHeartbeat: Scenario = {

@@ -1,4 +1,4 @@
-/** A free loopback TCP port (bound then released). */
+/** A free loopback TCP port: bound on port 0, read, then released. */
 import { createServer } from 'node:net';
 
 export async function freePort(): Promise<number> {
