@@ -16,6 +16,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Stats, DeliveredTarget } from './stats.js';
 import { AckClock } from './ackClock.js';
+import { collectDefaultMetrics } from './defaultMetrics.js';
 
 /**
  * What an engine may report for metrics, all optional. Returned by an optional
@@ -144,7 +145,7 @@ export class Metrics {
   constructor(private readonly src: MetricsSources) {
     const r = this.registry;
     r.setDefaultLabels({ node: src.nodeId });
-    client.collectDefaultMetrics({ register: r });
+    collectDefaultMetrics(r); // prom-client's, made promtool-clean (defaultMetrics.ts)
     const s = src.stats;
     const eng = (): EngineStats => this.engineSnapshot ?? {};
     const opt = (v: number | undefined): [Labels, number][] => (v === undefined ? [] : [[{}, v]]);
