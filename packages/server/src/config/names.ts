@@ -16,11 +16,12 @@ export function flagName(key: string): string {
 /**
  * Environment variables that are ours but not config keys of the server:
  * HERALD_CONFIG names the config file; HERALD_WORKER_SLOT is set by
- * `serve --workers` for each worker process; HERALD_URL is the node URL the
- * tools use (`herald publish`, the client examples), so a shell can hold one
- * set of HERALD_* variables for both the server and its tools.
+ * `serve --workers` for each worker process. HERALD_URL (the node's URL) and
+ * HERALD_TOKEN (a device token) are read by the tools (`herald publish`, the
+ * client examples), so one shell can hold the server's and the tools'
+ * variables. Documented in docs/configuration.md.
  */
-export const EXTRA_ENV = new Set(['HERALD_CONFIG', 'HERALD_WORKER_SLOT', 'HERALD_URL']);
+export const EXTRA_ENV = new Set(['HERALD_CONFIG', 'HERALD_WORKER_SLOT', 'HERALD_URL', 'HERALD_TOKEN']);
 
 /**
  * Kubernetes injects Docker-link-style variables for every Service into every

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { nodeBaseUrl } from '../../src/cli/publish.js';
 import { BIN, cleanEnv } from './spawnServe.js';
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
@@ -128,4 +129,12 @@ test('config init writes a commented starter file that the loader and config che
   assert.equal(again.status, 1);
   assert.match(again.stderr, /exists; pass --force/);
   assert.equal(run(['config', 'init', '--output', file, '--force']).status, 0);
+});
+
+test('HERALD_URL for `herald publish` may be the base URL or the WebSocket URL the client examples use', () => {
+  for (const u of ['http://127.0.0.1:8080', 'http://127.0.0.1:8080/', 'ws://127.0.0.1:8080/ws', 'ws://127.0.0.1:8080/ws/']) assert.equal(nodeBaseUrl(u), 'http://127.0.0.1:8080');
+  assert.equal(nodeBaseUrl('wss://push.example.com/ws'), 'https://push.example.com');
+  assert.equal(nodeBaseUrl('https://push.example.com/herald'), 'https://push.example.com/herald');
+  const r = run(['publish', '--help'], { HERALD_URL: 'http://herald.internal:8080' });
+  assert.match(r.stdout, /--url <url>\s+node URL \[HERALD_URL\] \(default:\s+"http:\/\/herald\.internal:8080"\)/);
 });

@@ -39,8 +39,8 @@ test('the service-link shapes are recognised, and only those', () => {
   assert.deepEqual(serviceLinkVariables({ ...K8S_LINKS, HERALD_ENGINE: 'memory' }), Object.keys(K8S_LINKS).sort());
 });
 
-test('loadConfig ignores the service links, keeps a real HERALD_PORT, accepts HERALD_URL, refuses a typo', () => {
-  const c = loadConfig({ env: { ...K8S_LINKS, HERALD_URL: 'http://herald:8080', HERALD_LOG_LEVEL: 'warn' } });
+test('loadConfig ignores the service links, keeps a real HERALD_PORT, accepts the tools\' HERALD_URL and HERALD_TOKEN, refuses a typo', () => {
+  const c = loadConfig({ env: { ...K8S_LINKS, HERALD_URL: 'http://herald:8080', HERALD_TOKEN: 'eyJ.x.y', HERALD_LOG_LEVEL: 'warn' } });
   assert.equal(c.port, 8080, 'the tcp:// HERALD_PORT is not the port');
   assert.equal(c.logLevel, 'warn');
   assert.equal(loadConfig({ env: { ...K8S_LINKS, HERALD_PORT: '9000' } }).port, 9000);
