@@ -133,7 +133,7 @@ test('Dockerfile: every COPY source exists, every workspace manifest is copied b
     }
   }
   for (const must of ['**/node_modules', '**/dist', '.git']) assert.ok(ignore.includes(must), `.dockerignore has ${must}`);
-  assert.ok(!ignored('packages/client/demo/index.html') && !ignored('packages/server/static/admin/index.html') && !ignored('packages/client/scripts/bundle.mjs'));
+  assert.ok(!ignored('packages/server/static/admin/index.html') && !ignored('packages/client/scripts/bundle.mjs') && !ignored('deploy/healthcheck.mjs'));
   assert.ok(ignored('packages/server/test/cli/cli.test.ts') && ignored('packages/server/node_modules/x'));
 });
 
