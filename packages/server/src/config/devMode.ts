@@ -26,6 +26,7 @@ export type ResolvedConfig = HeraldConfig & { jwtSecret: string; apiKey: string;
 
 /** Fills in missing secrets and the host; returns what was generated (undefined when not in dev mode). */
 export function applyDevMode(config: HeraldConfig): { config: ResolvedConfig; dev?: DevSecrets } {
+  checkKeyMaterial(config);
   const hmac = config.jwtAlgorithms.some((a) => a.startsWith('HS'));
   if (config.jwtSecret || !hmac) {
     const apiKey = config.apiKey;
@@ -37,4 +38,17 @@ export function applyDevMode(config: HeraldConfig): { config: ResolvedConfig; de
     apiKey: config.apiKey ?? 'dev-' + randomBytes(24).toString('base64url'),
   };
   return { config: { ...config, ...dev, host: config.host ?? DEV_DEFAULT_HOST }, dev };
+}
+
+/**
+ * Rules across keys that the schema cannot express, checked before anything
+ * starts so they are configuration errors (exit 2) naming the key, not
+ * failures deep in start-up. The JWT verifier enforces the same.
+ */
+function checkKeyMaterial(config: HeraldConfig): void {
+  const algs = config.jwtAlgorithms;
+  if (algs.length === 0) throw new ConfigError('jwtAlgorithms must name at least one algorithm', 'jwtAlgorithms');
+  const hs = algs.filter((a) => a.startsWith('HS')).length;
+  if (hs > 0 && hs < algs.length) throw new ConfigError(`jwtAlgorithms must not mix HS* with public-key algorithms (got ${algs.join(',')})`, 'jwtAlgorithms');
+  if (hs === 0 && !config.jwksUrl && !config.jwtPublicKey) throw new ConfigError(`jwtAlgorithms ${algs.join(',')} need jwtPublicKey or jwksUrl`, 'jwtAlgorithms');
 }

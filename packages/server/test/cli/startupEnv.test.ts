@@ -84,3 +84,17 @@ test('every configuration error exits 2: a secret without an API key too', () =>
   assert.equal(f.status, 2);
   assert.match(f.stderr, /cannot read config file/);
 });
+
+test('key-material rules across keys are configuration errors too (exit 2), checked before start-up', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ HERALD_JWT_ALGORITHMS: 'HS256,RS256', ...SECRETS }, /must not mix HS\* with public-key/],
+    [{ HERALD_JWT_ALGORITHMS: 'RS256', HERALD_API_KEY: SECRETS.HERALD_API_KEY }, /need jwtPublicKey or jwksUrl/],
+  ];
+  for (const [env, message] of cases) {
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], { env: { ...cleanEnv, ...env }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+    const c = spawnSync(process.execPath, [BIN, 'config', 'check'], { env: { ...cleanEnv, ...env }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(c.status, 2, c.stderr);
+  }
+});
