@@ -76,6 +76,9 @@ export function resolveServeConfig(opts: { config?: string; overrides: HeraldCon
 export async function serve(opts: ServeOptions): Promise<number> {
   let config: HeraldConfig;
   try {
+    if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
+      throw new ConfigError(`--workers must be a positive integer, got ${String(opts.workers)}`, 'workers');
+    }
     config = resolveServeConfig(opts);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -83,6 +83,9 @@ test('every configuration error exits 2: a secret without an API key too', () =>
   const f = spawnSync(process.execPath, [BIN, 'serve', '--config', '/nonexistent/herald.json'], { env: cleanEnv, encoding: 'utf8', timeout: 20_000 });
   assert.equal(f.status, 2);
   assert.match(f.stderr, /cannot read config file/);
+  const w = spawnSync(process.execPath, [BIN, 'serve', '--workers', 'many'], { env: cleanEnv, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(w.status, 2);
+  assert.match(w.stderr, /--workers must be a positive integer/);
 });
 
 test('key-material rules across keys are configuration errors too (exit 2), checked before start-up', () => {
