@@ -140,7 +140,7 @@ export class HeraldProcess {
       connections: Math.max(conns, admin.local.connections),
       users: Math.max(metricSum(m.body, 'herald_users') ?? 0, admin.local.users),
       rooms: Math.max(metricSum(m.body, 'herald_rooms') ?? 0, admin.local.rooms),
-      handles: metricSum(m.body, 'nodejs_active_handles_total') ?? -1,
+      handles: metricSum(m.body, 'nodejs_active_handles') ?? -1,
       heapUsed: metricSum(m.body, 'nodejs_heap_size_used_bytes') ?? -1,
       rss: this.rssBytes(),
       engineUp: admin.engineUp,

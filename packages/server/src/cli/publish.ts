@@ -1,5 +1,18 @@
 /** `herald publish`: builds a publish body from flags and posts it. */
 
+/**
+ * The node's HTTP base URL from --url / HERALD_URL. HERALD_URL is shared with
+ * the client examples, which may hold the WebSocket form (ws://host:port/ws):
+ * both forms are accepted.
+ */
+export function nodeBaseUrl(url: string): string {
+  return url
+    .trim()
+    .replace(/^ws(s?):\/\//i, 'http$1://')
+    .replace(/\/+$/, '')
+    .replace(/\/ws$/, '');
+}
+
 export async function publishCommand(o: Record<string, unknown>): Promise<number> {
   const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
   let to: Record<string, unknown>;
@@ -34,7 +47,7 @@ export async function publishCommand(o: Record<string, unknown>): Promise<number
     ...(typeof o.ttl === 'number' ? { ttl: o.ttl } : {}),
     ...(str('idempotencyKey') ? { idempotency_key: str('idempotencyKey') } : {}),
   };
-  const url = (str('url') ?? 'http://127.0.0.1:8080').replace(/\/$/, '') + '/api/v1/publish';
+  const url = nodeBaseUrl(str('url') ?? 'http://127.0.0.1:8080') + '/api/v1/publish';
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify(body) });

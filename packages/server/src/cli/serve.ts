@@ -1,9 +1,14 @@
 /** `herald serve`: starts a node (or N workers) with file + env + flag configuration. */
+import cluster from 'node:cluster';
 import { loadConfig, ConfigError } from '../config/load.js';
+import { serviceLinkVariables } from '../config/names.js';
+import { applyDevMode } from '../config/devMode.js';
+import type { HeraldConfig } from '../config/schema.js';
 import type { HeraldConfigInput } from '../config/schema.js';
 import { startHerald, type HeraldNode } from '../node.js';
 import { mintToken } from '../auth/tokens.js';
 import { installLastResort } from '../observability/lastResort.js';
+import { createLogger } from '../observability/logger.js';
 
 export interface ServeOptions {
   config?: string;
@@ -11,7 +16,23 @@ export interface ServeOptions {
   overrides: HeraldConfigInput;
 }
 
-/** Prints the dev-mode banner: a loud warning, a ready token and a ready curl command. */
+/** Exit status of every configuration error (docs/configuration.md). */
+export const CONFIG_ERROR_EXIT = 2;
+
+/** Shell-safe single quoting for the printed export lines. */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9._:/=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One human-readable line, in production too: where the node listens. */
+function listeningLine(node: HeraldNode): string {
+  const host = node.config.host ?? '';
+  const addr = host.includes(':') ? `[${host}]` : host;
+  const all = host === '0.0.0.0' || host === '::' ? ` (every interface; locally ${node.url})` : '';
+  return `herald ${node.dev ? 'dev mode ' : ''}listening on http://${addr}:${node.port}${all} — node ${node.nodeId}, engine ${node.engine.kind}\n`;
+}
+
+/** Prints the dev-mode banner: a loud warning, ready export lines, a ready token and a ready curl command. */
 async function devBanner(node: HeraldNode): Promise<void> {
   if (!node.dev) return;
   const token = await mintToken({ secret: node.dev.jwtSecret, sub: 'alice', device: 'laptop', ttlSec: 86_400 });
@@ -21,11 +42,17 @@ async function devBanner(node: HeraldNode): Promise<void> {
     '  ⚠  DEV MODE: HERALD_JWT_SECRET is not set.',
     '     A random secret and API key were generated; they change at every start.',
     '     Never run like this in production: set HERALD_JWT_SECRET and HERALD_API_KEY.',
+    `     Listening on ${node.config.host} only; pass --host (or HERALD_HOST) to listen elsewhere.`,
     '',
     `  API key:      ${node.dev.apiKey}`,
     `  JWT secret:   ${node.dev.jwtSecret}`,
     '',
-    '  Connect as alice (token valid 24 h):',
+    '  For your shell (the token is alice on device laptop, valid 24 h):',
+    `    export HERALD_URL=${shellQuote(node.url)}`,
+    `    export HERALD_API_KEY=${shellQuote(node.dev.apiKey)}`,
+    `    export TOKEN=${shellQuote(token)}`,
+    '',
+    '  Connect as alice:',
     `    ${wsUrl}/ws?token=${token}&device=laptop`,
     '',
     '  Publish to alice:',
@@ -38,16 +65,33 @@ async function devBanner(node: HeraldNode): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+/** Loads and checks the configuration as `serve` would; throws ConfigError. Shared with `config check`. */
+export function resolveServeConfig(opts: { config?: string; overrides: HeraldConfigInput; env?: NodeJS.ProcessEnv }): HeraldConfig {
+  const config = loadConfig({ env: opts.env ?? process.env, overrides: opts.overrides, ...(opts.config ? { file: opts.config } : {}) });
+  // Checks what start-up checks beyond the schema (e.g. an API key when a secret is set); the
+  // generated dev secrets are discarded: the node generates its own.
+  applyDevMode(config);
+  return config;
+}
+
 export async function serve(opts: ServeOptions): Promise<number> {
-  let config;
+  let config: HeraldConfig;
   try {
-    config = loadConfig({ env: process.env, overrides: opts.overrides, ...(opts.config ? { file: opts.config } : {}) });
+    if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
+      throw new ConfigError(`--workers must be a positive integer, got ${String(opts.workers)}`, 'workers');
+    }
+    config = resolveServeConfig(opts);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`herald: ${err.message}\n`);
-      return 2;
+      return CONFIG_ERROR_EXIT;
     }
     throw err;
+  }
+  const links = serviceLinkVariables(process.env);
+  if (links.length > 0 && !cluster.isWorker) {
+    // One line, not one per variable: these are expected in Kubernetes and harmless.
+    createLogger(config.logLevel).info({ variables: links }, 'ignoring Kubernetes service-link variables (set enableServiceLinks: false to drop them)');
   }
   if (opts.workers !== undefined && opts.workers > 1) {
     const { runWorkers } = (await import('./workers' + '.js')) as { runWorkers: (n: number, start: () => Promise<void>) => Promise<void> };
@@ -56,7 +100,15 @@ export async function serve(opts: ServeOptions): Promise<number> {
     });
     return 0;
   }
-  await startOne(config);
+  try {
+    await startOne(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+      return CONFIG_ERROR_EXIT;
+    }
+    throw err;
+  }
   return 0;
 }
 
@@ -64,6 +116,7 @@ async function startOne(config: HeraldConfigInput): Promise<void> {
   const node = await startHerald(config);
   // The process-level last resort (log, count, keep serving): the server process owns it, an embedder its own.
   installLastResort(node.log);
+  process.stdout.write(listeningLine(node));
   await devBanner(node);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,12 +1,14 @@
 /**
  * Loads configuration from, in increasing precedence: defaults, a JSON config
- * file (--config or HERALD_CONFIG), HERALD_* environment variables, flags.
+ * file (--config or HERALD_CONFIG; `//` and `/* *\/` comments allowed),
+ * HERALD_* environment variables, flags.
  * Unknown keys and bad values throw a ConfigError naming the key and source.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema, CONFIG_KEYS, type HeraldConfig, type HeraldConfigInput } from './schema.js';
-import { CONFIG_KEY_NAMES, envName, EXTRA_ENV } from './names.js';
+import { stripJsonComments } from './jsonc.js';
+import { CONFIG_KEY_NAMES, envName, EXTRA_ENV, isServiceLinkVariable } from './names.js';
 
 export class ConfigError extends Error {
   constructor(message: string, readonly key?: string) {
@@ -31,6 +33,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('HERALD_') || value === undefined || EXTRA_ENV.has(name)) continue;
+    // Kubernetes service links (see names.ts): ignored here, logged once by `herald serve`.
+    if (isServiceLinkVariable(name, value)) continue;
     const key = byEnv.get(name);
     if (!key) throw new ConfigError(`unknown environment variable ${name}`, name);
     if (value === '') continue; // an empty variable means "not set"
@@ -48,7 +52,7 @@ function fromFile(path: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(stripJsonComments(text));
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
   }

@@ -25,7 +25,10 @@ const list = <T extends z.ZodTypeAny>(item: T) =>
 /** Each entry: the zod type (with default) and a one-line description for docs and --help. */
 export const CONFIG_KEYS = {
   port: { type: int(0, 65535).default(8080), doc: 'TCP port for WebSocket and HTTP (0 picks a free port).' },
-  host: { type: z.string().min(1).default('0.0.0.0'), doc: 'Address to listen on.' },
+  host: {
+    type: z.string().min(1).optional(),
+    doc: 'Address to listen on. Unset: 0.0.0.0 (every interface) with a JWT secret; 127.0.0.1 in dev mode, so a forgotten secret never exposes the token-minting demo.',
+  },
   nodeId: { type: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(), doc: 'Node id shown in welcome frames and metrics (default: hostname-pid).' },
   logLevel: { type: z.enum(LOG_LEVELS).default('info'), doc: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
 

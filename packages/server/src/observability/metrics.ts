@@ -17,6 +17,7 @@ import client from 'prom-client';
 import type { Stats, DeliveredTarget } from './stats.js';
 import { AckClock } from './ackClock.js';
 import { internalErrorCounts } from './lastResort.js';
+import { collectDefaultMetrics } from './defaultMetrics.js';
 
 import type { EngineStats } from '../engine/types.js';
 
@@ -113,7 +114,7 @@ export class Metrics {
   constructor(private readonly src: MetricsSources) {
     const r = this.registry;
     r.setDefaultLabels({ node: src.nodeId });
-    client.collectDefaultMetrics({ register: r });
+    collectDefaultMetrics(r); // prom-client's, made promtool-clean (defaultMetrics.ts)
     const s = src.stats;
     const eng = (): EngineStats => this.engineSnapshot ?? {};
     const opt = (v: number | undefined): [Labels, number][] => (v === undefined ? [] : [[{}, v]]);
