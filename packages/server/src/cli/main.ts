@@ -9,6 +9,7 @@ import { flagName, envName } from '../config/names.js';
 import { mintToken, parseDurationSec } from '../auth/tokens.js';
 import { serve } from './serve.js';
 import { publishCommand } from './publish.js';
+import { benchCommand } from './bench.js';
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -101,9 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      const spec = '@herald/bench';
-      const mod = (await import(spec)) as { runBenchCli(argv: string[]): Promise<number> };
-      exit = await mod.runBenchCli(args);
+      exit = await benchCommand(args);
     });
 
   try {

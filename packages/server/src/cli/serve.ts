@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../config/load.js';
 import type { HeraldConfigInput } from '../config/schema.js';
 import { startHerald, type HeraldNode } from '../node.js';
 import { mintToken } from '../auth/tokens.js';
+import { demoAvailable } from '../api/staticFiles.js';
 
 export interface ServeOptions {
   config?: string;
@@ -31,7 +32,7 @@ async function devBanner(node: HeraldNode): Promise<void> {
     `    curl -s ${node.url}/api/v1/publish -H 'Authorization: Bearer ${node.dev.apiKey}' \\`,
     `      -H 'Content-Type: application/json' -d '{"to":{"user":"alice"},"data":{"hello":"world"}}'`,
     '',
-    `  Chat demo:    ${node.url}/demo/`,
+    demoAvailable() ? `  Chat demo:    ${node.url}/demo/` : '  Chat demo:    not installed (no @herald/client browser bundle found)',
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
