@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Stats } from './observability/stats.js';
 import { Metrics, type EngineStats } from './observability/metrics.js';
 import { AdminHandler } from './admin/admin.js';
+import { AdminUserActions } from './admin/userActions.js';
 import { JwtVerifier } from './auth/jwtVerifier.js';
 import { ApiKeyGuard } from './auth/apiKey.js';
 import { mintToken } from './auth/tokens.js';
@@ -165,6 +166,16 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     isDraining: () => draining,
     startedAt,
   });
+  const adminUsers = new AdminUserActions({
+    apiKey: config.apiKey,
+    guard: new ApiKeyGuard(config.apiKey),
+    authorized: (req) => admin.authorized(req),
+    engine,
+    gateway: gw,
+    publisher,
+    log,
+    maxBodyBytes: config.httpMaxBodyBytes,
+  });
   const router = new Router({
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
@@ -177,6 +188,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
     admin,
+    adminUsers,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 

@@ -87,8 +87,27 @@ export interface LocalView {
   count(route: Route): number;
 }
 
+/** One user's inbox as an operator sees it (the admin user lookup). */
+export interface InboxInspection {
+  /** Messages held now (per-message expired ones left out). */
+  depth: number;
+  /** Highest seq assigned (0 when none). */
+  tip: number;
+  /** Highest seq dropped by retention. */
+  floor: number;
+  /** Per asked device: its cursor (highest acked seq; null when it never acked) and the held messages for it above that. */
+  devices: { device: string; cursor: number | null; unacked: number }[];
+}
+
 export interface Engine {
   readonly kind: 'memory' | 'redis';
+
+  /**
+   * Optional introspection for operators: the user's inbox depth and, for
+   * each device asked, its cursor and unacked count (messages held above the
+   * cursor, addressed to the user or to that device). Reads only.
+   */
+  inspectInbox?(tenant: string, user: string, devices: string[]): Promise<InboxInspection>;
 
   /**
    * Registers a callback run after the transport lost and regained its

@@ -41,6 +41,21 @@ class UserInbox {
     }
   }
 
+  /** Held (unexpired) messages, and per cursor those above it that `device` receives. Reads only. */
+  inspect(devices: { device: string; cursor: number }[], now: number): { depth: number; unacked: number[] } {
+    const unacked = devices.map(() => 0);
+    let depth = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const m = this.items[i]!;
+      if (m.expiresAt !== undefined && m.expiresAt <= now) continue;
+      depth++;
+      devices.forEach((d, j) => {
+        if (m.seq > d.cursor && (m.device === undefined || m.device === d.device)) unacked[j]!++;
+      });
+    }
+    return { depth, unacked };
+  }
+
   readAfter(after: number, limit: number, now: number): InboxMessage[] {
     const out: InboxMessage[] = [];
     // Seqs are dense inside the array, so the start index is computed, not searched.
@@ -77,6 +92,13 @@ export class MemoryInboxStore {
     const inbox = this.get(tenant, user);
     inbox.trim(retention, now);
     return { messages: inbox.readAfter(after, limit, now), tip: inbox.tip, floor: inbox.floor };
+  }
+
+  /** The admin view of one inbox (see UserInbox.inspect); an unknown user has an empty one, and none is created. */
+  inspect(tenant: string, user: string, devices: { device: string; cursor: number }[], now = Date.now()): { depth: number; unacked: number[]; tip: number; floor: number } {
+    const inbox = this.inboxes.get(tenant + '\u0000' + user);
+    if (!inbox) return { depth: 0, unacked: devices.map(() => 0), tip: 0, floor: 0 };
+    return { ...inbox.inspect(devices, now), tip: inbox.tip, floor: inbox.floor };
   }
 
   /** Periodic age trim of every inbox, so idle users do not hold memory for ever. */

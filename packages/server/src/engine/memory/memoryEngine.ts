@@ -4,7 +4,7 @@
  * There are no other nodes, so publish/subscribe do nothing and presence is
  * the local registry's view.
  */
-import type { BusEvent, DevicePresence, Engine, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
+import type { BusEvent, DevicePresence, Engine, InboxInspection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
 import { MemoryInboxStore } from './inbox.js';
 
 export class MemoryEngine implements Engine {
@@ -85,6 +85,13 @@ export class MemoryEngine implements Engine {
 
   async onlineCount(route: Route): Promise<number> {
     return this.view().count(route);
+  }
+
+  /** The admin user lookup: depth, and each device's cursor and unacked count. */
+  async inspectInbox(tenant: string, user: string, devices: string[]): Promise<InboxInspection> {
+    const cursors = devices.map((device) => ({ device, cursor: this.cursors.get(cursorKey(tenant, user, device)) }));
+    const r = this.inbox.inspect(tenant, user, cursors.map((c) => ({ device: c.device, cursor: c.cursor ?? 0 })));
+    return { depth: r.depth, tip: r.tip, floor: r.floor, devices: cursors.map((c, i) => ({ device: c.device, cursor: c.cursor ?? null, unacked: r.unacked[i]! })) };
   }
 
   /** Reliable messages held (for metrics). */

@@ -22,6 +22,7 @@ import type {
   BusEvent,
   DevicePresence,
   Engine,
+  InboxInspection,
   InboxMessage,
   InboxRange,
   LocalView,
@@ -35,6 +36,7 @@ import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
 import { APPEND, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
+import { INSPECT, parseInspection } from './inspect.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -332,6 +334,15 @@ export class RedisEngine implements Engine {
       }
     }
     return { ...(this.lastRttSeconds !== undefined ? { redisRttSeconds: this.lastRttSeconds } : {}), errors: { ...this.errors } };
+  }
+
+  /** The admin user lookup: one read-only script over the user's keys (inspect.ts). */
+  async inspectInbox(tenant: string, user: string, devices: string[]): Promise<InboxInspection> {
+    const k = this.keys;
+    const reply = (await this.cmd
+      .eval(INSPECT, 3, k.userMeta(tenant, user), k.userInbox(tenant, user), k.userCursors(tenant, user), Date.now(), ...devices)
+      .catch(this.failed('inspect'))) as (string | number)[];
+    return parseInspection(devices, reply);
   }
 
   /** Refreshes this node's liveness and count reports now (also runs on its own every heartbeat). */
