@@ -175,6 +175,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     publisher,
     log,
     maxBodyBytes: config.httpMaxBodyBytes,
+    inspectMaxMessages: config.adminInspectMaxMessages,
   });
   const router = new Router({
     apiKey: new ApiKeyGuard(config.apiKey),

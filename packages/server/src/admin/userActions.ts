@@ -42,6 +42,8 @@ export interface AdminUserDeps {
   publisher: Publisher;
   log: Logger;
   maxBodyBytes: number;
+  /** adminInspectMaxMessages: the inbox walk's bound per lookup. */
+  inspectMaxMessages: number;
 }
 
 const id = z.string().min(1).max(128);
@@ -84,7 +86,7 @@ export class AdminUserActions {
     const names = [...new Set(online.map((p) => p.device))];
     const inspect = this.d.engine.inspectInbox;
     let inbox: InboxInspection | null = null;
-    if (typeof inspect === 'function') inbox = await inspect.call(this.d.engine, tenant, user, names);
+    if (typeof inspect === 'function') inbox = await inspect.call(this.d.engine, tenant, user, names, this.d.inspectMaxMessages);
     const perDevice = new Map(inbox?.devices.map((x) => [x.device, x]));
     sendJson(
       res,
@@ -93,7 +95,7 @@ export class AdminUserActions {
         tenant,
         user,
         online: online.length > 0,
-        inbox: inbox ? { depth: inbox.depth, tip: inbox.tip, floor: inbox.floor } : null,
+        inbox: inbox ? { depth: inbox.depth, tip: inbox.tip, floor: inbox.floor, truncated: inbox.truncated } : null,
         devices: online
           .map((p) => ({
             device: p.device,

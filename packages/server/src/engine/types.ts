@@ -97,6 +97,8 @@ export interface InboxInspection {
   floor: number;
   /** Per asked device: its cursor (highest acked seq; null when it never acked) and the held messages for it above that. */
   devices: { device: string; cursor: number | null; unacked: number }[];
+  /** True when the walk stopped at `maxMessages` (newest first): depth and unacked are then lower bounds. */
+  truncated: boolean;
 }
 
 export interface Engine {
@@ -105,9 +107,10 @@ export interface Engine {
   /**
    * Optional introspection for operators: the user's inbox depth and, for
    * each device asked, its cursor and unacked count (messages held above the
-   * cursor, addressed to the user or to that device). Reads only.
+   * cursor, addressed to the user or to that device). Reads only, and at most
+   * `maxMessages` messages, newest first.
    */
-  inspectInbox?(tenant: string, user: string, devices: string[]): Promise<InboxInspection>;
+  inspectInbox?(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection>;
 
   /**
    * Registers a callback run after the transport lost and regained its

@@ -53,7 +53,7 @@
   }
 
   function render(u) {
-    const depth = u.inbox ? u.inbox.depth + ' held, last seq ' + u.inbox.tip : 'not available on this engine';
+    const depth = u.inbox ? (u.inbox.truncated ? 'at least ' : '') + u.inbox.depth + ' held, last seq ' + u.inbox.tip : 'not available on this engine';
     el('user-summary').textContent = u.tenant + ' / ' + u.user + ': ' + (u.online ? u.devices.length + ' device(s) online' : 'offline') + ' · inbox ' + depth;
     const body = el('user-devices').tBodies[0];
     body.replaceChildren();
@@ -65,7 +65,7 @@
       cell(tr, d.node);
       cell(tr, new Date(d.since).toLocaleString());
       cell(tr, d.cursor === null ? '–' : String(d.cursor), 'num');
-      cell(tr, d.unacked === null ? '–' : String(d.unacked), 'num');
+      cell(tr, d.unacked === null ? '–' : (u.inbox && u.inbox.truncated ? '≥ ' : '') + String(d.unacked), 'num');
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'danger disconnect-device';

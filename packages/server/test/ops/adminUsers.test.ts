@@ -44,7 +44,7 @@ async function login(n: HeraldNode): Promise<string> {
 
 type Lookup = {
   online: boolean;
-  inbox: { depth: number; tip: number; floor: number } | null;
+  inbox: { depth: number; tip: number; floor: number; truncated: boolean } | null;
   devices: { device: string; platform: string; node: string; since: string; cursor: number | null; unacked: number | null }[];
 };
 
@@ -73,7 +73,7 @@ async function scenario(n: HeraldNode): Promise<Lookup> {
 
 function assertScenario(n: HeraldNode, u: Lookup): void {
   assert.equal(u.online, true);
-  assert.deepEqual(u.inbox, { depth: 4, tip: 4, floor: 0 });
+  assert.deepEqual(u.inbox, { depth: 4, tip: 4, floor: 0, truncated: false });
   assert.deepEqual(
     u.devices.map(({ device, platform, node, cursor, unacked }) => ({ device, platform, node, cursor, unacked })),
     [
@@ -91,7 +91,7 @@ test('lookup (memory engine): devices with platform, node, since, cursor and una
   // Nobody by that name: offline, empty inbox, nothing created.
   const nobody = await api(n, 'GET', '/admin/api/user?user=nobody&tenant=acme');
   assert.equal(nobody.status, 200);
-  assert.deepEqual(nobody.body, { tenant: 'acme', user: 'nobody', online: false, inbox: { depth: 0, tip: 0, floor: 0 }, devices: [] });
+  assert.deepEqual(nobody.body, { tenant: 'acme', user: 'nobody', online: false, inbox: { depth: 0, tip: 0, floor: 0, truncated: false }, devices: [] });
   assert.equal((await api(n, 'GET', '/admin/api/user?user=')).status, 400);
   assert.equal((await api(n, 'GET', '/admin/api/user?user=' + 'x'.repeat(129))).body.error !== undefined, true);
 
@@ -99,6 +99,25 @@ test('lookup (memory engine): devices with platform, node, since, cursor and una
   assert.equal((await fetch(n.url + '/admin/api/user?user=ada')).status, 401);
   const cookie = await login(n);
   assert.equal((await fetch(n.url + '/admin/api/user?user=ada', { headers: { cookie } })).status, 200);
+});
+
+/**
+ * adminInspectMaxMessages 2: only the newest two (seq 4 for the phone, seq 3)
+ * are walked: depth 2, the till has at least 1 unacked, and the answer says so.
+ */
+async function assertTruncated(n: HeraldNode): Promise<void> {
+  const till = await device(n, 'eve', { device: 'till-1', platform: 'pos' });
+  till.autoAck = false;
+  for (let i = 1; i <= 3; i++) assert.equal((await publish(n, { to: { user: 'eve' }, data: { i } })).status, 200);
+  assert.equal((await publish(n, { to: { user: 'eve', device: 'phone' }, data: { i: 4 } })).status, 200);
+  await till.waitForCount((f) => f.type === 'message', 3);
+  const r = (await api(n, 'GET', '/admin/api/user?user=eve')).body as unknown as Lookup;
+  assert.deepEqual(r.inbox, { depth: 2, tip: 4, floor: 0, truncated: true });
+  assert.deepEqual(r.devices.map((d) => [d.device, d.cursor, d.unacked]), [['till-1', 0, 1]]);
+}
+
+test('lookup: adminInspectMaxMessages bounds the inbox walk (memory engine), and the answer says it is truncated', async () => {
+  await assertTruncated(await node({ adminInspectMaxMessages: 2 }));
 });
 
 test('lookup (Redis engine): the same counts from the inspect script', async () => {
@@ -116,6 +135,13 @@ test('lookup (Redis engine): the same counts from the inspect script', async () 
       return body.inbox!.depth === 4 && body.inbox!.tip === 5 ? body : undefined;
     }, 5_000, 50);
     assert.equal(expired.devices.find((d) => d.device === 'till-1')!.unacked, 2);
+    // The walk's bound, on Redis.
+    const limited = await startNode({ engine: 'redis', redisUrl: url, redisKeyPrefix: prefix + 'lim:', ingestEnabled: false, adminInspectMaxMessages: 2 });
+    try {
+      await assertTruncated(limited);
+    } finally {
+      await limited.close();
+    }
   } finally {
     await n.close();
     await deleteKeys(client, prefix);

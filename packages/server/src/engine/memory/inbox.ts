@@ -41,11 +41,13 @@ class UserInbox {
     }
   }
 
-  /** Held (unexpired) messages, and per cursor those above it that `device` receives. Reads only. */
-  inspect(devices: { device: string; cursor: number }[], now: number): { depth: number; unacked: number[] } {
+  /** Held (unexpired) messages, newest first up to `max`, and per cursor those above it that `device` receives. Reads only. */
+  inspect(devices: { device: string; cursor: number }[], max: number, now: number): { depth: number; unacked: number[]; truncated: boolean } {
     const unacked = devices.map(() => 0);
     let depth = 0;
-    for (let i = this.head; i < this.items.length; i++) {
+    let seen = 0;
+    let i = this.items.length - 1;
+    for (; i >= this.head && seen < max; i--, seen++) {
       const m = this.items[i]!;
       if (m.expiresAt !== undefined && m.expiresAt <= now) continue;
       depth++;
@@ -53,7 +55,7 @@ class UserInbox {
         if (m.seq > d.cursor && (m.device === undefined || m.device === d.device)) unacked[j]!++;
       });
     }
-    return { depth, unacked };
+    return { depth, unacked, truncated: i >= this.head };
   }
 
   readAfter(after: number, limit: number, now: number): InboxMessage[] {
@@ -95,10 +97,10 @@ export class MemoryInboxStore {
   }
 
   /** The admin view of one inbox (see UserInbox.inspect); an unknown user has an empty one, and none is created. */
-  inspect(tenant: string, user: string, devices: { device: string; cursor: number }[], now = Date.now()): { depth: number; unacked: number[]; tip: number; floor: number } {
+  inspect(tenant: string, user: string, devices: { device: string; cursor: number }[], max: number, now = Date.now()): { depth: number; unacked: number[]; truncated: boolean; tip: number; floor: number } {
     const inbox = this.inboxes.get(tenant + '\u0000' + user);
-    if (!inbox) return { depth: 0, unacked: devices.map(() => 0), tip: 0, floor: 0 };
-    return { ...inbox.inspect(devices, now), tip: inbox.tip, floor: inbox.floor };
+    if (!inbox) return { depth: 0, unacked: devices.map(() => 0), truncated: false, tip: 0, floor: 0 };
+    return { ...inbox.inspect(devices, max, now), tip: inbox.tip, floor: inbox.floor };
   }
 
   /** Periodic age trim of every inbox, so idle users do not hold memory for ever. */

@@ -88,10 +88,16 @@ export class MemoryEngine implements Engine {
   }
 
   /** The admin user lookup: depth, and each device's cursor and unacked count. */
-  async inspectInbox(tenant: string, user: string, devices: string[]): Promise<InboxInspection> {
+  async inspectInbox(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection> {
     const cursors = devices.map((device) => ({ device, cursor: this.cursors.get(cursorKey(tenant, user, device)) }));
-    const r = this.inbox.inspect(tenant, user, cursors.map((c) => ({ device: c.device, cursor: c.cursor ?? 0 })));
-    return { depth: r.depth, tip: r.tip, floor: r.floor, devices: cursors.map((c, i) => ({ device: c.device, cursor: c.cursor ?? null, unacked: r.unacked[i]! })) };
+    const r = this.inbox.inspect(tenant, user, cursors.map((c) => ({ device: c.device, cursor: c.cursor ?? 0 })), maxMessages);
+    return {
+      depth: r.depth,
+      tip: r.tip,
+      floor: r.floor,
+      truncated: r.truncated,
+      devices: cursors.map((c, i) => ({ device: c.device, cursor: c.cursor ?? null, unacked: r.unacked[i]! })),
+    };
   }
 
   /** Reliable messages held (for metrics). */

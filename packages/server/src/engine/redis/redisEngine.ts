@@ -337,10 +337,10 @@ export class RedisEngine implements Engine {
   }
 
   /** The admin user lookup: one read-only script over the user's keys (inspect.ts). */
-  async inspectInbox(tenant: string, user: string, devices: string[]): Promise<InboxInspection> {
+  async inspectInbox(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection> {
     const k = this.keys;
     const reply = (await this.cmd
-      .eval(INSPECT, 3, k.userMeta(tenant, user), k.userInbox(tenant, user), k.userCursors(tenant, user), Date.now(), ...devices)
+      .eval(INSPECT, 3, k.userMeta(tenant, user), k.userInbox(tenant, user), k.userCursors(tenant, user), Date.now(), Math.max(1, Math.floor(maxMessages)), ...devices)
       .catch(this.failed('inspect'))) as (string | number)[];
     return parseInspection(devices, reply);
   }
