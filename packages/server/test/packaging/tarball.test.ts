@@ -210,6 +210,38 @@ setTimeout(() => process.exit(3), 20000).unref();
   server.kill('SIGTERM');
 });
 
+/** Starts the installed server in dev mode and returns its banner's demo line. */
+async function devBannerDemoLine(): Promise<string> {
+  const port = await freePort();
+  const dev = spawn(join(app, 'node_modules/.bin/herald'), ['serve'], { cwd: app, env: { ...cleanEnv, HERALD_PORT: String(port), HERALD_HOST: '127.0.0.1', HERALD_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(dev);
+  let out = '';
+  dev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  dev.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    return await waitUntil(() => {
+      assert.equal(dev.exitCode, null, `the dev server exited: ${out}`);
+      return /^ *Chat demo:.*$/m.exec(out)?.[0].trim();
+    }, 20_000, 'the dev banner');
+  } finally {
+    dev.kill('SIGKILL');
+  }
+}
+
+test('the dev banner advertises /demo/ only when the installed server can serve it', async () => {
+  assert.ok(existsSync(join(app, 'node_modules/@herald/server')), 'the install test ran first');
+  assert.match(await devBannerDemoLine(), /^Chat demo: +http:\/\/127\.0\.0\.1:\d+\/demo\/$/);
+  // Without the SDK bundle the page cannot work: the banner says so instead of advertising it.
+  const bundle = join(app, 'node_modules/@herald/client/dist/browser/herald-client.js');
+  const saved = readFileSync(bundle);
+  rmSync(bundle);
+  try {
+    assert.match(await devBannerDemoLine(), /^Chat demo: +not installed/);
+  } finally {
+    writeFileSync(bundle, saved);
+  }
+});
+
 test('esbuild bundles of the installed SDK: the JSON-only entry has no binary code; sizes are the documented ones', async () => {
   assert.ok(existsSync(join(app, 'node_modules/@herald/client')), 'the install test ran first');
   const documented = documentedSizes();
