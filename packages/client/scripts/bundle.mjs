@@ -11,7 +11,7 @@
 // tarball consumer test checks them against a real install.
 import { build } from 'esbuild';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,14 +31,23 @@ const common = {
   logLevel: 'warning',
 };
 
-await build({
+const built = await build({
   ...common,
   entryPoints: [join(root, 'src/binary.ts')],
   outfile,
   // External: the map stays beside the bundle for the demo, without a comment pointing
   // installs at a file the package does not ship.
   sourcemap: 'external',
+  write: false,
 });
+// Written atomically (temp file + rename): tests that serve the bundle may run while
+// another build (e.g. npm pack's prepack) rewrites it.
+mkdirSync(dirname(outfile), { recursive: true });
+for (const f of built.outputFiles) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
 
 const code = readFileSync(outfile);
 const kb = (n) => `${(n / 1024).toFixed(2)} KiB (${n} B)`;

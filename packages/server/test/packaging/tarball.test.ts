@@ -268,6 +268,12 @@ test('esbuild bundles of the installed SDK: the JSON-only entry has no binary co
       assertNear(gzip, doc.gzip, `${entry} gzip`);
     }
   }
+  // The package README (what npm shows) quotes the same figures.
+  const readme = readFileSync(join(app, 'node_modules/@herald/client/README.md'), 'utf8');
+  for (const [entry, d] of documented) {
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${entry}\` |`));
+    assert.ok(row?.includes(`${(d.min / 1024).toFixed(1)} KiB, ${(d.gzip / 1024).toFixed(1)} KiB gzip`), `the client README's ${entry} row matches docs/client.md: ${row}`);
+  }
   // The prebuilt bundle, resolved through the ./browser export like a page's import map would point at it.
   const resolved = spawnSync(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('@herald/client/browser'))"], { cwd: app, encoding: 'utf8' });
   assert.equal(resolved.status, 0, resolved.stderr);
