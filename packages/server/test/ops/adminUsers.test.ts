@@ -6,10 +6,13 @@
  *
  * In CI (CI=true) the browser test must run: a missing Chromium fails it
  * loudly. Elsewhere it is skipped only when /usr/bin/chromium does not exist.
+ * Screenshot of the panel: artifacts/screenshots/admin-users.png.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { HeraldNode } from '../../src/node.js';
 import { API_KEY, api, connect, nodeFactory, publish, startNode, type TestClient } from '../helpers/harness.js';
@@ -17,6 +20,7 @@ import { AdminSessions } from '../../src/admin/session.js';
 import { deleteKeys, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const screenshot = join(dirname(fileURLToPath(import.meta.url)), '../../../../artifacts/screenshots/admin-users.png');
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 const haveChromium = existsSync(CHROMIUM);
 
@@ -251,6 +255,9 @@ test('in headless Chromium: log in, look up a user, disconnect a device (4011), 
       ],
     );
     assert.match(await page.textContent('#user-summary') ?? '', /acme \/ cy: 2 device\(s\) online · inbox 1 held/);
+
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.locator('#user-lookup').screenshot({ path: screenshot });
 
     // Disconnect the till from its row: the client gets 4011, the table loses the row.
     await page.click('#user-devices tr[data-device="till-9"] button.disconnect-device');
