@@ -18,7 +18,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,8 +46,13 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return r.stdout;
 }
 
-/** The environment of a user's shell: none of this runner's HERALD_* variables. */
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
+/**
+ * The environment of a user's shell: none of this runner's HERALD_* variables,
+ * and none of what `npm test` exports about the repository (npm_config_local_prefix
+ * would make the temp project's `npm install` write into the repository).
+ */
+const NPM_RUN_VARS = /^(npm_config_(local_prefix|workspaces?|include_workspace_root)|npm_package_|npm_lifecycle_|INIT_CWD$)/i;
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && !NPM_RUN_VARS.test(k)));
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -115,7 +120,10 @@ test('installed outside the repository: herald serve, /demo/, /admin/, the SDK f
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'herald-consumer', private: true, type: 'module' }, null, 2));
   // The tarballs alone (no workspace to fall back on) plus ws for Node 20; scripts off: nothing needs building.
   run('npm', ['install', ...packed.map((p) => join(work, 'tarballs', p.filename)), 'ws', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], app, cleanEnv);
-  for (const p of PACKAGES) assert.ok(existsSync(join(app, 'node_modules/@herald', p, 'package.json')), `@herald/${p} installed`);
+  for (const p of PACKAGES) {
+    assert.ok(existsSync(join(app, 'node_modules/@herald', p, 'package.json')), `@herald/${p} installed`);
+    assert.equal(lstatSync(join(app, 'node_modules/@herald', p)).isSymbolicLink(), false, `@herald/${p} is unpacked from its tarball, not linked`);
+  }
 
   // The bin as npm links it.
   const bin = join(app, 'node_modules/.bin/herald');
