@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Builds the browser bundle of the SDK (ESM, minified, with a sourcemap) into
-// dist/browser/herald-client.js — the server serves it at /demo/sdk/ — and
-// prints its size minified and gzipped, so growth is visible on every build.
+// dist/browser/herald-client.js — the package's `./browser` export, served by
+// the server at /demo/sdk/ — and prints its size minified and gzipped, so
+// growth is visible on every build.
 //
-// The binary protocol (protocol: 'binary') is a dynamic import in the SDK. The
-// prebuilt bundle stays one self-contained file, so it carries it inline; an
-// app bundler that splits code loads it only when binary is chosen. The second
-// figure printed is that split: what a JSON-only app loads, and the chunk
-// the binary protocol adds.
+// The prebuilt bundle is the `@herald/client/binary` entry: one self-contained
+// file with both protocols. Then it prints what an app bundler makes of each
+// entry: `@herald/client` (JSON only: no binary code at all) and
+// `@herald/client/binary`. docs/client.md quotes these figures, and the
+// tarball consumer test checks them against a real install.
 import { build } from 'esbuild';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,12 +31,23 @@ const common = {
   logLevel: 'warning',
 };
 
-await build({
+const built = await build({
   ...common,
-  entryPoints: [join(root, 'src/index.ts')],
+  entryPoints: [join(root, 'src/binary.ts')],
   outfile,
-  sourcemap: true,
+  // External: the map stays beside the bundle for the demo, without a comment pointing
+  // installs at a file the package does not ship.
+  sourcemap: 'external',
+  write: false,
 });
+// Written atomically (temp file + rename): tests that serve the bundle may run while
+// another build (e.g. npm pack's prepack) rewrites it.
+mkdirSync(dirname(outfile), { recursive: true });
+for (const f of built.outputFiles) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
 
 const code = readFileSync(outfile);
 const kb = (n) => `${(n / 1024).toFixed(2)} KiB (${n} B)`;
@@ -44,24 +56,10 @@ console.log(`  minified: ${kb(code.length)}`);
 console.log(`  gzip:     ${kb(gzipSync(code, { level: 9 }).length)}`);
 console.log(`  brotli:   ${kb(brotliCompressSync(code).length)}`);
 
-// The same with code splitting, in memory: the JSON-only load and the binary chunk.
-const split = await build({ ...common, entryPoints: [join(root, 'src/index.ts')], outdir: join(root, 'dist/split'), splitting: true, write: false, metafile: true });
-const files = new Map(split.outputFiles.map((f) => [relative(process.cwd(), f.path), f.contents]));
-const outputs = split.metafile.outputs;
-const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint);
-const initial = new Set();
-const visit = (name) => {
-  if (initial.has(name)) return;
-  initial.add(name);
-  for (const i of outputs[name].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
-};
-visit(entry);
-const sizes = (names) => {
-  const all = names.map((n) => files.get(n));
-  return { min: all.reduce((a, c) => a + c.length, 0), gz: all.reduce((a, c) => a + gzipSync(c, { level: 9 }).length, 0) };
-};
-const json = sizes([...initial]);
-const lazy = sizes(Object.keys(outputs).filter((n) => !initial.has(n) && !n.endsWith('.map')));
-console.log('with code splitting (an app bundler):');
-console.log(`  JSON only:               ${kb(json.min)} minified, ${kb(json.gz)} gzip`);
-console.log(`  + binary protocol chunk: ${kb(lazy.min)} minified, ${kb(lazy.gz)} gzip (loaded when protocol: 'binary')`);
+// What an app bundler ships for each entry (in memory, one file each).
+console.log('an app bundle of each entry:');
+for (const [name, entry] of [['@herald/client (JSON only)', 'src/index.ts'], ['@herald/client/binary', 'src/binary.ts']]) {
+  const r = await build({ ...common, entryPoints: [join(root, entry)], write: false, outdir: join(root, 'dist/app') });
+  const js = r.outputFiles.find((f) => f.path.endsWith('.js')).contents;
+  console.log(`  ${name.padEnd(27)} ${kb(js.length)} minified, ${kb(gzipSync(js, { level: 9 }).length)} gzip`);
+}

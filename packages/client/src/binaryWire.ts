@@ -4,8 +4,8 @@
  * handles (`fromV1`/`toV1`), so nothing above the wire knows which protocol
  * runs.
  *
- * The client imports this module dynamically, only when `protocol: 'binary'`
- * is chosen: an app bundled for JSON does not carry the codec.
+ * Only the `@herald/client/binary` entry (binary.ts) imports this module: an
+ * app that imports `@herald/client` does not carry the codec.
  */
 import {
   BINARY_MAX_PAYLOAD,

@@ -22,7 +22,7 @@ import { SeqWatermark } from './dedupe.js';
 import { HeraldError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { Heartbeat } from './heartbeat.js';
-import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type CompressionOption, type HeraldClientOptions, type ResolvedOptions } from './options.js';
 import { RequestTracker, type DisconnectPolicy, type RequestFrame } from './requests.js';
 import { RoomSet } from './rooms.js';
 import type { WebSocketLike } from './socket.js';
@@ -134,8 +134,8 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #ws: WebSocketLike | null = null;
   /** The current socket's encoder/decoder (JSON or binary). */
   #wire: Wire | null = null;
-  /** The protocol's wire, loaded on the first attempt (the binary codec is imported only when chosen). */
-  #wireKind: WireKind | null = null;
+  /** The protocol's wire: JSON here; binary when this class is the one from `@herald/client/binary`. */
+  readonly #wireKind: WireKind;
   /** Bumped on every attempt and on close(), so stale async steps notice they are obsolete. */
   #attemptGen = 0;
   #welcome: WelcomeFrame | null = null;
@@ -160,6 +160,16 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     super();
     this.#opts = resolveOptions(options);
     if (this.#opts.protocol === 'json') this.#wireKind = jsonWire;
+    else {
+      const binary = this.binaryWire(this.#opts.compression);
+      if (binary === undefined) {
+        throw new HeraldError(
+          'invalid_argument',
+          "protocol 'binary' needs the binary codec: import { HeraldClient } from '@herald/client/binary' (the prebuilt browser bundle has it)",
+        );
+      }
+      this.#wireKind = binary;
+    }
     this.#requests = new RequestTracker((frame) => this.#sendWelcomed(frame));
     this.#position = new AckPosition(
       this.#opts.store,
@@ -359,18 +369,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       if (gen !== this.#attemptGen) return;
     }
 
-    let kind = this.#wireKind;
-    if (kind === null) {
-      try {
-        kind = this.#wireKind = await loadWire(this.#opts);
-      } catch (err) {
-        if (gen !== this.#attemptGen) return;
-        this.emit('error', asError('invalid_argument', 'could not load the binary protocol', err));
-        this.#afterFailure(ABNORMAL_CLOSURE, 'binary protocol unavailable');
-        return;
-      }
-      if (gen !== this.#attemptGen) return;
-    }
+    const kind = this.#wireKind;
 
     const lastSeq = this.#position.value;
     this.#requestedSeq = lastSeq;
@@ -720,6 +719,16 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#onlineListener = undefined;
   }
 
+  /**
+   * The binary protocol's wire, or undefined when this build has none. The
+   * class exported by `@herald/client` answers undefined, so nothing of the
+   * binary codec is reachable from it and a JSON-only app bundle leaves it
+   * out, with or without code splitting; `@herald/client/binary` overrides it.
+   */
+  protected binaryWire(_compression: CompressionOption): WireKind | undefined {
+    return undefined;
+  }
+
   protected override onListenerError(event: keyof HeraldEvents, err: unknown): void {
     if (event === 'error') {
       // Never loop: report to the host like an uncaught error, without throwing.
@@ -728,12 +737,6 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     }
     this.emit('error', asError('listener', `a ${String(event)} listener threw`, err));
   }
-}
-
-/** The binary wire, imported only when chosen, so JSON-only app bundles leave the codec out. */
-async function loadWire(opts: ResolvedOptions): Promise<WireKind> {
-  const { binaryWire } = await import('./binaryWire.js');
-  return binaryWire(opts.compression);
 }
 
 function checkRoom(room: string): HeraldError | undefined {

@@ -57,7 +57,9 @@ export interface HeraldClientOptions {
    * The wire protocol: `"json"` (text protocol v1) or `"binary"` (protocol v2,
    * WebSocket subprotocol `herald.v2.bin`: a binary header with a CRC32, the
    * reliable seq in the header, optional per-message compression). The SDK
-   * behaves the same with both. Default `"json"`.
+   * behaves the same with both. Default `"json"`. `"binary"` needs the class
+   * from `@herald/client/binary` (the one from `@herald/client` has no codec
+   * and throws `invalid_argument`).
    */
   protocol?: WireProtocol;
   /**

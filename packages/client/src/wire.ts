@@ -4,7 +4,7 @@
  * protocol, whichever protocol the socket speaks:
  *
  * - `json` (v1): one JSON object per text frame;
- * - `binary` (v2, `herald.v2.bin`): see binaryWire.ts, loaded only when chosen.
+ * - `binary` (v2, `herald.v2.bin`): see binaryWire.ts, in the `@herald/client/binary` entry only.
  */
 import { HeraldError } from './errors.js';
 import { OPEN, type WebSocketLike } from './socket.js';

@@ -285,3 +285,18 @@ test('binary: heartbeat pings are Ping frames, answered by Pong frames', () =>
     assert.equal(client.state, 'connected');
     assert.equal(client.stats.connects, 1);
   }));
+
+test('the class from @herald/client has no binary codec: protocol "binary" is refused with a pointer to @herald/client/binary', async () => {
+  const { HeraldClient: JsonOnly } = await import('../src/index.js');
+  const { HeraldClient: WithBinary } = await import('../src/binary.js');
+  const WebSocket = class {} as never;
+  assert.throws(
+    () => new JsonOnly({ url: 'ws://127.0.0.1:1/ws', token: 't', WebSocket, protocol: 'binary' }),
+    (e: HeraldError) => e.code === 'invalid_argument' && e.message.includes("'@herald/client/binary'"),
+  );
+  // The same API either way; the binary entry's class is a HeraldClient too.
+  const c = new WithBinary({ url: 'ws://127.0.0.1:1/ws', token: 't', WebSocket, protocol: 'binary' });
+  assert.ok(c instanceof JsonOnly);
+  assert.equal(c.state, 'idle');
+  new JsonOnly({ url: 'ws://127.0.0.1:1/ws', token: 't', WebSocket });
+});

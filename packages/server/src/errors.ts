@@ -7,6 +7,7 @@ export const ERRORS = {
   bad_json: { status: 400, message: 'request body is not valid JSON' },
   invalid_field: { status: 400, message: 'a field is missing or invalid' },
   unauthorized: { status: 401, message: 'missing or wrong API key' },
+  forbidden: { status: 403, message: 'request refused: missing or wrong CSRF token, or a cross-site request' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
   idempotency_in_progress: { status: 409, message: 'a request with this idempotency_key is still being processed' },

@@ -16,6 +16,7 @@ import { Metrics } from './observability/metrics.js';
 import { lifecycleStats } from './observability/lifecycleStats.js';
 import { LifecycleEvents } from './events/lifecycle.js';
 import { AdminHandler } from './admin/admin.js';
+import { AdminUserActions } from './admin/userActions.js';
 import { JwtVerifier } from './auth/jwtVerifier.js';
 import { ApiKeyGuard } from './auth/apiKey.js';
 import { mintToken } from './auth/tokens.js';
@@ -161,6 +162,17 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     isDraining: () => draining,
     startedAt,
   });
+  const adminUsers = new AdminUserActions({
+    apiKey: config.apiKey,
+    guard: new ApiKeyGuard(config.apiKey),
+    authorized: (req) => admin.authorized(req),
+    engine,
+    hub,
+    publisher,
+    log,
+    maxBodyBytes: config.httpMaxBodyBytes,
+    inspectMaxMessages: config.adminInspectMaxMessages,
+  });
   const router = new Router({
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
@@ -175,6 +187,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
     admin,
+    adminUsers,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 

@@ -4,7 +4,7 @@
  */
 import { WebSocket } from 'ws';
 import { startHerald, mintToken, type HeraldNode } from '../../../server/src/index.js';
-import { HeraldClient, memoryStore, type HeraldClientOptions } from '../../src/index.js';
+import { HeraldClient, memoryStore, type HeraldClientOptions } from '../../src/binary.js';
 
 export type { HeraldNode };
 

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { HeraldClient, memoryStore, type HeraldClientOptions } from '../../src/index.js';
+import { HeraldClient, memoryStore, type HeraldClientOptions } from '../../src/binary.js';
 import { FakeServer } from './fakeServer.js';
 
 /** A client wired to `server` with fast, deterministic retry timing (jitter pinned to 0). */

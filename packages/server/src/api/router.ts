@@ -21,6 +21,7 @@ import { serveDemoFile } from './staticFiles.js';
 import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
+import type { AdminUserActions } from '../admin/userActions.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -41,6 +42,8 @@ export interface RouterDeps {
   devToken?: (user: string, device: string) => Promise<string>;
   /** The /admin dashboard; absent: /admin answers 404. */
   admin?: AdminHandler;
+  /** The admin page's user lookup and actions (admin/userActions.ts). */
+  adminUsers?: AdminUserActions;
 }
 
 const disconnectSchema = z.strictObject({
@@ -89,6 +92,10 @@ export class Router {
       { method: 'POST', pattern: /^\/admin\/login$/, name: 'admin_login', auth: false, handler: (req, res) => this.admin().login(req, res) },
       { method: 'POST', pattern: /^\/admin\/logout$/, name: 'admin_logout', auth: false, handler: (req, res) => this.admin().logout(req, res) },
       { method: 'GET', pattern: /^\/admin\/api\/stats$/, name: 'admin_stats', auth: false, handler: (req, res) => this.admin().statsFeed(req, res) },
+      { method: 'GET', pattern: /^\/admin\/api\/csrf$/, name: 'admin_csrf', auth: false, handler: (req, res) => this.adminUsers().csrf(req, res) },
+      { method: 'GET', pattern: /^\/admin\/api\/user$/, name: 'admin_user', auth: false, handler: (req, res, _p, q) => this.adminUsers().lookup(req, res, q) },
+      { method: 'POST', pattern: /^\/admin\/api\/disconnect$/, name: 'admin_disconnect', auth: false, handler: (req, res) => this.adminUsers().disconnect(req, res) },
+      { method: 'POST', pattern: /^\/admin\/api\/send$/, name: 'admin_send', auth: false, handler: (req, res) => this.adminUsers().send(req, res) },
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
@@ -103,6 +110,11 @@ export class Router {
    * Answers one request. Never rejects: anything a handler throws becomes one
    * JSON error reply (500 for the unexpected), so no request can reach the process.
    */
+  private adminUsers(): AdminUserActions {
+    if (!this.d.adminUsers) throw new ApiError('not_found', 'the admin user actions are not enabled');
+    return this.d.adminUsers;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the request.
     const reqId = requestId(req.headers['x-request-id']);

@@ -15,6 +15,7 @@ import { publishCommand } from './publish.js';
 import { addConfigOptions, configOverrides } from './configOptions.js';
 import { configCheck, configInit } from './configCommand.js';
 import { nearest } from './suggest.js';
+import { benchCommand } from './bench.js';
 
 /** The server package's version (src/cli and dist/cli are both two levels below it). */
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -137,9 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      const spec = '@herald/bench';
-      const mod = (await import(spec)) as { runBenchCli(argv: string[]): Promise<number> };
-      exit = await mod.runBenchCli(args);
+      exit = await benchCommand(args);
     });
 
   hint(program);

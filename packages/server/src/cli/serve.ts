@@ -9,6 +9,7 @@ import { startHerald, type HeraldNode } from '../node.js';
 import { mintToken } from '../auth/tokens.js';
 import { installLastResort } from '../observability/lastResort.js';
 import { createLogger } from '../observability/logger.js';
+import { demoAvailable } from '../api/staticFiles.js';
 
 export interface ServeOptions {
   config?: string;
@@ -59,7 +60,7 @@ async function devBanner(node: HeraldNode): Promise<void> {
     `    curl -s ${node.url}/api/v1/publish -H 'Authorization: Bearer ${node.dev.apiKey}' \\`,
     `      -H 'Content-Type: application/json' -d '{"to":{"user":"alice"},"data":{"hello":"world"}}'`,
     '',
-    `  Chat demo:    ${node.url}/demo/`,
+    demoAvailable() ? `  Chat demo:    ${node.url}/demo/` : '  Chat demo:    not installed (no @herald/client browser bundle found)',
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

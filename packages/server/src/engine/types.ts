@@ -87,6 +87,20 @@ export interface LocalView {
   count(route: Route): number;
 }
 
+/** One user's inbox as an operator sees it (the admin user lookup). */
+export interface InboxInspection {
+  /** Messages held now (per-message expired ones left out). */
+  depth: number;
+  /** Highest seq assigned (0 when none). */
+  tip: number;
+  /** Highest seq dropped by retention. */
+  floor: number;
+  /** Per asked device: its cursor (highest acked seq; null when it never acked) and the held messages for it above that. */
+  devices: { device: string; cursor: number | null; unacked: number }[];
+  /** True when the walk stopped at `maxMessages` (newest first): depth and unacked are then lower bounds. */
+  truncated: boolean;
+}
+
 /** Cross-node transport: events to the other nodes that have interest, never echoed to the sender. */
 export interface Bus {
   /**
@@ -209,6 +223,13 @@ export interface EngineIntrospection {
   nodes?(): Promise<NodeSummary[]>;
   /** Counters such as round-trip time, errors, ingest lag. */
   stats?(): EngineStats | Promise<EngineStats>;
+  /**
+   * Optional introspection for operators: the user's inbox depth and, for
+   * each device asked, its cursor and unacked count (messages held above the
+   * cursor, addressed to the user or to that device). Reads only, and at most
+   * `maxMessages` messages, newest first.
+   */
+  inspectInbox?(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection>;
 }
 
 /**

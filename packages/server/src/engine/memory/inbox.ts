@@ -82,6 +82,23 @@ class UserInbox {
     return before - this.bytes;
   }
 
+  /** Held (unexpired) messages, newest first up to `max`, and per cursor those above it that `device` receives. Reads only. */
+  inspect(devices: { device: string; cursor: number }[], max: number, now: number): { depth: number; unacked: number[]; truncated: boolean } {
+    const unacked = devices.map(() => 0);
+    let depth = 0;
+    let seen = 0;
+    let i = this.items.length - 1;
+    for (; i >= this.head && seen < max; i--, seen++) {
+      const m = this.items[i]!;
+      if (m.expiresAt !== undefined && m.expiresAt <= now) continue;
+      depth++;
+      devices.forEach((d, j) => {
+        if (m.seq > d.cursor && (m.device === undefined || m.device === d.device)) unacked[j]!++;
+      });
+    }
+    return { depth, unacked, truncated: i >= this.head };
+  }
+
   readAfter(after: number, limit: number, now: number): InboxMessage[] {
     const out: InboxMessage[] = [];
     // Seqs are dense inside the array, so the start index is computed, not searched.
@@ -159,6 +176,13 @@ export class MemoryInboxStore {
   /** See Engine.firstForDevice. */
   firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number, now = Date.now()): number | undefined {
     return this.inboxes.get(tenant + '\u0000' + user)?.firstForDevice(device, after, upTo, now);
+  }
+
+  /** The admin view of one inbox (see UserInbox.inspect); an unknown user has an empty one, and none is created. */
+  inspect(tenant: string, user: string, devices: { device: string; cursor: number }[], max: number, now = Date.now()): { depth: number; unacked: number[]; truncated: boolean; tip: number; floor: number } {
+    const inbox = this.inboxes.get(tenant + '\u0000' + user);
+    if (!inbox) return { depth: 0, unacked: devices.map(() => 0), truncated: false, tip: 0, floor: 0 };
+    return { ...inbox.inspect(devices, max, now), tip: inbox.tip, floor: inbox.floor };
   }
 
   /** Periodic age trim of every inbox, so idle users do not hold memory for ever. */

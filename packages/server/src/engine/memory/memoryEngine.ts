@@ -4,7 +4,7 @@
  * There are no other nodes, so publish/subscribe do nothing and presence is
  * the local registry's view.
  */
-import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
+import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxInspection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
 import { ApiError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
 
@@ -15,7 +15,10 @@ export interface MemoryEngineOptions {
 
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
-  readonly introspection: EngineIntrospection = { inboxDepth: () => this.inboxDepth() };
+  readonly introspection: EngineIntrospection = {
+    inboxDepth: () => this.inboxDepth(),
+    inspectInbox: (tenant, user, devices, max) => this.inspectInbox(tenant, user, devices, max),
+  };
   private readonly inbox: MemoryInboxStore;
   /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
   private readonly cursors = new Map<string, Map<string, number>>();
@@ -123,6 +126,19 @@ export class MemoryEngine implements Engine {
 
   async onlineCount(route: Route): Promise<number> {
     return this.view().count(route);
+  }
+
+  /** The admin user lookup: depth, and each device's cursor and unacked count. */
+  async inspectInbox(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection> {
+    const cursors = devices.map((device) => ({ device, cursor: this.cursors.get(userKey(tenant, user))?.get(device) }));
+    const r = this.inbox.inspect(tenant, user, cursors.map((c) => ({ device: c.device, cursor: c.cursor ?? 0 })), maxMessages);
+    return {
+      depth: r.depth,
+      tip: r.tip,
+      floor: r.floor,
+      truncated: r.truncated,
+      devices: cursors.map((c, i) => ({ device: c.device, cursor: c.cursor ?? null, unacked: r.unacked[i]! })),
+    };
   }
 
   /** Reliable messages held (for metrics). */

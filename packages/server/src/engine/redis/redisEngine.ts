@@ -25,6 +25,7 @@ import type {
   BusEvent,
   DevicePresence,
   Engine,
+  InboxInspection,
   InboxMessage,
   InboxRange,
   LocalView,
@@ -40,6 +41,7 @@ import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPO
 import { ChannelSubscriptions } from './subscriptions.js';
 import { RedisInbox } from './redisInbox.js';
 import { RedisKeyStore } from './redisKeyStore.js';
+import { INSPECT, parseInspection } from './inspect.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -60,7 +62,11 @@ export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   /** The API publish rate and connections per user hold for the cluster: one Lua token bucket per key. */
   readonly buckets: SharedBuckets;
-  readonly introspection: EngineIntrospection = { nodes: () => this.nodes(), stats: () => this.stats() };
+  readonly introspection: EngineIntrospection = {
+    nodes: () => this.nodes(),
+    stats: () => this.stats(),
+    inspectInbox: (tenant, user, devices, max) => this.inspectInbox(tenant, user, devices, max),
+  };
   readonly keys: RedisKeys;
   private readonly parsed: ParsedRedisUrl;
   private readonly sharded: boolean;
@@ -296,6 +302,15 @@ export class RedisEngine implements Engine {
       }
     }
     return { ...(this.lastRttSeconds !== undefined ? { redisRttSeconds: this.lastRttSeconds } : {}), errors: { ...this.errors } };
+  }
+
+  /** The admin user lookup: one read-only script over the user's keys (inspect.ts). */
+  async inspectInbox(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection> {
+    const k = this.keys;
+    const reply = (await this.cmd
+      .eval(INSPECT, 3, k.userMeta(tenant, user), k.userInbox(tenant, user), k.userCursors(tenant, user), Date.now(), Math.max(1, Math.floor(maxMessages)), ...devices)
+      .catch(this.failed('inspect'))) as (string | number)[];
+    return parseInspection(devices, reply);
   }
 
   /** Refreshes this node's liveness and count reports now (also runs on its own every heartbeat). */
