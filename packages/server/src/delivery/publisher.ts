@@ -4,7 +4,7 @@
  * hand to the engine for the other nodes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Engine, InboxMessage } from '../engine/types.js';
+import type { Engine, StoredMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { ApiError } from '../errors.js';
@@ -70,7 +70,7 @@ export class Publisher {
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
-  private async store(...args: Parameters<Engine['append']>): Promise<InboxMessage> {
+  private async store(...args: Parameters<Engine['append']>): Promise<StoredMessage> {
     try {
       return await this.engine.append(...args);
     } catch (err) {
@@ -106,7 +106,11 @@ export class Publisher {
       // Null prototype: user ids are untrusted keys (`__proto__` must be an entry, not a prototype write).
       const seq: Record<string, number> = Object.create(null) as Record<string, number>;
       const expiresAt = body.ttl !== undefined ? ts + body.ttl * 1000 : undefined;
-      // Users are independent: store them concurrently. Each append is atomic.
+      // Users are independent: store them concurrently. Each append is atomic, and with an
+      // idempotency key it is once-only per user: a retry after a crash between store and the
+      // recorded result finds the message stored and stores nothing (docs/delivery.md).
+      const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
+      let firstId: string | undefined;
       await inSpan('herald.store', { 'herald.users': target.routes.length }, () =>
         Promise.all(
           target.routes.map(async (route) => {
@@ -116,13 +120,18 @@ export class Publisher {
               route.user,
               { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
               this.hub.settings.retention,
+              once,
             );
             seq[route.user] = stored.seq;
-            this.hub.deliverInbox(route.tenant, route.user, stored);
+            if (stored.duplicate) firstId = stored.id;
+            // A duplicate was offered when it was first stored (and is in the inbox for every device).
+            else this.hub.deliverInbox(route.tenant, route.user, stored);
           }),
         ),
       );
       result.seq = seq;
+      // The id the first attempt returned, when it had stored the message already.
+      if (firstId !== undefined) result.id = firstId;
     } else {
       const frame = messageFrame({ id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
       await inSpan('herald.fanout', { 'herald.routes': target.routes.length }, async (fan) => {

@@ -31,6 +31,22 @@ export interface InboxMessage {
 
 export type NewInboxMessage = Omit<InboxMessage, 'seq'>;
 
+/**
+ * Makes an append happen at most once per user and key: the store records the key with the
+ * message in the same atomic step, and a second append with it stores nothing and returns the
+ * first one. This is what makes a redelivered ingest entry or a retried publish store nothing
+ * new even when the node that stored it died before it could record the publish's result.
+ */
+export interface AppendOnce {
+  /** The publish's idempotency key (scoped to the user by the store). */
+  key: string;
+  /** How long the record is kept, ms (the idempotency TTL). */
+  ttlMs: number;
+}
+
+/** What an append returns: the stored message, `duplicate` when an earlier append with the same key stored it. */
+export type StoredMessage = InboxMessage & { duplicate?: true };
+
 export interface Retention {
   maxMessages: number;
   maxAgeMs: number;
@@ -133,7 +149,7 @@ export interface InboxStore {
    * (atomically, where the engine transports) publishes an `inbox` event to
    * the other nodes. Resolves with the stored message once durable per engine.
    */
-  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage>;
+  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage>;
   /** Messages after `after`, at most `limit`, plus the inbox tip and floor. */
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange>;
   /** A device's stored cursor (highest acked seq), if any. */

@@ -4,7 +4,7 @@
  * There are no other nodes, so publish/subscribe do nothing and presence is
  * the local registry's view.
  */
-import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxInspection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
+import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxInspection, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route, AppendOnce, StoredMessage } from '../types.js';
 import { ApiError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
 
@@ -23,6 +23,8 @@ export class MemoryEngine implements Engine {
   /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
   private readonly cursors = new Map<string, Map<string, number>>();
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
+  /** Appends made once per user and key (AppendOnce): userKey \0 key → the stored seq and id. */
+  private readonly appended = new Map<string, { seq: number; id: string; expiresAt: number }>();
   private local: LocalView | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastRetention: Retention | undefined;
@@ -50,10 +52,18 @@ export class MemoryEngine implements Engine {
   subscribe(_route: Route): void {}
   unsubscribe(_route: Route): void {}
 
-  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
+  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
     this.lastRetention = retention;
+    const onceKey = once ? userKey(tenant, user) + '\u0000' + once.key : undefined;
+    const now = Date.now();
+    if (onceKey !== undefined) {
+      const done = this.appended.get(onceKey);
+      if (done && done.expiresAt > now) return { ...message, seq: done.seq, id: done.id, duplicate: true };
+    }
     try {
-      return this.inbox.append(tenant, user, message, retention);
+      const stored = this.inbox.append(tenant, user, message, retention);
+      if (onceKey !== undefined) this.appended.set(onceKey, { seq: stored.seq, id: stored.id, expiresAt: now + once!.ttlMs });
+      return stored;
     } catch (err) {
       if (err instanceof StoreFullError) throw new ApiError('storage_full', err.message);
       throw err;
@@ -164,6 +174,7 @@ export class MemoryEngine implements Engine {
   private sweep(): void {
     const now = Date.now();
     for (const [k, v] of this.idempotency) if (v.expiresAt <= now) this.idempotency.delete(k);
+    for (const [k, v] of this.appended) if (v.expiresAt <= now) this.appended.delete(k);
     if (this.lastRetention) this.inbox.sweep(this.lastRetention, now);
   }
 }

@@ -97,6 +97,11 @@ export class RedisKeys {
     return this.prefix + 'rate:{' + esc(key) + '}';
   }
 
+  /** A once-only append record (AppendOnce) in the user's slot: the idempotency key, scoped to the user. */
+  userAppendOnce(tenant: string, user: string, key: string): string {
+    return this.prefix + 'once:' + this.userTag(tenant, user) + ':' + esc(key);
+  }
+
   idempotency(key: string): string {
     return this.prefix + 'idem:{' + esc(key) + '}';
   }

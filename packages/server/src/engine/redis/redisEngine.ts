@@ -18,6 +18,8 @@
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type {
+  AppendOnce,
+  StoredMessage,
   EngineIntrospection,
   EngineStats,
   NodeSummary,
@@ -26,7 +28,6 @@ import type {
   DevicePresence,
   Engine,
   InboxInspection,
-  InboxMessage,
   InboxRange,
   LocalView,
   NewInboxMessage,
@@ -206,8 +207,8 @@ export class RedisEngine implements Engine {
 
   // ---- reliable inbox (redisInbox.ts) ----
 
-  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
-    return this.inbox.append(tenant, user, message, retention);
+  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
+    return this.inbox.append(tenant, user, message, retention, once);
   }
 
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
@@ -330,7 +331,7 @@ export class RedisEngine implements Engine {
 
   private defineScripts(c: RedisClient): void {
     // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
-    c.defineCommand('heraldAppend', { numberOfKeys: 3, lua: APPEND });
+    c.defineCommand('heraldAppend', { numberOfKeys: 4, lua: APPEND });
     c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
     c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
     c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });

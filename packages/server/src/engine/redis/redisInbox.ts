@@ -5,7 +5,7 @@
  * channel in the same script, so a message is never stored without being
  * announced, nor announced without being stored.
  */
-import type { InboxMessage, InboxRange, InboxStore, NewInboxMessage, Retention } from '../types.js';
+import type { AppendOnce, InboxMessage, InboxRange, InboxStore, NewInboxMessage, Retention, StoredMessage } from '../types.js';
 import type { RedisClient } from '../../redis/connect.js';
 import { inboxEventParts, toMessage, type StreamEntry } from './inboxFormat.js';
 import type { RedisKeys } from './keys.js';
@@ -15,7 +15,7 @@ const KEY_TTL_GRACE_MS = 60_000;
 const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 
 interface InboxScripts {
-  heraldAppend(meta: string, inbox: string, cursors: string, ...argv: (string | number)[]): Promise<[number, number]>;
+  heraldAppend(meta: string, inbox: string, cursors: string, once: string, ...argv: (string | number)[]): Promise<[number, number, string?]>;
   heraldReadAfter(meta: string, inbox: string, ...argv: (string | number)[]): Promise<[number, number, StreamEntry[]]>;
   heraldSetCursor(cursors: string, inbox: string, device: string, seq: number, fallbackTtlMs: number): Promise<number>;
   heraldDeviceCursors(cursors: string): Promise<[number, number]>;
@@ -43,15 +43,16 @@ export class RedisInbox implements InboxStore {
     return this.o.cmd as unknown as InboxScripts;
   }
 
-  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention): Promise<InboxMessage> {
+  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
     this.lastRetentionMs = retention.maxAgeMs;
     const k = this.o.keys;
     const { head, tail } = inboxEventParts(this.o.echoPrefix, tenant, user, message);
-    const [seq] = await this.scripts
+    const [seq, floor, firstId] = await this.scripts
       .heraldAppend(
         k.userMeta(tenant, user),
         k.userInbox(tenant, user),
         k.userCursors(tenant, user),
+        once ? k.userAppendOnce(tenant, user, once.key) : k.userMeta(tenant, user),
         Date.now(),
         retention.maxMessages,
         retention.maxAgeMs,
@@ -66,8 +67,10 @@ export class RedisInbox implements InboxStore {
         k.userChannel(tenant, user),
         head,
         tail,
+        once ? Math.max(1, Math.floor(once.ttlMs)) : '',
       )
       .catch(this.o.failed('append'));
+    if (Number(floor) === -1) return { ...message, seq: Number(seq), id: firstId ?? message.id, duplicate: true };
     return { ...message, seq: Number(seq) };
   }
 

@@ -62,11 +62,13 @@ end
 `;
 
 /**
- * KEYS: meta, inbox, cursors
+ * KEYS: meta, inbox, cursors, once (the AppendOnce record; any key of the slot when unused)
  * ARGV: now, maxMessages, maxAgeMs, keyTtlMs, id, ts, data, device, event, expiresAt,
- *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail
- * ('' = absent for device, event, expiresAt.)
- * Returns { seq, floor }.
+ *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, onceTtlMs
+ * ('' = absent for device, event, expiresAt, onceTtlMs.)
+ * Returns { seq, floor } — or { seq, -1, id } when the once record exists: an earlier
+ * append with the same key stored the message, and nothing is stored or published now.
+ * The record is written in the same script as the message, so the two never part.
  *
  * The published event is `eventHead .. seq .. eventTail`: the caller builds
  * the JSON around the one value only Redis knows, so Lua needs no JSON encoder
@@ -74,6 +76,13 @@ end
  */
 export const APPEND = `${TRIM}
 local now = tonumber(ARGV[1])
+if ARGV[15] ~= '' then
+  local done = redis.call('GET', KEYS[4])
+  if done then
+    local bar = string.find(done, '|', 1, true)
+    return { tonumber(string.sub(done, 1, bar - 1)), -1, string.sub(done, bar + 1) }
+  end
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'tip', 1)
 local fields = { 'i', ARGV[5], 't', ARGV[6], 'd', ARGV[7] }
 if ARGV[8] ~= '' then fields[#fields + 1] = 'v'; fields[#fields + 1] = ARGV[8] end
@@ -85,6 +94,7 @@ local floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 -- An idle user's inbox (and cursors) vanish once every message in it is past retention.
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+if ARGV[15] ~= '' then redis.call('SET', KEYS[4], string.format('%d', seq) .. '|' .. ARGV[5], 'PX', ARGV[15]) end
 if ARGV[11] ~= '' then redis.call(ARGV[11], ARGV[12], ARGV[13] .. string.format('%d', seq) .. ARGV[14]) end
 return { seq, floor }
 `;
