@@ -122,6 +122,7 @@ export const CONFIG_KEYS = {
   shutdownTimeoutMs: { type: int(0, 600_000).default(10_000), doc: 'Time allowed for a graceful shutdown, ms.' },
   drainWindowMs: { type: int(0, 600_000).default(5_000), doc: 'On shutdown, WebSocket clients are closed 1001 in waves spread over this window, ms, so they do not all reconnect at once (capped below shutdownTimeoutMs).' },
   adminInspectMaxMessages: { type: int(1, 1_000_000).default(10_000), doc: 'Admin user lookup: inbox messages walked at most per lookup (newest first; beyond it the counts are lower bounds).' },
+  webhookSecret: { type: z.string().min(16).optional(), doc: 'Secret that signs every outbound call, webhooks and hooks alike: header Herald-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> (docs/events.md).' },
   adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;
 
