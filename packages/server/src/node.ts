@@ -25,7 +25,8 @@ import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
 import { rejectUpgrade } from './api/http.js';
 import { Limiter } from './limits/limiter.js';
-import type { StreamIngest } from './ingest/streamIngest.js';
+import type { IngestSource } from './ingest/source.js';
+import { createIngestSources, ingestRows, streamIngestStats } from './ingest/create.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -43,6 +44,8 @@ export interface HeraldNode {
   /** Hot-path counters (e.g. `stats.limitRejected(name)` for limits) and the Prometheus registry. */
   readonly stats: Stats;
   readonly metrics: Metrics;
+  /** The ingest sources this node consumes (docs/ingest.md), started; stopped first on drain. */
+  readonly ingest: readonly IngestSource[];
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -101,9 +104,10 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     // Optional engine counters (Redis: ingest lag/pending, RTT, errors); the memory engine has none.
     engineStats: async () => ({
       ...(await (engine as Engine & { stats?: () => EngineStats | Promise<EngineStats> }).stats?.()),
-      ...(ingest ? await ingest.stats().catch(() => ({})) : {}),
+      ...(await streamIngestStats(ingestSources).catch(() => ({}))),
     }),
     isDraining: () => draining,
+    ingestSources: () => ingestRows(ingestSources),
   });
   const gw = new Gateway({ config, nodeId, engine, verifier, log, stats, metrics, limiter });
   holder.gw = gw;
@@ -130,27 +134,16 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   // Events published while the engine's transport was down were missed: re-read every inbox.
   engine.onResync?.(() => gw.resyncAll());
 
-  // Stream ingest (Redis engine): entries of `herald:ingest` go through the same publish pipeline.
-  let ingest: StreamIngest | undefined;
-  if (config.engine === 'redis' && config.ingestEnabled) {
-    const { StreamIngest } = await import('./ingest/streamIngest.js');
-    ingest = new StreamIngest({
-      url: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      ...(config.ingestStream ? { stream: config.ingestStream } : {}),
-      consumer: nodeId,
-      logger: log.child({ component: 'ingest' }),
-      claimIdleMs: config.ingestClaimIdleMs,
-      maxDeliveries: config.ingestMaxDeliveries,
-      // The entry id is the default idempotency key: an entry redelivered after a crash
-      // between publish and XACK is not published twice.
-      handler: async (body, entry) => {
-        const keyed = body !== null && typeof body === 'object' && !Array.isArray(body) && !('idempotency_key' in body) ? { ...body, idempotency_key: `ingest:${entry.id}` } : body;
-        await publisher.publishUnknown(keyed);
-      },
-    });
-    await ingest.start();
-  }
+  // Ingest sources (docs/ingest.md): the Redis stream, RabbitMQ, …, each feeding the same publish pipeline.
+  const ingestSources: IngestSource[] = await createIngestSources(
+    config,
+    async (body) => {
+      await publisher.publishUnknown(body);
+    },
+    log,
+    nodeId,
+  );
+  await Promise.all(ingestSources.map((src) => src.start()));
 
   const admin = new AdminHandler({
     apiKey: config.apiKey,
@@ -164,6 +157,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     log,
     isDraining: () => draining,
     startedAt,
+    ingestSources: () => ingestRows(ingestSources),
   });
   const router = new Router({
     apiKey: new ApiKeyGuard(config.apiKey),
@@ -176,6 +170,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     maxBodyBytes: config.httpMaxBodyBytes,
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
+    ingestSources: () => ingestRows(ingestSources),
     admin,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
@@ -213,11 +208,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   log.info({ port, host: config.host, engine: engine.kind, dev: dev !== undefined }, 'herald listening');
 
   const onDrain: (() => Promise<void> | void)[] = [];
-  // First thing on drain: stop taking entries from the ingest stream; the one in flight finishes.
-  if (ingest) {
-    const running = ingest;
-    onDrain.push(() => running.stop());
-  }
+  // First thing on drain: every ingest source stops taking entries; the ones in flight finish.
+  for (const src of ingestSources) onDrain.push(() => src.stop());
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -262,6 +254,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     publisher,
     stats,
     metrics,
+    ingest: ingestSources,
     onDrain,
     get draining() {
       return draining;

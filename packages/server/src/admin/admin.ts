@@ -48,6 +48,8 @@ export interface AdminDeps {
   log: Logger;
   isDraining(): boolean;
   startedAt: number;
+  /** Ingest sources with their counters, for the dashboard's sources table. */
+  ingestSources?(): object[];
 }
 
 /** What an engine that spans nodes (Redis) may offer: every live node's summary. */
@@ -174,6 +176,7 @@ export class AdminHandler {
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       engineStats: engineStats ?? null,
       nodes,
+      ingest: this.d.ingestSources?.() ?? [],
     };
   }
 
