@@ -129,6 +129,11 @@ export class AmqpSource implements IngestSource {
     await this.loop;
   }
 
+  /** Messages this node holds: being published, held for a retry, or waiting for a slot. */
+  get busy(): number {
+    return this.inflight.size + this.waiting.length;
+  }
+
   stats(): IngestSourceStats {
     if (Date.now() - this.lagRead >= LAG_REFRESH_MS && !this.lagInFlight && this.ch) this.refreshLag(this.ch);
     return {
@@ -157,7 +162,7 @@ export class AmqpSource implements IngestSource {
     while (!this.stopping) {
       let connectedOnce = false;
       try {
-        const lost = await this.connectOnce();
+        const { lost } = await this.connectOnce();
         connectedOnce = true;
         failures = 0;
         firstAttemptDone();
@@ -178,10 +183,15 @@ export class AmqpSource implements IngestSource {
     }
   }
 
-  /** Opens connection and channel, declares, consumes. Resolves with a promise that settles when either is lost. */
-  private async connectOnce(): Promise<Promise<void>> {
+  /** Opens connection and channel, declares, consumes. `lost` settles when either is lost (boxed: an async function would adopt it). */
+  private async connectOnce(): Promise<{ lost: Promise<void> }> {
     const t = this.o.timeoutMs;
-    const conn = await withTimeout(connect(withHeartbeat(this.o.url), { timeout: t, clientProperties: { connection_name: `herald:${this.o.nodeId}:ingest` } }), t, 'connect');
+    const connecting = connect(withHeartbeat(this.o.url), { timeout: t, clientProperties: { connection_name: `herald:${this.o.nodeId}:ingest` } });
+    const conn = await withTimeout(connecting, t, 'connect').catch((err: unknown) => {
+      // A handshake that completes after we gave up must not linger as an idle connection.
+      connecting.then((late) => late.close().catch(() => undefined), () => undefined);
+      throw err;
+    });
     this.conn = conn;
     const lost = new Promise<void>((resolve) => (this.lost = resolve));
     conn.on('error', (err: Error) => (this.lastError = err.message));
@@ -209,18 +219,22 @@ export class AmqpSource implements IngestSource {
     this.consumerTag = ok.consumerTag;
     this.lastError = undefined;
     this.log.info({ prefetch: this.o.prefetch, concurrency: this.o.concurrency }, 'RabbitMQ ingest consuming');
-    return lost;
+    return { lost };
   }
 
   /** Drops the connection's state; the broker requeues whatever it had delivered and not seen acked. */
   private async teardown(): Promise<void> {
     const conn = this.conn;
+    const ch = this.ch;
     this.conn = undefined;
     this.ch = undefined;
     this.consumerTag = undefined;
     this.lost = undefined;
     // Messages that waited for a slot belong to the lost channel: they come back redelivered.
     this.waiting.length = 0;
+    // The channel first: its close-ok comes after the broker processed the acks sent before it,
+    // whereas closing the connection at once may drop acks still buffered for the channel.
+    if (ch) await withTimeout(ch.close(), this.o.timeoutMs, 'channel.close').catch(() => undefined);
     if (conn) await withTimeout(conn.close(), this.o.timeoutMs, 'connection.close').catch(() => undefined);
   }
 
