@@ -359,3 +359,16 @@ test('drain: stop() lets in-flight entries finish and acks them; the rest stays 
   await waitFor('unacked entries back in the queue', async () => (await queueDepth(queue)) === N - consumed, 10_000);
   assert.ok(consumed < N);
 });
+
+test('a queue the business declared itself (a quorum queue) is consumed as it is, not redeclared', { timeout: 30_000 }, async () => {
+  const { prefix, queue } = names();
+  await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  const A = await amqpNode(prefix, queue);
+  await waitFor('consuming', () => source(A).stats().connected, 10_000);
+  const dev = await device(A, 'vera');
+  send(queue, { to: { user: 'vera' }, data: { n: 0 } }, 'q-0');
+  await dev.waitFor(withN, 10_000, 'the entry');
+  await waitFor('acked, lag read', () => source(A).stats().consumed === 1 && source(A).stats().lag === 0);
+  // The dead-letter queue did not exist: Herald declared it (classic, durable).
+  assert.equal((await ch.checkQueue(`${queue}.dead`)).messageCount, 0);
+});

@@ -21,7 +21,7 @@
  *   by the broker (their acks can no longer be sent, and are not attempted).
  * - Every call to the broker has a timeout (ingestAmqpTimeoutMs).
  */
-import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from '../observability/logger.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
 
@@ -135,7 +135,7 @@ export class AmqpSource implements IngestSource {
   }
 
   stats(): IngestSourceStats {
-    if (Date.now() - this.lagRead >= LAG_REFRESH_MS && !this.lagInFlight && this.ch) this.refreshLag(this.ch);
+    if (Date.now() - this.lagRead >= LAG_REFRESH_MS && !this.lagInFlight && this.conn && this.ch) this.refreshLag(this.conn);
     return {
       connected: this.ch !== undefined,
       ...this.counts,
@@ -145,15 +145,42 @@ export class AmqpSource implements IngestSource {
   }
 
   /** Messages ready in the queue (not delivered to any consumer), read with a passive-equivalent declare. */
-  private refreshLag(ch: ConfirmChannel): void {
+  private refreshLag(conn: ChannelModel): void {
     this.lagInFlight = true;
     this.lagRead = Date.now();
-    // assertQueue with the same arguments is idempotent and, unlike checkQueue, cannot kill the
-    // channel when someone deleted the queue (it declares it again).
-    withTimeout(ch.assertQueue(this.o.queue, { durable: true }), this.o.timeoutMs, 'queue.declare')
-      .then((q) => (this.lag = q.messageCount))
+    this.passive(conn, this.o.queue)
+      .then((q) => {
+        if (q) this.lag = q.messageCount;
+      })
       .catch(() => undefined)
       .finally(() => (this.lagInFlight = false));
+  }
+
+  /**
+   * A passive declare (queue.declare passive) on a short-lived channel of its own: a missing queue
+   * closes the channel it is asked on (404), which must never be the consuming one. Undefined: no such queue.
+   */
+  private async passive(conn: ChannelModel, queue: string): Promise<{ messageCount: number } | undefined> {
+    const t = this.o.timeoutMs;
+    const side: Channel = await withTimeout(conn.createChannel(), t, 'channel.open');
+    side.on('error', () => undefined);
+    try {
+      return await withTimeout(side.checkQueue(queue), t, 'queue.declare (passive)');
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    } finally {
+      await withTimeout(side.close(), t, 'channel.close').catch(() => undefined);
+    }
+  }
+
+  /**
+   * Declares `queue` durable unless it exists: a queue the business declared itself (a quorum queue, a
+   * max-length or TTL argument) is used as it is, where a declare with other arguments would fail.
+   */
+  private async ensureQueue(conn: ChannelModel, ch: ConfirmChannel, queue: string): Promise<void> {
+    if (await this.passive(conn, queue)) return;
+    await withTimeout(ch.assertQueue(queue, { durable: true }), this.o.timeoutMs, 'queue.declare');
   }
 
   /** Connect, consume until the connection is lost, pause, again; until stop(). */
@@ -168,7 +195,7 @@ export class AmqpSource implements IngestSource {
         firstAttemptDone();
         await lost;
       } catch (err) {
-        this.lastError = (err as Error).message;
+        if (!this.stopping) this.lastError = (err as Error).message;
         if (!this.stopping) this.log.warn({ err: this.lastError, failures: failures + 1 }, 'RabbitMQ connection failed; retrying');
       } finally {
         firstAttemptDone();
@@ -202,8 +229,8 @@ export class AmqpSource implements IngestSource {
     ch.on('error', (err: Error) => (this.lastError = err.message));
     // A channel closed by the broker (e.g. the queue was deleted under us): start over on a new connection.
     ch.on('close', () => this.lost?.());
-    await withTimeout(ch.assertQueue(this.o.queue, { durable: true }), t, 'queue.declare');
-    await withTimeout(ch.assertQueue(this.deadQueue, { durable: true }), t, 'queue.declare (dead letters)');
+    await this.ensureQueue(conn, ch, this.o.queue);
+    await this.ensureQueue(conn, ch, this.deadQueue);
     await withTimeout(ch.prefetch(this.o.prefetch), t, 'basic.qos');
     if (this.stopping) throw new Error('stopping');
     const ok = await withTimeout(
