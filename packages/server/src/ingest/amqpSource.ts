@@ -220,15 +220,18 @@ export class AmqpSource implements IngestSource {
       throw err;
     });
     this.conn = conn;
-    const lost = new Promise<void>((resolve) => (this.lost = resolve));
+    // Bound to this connection: a late close event of an earlier one must not end the next.
+    let markLost!: () => void;
+    const lost = new Promise<void>((resolve) => (markLost = resolve));
+    this.lost = markLost;
     conn.on('error', (err: Error) => (this.lastError = err.message));
-    conn.on('close', () => this.lost?.());
+    conn.on('close', () => markLost());
     conn.on('blocked', (reason: string) => this.log.warn({ reason }, 'RabbitMQ blocked the connection'));
     if (this.stopping) throw new Error('stopping');
     const ch = await withTimeout(conn.createConfirmChannel(), t, 'channel.open');
     ch.on('error', (err: Error) => (this.lastError = err.message));
     // A channel closed by the broker (e.g. the queue was deleted under us): start over on a new connection.
-    ch.on('close', () => this.lost?.());
+    ch.on('close', () => markLost());
     await this.ensureQueue(conn, ch, this.o.queue);
     await this.ensureQueue(conn, ch, this.deadQueue);
     await withTimeout(ch.prefetch(this.o.prefetch), t, 'basic.qos');
@@ -236,7 +239,7 @@ export class AmqpSource implements IngestSource {
     const ok = await withTimeout(
       ch.consume(this.o.queue, (msg) => {
         // null: the broker cancelled the consumer (queue deleted): reconnect, which declares it again.
-        if (msg === null) this.lost?.();
+        if (msg === null) markLost();
         else this.accept({ msg, ch });
       }),
       t,
