@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connect, nodeFactory, type TestClient } from './helpers/harness.js';
+import { envName } from '../src/config/names.js';
+import { loadConfig } from '../src/config/load.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from './helpers/redisServer.js';
 
 const node = nodeFactory();
@@ -86,4 +88,13 @@ test('redis engine: the stream source runs by default, with the entry id as idem
 test('ingestEnabled=false turns the stream source off', async () => {
   const n = await node({ engine: 'redis', redisUrl, redisKeyPrefix: prefix(), ingestEnabled: false });
   assert.deepEqual(n.ingest, []);
+});
+
+test('the RabbitMQ settings have the FIXED names of DESIGN §7 and the documented defaults', () => {
+  assert.equal(envName('ingestAmqpUrl'), 'HERALD_INGEST_AMQP_URL');
+  assert.equal(envName('ingestAmqpQueue'), 'HERALD_INGEST_AMQP_QUEUE');
+  const c = loadConfig({ env: { HERALD_INGEST_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672' } });
+  assert.equal(c.ingestAmqpUrl, 'amqp://guest:guest@127.0.0.1:5672');
+  assert.equal(c.ingestAmqpQueue, 'herald.ingest');
+  assert.throws(() => loadConfig({ env: { HERALD_INGEST_AMQP_URL: 'http://127.0.0.1:5672' } }), /ingestAmqpUrl/);
 });
