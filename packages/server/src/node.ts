@@ -26,7 +26,7 @@ import { Router } from './api/router.js';
 import { rejectUpgrade } from './api/http.js';
 import { Limiter } from './limits/limiter.js';
 import type { IngestSource } from './ingest/source.js';
-import { createIngestSources, ingestRows, streamIngestStats } from './ingest/create.js';
+import { createIngestSources, ingestRows, startIngestSources, streamIngestStats } from './ingest/create.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -143,7 +143,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     log,
     nodeId,
   );
-  await Promise.all(ingestSources.map((src) => src.start()));
+  await startIngestSources(ingestSources);
 
   const admin = new AdminHandler({
     apiKey: config.apiKey,

@@ -70,6 +70,15 @@ export async function createIngestSources(config: HeraldConfig, publish: IngestP
   return out;
 }
 
+/** Starts every source; if one fails, stops the others and rethrows, so a failed start leaves nothing consuming. */
+export async function startIngestSources(sources: readonly IngestSource[]): Promise<void> {
+  const started = await Promise.allSettled(sources.map((s) => s.start()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return;
+  await Promise.allSettled(sources.map((s) => s.stop()));
+  throw failed.reason;
+}
+
 /** One row per source: for /readyz, metrics and the admin page. */
 export interface IngestSourceRow extends IngestSourceStats {
   kind: string;
