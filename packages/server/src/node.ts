@@ -30,7 +30,8 @@ import { SocketGuard } from './api/socketGuard.js';
 import { AuthThrottle } from './auth/authThrottle.js';
 import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
-import type { StreamIngest } from './ingest/streamIngest.js';
+import type { IngestSource } from './ingest/source.js';
+import { createIngestSources, ingestRows, startIngestSources, streamIngestStats } from './ingest/create.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -50,6 +51,8 @@ export interface HeraldNode {
   readonly metrics: Metrics;
   /** The lifecycle seam: add a listener to hear connects, presence, room activity and delivery receipts. */
   readonly events: LifecycleEvents;
+  /** The ingest sources this node consumes (docs/ingest.md), started; stopped first on drain. */
+  readonly ingest: readonly IngestSource[];
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -109,9 +112,10 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     // Optional engine counters (Redis: ingest lag/pending, RTT, errors); the memory engine has none.
     engineStats: async () => ({
       ...(await engine.introspection?.stats?.()),
-      ...(ingest ? await ingest.stats().catch(() => ({})) : {}),
+      ...(await streamIngestStats(ingestSources).catch(() => ({}))),
     }),
     isDraining: () => draining,
+    ingestSources: () => ingestRows(ingestSources),
   });
   events.add(lifecycleStats(stats, metrics));
   const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
@@ -124,27 +128,16 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   // Events published while the engine's transport was down were missed: re-read every inbox.
   engine.onResync?.(() => hub.resyncAll());
 
-  // Stream ingest (Redis engine): entries of `herald:ingest` go through the same publish pipeline.
-  let ingest: StreamIngest | undefined;
-  if (config.engine === 'redis' && config.ingestEnabled) {
-    const { StreamIngest } = await import('./ingest/streamIngest.js');
-    ingest = new StreamIngest({
-      url: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      ...(config.ingestStream ? { stream: config.ingestStream } : {}),
-      consumer: nodeId,
-      logger: log.child({ component: 'ingest' }),
-      claimIdleMs: config.ingestClaimIdleMs,
-      maxDeliveries: config.ingestMaxDeliveries,
-      // The entry id is the default idempotency key: an entry redelivered after a crash
-      // between publish and XACK is not published twice.
-      handler: async (body, entry) => {
-        const keyed = body !== null && typeof body === 'object' && !Array.isArray(body) && !('idempotency_key' in body) ? { ...body, idempotency_key: `ingest:${entry.id}` } : body;
-        await publisher.publishUnknown(keyed);
-      },
-    });
-    await ingest.start();
-  }
+  // Ingest sources (docs/ingest.md): the Redis stream, RabbitMQ, …, each feeding the same publish pipeline.
+  const ingestSources: IngestSource[] = await createIngestSources(
+    config,
+    async (body) => {
+      await publisher.publishUnknown(body);
+    },
+    log,
+    nodeId,
+  );
+  await startIngestSources(ingestSources);
 
   // One budget of failed API-key checks per client address, shared by the API and the dashboard.
   const authThrottle = new AuthThrottle(config, stats);
@@ -161,6 +154,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     log,
     isDraining: () => draining,
     startedAt,
+    ingestSources: () => ingestRows(ingestSources),
   });
   const adminUsers = new AdminUserActions({
     apiKey: config.apiKey,
@@ -186,6 +180,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     authThrottle,
     batchMaxMessages: config.batchMaxMessages,
     isDraining: () => draining,
+    ingestSources: () => ingestRows(ingestSources),
     admin,
     adminUsers,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
@@ -253,11 +248,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   log.info({ port, host: config.host, engine: engine.kind, dev: dev !== undefined }, 'herald listening');
 
   const onDrain: (() => Promise<void> | void)[] = [];
-  // First thing on drain: stop taking entries from the ingest stream; the one in flight finishes.
-  if (ingest) {
-    const running = ingest;
-    onDrain.push(() => running.stop());
-  }
+  // First thing on drain: every ingest source stops taking entries; the ones in flight finish.
+  for (const src of ingestSources) onDrain.push(() => src.stop());
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -303,6 +295,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     stats,
     metrics,
     events,
+    ingest: ingestSources,
     onDrain,
     get draining() {
       return draining;

@@ -51,6 +51,8 @@ export interface AdminDeps {
   log: Logger;
   isDraining(): boolean;
   startedAt: number;
+  /** Ingest sources with their counters, for the dashboard's sources table. */
+  ingestSources?(): object[];
 }
 
 
@@ -188,6 +190,7 @@ export class AdminHandler {
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       engineStats: engineStats ?? null,
       nodes,
+      ingest: this.d.ingestSources?.() ?? [],
     };
   }
 

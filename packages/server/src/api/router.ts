@@ -44,6 +44,8 @@ export interface RouterDeps {
   admin?: AdminHandler;
   /** The admin page's user lookup and actions (admin/userActions.ts). */
   adminUsers?: AdminUserActions;
+  /** Ingest sources, listed by /readyz (docs/ingest.md); they do not decide readiness. */
+  ingestSources?(): { kind: string; name: string; connected: boolean; lastError?: string }[];
 }
 
 const disconnectSchema = z.strictObject({
@@ -240,7 +242,10 @@ export class Router {
   private ready(res: ServerResponse): void {
     const engine = this.d.engine.isReady();
     const draining = this.d.isDraining();
-    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining });
+    // A disconnected ingest source is shown but does not make the node unready: its broker keeps the
+    // entries until it is back, and the node still serves WebSockets and the HTTP API (docs/ingest.md).
+    const ingest = this.d.ingestSources?.().map(({ kind, name, connected, lastError }) => ({ kind, name, connected, ...(lastError !== undefined ? { error: lastError } : {}) }));
+    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining, ...(ingest?.length ? { ingest } : {}) });
   }
 
   private async metrics(res: ServerResponse): Promise<void> {

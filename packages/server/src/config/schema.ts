@@ -47,6 +47,19 @@ export const CONFIG_KEYS = {
   ingestMaxDeliveries: { type: int(1, 1000).default(10), doc: 'Deliveries after which an ingest entry goes to the dead-letter stream.' },
   redisKeyPrefix: { type: z.string().min(1).max(64).default('herald:'), doc: 'Prefix of every Redis key and channel.' },
 
+  // RabbitMQ ingest (docs/ingest.md); on with ingestAmqpUrl, on any engine.
+  ingestAmqpUrl: {
+    type: z.string().regex(/^amqps?:\/\/\S+$/, 'expected amqp://user:pass@host:port/vhost or amqps://…').optional(),
+    doc: 'RabbitMQ URL to ingest publish bodies from (amqp:// or amqps://; ?heartbeat=N overrides the 10 s default). Unset: no RabbitMQ ingest.',
+  },
+  ingestAmqpQueue: { type: z.string().min(1).max(250).default('herald.ingest'), doc: 'RabbitMQ queue to consume (durable, declared by Herald); dead letters go to <queue>.dead.' },
+  ingestAmqpPrefetch: { type: int(1, 65_535).default(32), doc: 'RabbitMQ messages delivered to a node and not yet acked, at most (basic.qos prefetch).' },
+  ingestAmqpConcurrency: { type: int(1, 1024).default(1), doc: 'RabbitMQ messages a node publishes at once (1 keeps queue order).' },
+  ingestAmqpMaxBytes: { type: int(64, 64 * 1024 * 1024).default(1024 * 1024), doc: 'Largest RabbitMQ message body, bytes (over it: dead letter).' },
+  ingestAmqpRetryDelayMs: { type: int(10, 600_000).default(2_000), doc: 'A RabbitMQ message that failed for a transient reason (engine down, 409, 429) is held this long, then requeued, ms.' },
+  ingestAmqpTimeoutMs: { type: int(100, 120_000).default(10_000), doc: 'Timeout of each call to RabbitMQ (connect, declare, dead-letter confirm, cancel, close), ms.' },
+  ingestAmqpReconnectMaxMs: { type: int(100, 600_000).default(30_000), doc: 'Longest pause between RabbitMQ reconnect attempts (exponential backoff with jitter), ms.' },
+
   jwtSecret: { type: z.string().min(16).optional(), doc: 'HMAC secret for HS* tokens. Unset: dev mode (a generated secret).' },
   jwtAlgorithms: { type: list(z.enum(JWT_ALGS)).default(['HS256']), doc: 'Accepted JWT algorithms (pinned; the token header never chooses).' },
   jwtPublicKey: { type: z.string().optional(), doc: 'PEM public key (or path to one) for RS*/PS*/ES*/EdDSA tokens.' },

@@ -25,6 +25,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../redis/connect.js';
 import { DeadLetters } from './deadLetter.js';
+import { classifyIngestFailure } from './source.js';
 
 export interface IngestEntry {
   /** Stream entry id, e.g. `1700000000000-0`. */
@@ -69,8 +70,6 @@ export interface StreamIngestOptions {
 
 type StreamEntry = [id: string, fields: string[]];
 
-const TRANSIENT_4XX = new Set([409, 429]);
-
 export class StreamIngest {
   readonly stream: string;
   readonly group: string;
@@ -91,6 +90,10 @@ export class StreamIngest {
   /** Handled and acked entries (for metrics and tests). */
   handled = 0;
   deadLettered = 0;
+  /** Entries handled on a second or later delivery (taken over, or retried after a failure). */
+  redelivered = 0;
+  /** The last read or handler error (cleared by the next good read), for /readyz and the admin page. */
+  lastError: string | undefined;
 
   constructor(opts: StreamIngestOptions) {
     this.stream = opts.stream ?? `${opts.keyPrefix ?? 'herald:'}ingest`;
@@ -119,6 +122,11 @@ export class StreamIngest {
 
   get deadStream(): string {
     return this.dead.stream;
+  }
+
+  /** Both connections are up. */
+  get connected(): boolean {
+    return this.cmd.status === 'ready' && this.blocking.status === 'ready';
   }
 
   async start(): Promise<void> {
@@ -227,9 +235,11 @@ export class StreamIngest {
           await this.handle(id, fields, history !== undefined ? await this.deliveries(id) : 1);
         }
         failures = 0;
+        this.lastError = undefined;
       } catch (err) {
         if (this.stopping) break;
         const msg = (err as Error).message ?? String(err);
+        this.lastError = msg;
         if (msg.startsWith('NOGROUP')) {
           // The stream was deleted (and with it the group): start over.
           await this.ensureGroup().catch(() => {});
@@ -304,6 +314,7 @@ export class StreamIngest {
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'payload') payload = fields[i + 1];
     if (payload === undefined) return this.toDead(id, '', 'entry has no payload field');
     if (deliveries > this.o.maxDeliveries) return this.toDead(id, payload, `delivered ${deliveries} times (max ${this.o.maxDeliveries}) without success`);
+    if (deliveries > 1) this.redelivered++;
     let body: unknown;
     try {
       body = JSON.parse(payload);
@@ -313,11 +324,11 @@ export class StreamIngest {
     try {
       await this.o.handler(body, { id, deliveries });
     } catch (err) {
-      const status = (err as { status?: unknown }).status;
-      if (typeof status === 'number' && status < 500 && !TRANSIENT_4XX.has(status)) {
-        return this.toDead(id, payload, `rejected (${status}): ${(err as Error).message}`);
+      if (classifyIngestFailure(err) === 'dead') {
+        return this.toDead(id, payload, `rejected (${(err as { status: number }).status}): ${(err as Error).message}`);
       }
       // Left pending: retried after claimIdleMs, dead-lettered after maxDeliveries.
+      this.lastError = (err as Error).message;
       this.log.warn({ id, deliveries, err: (err as Error).message }, 'ingest entry failed; will retry');
       return;
     }

@@ -32,6 +32,19 @@ export interface MetricsSources {
   /** Engine counters (optional `engine.introspection.stats()`); undefined when the engine has none. */
   engineStats?(): EngineStats | Promise<EngineStats> | undefined;
   isDraining?(): boolean;
+  /** One row per ingest source (docs/ingest.md); absent or empty: no herald_ingest_source_* series. */
+  ingestSources?(): IngestSourceMetricsRow[];
+}
+
+/** What the per-source ingest series read (a subset of ingest/create.ts IngestSourceRow). */
+export interface IngestSourceMetricsRow {
+  kind: string;
+  name: string;
+  connected: boolean;
+  consumed: number;
+  deadLettered: number;
+  redelivered: number;
+  lag?: number;
 }
 
 type Labels = Record<string, string>;
@@ -198,6 +211,21 @@ export class Metrics {
     readCounter(r, 'herald_engine_errors_total', 'Engine (storage/transport) errors, by operation.', ['op'], () =>
       Object.entries(eng().errors ?? {}).map(([op, n]) => [{ op }, n]),
     );
+
+    // ---- ingest sources, labelled kind (redis|amqp|nats|pg) and name (stream, queue, subject, table)
+    const rows = (): IngestSourceMetricsRow[] => src.ingestSources?.() ?? [];
+    const per = (v: (x: IngestSourceMetricsRow) => number | undefined): [Labels, number][] =>
+      rows().flatMap((x) => {
+        const n = v(x);
+        return n === undefined ? [] : [[{ kind: x.kind, name: x.name }, n] as [Labels, number]];
+      });
+    readGauge(r, 'herald_ingest_source_connected', '1 while the ingest source is connected to its broker or database.', ['kind', 'name'], () => per((x) => (x.connected ? 1 : 0)));
+    readCounter(r, 'herald_ingest_source_consumed_total', 'Ingest entries published and acknowledged, by source.', ['kind', 'name'], () => per((x) => x.consumed));
+    readCounter(r, 'herald_ingest_source_dead_lettered_total', 'Ingest entries sent to the dead letter, by source.', ['kind', 'name'], () => per((x) => x.deadLettered));
+    readCounter(r, 'herald_ingest_source_redelivered_total', 'Ingest entries seen again after a failed or unacknowledged delivery, by source.', ['kind', 'name'], () =>
+      per((x) => x.redelivered),
+    );
+    readGauge(r, 'herald_ingest_source_lag_entries', 'Ingest entries waiting in the broker, by source (when the broker tells cheaply).', ['kind', 'name'], () => per((x) => x.lag));
 
     // ---- runtime
     readGauge(r, 'herald_event_loop_lag_seconds', 'Event-loop delay over the last 5 s window, seconds, by statistic (mean, p99, max).', ['stat'], () => {

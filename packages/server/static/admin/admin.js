@@ -158,6 +158,14 @@ function render(s) {
     'limits',
     Object.entries(s.limitRejections).map(([limit, n]) => ({ key: limit, values: [[limit], [fmtInt(n), true]] })),
   );
+  fillTable(
+    'ingest',
+    (s.ingest || []).map((x) => ({
+      key: x.kind + ':' + x.name,
+      className: x.connected ? '' : 'down',
+      values: [[x.kind], [x.name], [x.connected ? 'connected' : 'disconnected' + (x.lastError ? ': ' + x.lastError : '')], [fmtInt(x.consumed), true], [fmtInt(x.deadLettered), true], [fmtInt(x.redelivered), true], [x.lag === undefined ? '–' : fmtInt(x.lag), true]],
+    })),
+  );
   document.body.dataset.updated = String(s.time);
 }
 
