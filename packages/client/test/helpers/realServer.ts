@@ -3,7 +3,8 @@
  * integration and browser tests.
  */
 import { WebSocket } from 'ws';
-import { startHerald, mintToken, type HeraldNode } from '../../../server/src/index.js';
+import { startHerald, type HeraldNode } from '../../../server/src/internal.js';
+import { mintToken } from '../../../server/src/index.js';
 import { HeraldClient, memoryStore, type HeraldClientOptions } from '../../src/binary.js';
 
 export type { HeraldNode };

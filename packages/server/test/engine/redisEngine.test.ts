@@ -275,9 +275,9 @@ describe('pub/sub between nodes', () => {
     const b = await engine('bus-b', eb);
     const c = await engine('bus-c', ec);
     const room: Route = { kind: 'room', tenant: 'bt', room: 'r1' };
-    a.subscribe(room);
-    b.subscribe(room);
-    c.subscribe({ kind: 'room', tenant: 'bt', room: 'r2' });
+    void a.subscribe(room);
+    void b.subscribe(room);
+    void c.subscribe({ kind: 'room', tenant: 'bt', room: 'r2' });
     await Promise.all([a.subscriptionsFlushed(), b.subscriptionsFlushed(), c.subscriptionsFlushed()]);
     const e1: BusEvent = { kind: 'deliver', route: room, frame: '{"type":"message","id":"1"}' };
     await a.publish(e1);
@@ -302,7 +302,7 @@ describe('pub/sub between nodes', () => {
       { kind: 'tenant', tenant: 'kt' },
       { kind: 'all' },
     ];
-    for (const r of routes) b.subscribe(r);
+    for (const r of routes) void b.subscribe(r);
     await b.subscriptionsFlushed();
     const events: BusEvent[] = [
       ...routes.map((route, i): BusEvent => ({ kind: 'deliver', route, frame: `{"i":${i}}` })),
@@ -354,9 +354,9 @@ describe('pub/sub between nodes', () => {
       return orig(...args);
     }) as Redis['subscribe'];
     const users = Array.from({ length: 300 }, (_, i): Route => ({ kind: 'user', tenant: 'bt', user: `u${i}` }));
-    for (const r of users) b.subscribe(r);
+    for (const r of users) void b.subscribe(r);
     // Subscribed and unsubscribed in the same tick: never sent.
-    b.subscribe({ kind: 'room', tenant: 'bt', room: 'flicker' });
+    void b.subscribe({ kind: 'room', tenant: 'bt', room: 'flicker' });
     b.unsubscribe({ kind: 'room', tenant: 'bt', room: 'flicker' });
     await b.subscriptionsFlushed();
     assert.equal(calls, 1);

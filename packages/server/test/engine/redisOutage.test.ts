@@ -75,7 +75,7 @@ test('outage: isReady turns false, append rejects, and after Redis returns the s
   let resyncs = 0;
   b.onResync(() => resyncs++);
   const route = { kind: 'user' as const, tenant: 't', user: 'u' };
-  b.subscribe(route);
+  void b.subscribe(route);
   await b.subscriptionsFlushed();
   assert.ok(a.isReady() && b.isReady());
 
@@ -88,7 +88,7 @@ test('outage: isReady turns false, append rejects, and after Redis returns the s
   assert.equal(errors.publish, 1);
   assert.ok((errors.connection ?? 0) >= 1);
   // Interest that changes during the outage is applied after it.
-  b.subscribe({ kind: 'room', tenant: 't', room: 'during' });
+  void b.subscribe({ kind: 'room', tenant: 't', room: 'during' });
 
   await server.spawn();
   await waitFor('both engines ready', () => a.isReady() && b.isReady(), 15_000);
