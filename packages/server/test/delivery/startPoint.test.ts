@@ -4,26 +4,15 @@
  * newDeviceStart (unacked by default); messages targeted at a device always reach it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 import type { HeraldNode } from '../../src/node.js';
 import { connect, nodeFactory, publish, type TestClient } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { useSharedRedis } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
-const prefix = testPrefix();
-let url: string;
-let admin: Redis;
-
-before(async () => {
-  ({ url, client: admin } = await sharedRedis().catch(() => sharedRedis()));
-});
-
-after(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const redis = useSharedRedis();
+const prefix = redis.prefix;
 
 const dataOf = (c: TestClient): unknown[] => c.messages().map((f) => f.data);
 
@@ -56,7 +45,7 @@ async function acked(n: HeraldNode, user: string, dev: string, seq: number): Pro
 for (const engine of ['memory', 'redis'] as const) {
   describe(`start point of a never-seen device (${engine})`, () => {
     const start = (extra: HeraldConfigInput = {}) =>
-      node(engine === 'redis' ? { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, ...extra } : extra);
+      node(engine === 'redis' ? { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, ...extra } : extra);
     const u = (name: string) => `${name}-${engine}-${prefix}`;
 
     test("a user's first device ever gets what was published before it ever connected", async () => {

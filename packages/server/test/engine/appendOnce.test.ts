@@ -5,31 +5,20 @@
  * keeps a redelivered ingest entry (RabbitMQ, NATS, PostgreSQL, Redis stream) from storing twice.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import { nodeFactory, publish } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { useSharedRedis } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
-const prefix = testPrefix();
-let url: string;
-let admin: Redis;
-
-before(async () => {
-  ({ url, client: admin } = await sharedRedis().catch(() => sharedRedis()));
-});
-
-after(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const redis = useSharedRedis();
+const prefix = redis.prefix;
 
 const retention = { maxMessages: 1000, maxAgeMs: 86_400_000 };
 
 for (const engine of ['memory', 'redis'] as const) {
   test(`a retry whose first attempt stored but never recorded its result stores nothing new (${engine})`, async () => {
-    const n = await node(engine === 'redis' ? { engine: 'redis', redisUrl: url, redisKeyPrefix: prefix } : {});
+    const n = await node(engine === 'redis' ? { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix } : {});
     const key = `once-${engine}-${prefix}`;
     const body = { to: { users: ['ana', 'ben'] }, data: { order: 7 }, idempotency_key: key };
     const first = await publish(n, body);
@@ -51,12 +40,12 @@ for (const engine of ['memory', 'redis'] as const) {
 }
 
 test('the once record shares the user slot and expires with the idempotency TTL (redis)', async () => {
-  const n = await node({ engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, idempotencyTtlSec: 60 });
+  const n = await node({ engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, idempotencyTtlSec: 60 });
   const key = `ttl-${prefix}`;
   assert.equal((await publish(n, { to: { user: 'cy' }, data: 1, idempotency_key: key })).status, 200);
   const record = (n.engine as RedisEngine).keys.userAppendOnce('default', 'cy', key);
   assert.ok(record.includes((n.engine as RedisEngine).keys.userTag('default', 'cy')), 'same hash tag as the user keys');
-  const ttl = await admin.pttl(record);
+  const ttl = await redis.admin.pttl(record);
   assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl} ms`);
-  assert.match((await admin.get(record)) ?? '', /^1\|/);
+  assert.match((await redis.admin.get(record)) ?? '', /^1\|/);
 });

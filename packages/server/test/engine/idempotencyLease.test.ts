@@ -4,30 +4,19 @@
  * blocks retries (409) for the whole idempotencyTtlSec.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
 import type { HeraldNode } from '../../src/node.js';
 import type { Engine } from '../../src/engine/types.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import { nodeFactory, publish } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { useSharedRedis } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
-const prefix = testPrefix();
-let url: string;
-let admin: Redis;
-
-before(async () => {
-  ({ url, client: admin } = await sharedRedis().catch(() => sharedRedis()));
-});
-
-after(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const redis = useSharedRedis();
+const prefix = redis.prefix;
 
 const redisNode = (extra: Record<string, unknown> = {}) =>
-  node({ engine: 'redis', redisUrl: url, redisKeyPrefix: prefix, idempotencyTtlSec: 120, ...extra });
+  node({ engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, idempotencyTtlSec: 120, ...extra });
 
 /** Holds the node's next inbox append until `release` is called (the publish is "between claim and store"). */
 function holdAppend(n: HeraldNode): { reached: Promise<void>; release: (ok: boolean) => void } {
@@ -69,7 +58,7 @@ test('a claim whose node died frees itself after the lease: a retry on another n
   // The done result keeps the full TTL: repeats answer the same result.
   const again = await publish(b, body);
   assert.equal(again.body.id, reply.body.id);
-  const ttl = await admin.pttl((b.engine as RedisEngine).keys.idempotency(body.idempotency_key));
+  const ttl = await redis.admin.pttl((b.engine as RedisEngine).keys.idempotency(body.idempotency_key));
   assert.ok(ttl > 100_000, `done result ttl ${ttl} ms`);
   held.release(false);
   await first.catch(() => undefined);

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { after, before } from 'node:test';
 import { redisPing } from '@herald/testkit';
 
 export { freePort, RedisSentinel, RedisServer, waitFor, type RedisServerOptions } from '@herald/testkit';
@@ -49,4 +50,33 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<number>
     if (keys.length) n += await client.del(...keys);
   } while (cursor !== '0');
   return n;
+}
+
+/**
+ * The shared server for one test file under a fresh key prefix: connects before the file's
+ * tests (one retry: the probe can miss under load) and deletes the prefix's keys after them.
+ * Read `url`, `admin` and `prefix` inside tests (they are set once `before` ran).
+ */
+export function useSharedRedis(): { readonly url: string; readonly admin: Redis; readonly prefix: string } {
+  const prefix = testPrefix();
+  const state: { url?: string; admin?: Redis } = {};
+  before(async () => {
+    const r = await sharedRedis().catch(() => sharedRedis());
+    state.url = r.url;
+    state.admin = r.client;
+  });
+  after(async () => {
+    if (!state.admin) return;
+    await deleteKeys(state.admin, prefix);
+    state.admin.disconnect();
+  });
+  return {
+    prefix,
+    get url() {
+      return state.url!;
+    },
+    get admin() {
+      return state.admin!;
+    },
+  };
 }
