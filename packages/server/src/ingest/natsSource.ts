@@ -61,6 +61,8 @@ export interface NatsSourceOptions {
   nodeId: string;
   /** Wait between reconnect attempts, ms (default 1000). */
   reconnectWaitMs?: number;
+  /** How often the consumer's pending count is asked for (lag), ms (default 5000). */
+  lagRefreshMs?: number;
 }
 
 /** Header of a dead letter carrying why it was refused. */
@@ -151,7 +153,7 @@ export class NatsSource implements IngestSource {
       throw err;
     }
     this.loop = this.run();
-    this.lagTimer = setInterval(() => void this.refreshLag(), LAG_REFRESH_MS);
+    this.lagTimer = setInterval(() => void this.refreshLag(), this.o.lagRefreshMs ?? LAG_REFRESH_MS);
     this.lagTimer.unref();
     this.log.info({ durable: this.o.durable, deadStream: this.deadStream }, 'nats ingest started');
   }
@@ -227,12 +229,12 @@ export class NatsSource implements IngestSource {
         void this.watchConsumer(messages);
         failures = 0;
         for await (const m of messages) {
+          while (this.inFlight.size >= this.o.concurrency) await Promise.race(this.inFlight);
           if (this.stopping) {
             // Pulled but not started: back to the stream now rather than after ack_wait.
             safely(() => m.nak());
             continue;
           }
-          while (this.inFlight.size >= this.o.concurrency) await Promise.race(this.inFlight);
           const p: Promise<void> = this.handle(m)
             .catch((err: Error) => void (this.s.lastError = err.message)) // a nak/term on a closed connection: redelivered
             .finally(() => this.inFlight.delete(p));
