@@ -64,7 +64,7 @@ export const CONFIG_KEYS = {
     doc: 'PostgreSQL URL for the transactional outbox ingest (postgres://user@host:5432/db). Unset: no outbox ingest.',
   },
   ingestPgTable: {
-    type: z.string().regex(/^[a-z_][a-z0-9_]{0,57}$/, 'a lower-case SQL identifier: [a-z_][a-z0-9_]*, at most 58 characters').default('herald_outbox'),
+    type: z.string().regex(/^[a-z_][a-z0-9_]{0,55}$/, 'a lower-case SQL identifier: [a-z_][a-z0-9_]*, at most 56 characters').default('herald_outbox'),
     doc: 'Outbox table (created if absent, with a NOTIFY trigger on the channel of the same name); bad rows move to <table>_dead.',
   },
   ingestPgBatch: { type: int(1, 10_000).default(100), doc: 'Outbox rows claimed per transaction (FOR UPDATE SKIP LOCKED, in id order).' },
