@@ -14,7 +14,9 @@
  *   pipeline with a 4xx) are published to `<subject>.dead` with the reason in
  *   the `Herald-Dead-Reason` header, then terminated;
  * - a transient failure (engine down, 409, 429) is nak'ed with a delay that
- *   doubles per delivery; on the last allowed delivery it is dead-lettered.
+ *   doubles per delivery; on the last allowed delivery it is dead-lettered;
+ * - an entry whose last allowed delivery was never acked (its node died) is
+ *   dead-lettered from JetStream's max-deliveries advisory by one node.
  *
  * The nats client reconnects by itself (forever, with a wait between tries)
  * and the pull consumer re-issues its pulls after a reconnect. stop() stops
@@ -35,6 +37,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
+  type Subscription,
 } from 'nats';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -70,6 +73,7 @@ export const DEAD_REASON_HEADER = 'Herald-Dead-Reason';
 
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
+const MESSAGE_NOT_FOUND = 10037;
 const LAG_REFRESH_MS = 5_000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -112,6 +116,7 @@ export class NatsSource implements IngestSource {
   private stopping = false;
   private lagTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  private advisories: Subscription | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly s: IngestSourceStats = { connected: false, consumed: 0, deadLettered: 0, redelivered: 0 };
 
@@ -152,6 +157,7 @@ export class NatsSource implements IngestSource {
       this.nc = undefined;
       throw err;
     }
+    this.watchMaxDeliveries(nc);
     this.loop = this.run();
     this.lagTimer = setInterval(() => void this.refreshLag(), this.o.lagRefreshMs ?? LAG_REFRESH_MS);
     this.lagTimer.unref();
@@ -164,6 +170,7 @@ export class NatsSource implements IngestSource {
     this.stopping = true;
     this.stopped = (async () => {
       clearInterval(this.lagTimer);
+      this.advisories?.unsubscribe();
       this.messages?.stop();
       this.wake?.();
       await this.loop;
@@ -288,15 +295,8 @@ export class NatsSource implements IngestSource {
   /** Publishes the entry to `<subject>.dead` (stored, deduplicated by its seq), then terminates it. */
   private async toDead(m: JsMsg, reason: string): Promise<void> {
     const seq = m.info.streamSequence;
-    const h = natsHeaders();
-    h.set(DEAD_REASON_HEADER, headerValue(reason));
-    h.set('Herald-Stream', this.o.stream);
-    h.set('Herald-Stream-Seq', String(seq));
-    h.set('Herald-Subject', m.subject);
-    h.set('Herald-Deliveries', String(m.info.deliveryCount));
-    h.set('Herald-Node', this.o.nodeId);
     try {
-      await this.js!.publish(this.deadSubject, m.data, { headers: h, msgID: `dead:${this.o.stream}:${seq}`, timeout: this.o.timeoutMs });
+      await this.js!.publish(this.deadSubject, m.data, { headers: this.deadHeaders(reason, seq, m.subject, m.info.deliveryCount), msgID: `dead:${this.o.stream}:${seq}`, timeout: this.o.timeoutMs });
     } catch (err) {
       // Not stored as a dead letter: the entry stays in the stream and is tried again later.
       this.s.lastError = (err as Error).message;
@@ -307,6 +307,17 @@ export class NatsSource implements IngestSource {
     m.term();
     this.s.deadLettered++;
     this.log.warn({ seq, reason }, 'nats ingest entry dead-lettered');
+  }
+
+  private deadHeaders(reason: string, seq: number, subject: string, deliveries: number): ReturnType<typeof natsHeaders> {
+    const h = natsHeaders();
+    h.set(DEAD_REASON_HEADER, headerValue(reason));
+    h.set('Herald-Stream', this.o.stream);
+    h.set('Herald-Stream-Seq', String(seq));
+    h.set('Herald-Subject', subject);
+    h.set('Herald-Deliveries', String(deliveries));
+    h.set('Herald-Node', this.o.nodeId);
+    return h;
   }
 
   private async watchConnection(nc: NatsConnection): Promise<void> {
@@ -321,6 +332,43 @@ export class NatsSource implements IngestSource {
       } else if (st.type === 'error') {
         this.s.lastError = String(st.data);
       }
+    }
+  }
+
+  /**
+   * An entry whose last allowed delivery was never acked (the node holding it died, or stalled past
+   * ack_wait) is not delivered again: JetStream only announces it. One node (queue group) reads it
+   * from the stream, dead-letters it and removes it, so it neither sits in the stream for ever nor
+   * vanishes silently.
+   */
+  private watchMaxDeliveries(nc: NatsConnection): void {
+    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.o.stream}.${this.o.durable}`;
+    this.advisories = nc.subscribe(subject, {
+      queue: `herald-ingest-${this.o.stream}`,
+      callback: (err, msg) => {
+        if (err || this.stopping) return;
+        let a: { stream_seq?: unknown; deliveries?: unknown };
+        try {
+          a = msg.json();
+        } catch {
+          return;
+        }
+        if (typeof a.stream_seq === 'number') void this.deadFromAdvisory(a.stream_seq, Number(a.deliveries) || this.o.maxDeliver);
+      },
+    });
+  }
+
+  private async deadFromAdvisory(seq: number, deliveries: number): Promise<void> {
+    try {
+      const m = await this.jsm!.streams.getMessage(this.o.stream, { seq });
+      const reason = `delivered ${deliveries} times (max ${this.o.maxDeliver}) without being acknowledged`;
+      await this.js!.publish(this.deadSubject, m.data, { headers: this.deadHeaders(reason, seq, m.subject, deliveries), msgID: `dead:${this.o.stream}:${seq}`, timeout: this.o.timeoutMs });
+      await this.jsm!.streams.deleteMessage(this.o.stream, seq, false);
+      this.s.deadLettered++;
+      this.log.warn({ seq, reason }, 'nats ingest entry dead-lettered');
+    } catch (err) {
+      // Gone already (acked or dead-lettered by its handler) or NATS unreachable: the stream keeps it (lag shows it).
+      if (apiErrCode(err) !== MESSAGE_NOT_FOUND) this.s.lastError = (err as Error).message;
     }
   }
 

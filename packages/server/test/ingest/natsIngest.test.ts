@@ -183,6 +183,25 @@ test('bad entries go to <subject>.dead with the exact reason and are terminated;
   await waitFor('stream emptied', async () => (await streamMessages(n.stream)) === 0);
 });
 
+test('a node dying on the last allowed delivery: the max-deliveries advisory dead-letters the entry, it is not lost', { timeout: 30_000 }, async () => {
+  const n = names();
+  let held = 0;
+  const dying = await source(n, async () => {
+    held++;
+    await new Promise(() => {}); // dies before it is done
+  }, 'node-dying', { maxDeliver: 1, ackWaitMs: 1_000 });
+  const [seq] = await produce(n.subject, [{ to: { user: 'x' }, data: 'last chance' }]);
+  await waitFor('entry held by the dying node', () => held === 1);
+  dying.destroy();
+  const s = await source(n, async () => assert.fail('an entry past max-deliver must not be delivered'), 'node-heir', { maxDeliver: 1, ackWaitMs: 1_000 });
+  await waitFor('dead-lettered from the advisory', () => s.stats().deadLettered === 1, 15_000);
+  const m = await jsm.streams.getMessage(s.deadStream, { seq: 1 });
+  assert.equal(m.header.get(DEAD_REASON_HEADER), 'delivered 1 times (max 1) without being acknowledged');
+  assert.equal(m.header.get('Herald-Stream-Seq'), String(seq));
+  assert.deepEqual(m.json(), { to: { user: 'x' }, data: 'last chance' });
+  await waitFor('removed from the stream', async () => (await streamMessages(n.stream)) === 0);
+});
+
 test('409 from the pipeline is retried (nak with delay), not dead-lettered', { timeout: 30_000 }, async () => {
   const n = names();
   let calls = 0;
