@@ -273,6 +273,29 @@ test('both connections cut through a fault proxy (and refused meanwhile): consum
   assert.ok(proxy.stats.accepted >= 4, 'both connections were made again');
 });
 
+test('a stalled connection (black hole) times out and is replaced; consumption resumes after the stall', { timeout: 60_000 }, async () => {
+  const n = names();
+  const a = await node(n.prefix);
+  const user = 'u-stall';
+  const u = new URL(PG_URL);
+  const proxy = new FaultProxy('pg-stall', [{ host: u.hostname, port: Number(u.port || 5432) }], new Rng(18));
+  await proxy.listen();
+  cleanups.push(() => proxy.close());
+  // Tables first, directly: DDL through a stalled proxy is not what this test is about.
+  await source(n, async () => {}, 'node-setup').then((s) => s.stop());
+  const s = await source(n, pipelineOf(a), 'node-stall', { url: `postgres://${u.username}@${proxy.url}${u.pathname}`, timeoutMs: 1_000, pollMs: 200 });
+  await produce(n.table, range(10).map((i) => entry(user, i)));
+  await waitFor('first part consumed', () => s.stats().consumed === 10);
+  proxy.stall(true);
+  await waitFor('stalled query timed out', () => !s.stats().connected, 20_000);
+  await produce(n.table, range(10).map((i) => entry(user, 10 + i)));
+  proxy.stall(false);
+  await waitFor('the rest consumed', () => s.stats().consumed === 20, 30_000);
+  const st = await stored(a, user);
+  assert.deepEqual([...st.ns].sort((x, y) => x - y), range(20));
+  assert.equal(st.tip, 20);
+});
+
 test('the poll is the backstop when no NOTIFY arrives', { timeout: 30_000 }, async () => {
   const n = names();
   const a = await node(n.prefix);
