@@ -375,13 +375,12 @@ export class PgSource implements IngestSource {
   private pauseWork(ms: number, onNotify: boolean): Promise<void> {
     if (this.stopping || (onNotify && this.notified)) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
-        self.wakeWork = undefined;
+        this.wakeWork = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wakeWork = onNotify ? done : () => this.stopping && done();
     });
   }
@@ -389,13 +388,12 @@ export class PgSource implements IngestSource {
   private pauseListener(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
-        self.wakeListener = undefined;
+        this.wakeListener = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wakeListener = done;
     });
   }
