@@ -110,13 +110,13 @@ async function streamMessages(stream: string): Promise<number> {
   return (await jsm.streams.info(stream)).state.messages;
 }
 
-test('N entries through two nodes: each stored once (one seq per entry), delivered once, acked, stream emptied', { timeout: 60_000 }, async () => {
+test('N entries through two nodes (one publishing 4 at once): each stored once (one seq per entry), delivered once, acked, stream emptied', { timeout: 60_000 }, async () => {
   const n = names();
   const [a, b] = [await node(n.prefix), await node(n.prefix)];
   const user = 'u-two-nodes';
   const client = await wsConnect(a, user, { tenant: TENANT });
   const sa = await source(n, pipelineOf(a), 'node-a');
-  const sb = await source(n, pipelineOf(b), 'node-b');
+  const sb = await source(n, pipelineOf(b), 'node-b', { concurrency: 4 }); // unordered, several at once
   const N = 200;
   await produce(n.subject, range(N).map((i) => entry(user, i)));
   await waitFor(`${N} consumed`, () => sa.stats().consumed + sb.stats().consumed === N, 30_000);

@@ -105,13 +105,13 @@ async function rowCount(table: string): Promise<number> {
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0]!.n;
 }
 
-test('N rows through two nodes: each stored once (one seq per entry), delivered once, deleted', { timeout: 60_000 }, async () => {
+test('N rows through two nodes (one publishing 4 at once): each stored once (one seq per entry), delivered once, deleted', { timeout: 60_000 }, async () => {
   const n = names();
   const [a, b] = [await node(n.prefix), await node(n.prefix)];
   const user = 'u-two-nodes';
   const client = await wsConnect(a, user, { tenant: TENANT });
   const sa = await source(n, pipelineOf(a), 'node-a');
-  const sb = await source(n, pipelineOf(b), 'node-b');
+  const sb = await source(n, pipelineOf(b), 'node-b', { concurrency: 4 }); // unordered, several at once
   const N = 200;
   // Many small inserts, so both nodes are woken and claim concurrently (SKIP LOCKED).
   for (let i = 0; i < N; i += 5) await produce(n.table, range(5).map((k) => entry(user, i + k)));
