@@ -58,6 +58,7 @@ export const CONFIG_KEYS = {
   ingestNatsBatch: { type: int(1, 10_000).default(64), doc: 'NATS entries pulled per request (buffered by the node).' },
   ingestNatsConcurrency: { type: int(1, 1000).default(1), doc: 'NATS entries published at once per node. 1 keeps stream order; more is faster, unordered.' },
   ingestNatsRetryDelayMs: { type: int(10, 600_000).default(1_000), doc: 'First redelivery delay of a NATS entry whose publish failed transiently (nak), doubling per delivery up to 60 s, ms.' },
+  ingestNatsDeadMaxMessages: { type: int(1, 100_000_000).default(100_000), doc: 'Cap of the dead-letter stream Herald creates (<stream>_DEAD); the oldest dead letters are discarded beyond it.' },
   ingestNatsTimeoutMs: { type: int(100, 600_000).default(10_000), doc: 'Timeout of the NATS connect and of every JetStream call (stream/consumer setup, ack, dead-letter publish), ms.' },
   ingestPgUrl: {
     type: z.string().min(1).regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/db').optional(),

@@ -27,6 +27,7 @@ import {
   AckPolicy,
   connect,
   DeliverPolicy,
+  DiscardPolicy,
   headers as natsHeaders,
   nanos,
   RetentionPolicy,
@@ -56,6 +57,8 @@ export interface NatsSourceOptions {
   concurrency: number;
   retryDelayMs: number;
   timeoutMs: number;
+  /** Cap of the dead-letter stream when Herald creates it (oldest discarded). */
+  deadMaxMessages?: number;
   /** Bounds of one entry, as for an HTTP body (httpMaxBodyBytes, maxJsonDepth). */
   maxBodyBytes: number;
   maxJsonDepth: number;
@@ -91,6 +94,7 @@ export function fromConfig(config: HeraldConfig, publish: IngestPublish, logger:
     concurrency: config.ingestNatsConcurrency,
     retryDelayMs: config.ingestNatsRetryDelayMs,
     timeoutMs: config.ingestNatsTimeoutMs,
+    deadMaxMessages: config.ingestNatsDeadMaxMessages,
     maxBodyBytes: config.httpMaxBodyBytes,
     maxJsonDepth: config.maxJsonDepth,
     publish,
@@ -206,7 +210,15 @@ export class NatsSource implements IngestSource {
     this.deadStream = await jsm.streams.find(this.deadSubject).catch(() => '');
     if (!this.deadStream) {
       this.deadStream = `${o.stream}_DEAD`;
-      await jsm.streams.add({ name: this.deadStream, subjects: [this.deadSubject], retention: RetentionPolicy.Limits, storage: StorageType.File });
+      await jsm.streams.add({
+        name: this.deadStream,
+        subjects: [this.deadSubject],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        // A misbehaving producer must not fill the disk with dead letters.
+        max_msgs: this.o.deadMaxMessages ?? 100_000,
+        discard: DiscardPolicy.Old,
+      });
     }
     const want = { max_deliver: o.maxDeliver, ack_wait: nanos(o.ackWaitMs), max_ack_pending: Math.max(1_000, o.batch * 4) };
     try {

@@ -202,6 +202,16 @@ test('a node dying on the last allowed delivery: the max-deliveries advisory dea
   await waitFor('removed from the stream', async () => (await streamMessages(n.stream)) === 0);
 });
 
+test('the dead-letter stream Herald creates is capped (ingestNatsDeadMaxMessages): the oldest go', { timeout: 30_000 }, async () => {
+  const n = names();
+  const s = await source(n, async () => {}, 'node-cap', { deadMaxMessages: 3 });
+  await produce(n.subject, range(5).map((i) => `not json ${i}`));
+  await waitFor('five dead-lettered', () => s.stats().deadLettered === 5);
+  const info = await jsm.streams.info(s.deadStream);
+  assert.equal(info.state.messages, 3);
+  assert.equal(info.state.first_seq, 3, 'the two oldest were discarded');
+});
+
 test('409 from the pipeline is retried (nak with delay), not dead-lettered', { timeout: 30_000 }, async () => {
   const n = names();
   let calls = 0;
