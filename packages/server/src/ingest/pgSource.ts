@@ -204,7 +204,9 @@ export class PgSource implements IngestSource {
       );
       // The channel is the table name; the name was checked against PG_TABLE_PATTERN, so it is safe in a literal.
       await c.query(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('${this.o.table}', ''); RETURN NULL; END $$`);
-      await c.query(`CREATE OR REPLACE TRIGGER herald_notify AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+      // Only when missing: creating a trigger locks out inserts, and must not wait on a producer's open transaction.
+      const trigger = await c.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname = 'herald_notify'`, [table]);
+      if (trigger.rowCount === 0) await c.query(`CREATE TRIGGER herald_notify AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => {});

@@ -150,6 +150,22 @@ test('the outbox row is part of the producer transaction: rolled back → never 
   assert.deepEqual((await stored(a, user)).ns, [1]);
 });
 
+test('a node starting while a producer transaction is open on the outbox does not wait for it', { timeout: 30_000 }, async () => {
+  const n = names();
+  const a = await node(n.prefix);
+  const user = 'u-open-tx';
+  await source(n, async () => {}, 'node-first').then((s) => s.stop());
+  const producer = new pg.Client({ connectionString: PG_URL });
+  await producer.connect();
+  cleanups.push(() => producer.end());
+  await producer.query('BEGIN');
+  await producer.query(`INSERT INTO "${n.table}"(payload) VALUES ($1)`, [JSON.stringify(entry(user, 0))]);
+  // Anything taking a table lock at start (e.g. re-creating the trigger) would wait here and time out.
+  const s = await source(n, pipelineOf(a), 'node-second', { timeoutMs: 1_000 });
+  await producer.query('COMMIT');
+  await waitFor('row consumed after the commit', () => s.stats().consumed === 1);
+});
+
 test('bad rows move to <table>_dead with the exact reason and their original id; good ones flow', { timeout: 60_000 }, async () => {
   const n = names();
   const a = await node(n.prefix);
