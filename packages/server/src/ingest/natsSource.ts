@@ -118,6 +118,7 @@ export class NatsSource implements IngestSource {
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private stopping = false;
+  private destroyed = false;
   private lagTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private advisories: Subscription | undefined;
@@ -169,7 +170,7 @@ export class NatsSource implements IngestSource {
   }
 
   async stop(): Promise<void> {
-    if (!this.nc) return;
+    if (!this.nc || this.destroyed) return;
     if (this.stopped) return this.stopped;
     this.stopping = true;
     this.stopped = (async () => {
@@ -187,9 +188,12 @@ export class NatsSource implements IngestSource {
 
   /** Closes the connection at once, finishing nothing: what a crash looks like to JetStream (tests). */
   destroy(): void {
+    this.destroyed = true;
     this.stopping = true;
     clearInterval(this.lagTimer);
     this.wake?.();
+    // Else the pull loop keeps trying to re-pull on the closed connection, on timers, for ever.
+    this.messages?.stop();
     void this.nc?.close();
     this.s.connected = false;
   }

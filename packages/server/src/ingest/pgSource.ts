@@ -98,6 +98,7 @@ export class PgSource implements IngestSource {
   private listenLoop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private stopping = false;
+  private destroyed = false;
   private started = false;
   /** A NOTIFY (or stop) arrived since the last claim: claim again at once. */
   private notified = false;
@@ -142,7 +143,7 @@ export class PgSource implements IngestSource {
   }
 
   async stop(): Promise<void> {
-    if (!this.started) return;
+    if (!this.started || this.destroyed) return;
     if (this.stopped) return this.stopped;
     this.stopping = true;
     this.stopped = (async () => {
@@ -158,6 +159,7 @@ export class PgSource implements IngestSource {
 
   /** Drops both connections at once, finishing nothing: what a crash looks like to PostgreSQL (tests). */
   destroy(): void {
+    this.destroyed = true;
     this.stopping = true;
     this.wakeWork?.();
     this.wakeListener?.();
