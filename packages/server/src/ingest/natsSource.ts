@@ -263,6 +263,8 @@ export class NatsSource implements IngestSource {
             .finally(() => this.inFlight.delete(p));
           this.inFlight.add(p);
         }
+        // The pull ended without stop() (the server ended it): pull again, after a pause, never in a hot loop.
+        if (!this.stopping) throw new Error('nats pull consumer ended');
       } catch (err) {
         if (this.stopping) break;
         failures++;
