@@ -312,7 +312,7 @@ test('stop() lets the entry being published finish and be acked, and returns the
   const s = await source(n, async () => {
     started++;
     await gate;
-  }, 'node-stop', { batch: 8 });
+  }, 'node-stop', { batch: 8, ackWaitMs: 60_000 });
   await produce(n.subject, range(5).map((i) => ({ to: { user: 'x' }, data: i })));
   await waitFor('first entry in the pipeline', () => started === 1);
   let stopped = false;
@@ -323,13 +323,11 @@ test('stop() lets the entry being published finish and be acked, and returns the
   await stopping;
   assert.equal(s.stats().consumed, 1);
   assert.equal(started, 1, 'no new entry taken after stop');
-  // The four pulled-but-unstarted entries were nak'ed: another consumer gets them before ack_wait (2 s).
+  // The four pulled-but-unstarted entries were nak'ed: another consumer gets them long before ack_wait (60 s).
   let got = 0;
-  const t0 = Date.now();
   const other = await source(n, async () => void got++, 'node-next', { ackWaitMs: 60_000 });
-  await waitFor('the rest consumed elsewhere', () => other.stats().consumed === 4, 10_000);
+  await waitFor('the rest consumed elsewhere, well within ack_wait', () => other.stats().consumed === 4, 15_000);
   assert.equal(got, 4);
-  assert.ok(Date.now() - t0 < 2_000, 'returned at once, not after ack_wait');
 });
 
 test('stats: connected, lag, lastError; an existing consumer is updated to the configured max-deliver and ack-wait', { timeout: 30_000 }, async () => {
