@@ -45,6 +45,38 @@ export const CONFIG_KEYS = {
   ingestStream: { type: z.string().min(1).optional(), doc: 'Ingest stream key (default: <redisKeyPrefix>ingest, i.e. herald:ingest).' },
   ingestClaimIdleMs: { type: int(1000, 3_600_000).default(30_000), doc: 'Pending ingest entries idle this long are taken over from their (dead) consumer, ms.' },
   ingestMaxDeliveries: { type: int(1, 1000).default(10), doc: 'Deliveries after which an ingest entry goes to the dead-letter stream.' },
+  // NATS JetStream and PostgreSQL outbox ingest (DESIGN.md §7, docs/ingest.md): each runs when its URL is set.
+  ingestNatsUrl: {
+    type: z.string().min(1).regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'expected nats://host:port (comma-separated for several servers)').optional(),
+    doc: 'NATS server URL(s) for JetStream ingest, comma-separated (nats://host:4222). Unset: no NATS ingest.',
+  },
+  ingestNatsStream: { type: z.string().regex(/^[A-Za-z0-9_-]{1,58}$/, '1-58 of [A-Za-z0-9_-]').default('HERALD_INGEST'), doc: 'JetStream stream to consume (created if absent, work-queue retention). Dead letters are kept in <stream>_DEAD unless a stream already captures <subject>.dead.' },
+  ingestNatsSubject: {
+    type: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of [A-Za-z0-9_-], no wildcards').max(200).default('herald.ingest'),
+    doc: 'Subject producers publish to; bad entries go to <subject>.dead with the reason in the Herald-Dead-Reason header.',
+  },
+  ingestNatsDurable: { type: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of [A-Za-z0-9_-]').default('herald'), doc: 'Durable pull consumer shared by all nodes (created if absent).' },
+  ingestNatsMaxDeliver: { type: int(1, 1000).default(10), doc: 'Deliveries of a NATS entry after which a still-failing entry goes to the dead letter.' },
+  ingestNatsAckWaitMs: { type: int(1000, 3_600_000).default(30_000), doc: 'Time a node has to ack a NATS entry before JetStream redelivers it (to any node), ms.' },
+  ingestNatsBatch: { type: int(1, 10_000).default(64), doc: 'NATS entries pulled per request (buffered by the node).' },
+  ingestNatsConcurrency: { type: int(1, 1000).default(1), doc: 'NATS entries published at once per node. 1 keeps stream order; more is faster, unordered.' },
+  ingestNatsRetryDelayMs: { type: int(10, 600_000).default(1_000), doc: 'First redelivery delay of a NATS entry whose publish failed transiently (nak), doubling per delivery up to 60 s, ms.' },
+  ingestNatsDeadMaxMessages: { type: int(1, 100_000_000).default(100_000), doc: 'Cap of the dead-letter stream Herald creates (<stream>_DEAD); the oldest dead letters are discarded beyond it.' },
+  ingestNatsTimeoutMs: { type: int(100, 600_000).default(10_000), doc: 'Timeout of the NATS connect and of every JetStream call (stream/consumer setup, ack, dead-letter publish), ms.' },
+  ingestPgUrl: {
+    type: z.string().min(1).regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/db').optional(),
+    doc: 'PostgreSQL URL for the transactional outbox ingest (postgres://user@host:5432/db). Unset: no outbox ingest.',
+  },
+  ingestPgTable: {
+    type: z.string().regex(/^[a-z_][a-z0-9_]{0,55}$/, 'a lower-case SQL identifier: [a-z_][a-z0-9_]*, at most 56 characters').default('herald_outbox'),
+    doc: 'Outbox table (created if absent, with a NOTIFY trigger on the channel of the same name); bad rows move to <table>_dead.',
+  },
+  ingestPgBatch: { type: int(1, 10_000).default(100), doc: 'Outbox rows claimed per transaction (FOR UPDATE SKIP LOCKED, in id order).' },
+  ingestPgConcurrency: { type: int(1, 1000).default(1), doc: 'Outbox rows of a batch published at once. 1 keeps id order; more is faster, unordered.' },
+  ingestPgPollMs: { type: int(50, 3_600_000).default(1_000), doc: 'Outbox poll interval, ms: the backstop for a missed NOTIFY wake-up.' },
+  ingestPgRetryDelayMs: { type: int(10, 600_000).default(1_000), doc: 'Wait after a transient publish failure before the outbox batch is claimed again, doubling per failure up to 60 s, ms.' },
+  ingestPgMaxAttempts: { type: int(1, 1000).default(10), doc: 'Transient failures of one outbox row (counted by the node) after which it moves to <table>_dead.' },
+  ingestPgTimeoutMs: { type: int(100, 600_000).default(10_000), doc: 'Timeout of the PostgreSQL connect and of every outbox query, ms.' },
   redisKeyPrefix: { type: z.string().min(1).max(64).default('herald:'), doc: 'Prefix of every Redis key and channel.' },
 
   // RabbitMQ ingest (docs/ingest.md); on with ingestAmqpUrl, on any engine.

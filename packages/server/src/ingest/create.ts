@@ -51,12 +51,24 @@ const amqp: IngestBuilder = async ({ config, publish, logger, nodeId }) => {
   });
 };
 
+const nats: IngestBuilder = async ({ config, publish, logger, nodeId }) => {
+  if (!config.ingestNatsUrl) return undefined;
+  const { fromConfig } = await import('./natsSource.js');
+  return fromConfig(config, publish, logger, nodeId);
+};
+
+const pg: IngestBuilder = async ({ config, publish, logger, nodeId }) => {
+  if (!config.ingestPgUrl) return undefined;
+  const { fromConfig } = await import('./pgSource.js');
+  return fromConfig(config, publish, logger, nodeId);
+};
+
 /** One entry per kind, in start order. */
 const BUILDERS: [kind: string, build: IngestBuilder][] = [
   ['redis', redis],
   ['amqp', amqp],
-  // ['nats', nats],  NATS JetStream (natsSource.ts): added by its own change.
-  // ['pg', pg],      PostgreSQL outbox (pgSource.ts): added by its own change.
+  ['nats', nats],
+  ['pg', pg],
 ];
 
 /** The sources `config` turns on (not started). */
