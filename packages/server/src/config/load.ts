@@ -71,7 +71,7 @@ function describeIssue(issue: z.core.$ZodIssue, sources: Source[]): ConfigError 
   }
   if (!key) return new ConfigError(`invalid config: ${issue.message}`);
   const from = [...sources].reverse().find((s) => key in s.values);
-  const shown = key.toLowerCase().includes('secret') || key.toLowerCase().includes('key') ? '<hidden>' : JSON.stringify(from?.values[key]);
+  const shown = key.toLowerCase().includes('secret') || key.toLowerCase().includes('key') ? '<hidden>' : JSON.stringify(maskCredentials(from?.values[key]));
   return new ConfigError(`invalid value ${shown} for "${key}" (from ${from?.name ?? 'defaults'}): ${issue.message}`, key);
 }
 
@@ -99,4 +99,10 @@ export function configDefaults(): Record<string, unknown> {
       return [k, r.success ? r.data : undefined];
     }),
   );
+}
+
+/** A value as it may be shown in an error: a URL's password (redis://u:pass@h, amqp://…) is replaced by ***. */
+export function maskCredentials(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]*@/gi, '$1***@');
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, configDefaults } from '../../src/config/load.js';
+import { loadConfig, ConfigError, configDefaults, maskCredentials } from '../../src/config/load.js';
 import { envName, flagName } from '../../src/config/names.js';
 
 function file(obj: unknown): string {
@@ -69,4 +69,14 @@ test('bad values stop start-up naming key, value and source; secrets are hidden'
 
 test('empty environment variables count as unset', () => {
   assert.equal(loadConfig({ env: { HERALD_PORT: '' } }).port, 8080);
+});
+
+test('an invalid URL value is shown with its password masked', () => {
+  assert.equal(maskCredentials('amqp://herald:s3cret@mq:5672/vh'), 'amqp://herald:***@mq:5672/vh');
+  assert.equal(maskCredentials('redis://:pa%40ss@h:6379/0'), 'redis://:***@h:6379/0');
+  assert.equal(maskCredentials('redis://h:6379'), 'redis://h:6379');
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: { redisUrl: 'bogus://user:hunter22@h' } }),
+    (err: Error) => !err.message.includes('hunter22') && err.message.includes('***'),
+  );
 });
