@@ -31,6 +31,8 @@ import { AuthThrottle } from './auth/authThrottle.js';
 import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { StreamIngest } from './ingest/streamIngest.js';
+import { createHooks, type Hooks } from './hooks/hooks.js';
+import { HookMetrics } from './hooks/hookMetrics.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -50,6 +52,8 @@ export interface HeraldNode {
   readonly metrics: Metrics;
   /** The lifecycle seam: add a listener to hear connects, presence, room activity and delivery receipts. */
   readonly events: LifecycleEvents;
+  /** The hooks in the path that are configured (connect, join, publish, rpc): other transports reuse `hooks.connect`. */
+  readonly hooks: Hooks;
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -114,7 +118,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     isDraining: () => draining,
   });
   events.add(lifecycleStats(stats, metrics));
-  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
+  const hooks = createHooks(config, new HookMetrics(metrics.registry), log.child({ component: 'hooks' }));
+  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter, hooks });
   holder.gw = gw;
   const hub = gw.hub;
   const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
@@ -303,6 +308,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     stats,
     metrics,
     events,
+    hooks,
     onDrain,
     get draining() {
       return draining;
