@@ -91,9 +91,15 @@ export class HookClient {
       if (err instanceof SlotError) throw this.fast(err.reason, err.message);
       throw err;
     }
+    const left = Math.floor(o.timeoutMs - (performance.now() - started));
+    if (left < 1) {
+      // The slot came just as the wait ran out: no time left for the backend.
+      this.slots.release();
+      this.breaker.release(admitted);
+      throw this.fast('queue_timeout', 'no free slot for this hook in time');
+    }
     const requestId = randomUUID();
     try {
-      const left = Math.max(1, o.timeoutMs - (performance.now() - started));
       const res = await postJson(o.url, JSON.stringify(body), { timeoutMs: left, maxResponseBytes: o.maxAnswerBytes, requestId, ...(o.secret !== undefined ? { secret: o.secret } : {}) });
       const parsed = schema.safeParse(res.json);
       if (!parsed.success) {
