@@ -13,7 +13,10 @@ test('breaker: K consecutive failures open it; open refuses; after T one probe; 
   b.failure();
   b.admit();
   b.success(); // a success resets the count
-  for (let i = 0; i < 2; i++) (b.admit(), b.failure());
+  for (let i = 0; i < 2; i++) {
+    b.admit();
+    b.failure();
+  }
   assert.equal(b.current, 'closed');
   b.admit();
   b.failure();
