@@ -177,15 +177,18 @@ async function main(): Promise<void> {
   console.log('| server | connects/s | p50 ms | p99 ms | max ms | p50 ms of breaker_open refusals | outcomes | RSS before → peak → after MB |');
   console.log('|---|---:|---:|---:|---:|---:|---|---|');
   for (const [name, extra] of [
+    ['reference: same storm with a JWT in the URL (hook not called)', { jwt: '1' }],
     ['breaker (defaults: 5 failures, 10 s open)', {}],
     ['breaker nearly off (hookBreakerFailures 1000, the maximum)', { HERALD_HOOK_BREAKER_FAILURES: '1000' }],
   ] as const) {
-    const { server } = await startHerald(hookUrl, extra, outDir);
+    const { jwt, ...env } = extra as Record<string, string>;
+    const { server, secret } = await startHerald(hookUrl, env, outDir);
     const ws = server.httpBase.replace(/^http/, 'ws') + '/ws';
+    const tokens = jwt ? Array.from({ length: STORM }, (_, i) => mintToken(secret, { sub: `s-${i}`, ttlSec: 3600 })) : [];
     const before = readProc(server.pid, Date.now()).rssBytes;
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, readProc(server.pid, Date.now()).rssBytes)), 100);
-    const r = await run(STORM, STORM_CONCURRENCY, (i) => [`${ws}?device=d`, `sid=${i}`]);
+    const r = await run(STORM, STORM_CONCURRENCY, (i) => (jwt ? [`${ws}?device=d&token=${tokens[i]!}`, undefined] : [`${ws}?device=d`, `sid=${i}`]));
     clearInterval(sampler);
     await new Promise((res) => setTimeout(res, 500));
     const after = readProc(server.pid, Date.now()).rssBytes;
