@@ -13,14 +13,14 @@ import { hang, json, startBackend, type Handler } from './backend.js';
 
 const backend = await startBackend();
 const lines: string[] = [];
-const logger = createLogger('info', { node: 'hooks-test' }, { write: (s: string) => void lines.push(s) });
+const logger = createLogger('debug', { node: 'hooks-test' }, { write: (s: string) => void lines.push(s) });
 const nodes: HeraldNode[] = [];
 after(async () => {
   backend.releaseHung();
   await Promise.all(nodes.map((x) => x.close()));
 });
 async function node(extra: HeraldConfigInput): Promise<HeraldNode> {
-  const x = await startHerald({ port: 0, host: '127.0.0.1', jwtSecret: SECRET, apiKey: API_KEY, logLevel: 'info', ...extra }, { logger });
+  const x = await startHerald({ port: 0, host: '127.0.0.1', jwtSecret: SECRET, apiKey: API_KEY, logLevel: 'debug', ...extra }, { logger });
   nodes.push(x);
   return x;
 }
@@ -52,7 +52,7 @@ test('bad answers from the connect hook: 1013 with the reason, a log line naming
   for (const [what, h, reason] of cases) {
     backend.on('bad', h);
     const before = lines.length;
-    const c = open(n);
+    const c = open(n, { sid_hint: 'q-secret-value' }, { headers: { cookie: 'sid=never-logged-cookie' } });
     const closed = await closedWithin(c);
     assert.equal(closed.code, 1013, what);
     assert.match(closed.reason, reason, what);
@@ -63,6 +63,9 @@ test('bad answers from the connect hook: 1013 with the reason, a log line naming
     assert.match(logged, reason, what);
   }
   await waitUntil(() => n.gateway.liveCount === 0 || undefined, 3000, 'no connection stuck');
+  const all = lines.join('');
+  assert.ok(!all.includes('never-logged-cookie'), 'cookies are never logged');
+  assert.ok(!all.includes('q-secret-value'), 'the query is never logged');
   assert.ok((await metric(n, /herald_hook_failures_total\{hook="connect",reason="bad_answer",node="[^"]+"\} (\d+)/)) >= 4);
   assert.ok((await metric(n, /herald_auth_failures_total\{reason="hook_unavailable",node="[^"]+"\} (\d+)/)) >= 10);
   backend.releaseHung();
