@@ -4,7 +4,7 @@
  * always registered; a hook that is not configured has no series in them.
  */
 import client from 'prom-client';
-import { HOOK_NAMES, type HookFailureReason, type HookName } from '../observability/labels.js';
+import { HOOK_NAMES, type HookCallResult, type HookFailureReason, type HookName } from '../observability/labels.js';
 import type { BreakerState } from './breaker.js';
 import { BREAKER_GAUGE } from './breaker.js';
 
@@ -69,13 +69,13 @@ export class HookMetrics {
   }
 
   ok(hook: HookName, seconds: number): void {
-    this.calls.inc({ hook, result: 'ok' });
+    this.calls.inc({ hook, result: 'ok' satisfies HookCallResult });
     this.duration.observe({ hook }, seconds);
   }
 
   /** `seconds` is undefined for calls that never reached the backend. */
   failed(hook: HookName, reason: HookFailureReason, seconds?: number): void {
-    this.calls.inc({ hook, result: 'failed' });
+    this.calls.inc({ hook, result: 'failed' satisfies HookCallResult });
     this.failures.inc({ hook, reason });
     if (seconds !== undefined) this.duration.observe({ hook }, seconds);
   }

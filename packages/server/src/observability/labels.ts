@@ -44,6 +44,10 @@ export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 export const HOOK_NAMES = ['connect', 'join', 'publish', 'rpc'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
+/** `herald_hook_calls_total{result}`: `ok` the backend decided (allow or refuse), `failed` no decision. */
+export const HOOK_CALL_RESULTS = ['ok', 'failed'] as const;
+export type HookCallResult = (typeof HOOK_CALL_RESULTS)[number];
+
 /**
  * `herald_hook_failures_total{hook,reason}`: why a hook call gave no decision. The first five are
  * the outbound POST's (outbound/post.ts); `bad_answer` is a 2xx whose JSON has the wrong shape;
