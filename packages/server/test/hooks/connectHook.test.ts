@@ -91,3 +91,17 @@ test('without a connect hook a tokenless connection still waits for its auth fra
   c.send({ type: 'auth', token: 'x.y.z' });
   assert.equal((await c.waitClosed()).code, 4001);
 });
+
+test('node.hooks.connect.authenticate: the transport-agnostic entry (for SSE) gives an identity or a refusal', async () => {
+  backend.on('connect', (body, res) => {
+    const cookie = (body.headers as Record<string, string>).cookie;
+    json(res, cookie === 'sid=sse' ? { user: 'eve', tenant: 't', rooms: ['a'] } : { reject: { code: 4003, reason: 'banned' } });
+  });
+  const hook = n.hooks.connect!;
+  const ok = await hook.authenticate({ headers: { cookie: 'sid=sse' }, query: new URLSearchParams('rooms=a'), remote: '192.0.2.1' });
+  assert.deepEqual(ok, { ok: true, identity: { user: 'eve', tenant: 't', rooms: ['a'] } });
+  const seen = backend.seen.filter((x) => x.path === 'connect').at(-1)!;
+  assert.deepEqual(seen.body, { headers: { cookie: 'sid=sse' }, query: { rooms: 'a' }, remote: '192.0.2.1' });
+  const no = await hook.authenticate({ headers: {}, query: new URLSearchParams(), remote: '192.0.2.1' });
+  assert.deepEqual(no, { ok: false, code: 4003, reason: 'banned', why: 'rejected' });
+});

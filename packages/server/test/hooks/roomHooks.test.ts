@@ -18,6 +18,7 @@ backend.on('publish', (body, res) => {
   const data = body.data as { text?: string };
   if (data.text === 'spam') json(res, { allow: false, reason: 'moderated' });
   else if (data.text === 'shout') json(res, { allow: true, data: { text: 'SHOUT', by: body.user } });
+  else if (data.text === 'bloat') json(res, { allow: true, data: 'x'.repeat(3000) });
   else json(res, { allow: true });
 });
 
@@ -99,4 +100,26 @@ test('room frames waiting behind a hook are bounded per connection (hookMaxPendi
   assert.equal(third.code, 'rate_limited');
   assert.equal((await c.waitFor((f) => f.id === 'b')).type, 'reply');
   c.close();
+});
+
+test('a failing publish hook, or replaced data over maxMessageBytes: error unavailable, and the publish reaches nobody', async () => {
+  const down = await node({ hookPublishUrl: backend.url('nothing-here') });
+  const small = await node({ hookPublishUrl: backend.url('publish'), maxMessageBytes: 1024 });
+  for (const [n2, text] of [
+    [down, 'hello'],
+    [small, 'bloat'],
+  ] as const) {
+    const a = await connect(n2, 'fa');
+    const b = await connect(n2, 'fb');
+    await a.request({ type: 'join', room: 'r' });
+    await b.request({ type: 'join', room: 'r' });
+    const r = await a.request({ type: 'publish', room: 'r', data: { text } });
+    assert.equal(r.code, 'unavailable', text);
+    // A publish without the hook's say would have arrived before this presence answer; nothing did.
+    await b.request({ type: 'presence', room: 'r' });
+    assert.equal(b.messages().length, 0, text);
+    assert.equal(a.messages().length, 0, text);
+    a.close();
+    b.close();
+  }
 });
