@@ -25,6 +25,7 @@ import { Heartbeat } from './heartbeat.js';
 import { resolveOptions, type CompressionOption, type HeraldClientOptions, type ResolvedOptions } from './options.js';
 import { RequestTracker, type DisconnectPolicy, type RequestFrame } from './requests.js';
 import { RoomSet } from './rooms.js';
+import { callRpc, type RpcOptions } from './rpc.js';
 import type { WebSocketLike } from './socket.js';
 import { decodeClaims, isExpired } from './token.js';
 import { buildSocketUrl } from './url.js';
@@ -308,6 +309,14 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     return this.#request(frame, options.timeoutMs, 'reject');
   }
 
+  /**
+   * Calls `method` on the business backend (the server's RPC hook) and resolves with its `data`.
+   * Not resent after a disconnect; errors are described in rpc.ts (`isRpcError`).
+   */
+  rpc<T = unknown>(method: string, data?: unknown, options: RpcOptions = {}): Promise<T> {
+    return callRpc<T>((frame, timeoutMs) => this.#request(frame, timeoutMs, 'reject'), method, data, options);
+  }
+
   /** Who is in a room: the server's reply, with `members`. */
   presence(room: string, options: RequestOptions = {}): Promise<PresenceReply> {
     const invalid = checkRoom(room);
@@ -422,6 +431,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
 
   async #getToken(): Promise<string> {
     const source = this.#opts.token;
+    if (this.#opts.tokenTransport === 'none') return ''; // the server's connect hook authenticates (cookies)
     if (typeof source === 'string') return source;
     const expired = this.#token !== null && isExpired(decodeClaims(this.#token), Date.now());
     if (this.#token === null || this.#tokenStale || expired) {

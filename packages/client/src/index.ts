@@ -19,6 +19,7 @@ export {
 } from './client.js';
 export type { HeraldClientOptions, AckMode, TokenTransport, WireProtocol, CompressionOption } from './options.js';
 export { HeraldError, isHeraldError, type HeraldErrorCode } from './errors.js';
+export { isRpcError, type RpcOptions, type RpcServerCode } from './rpc.js';
 export { memoryStore, webStorageStore, defaultStore, type SeqStore, type WebStorageLike } from './storage.js';
 export { fullJitterDelay, type BackoffOptions } from './backoff.js';
 export type { WebSocketLike, WebSocketConstructor } from './socket.js';

@@ -10,7 +10,8 @@ import { defaultStore, type SeqStore } from './storage.js';
 import type { TokenSource } from './token.js';
 
 export type AckMode = 'auto' | 'manual';
-export type TokenTransport = 'frame' | 'query';
+/** `none`: no token at all — the server's connect hook authenticates the connection (e.g. by its cookies). */
+export type TokenTransport = 'frame' | 'query' | 'none';
 /** `json`: the text protocol v1. `binary`: protocol v2 (`herald.v2.bin`), optionally compressed. */
 export type WireProtocol = 'json' | 'binary';
 /**
@@ -33,9 +34,9 @@ export interface HeraldClientOptions {
    * A JWT, or a function returning one (sync or async). A function is called on
    * the first connect, when the cached token's `exp` has passed, and after the
    * server closes with 4001 (one refresh per connection attempt before giving up).
-   * Required.
+   * Required, except with `tokenTransport: "none"`.
    */
-  token: TokenSource;
+  token?: TokenSource;
   /**
    * Stable device id, 1–64 of `[A-Za-z0-9._:-]`. Default: not sent, so the
    * server uses the token's `did` claim, else `"default"`. Two connections of one
@@ -50,7 +51,9 @@ export interface HeraldClientOptions {
   /**
    * How the token reaches the server: `"frame"` sends `{"type":"auth"}` as the
    * first frame (keeps tokens out of URLs and access logs); `"query"` puts it in
-   * the `token` query parameter. Default `"frame"`.
+   * the `token` query parameter; `"none"` sends no token: the server's connect
+   * hook authenticates the connection from its request (browsers send the
+   * site's cookies on same-site WebSocket upgrades). Default `"frame"`.
    */
   tokenTransport?: TokenTransport;
   /**
@@ -154,7 +157,8 @@ function isCodec(value: unknown): value is Compressor | AsyncCompressor {
 
 export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   if (!options || typeof options.url !== 'string' || options.url === '') throw bad('url is required');
-  if (typeof options.token !== 'string' && typeof options.token !== 'function') throw bad('token must be a string or a function returning one');
+  const noToken = options?.tokenTransport === 'none';
+  if (!noToken && typeof options.token !== 'string' && typeof options.token !== 'function') throw bad('token must be a string or a function returning one');
   const device = options.device;
   if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
   if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) throw bad(`platform must be one of ${PLATFORMS.join('|')}`);
@@ -164,7 +168,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   const ackMode = options.ackMode ?? 'auto';
   if (ackMode !== 'auto' && ackMode !== 'manual') throw bad('ackMode must be "auto" or "manual"');
   const tokenTransport = options.tokenTransport ?? 'frame';
-  if (tokenTransport !== 'frame' && tokenTransport !== 'query') throw bad('tokenTransport must be "frame" or "query"');
+  if (tokenTransport !== 'frame' && tokenTransport !== 'query' && tokenTransport !== 'none') throw bad('tokenTransport must be "frame", "query" or "none"');
   const protocol = options.protocol ?? 'json';
   if (protocol !== 'json' && protocol !== 'binary') throw bad('protocol must be "json" or "binary"');
   const compression = options.compression ?? 'auto';
@@ -174,7 +178,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   const minReconnectDelayMs = duration('minReconnectDelayMs', options.minReconnectDelayMs, DEFAULT_BACKOFF.minDelayMs, 1);
   return {
     url: options.url,
-    token: options.token,
+    token: options.token ?? '',
     device,
     platform: options.platform ?? (inBrowser ? 'web' : undefined),
     WebSocket: WS,

@@ -116,8 +116,19 @@ export interface PresenceFrame {
 export interface PingFrame {
   type: 'ping';
 }
+/** A call to the business backend through the RPC hook (docs/hooks.md): answered by a reply or error with the same `id`. */
+export interface RpcFrame {
+  type: 'rpc';
+  id: string;
+  /** 1-128 of [A-Za-z0-9._:/-] (RPC_METHOD_PATTERN). */
+  method: string;
+  data?: unknown;
+}
 
-export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame;
+/** Method names of `rpc` frames. */
+export const RPC_METHOD_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame | RpcFrame;
 
 /** Error codes carried by `error` frames. */
 export const ErrorCode = {
@@ -131,5 +142,11 @@ export const ErrorCode = {
   TooManyRooms: 'too_many_rooms',
   RateLimited: 'rate_limited',
   Internal: 'internal',
+  /** A hook refused a join or a publish (docs/hooks.md). */
+  Forbidden: 'forbidden',
+  /** A hook failed, timed out or its breaker is open: try again later. */
+  Unavailable: 'unavailable',
+  /** An `rpc` frame on a node without an RPC hook. */
+  NotSupported: 'not_supported',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

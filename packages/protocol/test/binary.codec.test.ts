@@ -33,6 +33,7 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'client', v2: 0x46, frame: { type: 'publish', room: 'chat', data: 'hi 👋', event: 'say', id: 'p1' } },
   { sender: 'client', v2: 0x47, frame: { type: 'presence', room: 'chat', id: 'pr1' } },
   { sender: 'client', v2: 0x48, frame: { type: 'ping' } },
+  { sender: 'client', v2: 0x50, frame: { type: 'rpc', id: 'c1', method: 'cart.add', data: { sku: 42 } } },
 ];
 
 function codeOf(fn: () => unknown): string {
@@ -45,9 +46,10 @@ function codeOf(fn: () => unknown): string {
   return 'ok';
 }
 
-test('frame types: 15 distinct ids, one per v1 message and direction, bit 0x40 = client', () => {
-  assert.equal(FRAME_TYPES.length, 15);
-  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 15);
+test('frame types: distinct ids, one per v1 message and direction, bit 0x40 = client', () => {
+  // 15 types of the first protocol, plus rpc (0x50, issue 16).
+  assert.equal(FRAME_TYPES.length, 16);
+  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, FRAME_TYPES.length);
   assert.deepEqual(
     FRAME_TYPES.map((t) => t.id).sort((a, b) => a - b),
     SAMPLES.map((s) => s.v2).sort((a, b) => a - b),

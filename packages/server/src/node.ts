@@ -32,6 +32,8 @@ import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { IngestSource } from './ingest/source.js';
 import { createIngestSources, ingestRows, startIngestSources, streamIngestStats } from './ingest/create.js';
+import { createHooks, type Hooks } from './hooks/hooks.js';
+import { HookMetrics } from './hooks/hookMetrics.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -53,6 +55,8 @@ export interface HeraldNode {
   readonly events: LifecycleEvents;
   /** The ingest sources this node consumes (docs/ingest.md), started; stopped first on drain. */
   readonly ingest: readonly IngestSource[];
+  /** The hooks in the path that are configured (connect, join, publish, rpc): other transports reuse `hooks.connect`. */
+  readonly hooks: Hooks;
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -118,7 +122,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     ingestSources: () => ingestRows(ingestSources),
   });
   events.add(lifecycleStats(stats, metrics));
-  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
+  const hooks = createHooks(config, new HookMetrics(metrics.registry), log.child({ component: 'hooks' }));
+  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter, hooks });
   holder.gw = gw;
   const hub = gw.hub;
   const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
@@ -296,6 +301,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     metrics,
     events,
     ingest: ingestSources,
+    hooks,
     onDrain,
     get draining() {
       return draining;

@@ -25,6 +25,8 @@ export const BinaryFrameType = {
   Publish: 0x46,
   PresenceRequest: 0x47,
   Ping: 0x48,
+  // 0x50 rather than the next free id: ids 0x49-0x4F are left to the room frames being added alongside.
+  Rpc: 0x50,
 } as const;
 
 export type FrameTypeName = keyof typeof BinaryFrameType;
@@ -71,6 +73,7 @@ const LIST: readonly FrameTypeInfo[] = [
   { id: BinaryFrameType.Publish, name: 'Publish', v1: 'publish', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.PresenceRequest, name: 'PresenceRequest', v1: 'presence', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Ping, name: 'Ping', v1: 'ping', sender: 'client', payload: 'empty', headerSeq: false },
+  { id: BinaryFrameType.Rpc, name: 'Rpc', v1: 'rpc', sender: 'client', payload: 'json', headerSeq: false },
 ];
 
 /** Every frame type, in id order. */

@@ -22,6 +22,12 @@ const bool = z.preprocess((v) => {
 const list = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item));
 
+/** An outbound call target: http or https only (undici would refuse others at the first call, not at start-up). */
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'expected an http:// or https:// URL');
+
 /** Each entry: the zod type (with default) and a one-line description for docs and --help. */
 export const CONFIG_KEYS = {
   port: { type: int(0, 65535).default(8080), doc: 'TCP port for WebSocket and HTTP (0 picks a free port).' },
@@ -168,6 +174,20 @@ export const CONFIG_KEYS = {
   drainWindowMs: { type: int(0, 600_000).default(5_000), doc: 'On shutdown, WebSocket clients are closed 1001 in waves spread over this window, ms, so they do not all reconnect at once (capped below shutdownTimeoutMs).' },
   adminInspectMaxMessages: { type: int(1, 1_000_000).default(10_000), doc: 'Admin user lookup: inbox messages walked at most per lookup (newest first; beyond it the counts are lower bounds).' },
   webhookSecret: { type: z.string().min(16).optional(), doc: 'Secret that signs every outbound call, webhooks and hooks alike: header Herald-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> (docs/events.md).' },
+  hookConnectUrl: { type: httpUrl.optional(), doc: 'Connect hook (docs/hooks.md): a WebSocket without `token` in its URL is authenticated by a signed POST here (headers with cookie, query, remote address). Unset: such a connection sends an auth frame.' },
+  hookJoinUrl: { type: httpUrl.optional(), doc: 'Join hook (docs/hooks.md): every room join, after the token/connect `rooms` allow-list, is allowed or refused by a signed POST here.' },
+  hookPublishUrl: { type: httpUrl.optional(), doc: 'Publish hook (docs/hooks.md): every client room publish is allowed, refused or has its data replaced by a signed POST here.' },
+  hookRpcUrl: { type: httpUrl.optional(), doc: 'RPC hook (docs/hooks.md): client `rpc` frames are answered by a signed POST here. Unset: rpc frames get error not_supported.' },
+  hookConnectTimeoutMs: { type: int(10, 60_000).default(2_000), doc: 'Connect hook: whole call (queue wait included), ms. Past it the connection closes 1013.' },
+  hookJoinTimeoutMs: { type: int(10, 60_000).default(2_000), doc: 'Join hook: whole call (queue wait included), ms. Past it the join gets error unavailable.' },
+  hookPublishTimeoutMs: { type: int(10, 60_000).default(2_000), doc: 'Publish hook: whole call (queue wait included), ms. Past it the publish gets error unavailable.' },
+  hookRpcTimeoutMs: { type: int(10, 60_000).default(2_000), doc: 'RPC hook: whole call (queue wait included), ms. Past it the rpc gets error unavailable.' },
+  hookMaxConcurrency: { type: int(1, 100_000).default(64), doc: 'Calls one hook has in flight at once on a node; more wait in its queue.' },
+  hookMaxQueue: { type: int(0, 1_000_000).default(1_000), doc: 'Calls waiting for a hook slot on a node; over it a call fails at once (queue_full).' },
+  hookBreakerFailures: { type: int(1, 1_000).default(5), doc: 'Consecutive failures of a hook that open its circuit breaker (calls then fail at once: connect 1013, others error unavailable).' },
+  hookBreakerOpenMs: { type: int(10, 3_600_000).default(10_000), doc: 'Time a hook breaker stays open before one probe call is let through (half-open), ms.' },
+  hookMaxAnswerBytes: { type: int(64, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest hook answer read, bytes; a longer one is a failure (too_large) and its reading stops.' },
+  hookMaxPendingPerConnection: { type: int(1, 10_000).default(16), doc: 'Hook-gated frames one connection may have waiting or in flight (room frames behind a join/publish hook, rpc calls); over it: error rate_limited.' },
   adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;
 

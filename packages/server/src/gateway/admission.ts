@@ -16,6 +16,7 @@ import type { Limiter } from '../limits/limiter.js';
 import { originAllowed } from '../limits/originCheck.js';
 import type { Stats } from '../observability/stats.js';
 import type { V2Codecs, V2Session } from '../protocol/v2Frames.js';
+import type { ConnectRequest } from '../hooks/connectHook.js';
 import { HandshakeError, parseHandshake, type HandshakeParams } from './handshake.js';
 
 export interface AdmissionDeps {
@@ -28,8 +29,11 @@ export interface AdmissionDeps {
   liveCount(): number;
   /** Sessions active in the registry. */
   activeCount(): number;
-  /** An admitted socket: the session layer takes it from here. */
-  open(ws: WebSocket, params: HandshakeParams, remote: string, v2: V2Session | undefined): void;
+  /**
+   * An admitted socket: the session layer takes it from here. `request` is what the connect hook
+   * needs (headers, query, address): handed over, not kept on the connection.
+   */
+  open(ws: WebSocket, params: HandshakeParams, remote: string, v2: V2Session | undefined, request: ConnectRequest): void;
 }
 
 export class Admission {
@@ -80,7 +84,7 @@ export class Admission {
         return;
       }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      d.open(ws, params, ip, v2);
+      d.open(ws, params, ip, v2, { headers: req.headers, query, remote: ip });
     });
   }
 

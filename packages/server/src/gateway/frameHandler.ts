@@ -12,6 +12,8 @@ import type { HeraldConfig } from '../config/schema.js';
 import type { InboxStore } from '../engine/types.js';
 import type { Stats } from '../observability/stats.js';
 import { errorFrame, PONG_FRAME, replyFrame } from '../protocol/serverFrames.js';
+import type { FrameOrder } from '../hooks/frameOrder.js';
+import type { RpcFrames } from '../hooks/rpcFrames.js';
 import type { Connection } from './connection.js';
 import type { Rooms } from './rooms.js';
 
@@ -26,6 +28,10 @@ export interface FrameHandlerDeps {
 export class FrameHandler {
   /** Set once Rooms exists (it answers refusals through this handler). */
   rooms!: Rooms;
+  /** Set by the gateway: keeps join/leave/publish of a connection in order when hooks make them asynchronous. */
+  order!: FrameOrder<Connection>;
+  /** Set by the gateway: `rpc` frames (the RPC hook). */
+  rpc!: RpcFrames<Connection>;
 
   constructor(private readonly d: FrameHandlerDeps) {}
 
@@ -46,19 +52,24 @@ export class FrameHandler {
       case 'sync':
         return this.sync(c, f.after, f.id);
       case 'join':
-        this.rooms.join(c, f.room, f.id);
-        return;
+        return this.inOrder(c, () => this.rooms.join(c, f.room, f.id), f.id);
       case 'leave':
-        this.rooms.leave(c, f.room, f.id);
-        return;
+        return this.inOrder(c, () => this.rooms.leave(c, f.room, f.id), f.id);
       case 'publish':
-        this.rooms.publish(c, f.room, f.data, f.event, f.id);
-        return;
+        return this.inOrder(c, () => this.rooms.publish(c, f.room, f.data, f.event, f.id), f.id);
+      case 'rpc':
+        return this.rpc.handle(c, f);
       case 'presence':
         return this.rooms.presence(c, f.room, f.id);
       case 'auth':
         return this.refresh(c, f.token, f.id);
     }
+  }
+
+  /** Runs a room frame after the ones of `c` still waiting for a hook; refuses it past the per-connection bound. */
+  private inOrder(c: Connection, task: () => Promise<void> | void, id: string | undefined): undefined {
+    if (!this.order.run(c, task)) this.refuse(c, ErrorCode.RateLimited, `at most ${this.d.config.hookMaxPendingPerConnection} frames may wait for hooks per connection`, id);
+    return undefined;
   }
 
   /** A cumulative ack: undefined when valid, else why not (a seq beyond the last one sent). */

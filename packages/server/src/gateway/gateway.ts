@@ -26,6 +26,9 @@ import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
 import { Rooms } from './rooms.js';
 import { Sessions } from './sessions.js';
+import type { Hooks } from '../hooks/hooks.js';
+import { FrameOrder } from '../hooks/frameOrder.js';
+import { RpcFrames } from '../hooks/rpcFrames.js';
 
 export interface GatewayDeps {
   config: HeraldConfig;
@@ -37,6 +40,8 @@ export interface GatewayDeps {
   stats: Stats;
   metrics: Metrics;
   limiter: Limiter;
+  /** The hooks in the path that are configured (hooks/hooks.ts). */
+  hooks?: Hooks;
 }
 
 /** How long a connection the server closed gets to complete the close handshake before the socket is dropped, ms. */
@@ -104,9 +109,23 @@ export class Gateway {
       stats: d.stats,
       log: d.log,
       refuse: (conn, code, message, id) => frames.refuse(conn, code, message, id),
+      joinHook: d.hooks?.join,
+      publishHook: d.hooks?.publish,
     });
     frames.rooms = rooms;
-    const sessions = new Sessions({ config: c, nodeId: d.nodeId, engine: d.engine, verifier: d.verifier, hub: this.hub, rooms, events: d.events, limiter: d.limiter, stats: d.stats, log: d.log });
+    const sessions = new Sessions({
+      config: c,
+      nodeId: d.nodeId,
+      engine: d.engine,
+      verifier: d.verifier,
+      hub: this.hub,
+      rooms,
+      events: d.events,
+      limiter: d.limiter,
+      stats: d.stats,
+      log: d.log,
+      connectHook: d.hooks?.connect,
+    });
     const ingress = new Ingress({
       config: c,
       v2,
@@ -130,6 +149,8 @@ export class Gateway {
     sessions.hooks = hooks;
     sessions.replayEarly = (conn) => ingress.replayEarly(conn);
     sessions.failed = (conn, err) => ingress.failed(conn, err);
+    frames.order = new FrameOrder<Connection>(c.hookMaxPendingPerConnection, (conn, err) => ingress.failed(conn, err));
+    frames.rpc = new RpcFrames<Connection>(d.hooks?.rpc, c.hookMaxPendingPerConnection, (conn, code, message, id) => frames.refuse(conn, code, message, id));
     this.sessions = sessions;
     this.admission = new Admission({
       config: c,
@@ -139,7 +160,7 @@ export class Gateway {
       stats: d.stats,
       liveCount: () => sessions.live.size,
       activeCount: () => this.registry.size,
-      open: (ws, params, remote, session) => sessions.open(ws, params, remote, session),
+      open: (ws, params, remote, session, request) => sessions.open(ws, params, remote, session, request),
     });
     wheel.start();
   }

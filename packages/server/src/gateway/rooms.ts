@@ -15,6 +15,8 @@ import type { Limiter } from '../limits/limiter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
 import { messageFrame, presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
+import type { JoinHook } from '../hooks/joinHook.js';
+import type { PublishHook } from '../hooks/publishHook.js';
 import type { Connection } from './connection.js';
 
 export interface RoomsDeps {
@@ -29,13 +31,18 @@ export interface RoomsDeps {
   log: Logger;
   /** Answers a refused frame with an error frame (counted as a protocol error). */
   refuse(c: Connection, code: string, message: string, id?: string): void;
+  /** The backend's say on joins and publishes (hooks/), when configured. */
+  joinHook?: JoinHook | undefined;
+  publishHook?: PublishHook | undefined;
 }
 
 export class Rooms {
   constructor(private readonly d: RoomsDeps) {}
 
-  join(c: Connection, room: string, id?: string): void {
+  /** Asynchronous only with a join hook; the frame handler keeps a connection's room frames in order. */
+  join(c: Connection, room: string, id?: string): Promise<void> | void {
     const d = this.d;
+    if (c.state !== 'active') return; // queued behind a hook call that outlived the connection
     if (!roomAllowed(c.allowRooms, room)) return d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
     if (c.rooms?.has(room)) {
       if (id !== undefined) c.sendText(replyFrame(id, { room }));
@@ -44,6 +51,22 @@ export class Rooms {
     if ((c.rooms?.size ?? 0) >= d.config.maxRoomsPerConnection) {
       return d.refuse(c, ErrorCode.TooManyRooms, `at most ${d.config.maxRoomsPerConnection} rooms per connection`, id);
     }
+    if (d.joinHook !== undefined) return this.joinAsked(d.joinHook, c, room, id);
+    this.joinNow(c, room, id);
+  }
+
+  /** The allow-list let the join through: the join hook decides. A claim refusal never reaches it. */
+  private async joinAsked(hook: JoinHook, c: Connection, room: string, id?: string): Promise<void> {
+    const refusal = await hook.check(c, room);
+    if (c.state !== 'active') return;
+    if (refusal !== undefined) return this.d.refuse(c, refusal.code, refusal.message, id);
+    // A token refresh may have narrowed the allow-list while the backend answered.
+    if (!roomAllowed(c.allowRooms, room)) return this.d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
+    this.joinNow(c, room, id);
+  }
+
+  private joinNow(c: Connection, room: string, id?: string): void {
+    const d = this.d;
     const first = d.hub.registry.join(c, room);
     if (first) void d.bus.subscribe({ kind: 'room', tenant: c.tenant, room });
     d.presence.roomJoin(c.tenant, room, { user: c.user, device: c.device, node: d.nodeId }).catch((err: unknown) => d.log.warn({ err }, 'room join failed'));
@@ -100,14 +123,36 @@ export class Rooms {
     this.d.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, presenceEventFrame({ type, room, user: c.user, device: c.device }));
   }
 
-  publish(c: Connection, room: string, data: unknown, event: string | undefined, id?: string): void {
+  /** Asynchronous only with a publish hook (kept in order like joins). */
+  publish(c: Connection, room: string, data: unknown, event: string | undefined, id?: string): Promise<void> | void {
     const d = this.d;
+    if (c.state !== 'active') return;
     if (!c.rooms?.has(room)) return d.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
     if (!d.limiter.clientPublish(c.tenant, c.user)) return d.refuse(c, ErrorCode.RateLimited, 'room publish rate limit exceeded; slow down', id);
     const json = JSON.stringify(data);
     if (json === undefined || Buffer.byteLength(json) > d.config.maxMessageBytes) {
       return d.refuse(c, ErrorCode.BadField, `field "data" must be JSON of at most ${d.config.maxMessageBytes} bytes`, id);
     }
+    if (d.publishHook !== undefined) return this.publishAsked(d.publishHook, c, room, data, json, event, id);
+    this.publishNow(c, room, json, event, id);
+  }
+
+  /** The publish hook sees it before any member: it may refuse it (nobody gets it) or replace its data. */
+  private async publishAsked(hook: PublishHook, c: Connection, room: string, data: unknown, original: string, event: string | undefined, id?: string): Promise<void> {
+    const d = this.d;
+    const r = await hook.check(c, room, data);
+    if (c.state !== 'active') return;
+    if (!r.ok) return d.refuse(c, r.code, r.message, id);
+    if (!c.rooms?.has(room)) return d.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
+    const json = r.replaced ? JSON.stringify(r.data) : original;
+    if (json === undefined || Buffer.byteLength(json) > d.config.maxMessageBytes) {
+      return d.refuse(c, ErrorCode.Unavailable, `the publish hook answered data over ${d.config.maxMessageBytes} bytes`, id);
+    }
+    this.publishNow(c, room, json, event, id);
+  }
+
+  private publishNow(c: Connection, room: string, json: string, event: string | undefined, id?: string): void {
+    const d = this.d;
     const msgId = randomUUID();
     const ts = Date.now();
     const text = messageFrame({ id: msgId, ts, room, from: c.user, data: json, ...(event !== undefined ? { event } : {}) });

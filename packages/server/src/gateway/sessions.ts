@@ -12,6 +12,7 @@ import type { DeliveryHub } from '../delivery/hub.js';
 import { ReliableStream } from '../delivery/reliableStream.js';
 import { resolveStartPoint } from '../delivery/startPoint.js';
 import type { DevicePresence, Engine } from '../engine/types.js';
+import type { ConnectHook, ConnectRequest } from '../hooks/connectHook.js';
 import type { LifecycleEvents } from '../events/lifecycle.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Logger } from '../observability/logger.js';
@@ -33,6 +34,8 @@ export interface SessionsDeps {
   limiter: Limiter;
   stats: Stats;
   log: Logger;
+  /** Authenticates connections without a token in the URL, when configured. */
+  connectHook?: ConnectHook | undefined;
 }
 
 /** Frames a client may pipeline behind its token before the welcome. */
@@ -54,14 +57,33 @@ export class Sessions {
 
   constructor(private readonly d: SessionsDeps) {}
 
-  open(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
+  open(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined, request?: ConnectRequest): void {
     const d = this.d;
     const id = d.nodeId + '.' + (++this.connSeq).toString(36);
     const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, this.hooks, d.config.outboundBufferBytes);
     conn.v2 = v2;
     this.live.add(conn);
     if (p.token !== undefined) this.authenticate(conn, p.token);
+    else if (d.connectHook !== undefined && request !== undefined) this.authenticateByHook(conn, d.connectHook, request);
     else d.hub.wheel.schedule(conn.timer, d.config.authTimeoutMs);
+  }
+
+  /**
+   * No token in the URL and a connect hook configured: the backend decides, from the upgrade
+   * request. Reading pauses as for a token; the hook's own timeout bounds the wait.
+   */
+  private authenticateByHook(conn: Connection, hook: ConnectHook, request: ConnectRequest): void {
+    conn.ws.pause();
+    conn.early = [];
+    hook
+      .authenticate(request)
+      .then((out) => {
+        if (conn.state !== 'authenticating') return; // closed while the backend answered
+        if (out.ok) return this.admit(conn, out.identity);
+        this.d.stats.bump(this.d.stats.authFailures, out.why === 'rejected' ? 'hook_rejected' : 'hook_unavailable');
+        conn.close(out.code, out.reason);
+      })
+      .catch((err: unknown) => this.failed(conn, err));
   }
 
   /** Starts authenticating with `token` (URL or auth frame): reading pauses until the welcome is out. */
@@ -83,6 +105,12 @@ export class Sessions {
       conn.close(CloseCode.Unauthorized, err instanceof AuthError ? err.message : 'token invalid');
       return;
     }
+    await this.admit(conn, identity);
+  }
+
+  /** An identity from a token or the connect hook: the device check, then activation. */
+  private async admit(conn: Connection, identity: Identity): Promise<void> {
+    const d = this.d;
     // No `device` in the URL: the token's `did` names it, else "default".
     if (conn.device === '') conn.device = identity.device ?? DEFAULT_DEVICE;
     else if (identity.device !== undefined && identity.device !== conn.device) {

@@ -35,5 +35,23 @@ export const AUTH_FAILURE_REASONS = [
   'api_key',
   'admin_login',
   'admin_api',
+  'hook_rejected',
+  'hook_unavailable',
 ] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/** The hooks in the path (DESIGN.md §7): the `hook` label of every `herald_hook_*` series. */
+export const HOOK_NAMES = ['connect', 'join', 'publish', 'rpc'] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+
+/** `herald_hook_calls_total{result}`: `ok` the backend decided (allow or refuse), `failed` no decision. */
+export const HOOK_CALL_RESULTS = ['ok', 'failed'] as const;
+export type HookCallResult = (typeof HOOK_CALL_RESULTS)[number];
+
+/**
+ * `herald_hook_failures_total{hook,reason}`: why a hook call gave no decision. The first five are
+ * the outbound POST's (outbound/post.ts); `bad_answer` is a 2xx whose JSON has the wrong shape;
+ * `breaker_open`, `queue_full` and `queue_timeout` never reached the backend.
+ */
+export const HOOK_FAILURE_REASONS = ['timeout', 'network', 'status', 'too_large', 'bad_json', 'bad_answer', 'breaker_open', 'queue_full', 'queue_timeout'] as const;
+export type HookFailureReason = (typeof HOOK_FAILURE_REASONS)[number];

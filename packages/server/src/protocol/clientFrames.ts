@@ -3,7 +3,7 @@
  * frame or a ProtocolViolation that the connection answers with an error frame
  * (recoverable) or close 4000 (not JSON at all).
  */
-import { ErrorCode, ROOM_NAME_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
+import { ErrorCode, ROOM_NAME_PATTERN, RPC_METHOD_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds, jsonValueDepthExceeds } from './jsonDepth.js';
 import { ILL_FORMED, isWellFormedId } from './identifiers.js';
 
@@ -91,6 +91,11 @@ function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
       if (typeof f.event === 'string' && !isWellFormedId(f.event)) bad('event', ILL_FORMED);
       return { type: 'publish', room: r, data: f.data, ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
     }
+    case 'rpc':
+      // The reply is matched by id: an rpc without one could never be answered.
+      if (id === undefined) bad('id', 'is required on rpc frames');
+      if (typeof f.method !== 'string' || !RPC_METHOD_PATTERN.test(f.method)) bad('method', 'must be 1-128 of [A-Za-z0-9._:/-]');
+      return { type: 'rpc', id: id as string, method: f.method as string, ...('data' in f ? { data: f.data } : {}) };
     case 'auth':
       if (typeof f.token !== 'string') bad('token', 'must be a string');
       return { type: 'auth', token: f.token as string, ...(id ? { id } : {}) };
