@@ -51,6 +51,8 @@ export interface AdminDeps {
   log: Logger;
   isDraining(): boolean;
   startedAt: number;
+  /** Load shedding, reloads and balancing state for the page (issue 21). */
+  protection?: () => Record<string, unknown>;
 }
 
 
@@ -188,6 +190,7 @@ export class AdminHandler {
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       engineStats: engineStats ?? null,
       nodes,
+      protection: this.d.protection?.() ?? null,
     };
   }
 

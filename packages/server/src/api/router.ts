@@ -22,6 +22,7 @@ import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
+import type { ConfigActions } from '../admin/configActions.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -44,6 +45,10 @@ export interface RouterDeps {
   admin?: AdminHandler;
   /** The admin page's user lookup and actions (admin/userActions.ts). */
   adminUsers?: AdminUserActions;
+  /** POST /admin/api/reload (admin/configActions.ts). */
+  configActions?: ConfigActions;
+  /** Extra /readyz detail (load shedding state); never changes readiness. */
+  readyDetail?: () => Record<string, unknown>;
 }
 
 const disconnectSchema = z.strictObject({
@@ -95,6 +100,7 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/api\/csrf$/, name: 'admin_csrf', auth: false, handler: (req, res) => this.adminUsers().csrf(req, res) },
       { method: 'GET', pattern: /^\/admin\/api\/user$/, name: 'admin_user', auth: false, handler: (req, res, _p, q) => this.adminUsers().lookup(req, res, q) },
       { method: 'POST', pattern: /^\/admin\/api\/disconnect$/, name: 'admin_disconnect', auth: false, handler: (req, res) => this.adminUsers().disconnect(req, res) },
+      { method: 'POST', pattern: /^\/admin\/api\/reload$/, name: 'admin_reload', auth: false, handler: (req, res) => this.configActions().reload(req, res) },
       { method: 'POST', pattern: /^\/admin\/api\/send$/, name: 'admin_send', auth: false, handler: (req, res) => this.adminUsers().send(req, res) },
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
@@ -110,6 +116,11 @@ export class Router {
    * Answers one request. Never rejects: anything a handler throws becomes one
    * JSON error reply (500 for the unexpected), so no request can reach the process.
    */
+  private configActions(): ConfigActions {
+    if (!this.d.configActions) throw new ApiError('not_found', 'configuration reload is not enabled');
+    return this.d.configActions;
+  }
+
   private adminUsers(): AdminUserActions {
     if (!this.d.adminUsers) throw new ApiError('not_found', 'the admin user actions are not enabled');
     return this.d.adminUsers;
@@ -240,7 +251,7 @@ export class Router {
   private ready(res: ServerResponse): void {
     const engine = this.d.engine.isReady();
     const draining = this.d.isDraining();
-    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining });
+    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining, ...this.d.readyDetail?.() });
   }
 
   private async metrics(res: ServerResponse): Promise<void> {

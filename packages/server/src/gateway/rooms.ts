@@ -104,6 +104,8 @@ export class Rooms {
     const d = this.d;
     if (!c.rooms?.has(room)) return d.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
     if (!d.limiter.clientPublish(c.tenant, c.user)) return d.refuse(c, ErrorCode.RateLimited, 'room publish rate limit exceeded; slow down', id);
+    const eventRefused = d.limiter.clientEvent(c.tenant, c.user, room, event);
+    if (eventRefused) return d.refuse(c, ErrorCode.RateLimited, `event rate limit "${eventRefused.pattern}" (eventRateLimits, limit ${eventRefused.limit}) exceeded; retry in ${eventRefused.waitMs} ms`, id);
     const json = JSON.stringify(data);
     if (json === undefined || Buffer.byteLength(json) > d.config.maxMessageBytes) {
       return d.refuse(c, ErrorCode.BadField, `field "data" must be JSON of at most ${d.config.maxMessageBytes} bytes`, id);

@@ -102,7 +102,7 @@ export class Sessions {
   private async activate(conn: Connection, id: Identity): Promise<void> {
     const d = this.d;
     const { engine, hub } = d;
-    const max = d.config.maxConnectionsPerUser;
+    const max = d.limiter.maxConnectionsPerUser(id.tenant);
     const [point, devices] = await Promise.all([
       resolveStartPoint(engine, {
         tenant: id.tenant,
