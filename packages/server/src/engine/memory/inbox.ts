@@ -9,6 +9,17 @@
  * store can refuse appends past a global bound (memoryMaxStoredBytes).
  */
 import type { InboxMessage, InboxRange, NewInboxMessage, Retention } from '../types.js';
+import { decodePayload, PLAIN_CODEC, type PayloadCodec, type PayloadFlag } from '../payloadCodec.js';
+
+/** A held message whose data may be compressed (`z` names the codec; engine/payloadCodec.ts). */
+type Held = InboxMessage & { z?: PayloadFlag };
+
+/** The message as readers see it: data decompressed, no flag. */
+function plain(m: Held): InboxMessage {
+  if (m.z === undefined) return m;
+  const { z, ...rest } = m;
+  return { ...rest, data: decodePayload(m.data, z) };
+}
 
 /** Rough per-message cost beyond its strings (object, array slot, numbers). */
 const MESSAGE_OVERHEAD_BYTES = 96;
@@ -132,7 +143,11 @@ export class MemoryInboxStore {
   private lastFullSweep = 0;
 
   /** `maxBytes`: bound on accounted bytes of all stored messages (0: none). */
-  constructor(private readonly maxBytes = 0) {}
+  constructor(
+    private readonly maxBytes = 0,
+    /** Compresses stored data over its threshold (accounted at its stored size). */
+    private readonly codec: PayloadCodec = PLAIN_CODEC,
+  ) {}
 
   private get(tenant: string, user: string): UserInbox {
     const key = tenant + '\u0000' + user;
@@ -151,7 +166,9 @@ export class MemoryInboxStore {
   /** Throws StoreFullError when the store is over its bound. */
   append(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, now = Date.now()): InboxMessage {
     const inbox = this.get(tenant, user);
-    const bytes = messageBytes(msg);
+    const enc = this.codec.encode(msg.data);
+    const held: NewInboxMessage = enc.flag === undefined ? msg : ({ ...msg, data: enc.data, z: enc.flag } as NewInboxMessage);
+    const bytes = messageBytes(held);
     if (this.maxBytes > 0 && this.storedBytes + bytes > this.maxBytes) {
       this.trimOne(inbox, retention, now);
       // Expired messages elsewhere may free room: sweep, at most once a second (a sweep walks every inbox).
@@ -161,16 +178,16 @@ export class MemoryInboxStore {
       }
       if (this.storedBytes + bytes > this.maxBytes) throw new StoreFullError(this.maxBytes);
     }
-    const stored = inbox.append(msg, bytes);
+    const stored = inbox.append(held, bytes);
     this.storedBytes += bytes;
     this.trimOne(inbox, retention, now);
-    return stored;
+    return enc.flag === undefined ? stored : { ...msg, seq: stored.seq };
   }
 
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention, now = Date.now()): InboxRange {
     const inbox = this.get(tenant, user);
     this.trimOne(inbox, retention, now);
-    return { messages: inbox.readAfter(after, limit, now), tip: inbox.tip, floor: inbox.floor };
+    return { messages: inbox.readAfter(after, limit, now).map(plain), tip: inbox.tip, floor: inbox.floor };
   }
 
   /** See Engine.firstForDevice. */
