@@ -92,7 +92,9 @@ export interface StartOptions {
  * (validated here with the same schema as files, env and flags).
  */
 export async function startHerald(input: HeraldConfigInput = {}, opts: StartOptions = {}): Promise<HeraldNode> {
-  const base = loadConfig({ overrides: input });
+  // With sources (herald serve), start-up reads what a reload will read; `input` still wins.
+  const src = opts.configSources;
+  const base = loadConfig(src ? { ...src, overrides: { ...src.overrides, ...input } } : { overrides: input });
   const { config, dev } = applyDevMode(base);
   // Workers of `serve --workers` need distinct ids: a node skips messages carrying its own id as echoes.
   const slot = process.env.HERALD_WORKER_SLOT;
