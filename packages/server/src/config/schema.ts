@@ -75,7 +75,7 @@ export const CONFIG_KEYS = {
   roomPresenceMaxMembers: { type: int(0, 10_000_000).default(100), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
 
   ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
-  ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Sends of an unacked message before the connection is closed 4012.' },
+  ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Attempts to deliver an unacked reliable message, the first send included (5 = 1 send + 4 retries); after the last one times out the connection is closed 4012.' },
   maxInflight: { type: int(1, 100_000).default(1_000), doc: 'Unacked reliable messages per device before sending pauses until acks arrive.' },
   replayBatch: { type: int(1, 10_000).default(200), doc: 'Messages read from the inbox per replay step.' },
   inboxMaxMessages: { type: int(1, 10_000_000).default(1_000), doc: 'Reliable messages kept per user (oldest dropped first).' },
