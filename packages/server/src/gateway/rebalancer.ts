@@ -1,14 +1,16 @@
 /**
  * Connection balancing (Redis engine, off by default): a node holding more
  * than its fair share of the cluster's connections (total / live nodes) by
- * more than rebalanceMarginPercent closes the excess with 1001 `rebalance`,
+ * more than rebalanceMarginPercent closes what it holds above the fair share with 1001 `rebalance`,
  * at most rebalanceMaxClosesPerSec. The SDK reconnects with jitter, the load
  * balancer places the client elsewhere, and the inbox makes it lossless.
  *
  * Counts of other nodes come from presence reports (engine/redis/presence.ts,
  * one per heartbeat), so they lag. After closing, a node waits until every
  * other node has reported again before it judges once more: it never acts
- * twice on the same stale picture, which would overshoot.
+ * twice on the same stale picture, which would overshoot. And it acts only on
+ * an imbalance seen in two report rounds: a burst of connects shorter than a
+ * heartbeat (reports still showing the old counts) is not an imbalance.
  */
 import type { NodeSummary } from '../engine/types.js';
 import type { LiveConfig } from '../config/live.js';
@@ -31,6 +33,8 @@ export class Rebalancer {
   private pending = 0;
   private lastActAt = 0;
   private running = false;
+  /** Other nodes' report times when the imbalance was first seen (undefined: none seen). */
+  private suspect: Map<string, number> | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly pacer: NodeJS.Timeout;
 
@@ -57,8 +61,20 @@ export class Rebalancer {
       const local = this.d.localCount();
       const fair = (local + others.reduce((a, n) => a + n.connections, 0)) / (others.length + 1);
       const ceiling = Math.ceil(fair * (1 + c.rebalanceMarginPercent / 100));
-      if (local <= ceiling) return;
-      this.pending = local - ceiling;
+      if (local <= ceiling) {
+        this.suspect = undefined;
+        return;
+      }
+      if (!this.suspect) {
+        this.suspect = new Map(others.map((n) => [n.node, n.updatedAt]));
+        return;
+      }
+      const seen = this.suspect;
+      if (others.some((n) => n.updatedAt <= (seen.get(n.node) ?? 0))) return; // not yet confirmed by a new round
+      this.suspect = undefined;
+      // Over the margin: hand back everything above the fair share, so the cluster ends level
+      // rather than at the margin's edge (safe because the next judgement waits for fresh reports).
+      this.pending = local - Math.ceil(fair);
       this.d.log.info({ local, fair: Math.round(fair), ceiling, closing: this.pending }, 'rebalancing: over the fair share of connections');
       this.pace();
     } finally {
