@@ -218,7 +218,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     admin,
     adminUsers,
     configActions: new ConfigActions({ live, log, checkAction: (req) => adminUsers.checkAction(req) }),
-    readyDetail: () => ({ load: shedder.state.state, loadShedding: shedder.state }),
+    // Only while shedding: a calm node answers exactly as before (load balancers and probes parse it).
+    readyDetail: () => (shedder.level > 0 ? { load: shedder.state.state, loadShedding: shedder.state } : {}),
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
