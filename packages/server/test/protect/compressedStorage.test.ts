@@ -79,8 +79,8 @@ test('Redis: MEMORY USAGE of a 4 KB JSON message is at least 50% smaller; plain 
     const plain = await entryUsage(plainNode, 'plain');
     const packed = await entryUsage(packedNode, 'packed');
     assert.ok(packed <= plain / 2, `MEMORY USAGE plain ${plain} B, compressed ${packed} B`);
-    const [[, fields]] = (await redis.xrevrange((await redis.keys(`${prefix}*packed*:inbox`))[0]!, '+', '-', 'COUNT', 1)) as [string, string[]][];
-    assert.ok(fields.includes('z'), 'the entry is flagged');
+    const newest = (await redis.xrevrange((await redis.keys(`${prefix}*packed*:inbox`))[0]!, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    assert.ok(newest[0]?.[1].includes('z'), 'the entry is flagged');
     // Replay from Redis: the compressed entry on a node with compression off, the old plain entry on the packed node.
     const a = await connect(plainNode, 'packed', { device: 'd2', lastSeq: PER_USER - 1 });
     assert.deepEqual((await a.waitFor((f) => f.type === 'message', 5000)).data, data);

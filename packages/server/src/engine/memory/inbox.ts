@@ -11,13 +11,18 @@
 import type { InboxMessage, InboxRange, NewInboxMessage, Retention } from '../types.js';
 import { decodePayload, PLAIN_CODEC, type PayloadCodec, type PayloadFlag } from '../payloadCodec.js';
 
-/** A held message whose data may be compressed (`z` names the codec; engine/payloadCodec.ts). */
-type Held = InboxMessage & { z?: PayloadFlag };
+/**
+ * A held message whose data may be compressed (`z` names the codec; engine/payloadCodec.ts).
+ * `b`: its accounted bytes, fixed at append. The bound (memoryMaxStoredBytes) counts a message as
+ * it was published, compressed or not, so it stays predictable from what producers send;
+ * compression lowers the real memory below it.
+ */
+type Held = InboxMessage & { z?: PayloadFlag; b?: number };
 
 /** The message as readers see it: data decompressed, no flag. */
 function plain(m: Held): InboxMessage {
   if (m.z === undefined) return m;
-  const { z, ...rest } = m;
+  const { z, b: _b, ...rest } = m;
   return { ...rest, data: decodePayload(m.data, z) };
 }
 
@@ -79,7 +84,7 @@ class UserInbox {
       if (overCount || tooOld) this.floor = m.seq;
       // Release the message now; the slot itself goes at the next compaction.
       this.items[this.head] = undefined;
-      this.bytes -= messageBytes(m);
+      this.bytes -= (m as Held).b ?? messageBytes(m);
       this.head++;
     }
     // Compact once the dead prefix dominates, so the array follows the live size.
@@ -167,8 +172,8 @@ export class MemoryInboxStore {
   append(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, now = Date.now()): InboxMessage {
     const inbox = this.get(tenant, user);
     const enc = this.codec.encode(msg.data);
-    const held: NewInboxMessage = enc.flag === undefined ? msg : ({ ...msg, data: enc.data, z: enc.flag } as NewInboxMessage);
-    const bytes = messageBytes(held);
+    const bytes = messageBytes(msg);
+    const held: NewInboxMessage = enc.flag === undefined ? msg : ({ ...msg, data: enc.data, z: enc.flag, b: bytes } as NewInboxMessage);
     if (this.maxBytes > 0 && this.storedBytes + bytes > this.maxBytes) {
       this.trimOne(inbox, retention, now);
       // Expired messages elsewhere may free room: sweep, at most once a second (a sweep walks every inbox).
