@@ -2,7 +2,6 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import type { HeraldNode } from '../../src/node.js';
 import { connect, nodeFactory, publish, startNode } from '../helpers/harness.js';
 import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
 import { createPayloadCodec, decodePayload } from '../../src/engine/payloadCodec.js';
@@ -53,12 +52,19 @@ after(async () => {
 
 const PER_USER = 40;
 
-async function entryUsage(n: HeraldNode, user: string): Promise<number> {
-  const keys = await redis.keys(`${prefix}*${user}*:inbox`);
-  assert.equal(keys.length, 1, `inbox key of ${user}`);
+/** The one inbox key of `user` under the test's prefix (SCAN: the shared server may be large). */
+async function inboxKey(user: string): Promise<string> {
+  const found: string[] = [];
+  for await (const keys of redis.scanStream({ match: `${prefix}*${user}*:inbox`, count: 1000 })) found.push(...(keys as string[]));
+  assert.equal(found.length, 1, `inbox key of ${user}`);
+  return found[0]!;
+}
+
+async function entryUsage(user: string): Promise<number> {
+  const key = await inboxKey(user);
   // Streams preallocate 4 KB listpack nodes: one entry alone would measure the allocation, so
   // the inbox holds PER_USER messages and the cost per message is compared.
-  return Number(await redis.call('MEMORY', 'USAGE', keys[0]!, 'SAMPLES', '0')) / PER_USER;
+  return Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) / PER_USER;
 }
 
 test('Redis: MEMORY USAGE of a 4 KB JSON message is at least 50% smaller; plain old entries and live delivery stay correct', async () => {
@@ -76,10 +82,10 @@ test('Redis: MEMORY USAGE of a 4 KB JSON message is at least 50% smaller; plain 
     assert.equal((await publish(packedNode, { to: { user: 'packed' }, data })).status, 200);
     assert.deepEqual((await live.waitFor((f) => f.type === 'message' && f.seq === PER_USER, 5000)).data, data);
     live.close();
-    const plain = await entryUsage(plainNode, 'plain');
-    const packed = await entryUsage(packedNode, 'packed');
+    const plain = await entryUsage('plain');
+    const packed = await entryUsage('packed');
     assert.ok(packed <= plain / 2, `MEMORY USAGE plain ${plain} B, compressed ${packed} B`);
-    const newest = (await redis.xrevrange((await redis.keys(`${prefix}*packed*:inbox`))[0]!, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const newest = (await redis.xrevrange(await inboxKey('packed'), '+', '-', 'COUNT', 1)) as [string, string[]][];
     assert.ok(newest[0]?.[1].includes('z'), 'the entry is flagged');
     // Replay from Redis: the compressed entry on a node with compression off, the old plain entry on the packed node.
     const a = await connect(plainNode, 'packed', { device: 'd2', lastSeq: PER_USER - 1 });

@@ -90,3 +90,22 @@ test('three nodes on Redis share a tenant\'s event budget', async () => {
   for (let i = 0; i < 6; i++) statuses.push((await publish(cluster[i % 3]!, { to: { room: 'r', tenant: 'shared' }, data: i, event: 'marketing.x' })).status);
   assert.deepEqual(statuses, [200, 200, 200, 429, 429, 429]);
 });
+
+test('stream ingest: an entry over the event rate is retried later, not dead-lettered', { timeout: 60_000 }, async () => {
+  const shared = await sharedRedis();
+  const ingestPrefix = testPrefix();
+  const n = await startNode({ engine: 'redis', redisUrl: shared.url, redisKeyPrefix: ingestPrefix, ingestClaimIdleMs: 1000, eventRateLimits: { 'ing.*': { perSec: 2, burst: 1 } } });
+  try {
+    const c = await connect(n, 'ivy');
+    for (let i = 0; i < 3; i++) await shared.client.xadd(`${ingestPrefix}ingest`, '*', 'payload', JSON.stringify({ to: { user: 'ivy' }, data: { i }, event: 'ing.x' }));
+    const got = await c.waitForCount((f) => f.type === 'message', 3, 30_000, 'all three entries delivered');
+    assert.deepEqual(got.map((f) => (f.data as { i: number }).i).sort(), [0, 1, 2]);
+    assert.ok(n.stats.limitRejections.get('event_rate_per_tenant')! >= 1, 'at least one entry was refused first');
+    assert.equal(await shared.client.xlen(`${ingestPrefix}ingest:dead`), 0, 'nothing dead-lettered');
+    c.close();
+  } finally {
+    await n.close();
+    await deleteKeys(shared.client, ingestPrefix);
+    shared.client.disconnect();
+  }
+});
