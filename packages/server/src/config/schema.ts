@@ -137,7 +137,7 @@ export const CONFIG_KEYS = {
   shedCheckIntervalMs: { type: int(10, 60_000).default(1_000), doc: 'Load shedding: how often the node measures itself, ms. Each check over a threshold sheds one more step; each check under the recovery level sheds one step less.' },
   shedRecoverPercent: { type: int(1, 99).default(50), doc: 'Load shedding hysteresis: a step is lifted only when every watched value is below this percentage of its threshold.' },
   shedRetryAfterSec: { type: int(1, 3_600).default(5), doc: 'Load shedding: retry hint sent with refusals (close 1013 reason, HTTP Retry-After), seconds.' },
-  rebalanceEnabled: { type: bool.default(false), doc: 'Redis engine: a node holding more than its fair share of the cluster\'s connections closes some with 1001 `rebalance` (docs/scaling.md).' },
+  rebalanceEnabled: { type: bool.default(false), doc: 'Redis engine: a node holding more than its fair share of the cluster\'s connections closes some with 1001 `rebalance` (docs/operations.md#connection-balancing).' },
   rebalanceMarginPercent: { type: int(0, 1_000).default(20), doc: 'Connection balancing: how far above the fair share (total / nodes) a node may be before it sheds, percent.' },
   rebalanceMaxClosesPerSec: { type: int(1, 100_000).default(10), doc: 'Connection balancing: connections a node closes per second at most.' },
   rebalanceIntervalMs: { type: int(100, 600_000).default(5_000), doc: 'Connection balancing: how often a node compares its count with the cluster\'s, ms.' },

@@ -56,9 +56,20 @@ export class Limiter {
     return this.set(name, { ratePerSec: this.live.limit(tenant, rate), burst: this.live.limit(tenant, burst) });
   }
 
+  /** After a reload: drops the bucket sets of specs nothing uses any more; the others keep their state. */
   private prune(): void {
     const c = this.live.current;
     const keep = new Set<string>([`cip|${c.connectRatePerIp}|${c.connectBurstPerIp}`]);
+    const tenants = ['', ...Object.keys(c.tenantOverrides)];
+    for (const t of tenants) {
+      const spec = (name: string, rate: TenantLimitKey, burst: TenantLimitKey) => keep.add(`${name}|${this.live.limit(t, rate)}|${this.live.limit(t, burst)}`);
+      spec('fu', 'frameRatePerUser', 'frameBurstPerUser');
+      spec('ft', 'frameRatePerTenant', 'frameBurstPerTenant');
+      spec('pu', 'publishRatePerUser', 'publishBurstPerUser');
+      spec('api', 'apiPublishRatePerTenant', 'apiPublishBurstPerTenant');
+      const table = (t === '' ? undefined : c.tenantOverrides[t]?.eventRateLimits) ?? c.eventRateLimits;
+      for (const r of Object.values(table)) for (const name of ['ev', 'evr']) keep.add(`${name}|${r.perSec}|${r.burst}`);
+    }
     for (const id of this.buckets.keys()) if (!keep.has(id)) this.buckets.delete(id);
   }
 
