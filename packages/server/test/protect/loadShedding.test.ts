@@ -71,3 +71,18 @@ test('thresholds are options: out of range refused with the key named', async ()
   await assert.rejects(node({ shedRecoverPercent: 0 }), /shedRecoverPercent/);
   await assert.rejects(node({ shedCheckIntervalMs: 1 }), /shedCheckIntervalMs/);
 });
+
+test('outbound buffered bytes over the threshold shed too, and recover once the client reads', async () => {
+  const n = await node({ shedOutboundBufferedBytes: 256 * 1024, shedEventLoopDelayMs: 0, shedCheckIntervalMs: 50, maxMessageBytes: 1024 * 1024, outboundBufferBytes: 64 * 1024 * 1024 });
+  const slow = await connect(n, 'slow');
+  const sock = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  sock.pause(); // stops reading: the server's writes pile up in its socket buffer
+  const chunk = 'x'.repeat(512 * 1024);
+  for (let i = 0; i < 24 && n.shedder.level === 0; i++) assert.equal((await publish(n, { to: { user: 'slow' }, data: chunk, reliable: false })).status, 200);
+  await waitUntil(() => (n.shedder.level >= 1 ? true : undefined), 5000, 'shedding on buffered bytes');
+  assert.match(n.shedder.state.reason, /outbound buffered/);
+  sock.resume();
+  await waitUntil(() => (n.shedder.level === 0 ? true : undefined), 15_000, 'recovered once drained');
+  assert.equal(slow.closed, undefined);
+  slow.close();
+});
