@@ -79,3 +79,18 @@ test('ephemeral publishes, rejections and HTTP requests count one each', async (
   assert.equal(d('herald_http_requests_total', { route: 'publish', status: '429' }), 1);
   c.close();
 });
+
+test('ackMaxAttempts counts attempts, the first send included: 3 = 1 send + 2 retries, then one 4012', async () => {
+  const n = await node({ ackMaxAttempts: 3, ackTimeoutMs: 50 });
+  const c = await connect(n, 'slowack');
+  c.autoAck = false;
+  const before = await scrape(n);
+  assert.equal((await publish(n, { to: { user: 'slowack' }, data: 'x' })).status, 200);
+  const closed = await c.waitClosed(10_000);
+  assert.equal(closed.code, CloseCode.AckTimeout);
+  assert.equal(c.messages().filter((f) => f.seq === 1).length, 3, 'three sends of seq 1');
+  await waitUntil(async () => ((await scrape(n)).value('herald_disconnects_total', { code: '4012' }) === 1 ? true : undefined), 5000, '4012 counted');
+  const s = await scrape(n);
+  assert.equal(s.value('herald_messages_retried_total') - before.value('herald_messages_retried_total'), 2, 'two retries');
+  assert.equal(s.value('herald_messages_delivered_total', { kind: 'reliable' }) - before.value('herald_messages_delivered_total', { kind: 'reliable' }), 1, 'delivered counts the message once, not per resend');
+});
