@@ -40,3 +40,17 @@ test('SIGHUP applies a new rate table; a bad file is refused; connections stay',
     await s.stop();
   }
 });
+
+test('with --workers the primary passes SIGHUP to every worker', { timeout: 60_000 }, async () => {
+  write({});
+  const s = await spawnServe(['--config', file, '--workers', '2'], {});
+  try {
+    await waitUntil(() => ((s.out().match(/listening on/g) ?? []).length >= 2 ? true : undefined), 20_000, 'both workers up');
+    write({ eventRateLimits: { 'promo.*': { perSec: 1, burst: 1 } } });
+    s.child.kill('SIGHUP');
+    await waitUntil(() => ((s.out().match(/configuration reloaded/g) ?? []).length >= 2 ? true : undefined), 10_000, 'both workers reloaded');
+    assert.equal(s.child.exitCode, null);
+  } finally {
+    await s.stop();
+  }
+});
