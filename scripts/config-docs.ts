@@ -19,7 +19,7 @@ export function renderTable(): string {
   const defaults = configDefaults();
   const rows = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
     const d = defaults[key];
-    const shown = d === undefined ? '—' : '`' + (Array.isArray(d) ? d.join(',') : String(d)) + '`';
+    const shown = d === undefined ? '—' : '`' + (Array.isArray(d) ? d.join(',') : typeof d === 'object' && d !== null ? JSON.stringify(d) : String(d)) + '`';
     return `| \`${key}\` | \`${envName(key)}\` | \`--${flagName(key)}\` | ${shown} | ${spec.doc} |`;
   });
   return [BEGIN, '| key (file) | environment | flag | default | meaning |', '|---|---|---|---|---|', ...rows, END].join('\n');

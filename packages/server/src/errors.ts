@@ -17,6 +17,7 @@ export const ERRORS = {
   internal: { status: 500, message: 'internal error' },
   engine_unavailable: { status: 503, message: 'storage engine unavailable; reliable messages cannot be stored' },
   draining: { status: 503, message: 'node is shutting down' },
+  overloaded: { status: 503, message: 'node is shedding load; ephemeral publishes are refused for now (Retry-After); reliable publishes still flow' },
   storage_full: { status: 507, message: 'the memory engine holds its limit of reliable message bytes (memoryMaxStoredBytes); nothing was stored' },
 } as const;
 

@@ -34,6 +34,11 @@ import type { IngestSource } from './ingest/source.js';
 import { createIngestSources, ingestRows, startIngestSources, streamIngestStats } from './ingest/create.js';
 import { createHooks, type Hooks } from './hooks/hooks.js';
 import { HookMetrics } from './hooks/hookMetrics.js';
+import { LiveConfig, type ConfigSources, type ReloadResult } from './config/live.js';
+import { LoadShedder } from './limits/loadShedder.js';
+import { Rebalancer } from './gateway/rebalancer.js';
+import { ConfigActions, reloadAndLog } from './admin/configActions.js';
+import { registerProtectionMetrics } from './observability/protectionMetrics.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -71,11 +76,22 @@ export interface HeraldNode {
    * shutdownTimeoutMs.
    */
   close(): Promise<void>;
+  /** Live configuration (limits, per-tenant overrides, rate tables): what a reload changes. */
+  readonly live: LiveConfig;
+  /** Re-reads the configuration sources and applies the reloadable keys (SIGHUP, admin action); refused whole on error. */
+  reload(): ReloadResult;
+  /** Load shedding state (limits/loadShedder.ts). */
+  readonly shedder: LoadShedder;
 }
 
 export interface StartOptions {
   /** Use this logger instead of a new one. */
   logger?: Logger;
+  /**
+   * Where a reload re-reads the configuration (file, environment, flags). `herald serve` passes
+   * its own; without it a reload re-validates the start-up input (nothing changes).
+   */
+  configSources?: ConfigSources;
 }
 
 /**
@@ -83,7 +99,9 @@ export interface StartOptions {
  * (validated here with the same schema as files, env and flags).
  */
 export async function startHerald(input: HeraldConfigInput = {}, opts: StartOptions = {}): Promise<HeraldNode> {
-  const base = loadConfig({ overrides: input });
+  // With sources (herald serve), start-up reads what a reload will read; `input` still wins.
+  const src = opts.configSources;
+  const base = loadConfig(src ? { ...src, overrides: { ...src.overrides, ...input } } : { overrides: input });
   const { config, dev } = applyDevMode(base);
   // Workers of `serve --workers` need distinct ids: a node skips messages carrying its own id as echoes.
   const slot = process.env.HERALD_WORKER_SLOT;
@@ -100,7 +118,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const verifier = new JwtVerifier(config);
   await verifier.init();
   const engine = await createEngine(config, nodeId, log);
-  const limiter = new Limiter(config, stats, engine.buckets);
+  const live = new LiveConfig(config, opts.configSources ?? { overrides: input });
+  const limiter = new Limiter(live, stats, engine.buckets);
   const events = new LifecycleEvents();
 
   // Metrics read the gateway lazily: they are created before it.
@@ -123,11 +142,32 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   });
   events.add(lifecycleStats(stats, metrics));
   const hooks = createHooks(config, new HookMetrics(metrics.registry), log.child({ component: 'hooks' }));
-  const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter, hooks });
+  const shedHolder: { s?: LoadShedder } = {};
+  const gw = new Gateway({
+    config,
+    nodeId,
+    engine,
+    verifier,
+    events,
+    log,
+    stats,
+    metrics,
+    limiter,
+    hooks,
+    refuseConnections: () => (shedHolder.s && shedHolder.s.level >= 1 ? shedHolder.s.retryAfterSec : 0),
+  });
   holder.gw = gw;
+  const shedder = new LoadShedder(live, () => gw.bufferedBytes(), config.shedCheckIntervalMs);
+  shedHolder.s = shedder;
+  const rebalancer =
+    config.rebalanceEnabled && engine.introspection?.nodes
+      ? new Rebalancer({ live, nodeId, nodes: engine.introspection.nodes.bind(engine.introspection), localCount: () => gw.registry.size, closeSome: (n) => gw.closeForRebalance(n), log }, config.rebalanceIntervalMs)
+      : undefined;
+  registerProtectionMetrics(metrics, { shedder, live, rebalanced: () => rebalancer?.closed ?? 0 });
   const hub = gw.hub;
   const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
 
+  publisher.refuseEphemeral = () => (shedder.level >= 2 ? shedder.retryAfterSec : 0);
   await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
   await engine.subscribe({ kind: 'all' });
   // Events published while the engine's transport was down were missed: re-read every inbox.
@@ -160,6 +200,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     isDraining: () => draining,
     startedAt,
     ingestSources: () => ingestRows(ingestSources),
+    protection: () => ({ loadShedding: shedder.state, config: { reloads: live.reloads }, rebalance: { enabled: rebalancer !== undefined, closed: rebalancer?.closed ?? 0 } }),
   });
   const adminUsers = new AdminUserActions({
     apiKey: config.apiKey,
@@ -188,6 +229,9 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     ingestSources: () => ingestRows(ingestSources),
     admin,
     adminUsers,
+    configActions: new ConfigActions({ live, log, checkAction: (req) => adminUsers.checkAction(req) }),
+    // Only while shedding: a calm node answers exactly as before (load balancers and probes parse it).
+    readyDetail: () => (shedder.level > 0 ? { load: shedder.state.state, loadShedding: shedder.state } : {}),
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
@@ -284,6 +328,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       // 4. Flush the engine (pending cursor and inbox writes) and stop.
       await bounded(engine.close(), Math.max(left(), 100));
       metrics.stop();
+      shedder.stop();
+      rebalancer?.stop();
       log.info({ ms: Date.now() - t0 }, 'herald stopped');
     })());
 
@@ -307,5 +353,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       return draining;
     },
     close,
+    live,
+    reload: () => reloadAndLog(live, log, 'api'),
+    shedder,
   };
 }

@@ -53,6 +53,8 @@ export interface AdminDeps {
   startedAt: number;
   /** Ingest sources with their counters, for the dashboard's sources table. */
   ingestSources?(): object[];
+  /** Load shedding, reloads and balancing state for the page (issue 21). */
+  protection?: () => Record<string, unknown>;
 }
 
 
@@ -191,6 +193,7 @@ export class AdminHandler {
       engineStats: engineStats ?? null,
       nodes,
       ingest: this.d.ingestSources?.() ?? [],
+      protection: this.d.protection?.() ?? null,
     };
   }
 

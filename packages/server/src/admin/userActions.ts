@@ -133,7 +133,7 @@ export class AdminUserActions {
   }
 
   /** An action needs the bearer key, or a session plus its CSRF token from this site. */
-  private checkAction(req: IncomingMessage): void {
+  checkAction(req: IncomingMessage): void {
     if (req.headers.authorization !== undefined && this.d.guard.check(req.headers.authorization)) return;
     if (!this.d.authorized(req)) throw new ApiError('unauthorized', 'log in at /admin/login or send Authorization: Bearer <API key>');
     const site = req.headers['sec-fetch-site'];

@@ -22,6 +22,7 @@ import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
+import type { ConfigActions } from '../admin/configActions.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -46,6 +47,10 @@ export interface RouterDeps {
   adminUsers?: AdminUserActions;
   /** Ingest sources, listed by /readyz (docs/ingest.md); they do not decide readiness. */
   ingestSources?(): { kind: string; name: string; connected: boolean; lastError?: string }[];
+  /** POST /admin/api/reload (admin/configActions.ts). */
+  configActions?: ConfigActions;
+  /** Extra /readyz detail (load shedding state); never changes readiness. */
+  readyDetail?: () => Record<string, unknown>;
 }
 
 const disconnectSchema = z.strictObject({
@@ -97,6 +102,7 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/api\/csrf$/, name: 'admin_csrf', auth: false, handler: (req, res) => this.adminUsers().csrf(req, res) },
       { method: 'GET', pattern: /^\/admin\/api\/user$/, name: 'admin_user', auth: false, handler: (req, res, _p, q) => this.adminUsers().lookup(req, res, q) },
       { method: 'POST', pattern: /^\/admin\/api\/disconnect$/, name: 'admin_disconnect', auth: false, handler: (req, res) => this.adminUsers().disconnect(req, res) },
+      { method: 'POST', pattern: /^\/admin\/api\/reload$/, name: 'admin_reload', auth: false, handler: (req, res) => this.configActions().reload(req, res) },
       { method: 'POST', pattern: /^\/admin\/api\/send$/, name: 'admin_send', auth: false, handler: (req, res) => this.adminUsers().send(req, res) },
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
@@ -112,6 +118,11 @@ export class Router {
    * Answers one request. Never rejects: anything a handler throws becomes one
    * JSON error reply (500 for the unexpected), so no request can reach the process.
    */
+  private configActions(): ConfigActions {
+    if (!this.d.configActions) throw new ApiError('not_found', 'configuration reload is not enabled');
+    return this.d.configActions;
+  }
+
   private adminUsers(): AdminUserActions {
     if (!this.d.adminUsers) throw new ApiError('not_found', 'the admin user actions are not enabled');
     return this.d.adminUsers;
@@ -245,7 +256,7 @@ export class Router {
     // A disconnected ingest source is shown but does not make the node unready: its broker keeps the
     // entries until it is back, and the node still serves WebSockets and the HTTP API (docs/ingest.md).
     const ingest = this.d.ingestSources?.().map(({ kind, name, connected, lastError }) => ({ kind, name, connected, ...(lastError !== undefined ? { error: lastError } : {}) }));
-    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining, ...(ingest?.length ? { ingest } : {}) });
+    sendJson(res, engine && !draining ? 200 : 503, { ready: engine && !draining, engine: engine ? 'up' : 'down', draining, ...(ingest?.length ? { ingest } : {}), ...this.d.readyDetail?.() });
   }
 
   private async metrics(res: ServerResponse): Promise<void> {

@@ -15,6 +15,7 @@ function shownDefault(key: string, value: unknown): string {
   if (key === 'host') return ''; // its description explains the two defaults
   if (value === undefined) return '';
   if (Array.isArray(value)) return ` (default: ${value.length ? value.join(',') : 'empty'})`;
+  if (typeof value === 'object' && value !== null) return ` (default: ${JSON.stringify(value)})`;
   return ` (default: ${String(value)})`;
 }
 

@@ -6,6 +6,7 @@ import { applyDevMode } from '../config/devMode.js';
 import type { HeraldConfig } from '../config/schema.js';
 import type { HeraldConfigInput } from '../config/schema.js';
 import { startHerald, type HeraldNode } from '../node.js';
+import type { ConfigSources } from '../config/live.js';
 import { mintToken } from '../auth/tokens.js';
 import { installLastResort } from '../observability/lastResort.js';
 import { createLogger } from '../observability/logger.js';
@@ -97,12 +98,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
   if (opts.workers !== undefined && opts.workers > 1) {
     const { runWorkers } = (await import('./workers' + '.js')) as { runWorkers: (n: number, start: () => Promise<void>) => Promise<void> };
     await runWorkers(opts.workers, async () => {
-      await startOne(config);
+      await startOne(config, sourcesOf(opts));
     });
     return 0;
   }
   try {
-    await startOne(config);
+    await startOne(config, sourcesOf(opts));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`herald: ${err.message}\n`);
@@ -113,8 +114,19 @@ export async function serve(opts: ServeOptions): Promise<number> {
   return 0;
 }
 
-async function startOne(config: HeraldConfigInput): Promise<void> {
-  const node = await startHerald(config);
+/** What a reload re-reads: the same file, environment and flags as start-up. */
+function sourcesOf(opts: ServeOptions): ConfigSources {
+  return { env: process.env, overrides: opts.overrides, ...(opts.config ? { file: opts.config } : {}) };
+}
+
+async function startOne(config: HeraldConfigInput, sources: ConfigSources): Promise<void> {
+  const node = await startHerald(config, { configSources: sources });
+  // SIGHUP (FIXED): re-read the config file and apply limits, per-tenant overrides and rate
+  // tables without touching connections; a bad file is refused whole (logged) and the old
+  // configuration stays. With --workers each worker gets the signal from the primary.
+  process.on('SIGHUP', () => {
+    node.reload();
+  });
   // The process-level last resort (log, count, keep serving): the server process owns it, an embedder its own.
   installLastResort(node.log);
   process.stdout.write(listeningLine(node));

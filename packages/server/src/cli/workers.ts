@@ -107,9 +107,15 @@ export async function runWorkers(count: number, startWorker: () => Promise<void>
   const onInt = (): void => stop('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  // SIGHUP reloads the configuration: every worker re-reads it itself (cli/serve.ts).
+  const onHup = (): void => {
+    for (const w of slots.keys()) w.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', onHup);
 
   for (let i = 0; i < count; i++) fork(i);
   await done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
+  process.off('SIGHUP', onHup);
 }

@@ -64,6 +64,13 @@ function fromFile(path: string): Record<string, unknown> {
 
 function describeIssue(issue: z.core.$ZodIssue, sources: Source[]): ConfigError {
   const key = issue.path.length > 0 ? String(issue.path[0]) : undefined;
+  // Inside an object-valued key (eventRateLimits, tenantOverrides): name the whole path.
+  if (key && issue.path.length > 1 || (key && issue.code === 'unrecognized_keys')) {
+    const path = issue.path.map((p) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(String(p)) ? String(p) : JSON.stringify(String(p)))).join('.');
+    const from = [...sources].reverse().find((s) => key in s.values)?.name ?? 'defaults';
+    const what = issue.code === 'unrecognized_keys' ? `unknown key "${issue.keys[0] ?? '?'}" in ${path}` : `invalid ${path}: ${issue.message}`;
+    return new ConfigError(`${what} (from ${from})`, key);
+  }
   if (issue.code === 'unrecognized_keys') {
     const k = issue.keys[0] ?? '?';
     const from = sources.find((s) => k in s.values)?.name ?? 'config';

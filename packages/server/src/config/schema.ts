@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { isRedisUrl } from '../redis/url.js';
+import { eventRateLimitsType, tenantOverridesType } from './objectKeys.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const JWT_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
@@ -125,7 +126,7 @@ export const CONFIG_KEYS = {
   roomPresenceMaxMembers: { type: int(0, 10_000_000).default(100), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
 
   ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
-  ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Sends of an unacked message before the connection is closed 4012.' },
+  ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Attempts to deliver an unacked reliable message, the first send included (5 = 1 send + 4 retries); after the last one times out the connection is closed 4012.' },
   maxInflight: { type: int(1, 100_000).default(1_000), doc: 'Unacked reliable messages per device before sending pauses until acks arrive.' },
   replayBatch: { type: int(1, 10_000).default(200), doc: 'Messages read from the inbox per replay step.' },
   inboxMaxMessages: { type: int(1, 10_000_000).default(1_000), doc: 'Reliable messages kept per user (oldest dropped first).' },
@@ -188,6 +189,28 @@ export const CONFIG_KEYS = {
   hookBreakerOpenMs: { type: int(10, 3_600_000).default(10_000), doc: 'Time a hook breaker stays open before one probe call is let through (half-open), ms.' },
   hookMaxAnswerBytes: { type: int(64, 16 * 1024 * 1024).default(64 * 1024), doc: 'Largest hook answer read, bytes; a longer one is a failure (too_large) and its reading stops.' },
   hookMaxPendingPerConnection: { type: int(1, 10_000).default(16), doc: 'Hook-gated frames one connection may have waiting or in flight (room frames behind a join/publish hook, rpc calls); over it: error rate_limited.' },
+  eventRateLimits: {
+    type: eventRateLimitsType,
+    doc: 'Per-event rate limits (docs/limits.md): {"<event or prefix*>": {"perSec": n, "burst": n}}, per tenant for API/ingest publishes and per user and room for client room publishes; events not listed are unlimited by it. Env/flag: one JSON string. Reloadable (SIGHUP).',
+  },
+  tenantOverrides: {
+    type: tenantOverridesType,
+    doc: 'Per-tenant overrides (docs/operations.md#live-configuration): {"<tenant>": {"limits": {...}, "eventRateLimits": {...}, "features": {"binaryProtocol": false, ...}}}. Env/flag: one JSON string. Reloadable (SIGHUP).',
+  },
+  shedEventLoopDelayMs: { type: int(0, 60_000).default(2_000), doc: 'Load shedding: event-loop delay p99 over one check interval above which the node sheds load (docs/operations.md#load-shedding), ms; 0: not watched.' },
+  shedOutboundBufferedBytes: { type: int(0, 1024 * 1024 * 1024 * 1024).default(512 * 1024 * 1024), doc: 'Load shedding: bytes buffered for all connections together above which the node sheds load; 0: not watched.' },
+  shedCheckIntervalMs: { type: int(10, 60_000).default(1_000), doc: 'Load shedding: how often the node measures itself, ms. Each check over a threshold sheds one more step; each check under the recovery level sheds one step less.' },
+  shedRecoverPercent: { type: int(1, 99).default(50), doc: 'Load shedding hysteresis: a step is lifted only when every watched value is below this percentage of its threshold.' },
+  shedRetryAfterSec: { type: int(1, 3_600).default(5), doc: 'Load shedding: retry hint sent with refusals (close 1013 reason, HTTP Retry-After), seconds.' },
+  rebalanceEnabled: { type: bool.default(false), doc: 'Redis engine: a node holding more than its fair share of the cluster\'s connections closes some with 1001 `rebalance` (docs/operations.md#connection-balancing).' },
+  rebalanceMarginPercent: { type: int(0, 1_000).default(20), doc: 'Connection balancing: how far above the fair share (total / nodes) a node may be before it sheds, percent.' },
+  rebalanceMaxClosesPerSec: { type: int(1, 100_000).default(10), doc: 'Connection balancing: connections a node closes per second at most.' },
+  rebalanceIntervalMs: { type: int(100, 600_000).default(5_000), doc: 'Connection balancing: how often a node compares its count with the cluster\'s, ms.' },
+  storageCompression: {
+    type: z.enum(['auto', 'zstd', 'deflate', 'none']).default('auto'),
+    doc: 'Codec for stored payloads (inbox; docs/delivery.md#compressed-storage): auto (zstd where node:zlib has it, else deflate), zstd, deflate or none. Entries are flagged, so any setting reads every entry.',
+  },
+  storageCompressThresholdBytes: { type: int(64, 64 * 1024 * 1024).default(1_024), doc: 'Stored payloads of at least this many bytes are compressed (when storageCompression is not none).' },
   adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;
 

@@ -35,6 +35,9 @@ export interface PublisherSettings {
 const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
 
 export class Publisher {
+  /** Load shedding: seconds to tell a refused ephemeral publish to wait, 0 when accepted (limits/loadShedder.ts). */
+  refuseEphemeral: (() => number) | undefined;
+
   constructor(
     private readonly engine: Engine,
     private readonly hub: DeliveryHub,
@@ -56,6 +59,18 @@ export class Publisher {
       if (waitMs > 0) {
         const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
         err.retryAfterSec = Math.ceil(waitMs / 1000);
+        throw err;
+      }
+    }
+    // The event table (eventRateLimits) holds for API and ingest publishes alike; ingest
+    // retries an entry refused with 429 (streamIngest.ts: transient).
+    if (this.limiter && parsed.event !== undefined) {
+      const routes = resolveTarget(parsed.to).routes;
+      const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
+      const refused = await this.limiter.apiEvent(tenant, parsed.event, routes.length);
+      if (refused) {
+        const err = new ApiError('rate_limited', `event rate limit "${refused.pattern}" (eventRateLimits, limit ${refused.limit}) of tenant "${tenant}" exceeded; retry in ${refused.waitMs} ms`, fieldPrefix + 'event');
+        err.retryAfterSec = Math.ceil(refused.waitMs / 1000);
         throw err;
       }
     }
@@ -90,6 +105,13 @@ export class Publisher {
     const reliable = body.reliable ?? userTarget;
     if (reliable && !userTarget) {
       throw new ApiError('invalid_field', `${fieldPrefix}reliable: reliable delivery is for user targets; rooms, tenants and broadcasts are ephemeral`, fieldPrefix + 'reliable');
+    }
+    const shedSec = reliable ? 0 : (this.refuseEphemeral?.() ?? 0);
+    if (shedSec > 0) {
+      this.limiter?.reject('shed_publishes');
+      const err = new ApiError('overloaded', `node is shedding load: ephemeral publishes are refused; retry in ${shedSec} s (reliable publishes still flow)`);
+      err.retryAfterSec = shedSec;
+      throw err;
     }
     const data = JSON.stringify(body.data);
     if (Buffer.byteLength(data) > this.s.maxMessageBytes) {

@@ -3,12 +3,14 @@ import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine } from './types.js';
 import { MemoryEngine } from './memory/memoryEngine.js';
+import { createPayloadCodec, type PayloadCodec } from './payloadCodec.js';
 
 export async function createEngine(config: HeraldConfig, nodeId: string, log: Logger): Promise<Engine> {
-  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes });
+  const payloadCodec = createPayloadCodec({ codec: config.storageCompression, thresholdBytes: config.storageCompressThresholdBytes });
+  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes, payloadCodec });
   const specifier = './redis/redisEngine.js';
   const mod = (await import(specifier)) as {
-    RedisEngine: new (o: { url: string; keyPrefix: string; nodeId: string; logger: Logger }) => Engine;
+    RedisEngine: new (o: { url: string; keyPrefix: string; nodeId: string; logger: Logger; payloadCodec: PayloadCodec }) => Engine;
   };
-  return new mod.RedisEngine({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, nodeId, logger: log.child({ component: 'redis' }) });
+  return new mod.RedisEngine({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, nodeId, logger: log.child({ component: 'redis' }), payloadCodec });
 }

@@ -27,6 +27,8 @@ export interface AdmissionDeps {
   stats: Stats;
   /** Sockets not yet closed, authenticated or not. */
   liveCount(): number;
+  /** Load shedding: seconds to tell a refused connection to wait, 0 when admitted. */
+  overloaded?(): number;
   /** Sessions active in the registry. */
   activeCount(): number;
   /**
@@ -76,6 +78,14 @@ export class Admission {
       if (refusal !== undefined || !params) {
         d.stats.bump(d.stats.authFailures, 'bad_handshake');
         ws.close(CloseCode.ProtocolError, refusal);
+        return;
+      }
+      // Shedding load (limits/loadShedder.ts): the upgrade completes so the client gets a close
+      // code it understands (1013 try again later) with the hint in the reason.
+      const retrySec = d.overloaded?.() ?? 0;
+      if (retrySec > 0) {
+        d.limiter.reject('shed_connections');
+        ws.close(CloseCode.TryAgainLater, `overloaded; retry in ${retrySec}s`);
         return;
       }
       const limit = this.refusal(ip);

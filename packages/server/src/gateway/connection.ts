@@ -108,6 +108,11 @@ export class Connection implements DeliverySession {
     ws.on('error', onWsError);
   }
 
+  /** Bytes written to the socket and not yet sent. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   /** Writes a frame in this connection's encoding (v1 text, or v2 with its codec). */
   send(frame: EncodedFrame): boolean {
     return this.sendWire(frame.frameFor(this.v2));

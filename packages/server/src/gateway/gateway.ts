@@ -42,6 +42,8 @@ export interface GatewayDeps {
   limiter: Limiter;
   /** The hooks in the path that are configured (hooks/hooks.ts). */
   hooks?: Hooks;
+  /** Load shedding: seconds to tell a refused connection to wait, 0 when connections are admitted. */
+  refuseConnections?: () => number;
 }
 
 /** How long a connection the server closed gets to complete the close handshake before the socket is dropped, ms. */
@@ -159,6 +161,7 @@ export class Gateway {
       limiter: d.limiter,
       stats: d.stats,
       liveCount: () => sessions.live.size,
+      ...(d.refuseConnections ? { overloaded: d.refuseConnections } : {}),
       activeCount: () => this.registry.size,
       open: (ws, params, remote, session, request) => sessions.open(ws, params, remote, session, request),
     });
@@ -183,6 +186,25 @@ export class Gateway {
   close(): void {
     this.hub.wheel.stop();
     this.wss.close();
+  }
+
+  /** Closes up to `n` active connections with 1001 `rebalance` (gateway/rebalancer.ts); returns how many. */
+  closeForRebalance(n: number): number {
+    let k = 0;
+    for (const conn of this.registry.all()) {
+      if (k >= n) break;
+      if (conn.state !== 'active') continue;
+      conn.close(CloseCode.GoingAway, 'rebalance');
+      k++;
+    }
+    return k;
+  }
+
+  /** Bytes buffered for every socket of the node together (load shedding). */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const conn of this.sessions.live) n += conn.bufferedBytes;
+    return n;
   }
 
   /** Sockets not yet closed, authenticated or not. */

@@ -119,7 +119,7 @@ export class Rooms {
   /** Tells room members that `c` joined or left, unless presence events are off or the room is too large. */
   private presenceEvent(c: Connection, room: string, type: 'join' | 'leave'): void {
     const cfg = this.d.config;
-    if (!cfg.roomPresenceEvents || this.d.hub.registry.roomSize(c.tenant, room) > cfg.roomPresenceMaxMembers) return;
+    if (!cfg.roomPresenceEvents || !this.d.limiter.live.feature(c.tenant, 'roomPresenceEvents') || this.d.hub.registry.roomSize(c.tenant, room) > cfg.roomPresenceMaxMembers) return;
     this.d.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, presenceEventFrame({ type, room, user: c.user, device: c.device }));
   }
 
@@ -128,7 +128,10 @@ export class Rooms {
     const d = this.d;
     if (c.state !== 'active') return;
     if (!c.rooms?.has(room)) return d.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
+    if (!d.limiter.live.feature(c.tenant, 'roomPublish')) return d.refuse(c, ErrorCode.RoomForbidden, 'room publishes from clients are off for this tenant', id);
     if (!d.limiter.clientPublish(c.tenant, c.user)) return d.refuse(c, ErrorCode.RateLimited, 'room publish rate limit exceeded; slow down', id);
+    const eventRefused = d.limiter.clientEvent(c.tenant, c.user, room, event);
+    if (eventRefused) return d.refuse(c, ErrorCode.RateLimited, `event rate limit "${eventRefused.pattern}" (eventRateLimits, limit ${eventRefused.limit}) exceeded; retry in ${eventRefused.waitMs} ms`, id);
     const json = JSON.stringify(data);
     if (json === undefined || Buffer.byteLength(json) > d.config.maxMessageBytes) {
       return d.refuse(c, ErrorCode.BadField, `field "data" must be JSON of at most ${d.config.maxMessageBytes} bytes`, id);

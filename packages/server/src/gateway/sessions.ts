@@ -130,7 +130,13 @@ export class Sessions {
   private async activate(conn: Connection, id: Identity): Promise<void> {
     const d = this.d;
     const { engine, hub } = d;
-    const max = d.config.maxConnectionsPerUser;
+    // Per-tenant feature switch (tenantOverrides.<t>.features.binaryProtocol): the subprotocol was
+    // chosen before the token named the tenant, so a tenant with it off is told to use v1.
+    if (conn.v2 && !d.limiter.live.feature(id.tenant, 'binaryProtocol')) {
+      conn.close(CloseCode.Forbidden, 'binary protocol is off for this tenant; connect with protocol v1');
+      return;
+    }
+    const max = d.limiter.maxConnectionsPerUser(id.tenant);
     const [point, devices] = await Promise.all([
       resolveStartPoint(engine, {
         tenant: id.tenant,

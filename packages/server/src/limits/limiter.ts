@@ -2,58 +2,139 @@
  * Every limit Herald enforces, in one place, with the counters the metrics
  * read (herald_limit_rejections_total{limit}). The gateway and the HTTP API
  * ask here; each method answers "allowed" or how long to wait.
+ *
+ * Settings come from the live configuration (config/live.ts) at every call,
+ * so a reload (SIGHUP, admin action) and per-tenant overrides apply to the
+ * next frame or publish. Buckets are kept per rate spec: a limit whose spec
+ * did not change keeps its state across a reload; a changed one starts full.
  */
 import type { HeraldConfig } from '../config/schema.js';
 import type { Stats } from '../observability/stats.js';
-import { KeyedBuckets } from './tokenBucket.js';
+import { KeyedBuckets, type RateSpec } from './tokenBucket.js';
 import type { LimitName } from '../observability/labels.js';
 import type { SharedBuckets } from '../engine/types.js';
+import { LiveConfig } from '../config/live.js';
+import type { TenantLimitKey } from '../config/objectKeys.js';
 
 export type { LimitName } from '../observability/labels.js';
 
+/** An event-rate refusal: which table entry, and how long to wait. */
+export interface EventRefusal {
+  limit: LimitName;
+  pattern: string;
+  waitMs: number;
+}
+
 export class Limiter {
-  private readonly connectsPerIp: KeyedBuckets;
-  private readonly framesPerUser: KeyedBuckets;
-  private readonly framesPerTenant: KeyedBuckets;
-  private readonly publishPerUser: KeyedBuckets;
-  private readonly apiPerTenant: KeyedBuckets;
+  readonly live: LiveConfig;
+  /** Buckets per limit and spec ("name|rate|burst"). */
+  private readonly buckets = new Map<string, KeyedBuckets>();
 
   constructor(
-    private readonly c: HeraldConfig,
+    c: HeraldConfig | LiveConfig,
     private readonly stats: Stats,
     /** An engine that shares token buckets across nodes, if any. */
     private readonly shared?: SharedBuckets,
   ) {
-    this.connectsPerIp = new KeyedBuckets({ ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp });
-    this.framesPerUser = new KeyedBuckets({ ratePerSec: c.frameRatePerUser, burst: c.frameBurstPerUser });
-    this.framesPerTenant = new KeyedBuckets({ ratePerSec: c.frameRatePerTenant, burst: c.frameBurstPerTenant });
-    this.publishPerUser = new KeyedBuckets({ ratePerSec: c.publishRatePerUser, burst: c.publishBurstPerUser });
-    this.apiPerTenant = new KeyedBuckets({ ratePerSec: c.apiPublishRatePerTenant, burst: c.apiPublishBurstPerTenant });
+    this.live = c instanceof LiveConfig ? c : new LiveConfig(c);
+    // Specs no key uses any more would linger: a reload starts the changed limits afresh.
+    this.live.onChange(() => this.prune());
   }
 
   reject(limit: LimitName): void {
     this.stats.bump(this.stats.limitRejections, limit);
   }
 
+  private set(name: string, spec: RateSpec): KeyedBuckets {
+    const id = `${name}|${spec.ratePerSec}|${spec.burst}`;
+    let b = this.buckets.get(id);
+    if (!b) this.buckets.set(id, (b = new KeyedBuckets(spec)));
+    return b;
+  }
+
+  private tenantSet(name: string, tenant: string, rate: TenantLimitKey, burst: TenantLimitKey): KeyedBuckets {
+    return this.set(name, { ratePerSec: this.live.limit(tenant, rate), burst: this.live.limit(tenant, burst) });
+  }
+
+  /** After a reload: drops the bucket sets of specs nothing uses any more; the others keep their state. */
+  private prune(): void {
+    const c = this.live.current;
+    const keep = new Set<string>([`cip|${c.connectRatePerIp}|${c.connectBurstPerIp}`]);
+    const tenants = ['', ...Object.keys(c.tenantOverrides)];
+    for (const t of tenants) {
+      const spec = (name: string, rate: TenantLimitKey, burst: TenantLimitKey) => keep.add(`${name}|${this.live.limit(t, rate)}|${this.live.limit(t, burst)}`);
+      spec('fu', 'frameRatePerUser', 'frameBurstPerUser');
+      spec('ft', 'frameRatePerTenant', 'frameBurstPerTenant');
+      spec('pu', 'publishRatePerUser', 'publishBurstPerUser');
+      spec('api', 'apiPublishRatePerTenant', 'apiPublishBurstPerTenant');
+      const table = (t === '' ? undefined : c.tenantOverrides[t]?.eventRateLimits) ?? c.eventRateLimits;
+      for (const r of Object.values(table)) for (const name of ['ev', 'evr']) keep.add(`${name}|${r.perSec}|${r.burst}`);
+    }
+    for (const id of this.buckets.keys()) if (!keep.has(id)) this.buckets.delete(id);
+  }
+
   /** A new WebSocket from `ip`: 0 when allowed, else ms to wait. */
   connectFromIp(ip: string): number {
-    const wait = this.connectsPerIp.take(ip);
+    const c = this.live.current;
+    const wait = this.set('cip', { ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp }).take(ip);
     if (wait > 0) this.reject('connect_rate_per_ip');
     return wait;
   }
 
   /** A client frame (any type but ack): checks the user's and the tenant's buckets. */
   clientFrame(tenant: string, user: string): LimitName | undefined {
-    if (this.framesPerUser.take(tenant + '\u0000' + user) > 0) return this.refused('frames_per_user');
-    if (this.framesPerTenant.take(tenant) > 0) return this.refused('frames_per_tenant');
+    if (this.tenantSet('fu', tenant, 'frameRatePerUser', 'frameBurstPerUser').take(tenant + '\u0000' + user) > 0) return this.refused('frames_per_user');
+    if (this.tenantSet('ft', tenant, 'frameRatePerTenant', 'frameBurstPerTenant').take(tenant) > 0) return this.refused('frames_per_tenant');
     return undefined;
   }
 
   /** A client room publish, on top of clientFrame. */
   clientPublish(tenant: string, user: string): boolean {
-    if (this.publishPerUser.take(tenant + '\u0000' + user) === 0) return true;
+    if (this.tenantSet('pu', tenant, 'publishRatePerUser', 'publishBurstPerUser').take(tenant + '\u0000' + user) === 0) return true;
     this.reject('publish_per_user');
     return false;
+  }
+
+  /** Connections one user of `tenant` may hold on a node (0: no limit). */
+  maxConnectionsPerUser(tenant: string): number {
+    return this.live.limit(tenant, 'maxConnectionsPerUser');
+  }
+
+  /**
+   * A client room publish with an `event`: the event table's entry for it, per
+   * user and room (the table's per-tenant rate applied to each user in each
+   * room). Publishes without an event, and events not in the table, pass.
+   * Per node: a user's room publishes arrive on the node holding the user.
+   */
+  clientEvent(tenant: string, user: string, room: string, event: string | undefined): EventRefusal | undefined {
+    if (event === undefined) return undefined;
+    const rule = this.live.eventTable(tenant).match(event);
+    if (!rule) return undefined;
+    const key = `${tenant}\u0000${user}\u0000${room}\u0000${rule.pattern}`;
+    // perSec 0 blocks the events (a kill switch for one event type).
+    const waitMs = rule.spec.perSec <= 0 ? 60_000 : this.set('evr', { ratePerSec: rule.spec.perSec, burst: rule.spec.burst }).take(key);
+    if (waitMs === 0) return undefined;
+    this.reject('event_rate_per_user_room');
+    return { limit: 'event_rate_per_user_room', pattern: rule.pattern, waitMs };
+  }
+
+  /**
+   * An API or ingest publish of `event` to `tenant` (`cost` messages): the
+   * event table's entry, one budget per (tenant, entry) — a prefix entry is
+   * one budget for every event it matches. Shared by the cluster on Redis.
+   */
+  async apiEvent(tenant: string, event: string | undefined, cost: number): Promise<EventRefusal | undefined> {
+    if (event === undefined) return undefined;
+    const rule = this.live.eventTable(tenant).match(event);
+    if (!rule) return undefined;
+    const refuse = (waitMs: number): EventRefusal => {
+      this.reject('event_rate_per_tenant');
+      return { limit: 'event_rate_per_tenant', pattern: rule.pattern, waitMs };
+    };
+    // perSec 0 blocks the events (a kill switch for one event type).
+    if (rule.spec.perSec <= 0) return refuse(60_000);
+    const wait = await this.take('ev', `ev:${tenant}\u0000${rule.pattern}`, { ratePerSec: rule.spec.perSec, burst: rule.spec.burst }, cost);
+    return wait > 0 ? refuse(wait) : undefined;
   }
 
   /**
@@ -62,20 +143,23 @@ export class Limiter {
    * this node's; if the engine cannot answer, the node's own bucket decides.
    */
   async apiPublish(tenant: string, cost: number): Promise<number> {
-    const { ratePerSec, burst } = this.apiPerTenant.spec;
-    if (ratePerSec <= 0) return 0;
-    let wait: number;
-    if (this.shared) {
-      try {
-        wait = await this.shared.takeTokens('api:' + tenant, ratePerSec, burst, cost);
-      } catch {
-        wait = this.apiPerTenant.take(tenant, cost);
-      }
-    } else {
-      wait = this.apiPerTenant.take(tenant, cost);
-    }
+    const spec = { ratePerSec: this.live.limit(tenant, 'apiPublishRatePerTenant'), burst: this.live.limit(tenant, 'apiPublishBurstPerTenant') };
+    if (spec.ratePerSec <= 0) return 0;
+    const wait = await this.take('api', 'api:' + tenant, spec, cost);
     if (wait > 0) this.reject('api_publish_per_tenant');
     return wait;
+  }
+
+  /** Takes from the cluster's bucket when the engine shares them, else (or when it cannot answer) the node's. */
+  private async take(name: string, key: string, spec: RateSpec, cost: number): Promise<number> {
+    if (this.shared) {
+      try {
+        return await this.shared.takeTokens(key, spec.ratePerSec, spec.burst, cost);
+      } catch {
+        // fall through to the node's own bucket
+      }
+    }
+    return this.set(name, spec).take(key, cost);
   }
 
   private refused(limit: LimitName): LimitName {

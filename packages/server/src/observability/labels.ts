@@ -18,6 +18,10 @@ export const LIMIT_NAMES = [
   'origin',
   'auth_failures_per_ip',
   'http_sockets_per_ip',
+  'event_rate_per_tenant',
+  'event_rate_per_user_room',
+  'shed_connections',
+  'shed_publishes',
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 

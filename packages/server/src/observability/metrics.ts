@@ -47,10 +47,10 @@ export interface IngestSourceMetricsRow {
   lag?: number;
 }
 
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 
 /** A counter whose value is read from elsewhere at scrape time. */
-function readCounter(registry: client.Registry, name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void {
+export function readCounter(registry: client.Registry, name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void {
   new client.Counter({
     name,
     help,
@@ -63,7 +63,7 @@ function readCounter(registry: client.Registry, name: string, help: string, labe
   });
 }
 
-function readGauge(registry: client.Registry, name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void {
+export function readGauge(registry: client.Registry, name: string, help: string, labelNames: string[], read: () => Iterable<[Labels, number]>): void {
   new client.Gauge({
     name,
     help,

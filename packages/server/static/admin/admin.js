@@ -116,6 +116,19 @@ function render(s) {
   $('node').textContent = s.node;
   $('engine').textContent = s.engine;
   $('uptime').textContent = fmtDuration(s.uptimeSec);
+  const p = s.protection;
+  if (p) {
+    const shed = p.loadShedding;
+    $('load').textContent = shed.level === 0 ? 'normal' : shed.state.replace(/_/g, ' ');
+    $('load').title = shed.level === 0 ? 'not shedding' : shed.reason;
+    if (shed.level > 0 && state === 'ready') {
+      status.dataset.state = 'draining';
+      status.textContent = 'shedding load';
+    }
+    const r = p.config.reloads;
+    $('reloads').textContent = r.applied + ' applied, ' + r.refused + ' refused';
+    $('reloads').title = r.lastError ? 'last refused: ' + r.lastError : '';
+  }
 
   $('connections').textContent = fmtInt(s.totals.connections);
   $('connections-local').textContent = s.totals.nodes > 1 ? fmtInt(s.local.connections) + ' on this node, ' + s.totals.nodes + ' nodes' : 'on 1 node';

@@ -9,6 +9,22 @@
  * store can refuse appends past a global bound (memoryMaxStoredBytes).
  */
 import type { InboxMessage, InboxRange, NewInboxMessage, Retention } from '../types.js';
+import { decodePayload, PLAIN_CODEC, type PayloadCodec, type PayloadFlag } from '../payloadCodec.js';
+
+/**
+ * A held message whose data may be compressed (`z` names the codec; engine/payloadCodec.ts).
+ * `b`: its accounted bytes, fixed at append. The bound (memoryMaxStoredBytes) counts a message as
+ * it was published, compressed or not, so it stays predictable from what producers send;
+ * compression lowers the real memory below it.
+ */
+type Held = InboxMessage & { z?: PayloadFlag; b?: number };
+
+/** The message as readers see it: data decompressed, no flag. */
+function plain(m: Held): InboxMessage {
+  if (m.z === undefined) return m;
+  const { z, b: _b, ...rest } = m;
+  return { ...rest, data: decodePayload(m.data, z) };
+}
 
 /** Rough per-message cost beyond its strings (object, array slot, numbers). */
 const MESSAGE_OVERHEAD_BYTES = 96;
@@ -68,7 +84,7 @@ class UserInbox {
       if (overCount || tooOld) this.floor = m.seq;
       // Release the message now; the slot itself goes at the next compaction.
       this.items[this.head] = undefined;
-      this.bytes -= messageBytes(m);
+      this.bytes -= (m as Held).b ?? messageBytes(m);
       this.head++;
     }
     // Compact once the dead prefix dominates, so the array follows the live size.
@@ -132,7 +148,11 @@ export class MemoryInboxStore {
   private lastFullSweep = 0;
 
   /** `maxBytes`: bound on accounted bytes of all stored messages (0: none). */
-  constructor(private readonly maxBytes = 0) {}
+  constructor(
+    private readonly maxBytes = 0,
+    /** Compresses stored data over its threshold (accounted at its stored size). */
+    private readonly codec: PayloadCodec = PLAIN_CODEC,
+  ) {}
 
   private get(tenant: string, user: string): UserInbox {
     const key = tenant + '\u0000' + user;
@@ -151,7 +171,9 @@ export class MemoryInboxStore {
   /** Throws StoreFullError when the store is over its bound. */
   append(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, now = Date.now()): InboxMessage {
     const inbox = this.get(tenant, user);
+    const enc = this.codec.encode(msg.data);
     const bytes = messageBytes(msg);
+    const held: NewInboxMessage = enc.flag === undefined ? msg : ({ ...msg, data: enc.data, z: enc.flag, b: bytes } as NewInboxMessage);
     if (this.maxBytes > 0 && this.storedBytes + bytes > this.maxBytes) {
       this.trimOne(inbox, retention, now);
       // Expired messages elsewhere may free room: sweep, at most once a second (a sweep walks every inbox).
@@ -161,16 +183,16 @@ export class MemoryInboxStore {
       }
       if (this.storedBytes + bytes > this.maxBytes) throw new StoreFullError(this.maxBytes);
     }
-    const stored = inbox.append(msg, bytes);
+    const stored = inbox.append(held, bytes);
     this.storedBytes += bytes;
     this.trimOne(inbox, retention, now);
-    return stored;
+    return enc.flag === undefined ? stored : { ...msg, seq: stored.seq };
   }
 
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention, now = Date.now()): InboxRange {
     const inbox = this.get(tenant, user);
     this.trimOne(inbox, retention, now);
-    return { messages: inbox.readAfter(after, limit, now), tip: inbox.tip, floor: inbox.floor };
+    return { messages: inbox.readAfter(after, limit, now).map(plain), tip: inbox.tip, floor: inbox.floor };
   }
 
   /** See Engine.firstForDevice. */

@@ -8,9 +8,12 @@ import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxInspec
 import { ApiError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
 
+import type { PayloadCodec } from '../payloadCodec.js';
 export interface MemoryEngineOptions {
   /** Bound on the accounted bytes of all stored reliable messages (0: none). */
   maxStoredBytes?: number;
+  /** Compression of stored payloads (engine/payloadCodec.ts); default: plain. */
+  payloadCodec?: PayloadCodec;
 }
 
 export class MemoryEngine implements Engine {
@@ -30,7 +33,7 @@ export class MemoryEngine implements Engine {
   private lastRetention: Retention | undefined;
 
   constructor(opts: MemoryEngineOptions = {}) {
-    this.inbox = new MemoryInboxStore(opts.maxStoredBytes ?? 0);
+    this.inbox = new MemoryInboxStore(opts.maxStoredBytes ?? 0, opts.payloadCodec);
   }
 
   async start(_onEvent: (event: BusEvent) => void, local: LocalView): Promise<void> {

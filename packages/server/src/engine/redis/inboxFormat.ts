@@ -3,12 +3,15 @@
  * write it (scripts.ts). The inbox is a Stream whose entry ids are `<seq>-0`;
  * each entry's fields have one-letter names, stored per entry:
  *   i = message id, t = ts (ms), d = data (JSON text),
- *   v = device (device-targeted), e = event, x = expiresAt (ms)
+ *   v = device (device-targeted), e = event, x = expiresAt (ms),
+ *   z = compression of d (deflate | zstd; absent: d is plain JSON text —
+ *       every entry written before compression existed reads as before)
  * The `inbox` bus event is assembled by the append script around the seq,
  * which only the script knows: `inboxEventParts` builds the text before and
  * after it.
  */
 import type { InboxMessage, NewInboxMessage } from '../types.js';
+import { decodePayload } from '../payloadCodec.js';
 
 /** A stream entry as ioredis returns it: [id, [field, value, …]]. */
 export type StreamEntry = [id: string, fields: string[]];
@@ -17,6 +20,7 @@ export type StreamEntry = [id: string, fields: string[]];
 export function toMessage(entry: StreamEntry): InboxMessage {
   const [id, f] = entry;
   const m: InboxMessage = { seq: parseInt(id, 10), id: '', ts: 0, data: 'null' };
+  let z: string | undefined;
   for (let i = 0; i + 1 < f.length; i += 2) {
     const v = f[i + 1]!;
     switch (f[i]) {
@@ -38,8 +42,12 @@ export function toMessage(entry: StreamEntry): InboxMessage {
       case 'x':
         m.expiresAt = Number(v);
         break;
+      case 'z':
+        z = v;
+        break;
     }
   }
+  if (z !== undefined) m.data = decodePayload(m.data, z);
   return m;
 }
 

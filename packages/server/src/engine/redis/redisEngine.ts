@@ -38,6 +38,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
+import type { PayloadCodec } from '../payloadCodec.js';
 import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 import { RedisInbox } from './redisInbox.js';
@@ -54,6 +55,8 @@ export interface RedisEngineOptions {
   /** A command without a reply for this long fails (Redis hung or a network black hole). */
   commandTimeoutMs?: number;
   presence?: Partial<PresenceOptions>;
+  /** Compression of stored payloads (engine/payloadCodec.ts); default: plain. */
+  payloadCodec?: PayloadCodec;
 }
 
 /** Inbox reads in flight at once when re-announcing after a (re)subscribe burst. */
@@ -101,7 +104,7 @@ export class RedisEngine implements Engine {
     this.sub = createClient(this.parsed, { name: `herald:${opts.nodeId}:sub`, logger: this.logger, shardedSubscribers: this.sharded });
     this.defineScripts(this.cmd);
     const failed = (op: string) => this.failed(op);
-    this.inbox = new RedisInbox({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, echoPrefix: this.echoPrefix, failed });
+    this.inbox = new RedisInbox({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, echoPrefix: this.echoPrefix, failed, ...(opts.payloadCodec ? { codec: opts.payloadCodec } : {}) });
     this.keyStore = new RedisKeyStore(this.cmd, this.keys, failed);
     this.buckets = this.keyStore;
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);

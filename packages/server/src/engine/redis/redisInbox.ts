@@ -9,6 +9,7 @@ import type { AppendOnce, InboxMessage, InboxRange, InboxStore, NewInboxMessage,
 import type { RedisClient } from '../../redis/connect.js';
 import { inboxEventParts, toMessage, type StreamEntry } from './inboxFormat.js';
 import type { RedisKeys } from './keys.js';
+import { PLAIN_CODEC, type PayloadCodec } from '../payloadCodec.js';
 
 /** Inbox keys outlive the newest message's age limit by this much, so expiry never races the age trim. */
 const KEY_TTL_GRACE_MS = 60_000;
@@ -32,6 +33,8 @@ export interface RedisInboxOptions {
   echoPrefix: string;
   /** Counts a failed operation by kind and passes the error on. */
   failed(op: string): (err: unknown) => never;
+  /** Compression of stored data (engine/payloadCodec.ts); default: plain. */
+  codec?: PayloadCodec;
 }
 
 export class RedisInbox implements InboxStore {
@@ -46,7 +49,10 @@ export class RedisInbox implements InboxStore {
   async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
     this.lastRetentionMs = retention.maxAgeMs;
     const k = this.o.keys;
+    // The `inbox` bus event carries the plain data: receivers deliver it as it comes, with no
+    // decompression per node, and nodes of an older version read it too. Only the entry is packed.
     const { head, tail } = inboxEventParts(this.o.echoPrefix, tenant, user, message);
+    const stored = (this.o.codec ?? PLAIN_CODEC).encode(message.data);
     const [seq, floor, firstId] = await this.scripts
       .heraldAppend(
         k.userMeta(tenant, user),
@@ -59,7 +65,7 @@ export class RedisInbox implements InboxStore {
         retention.maxAgeMs + KEY_TTL_GRACE_MS,
         message.id,
         message.ts,
-        message.data,
+        stored.data,
         message.device ?? '',
         message.event ?? '',
         message.expiresAt ?? '',
@@ -67,6 +73,7 @@ export class RedisInbox implements InboxStore {
         k.userChannel(tenant, user),
         head,
         tail,
+        stored.flag ?? '',
         once ? Math.max(1, Math.floor(once.ttlMs)) : '',
       )
       .catch(this.o.failed('append'));

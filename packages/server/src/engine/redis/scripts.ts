@@ -64,8 +64,8 @@ end
 /**
  * KEYS: meta, inbox, cursors, once (the AppendOnce record; any key of the slot when unused)
  * ARGV: now, maxMessages, maxAgeMs, keyTtlMs, id, ts, data, device, event, expiresAt,
- *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, onceTtlMs
- * ('' = absent for device, event, expiresAt, onceTtlMs.)
+ *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, compression, onceTtlMs
+ * ('' = absent for device, event, expiresAt, compression (see inboxFormat.ts), onceTtlMs.)
  * Returns { seq, floor } — or { seq, -1, id } when the once record exists: an earlier
  * append with the same key stored the message, and nothing is stored or published now.
  * The record is written in the same script as the message, so the two never part.
@@ -76,7 +76,7 @@ end
  */
 export const APPEND = `${TRIM}
 local now = tonumber(ARGV[1])
-if ARGV[15] ~= '' then
+if ARGV[16] ~= '' then
   local done = redis.call('GET', KEYS[4])
   if done then
     local bar = string.find(done, '|', 1, true)
@@ -88,13 +88,14 @@ local fields = { 'i', ARGV[5], 't', ARGV[6], 'd', ARGV[7] }
 if ARGV[8] ~= '' then fields[#fields + 1] = 'v'; fields[#fields + 1] = ARGV[8] end
 if ARGV[9] ~= '' then fields[#fields + 1] = 'e'; fields[#fields + 1] = ARGV[9] end
 if ARGV[10] ~= '' then fields[#fields + 1] = 'x'; fields[#fields + 1] = ARGV[10] end
+if ARGV[15] ~= nil and ARGV[15] ~= '' then fields[#fields + 1] = 'z'; fields[#fields + 1] = ARGV[15] end
 redis.call('XADD', KEYS[2], string.format('%d-0', seq), unpack(fields))
 redis.call('HSET', KEYS[1], 'ts', ARGV[6])
 local floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 -- An idle user's inbox (and cursors) vanish once every message in it is past retention.
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
-if ARGV[15] ~= '' then redis.call('SET', KEYS[4], string.format('%d', seq) .. '|' .. ARGV[5], 'PX', ARGV[15]) end
+if ARGV[16] ~= '' then redis.call('SET', KEYS[4], string.format('%d', seq) .. '|' .. ARGV[5], 'PX', ARGV[16]) end
 if ARGV[11] ~= '' then redis.call(ARGV[11], ARGV[12], ARGV[13] .. string.format('%d', seq) .. ARGV[14]) end
 return { seq, floor }
 `;
