@@ -42,6 +42,8 @@ export interface MessageFrame {
   seq?: number;
   event?: string;
   room?: string;
+  /** Room messages with history on: per room, strictly increasing. */
+  offset?: number;
   from?: string;
   data: unknown;
   /** Publish time, milliseconds since the epoch. */
@@ -69,11 +71,20 @@ export interface PresenceEventFrame {
   device: string;
 }
 
+/** A member's awareness state changed (`data: null`: cleared). */
+export interface StateEventFrame {
+  type: 'state';
+  room: string;
+  user: string;
+  device: string;
+  data: unknown;
+}
+
 export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | PongFrame;
+export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | StateEventFrame | PongFrame;
 
 // ---- client → server ----
 
@@ -94,6 +105,8 @@ export interface SyncFrame {
 export interface JoinFrame {
   type: 'join';
   room: string;
+  /** Recover from this position (room history): missed messages are replayed before live ones. */
+  since?: { offset: number; epoch: string };
   id?: string;
 }
 export interface LeaveFrame {
@@ -116,8 +129,22 @@ export interface PresenceFrame {
 export interface PingFrame {
   type: 'ping';
 }
+/** The newest `limit` messages of a room's history, oldest first. */
+export interface HistoryFrame {
+  type: 'history';
+  room: string;
+  limit?: number;
+  id?: string;
+}
+/** Awareness state of this connection in a room (`data: null` clears it). */
+export interface StateFrame {
+  type: 'state';
+  room: string;
+  data: unknown;
+  id?: string;
+}
 
-export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame;
+export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame | HistoryFrame | StateFrame;
 
 /** Error codes carried by `error` frames. */
 export const ErrorCode = {
@@ -130,6 +157,7 @@ export const ErrorCode = {
   NotJoined: 'not_joined',
   TooManyRooms: 'too_many_rooms',
   RateLimited: 'rate_limited',
+  PayloadTooLarge: 'payload_too_large',
   Internal: 'internal',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -117,7 +117,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
   holder.gw = gw;
   const hub = gw.hub;
-  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
+  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter, gw.roomParts.roomPublisher);
 
   await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
   await engine.subscribe({ kind: 'all' });
@@ -174,6 +174,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     inspectMaxMessages: config.adminInspectMaxMessages,
   });
   const router = new Router({
+    roomHistory: { recovery: gw.roomParts.recovery, maxLimit: config.roomHistoryMaxLimit },
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
     engine,

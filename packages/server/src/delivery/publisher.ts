@@ -13,6 +13,7 @@ import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
+import type { RoomPublisher } from '../rooms/roomPublish.js';
 
 export interface PublishResult {
   id: string;
@@ -23,6 +24,9 @@ export interface PublishResult {
    * absent when the count could not be read — the message was still published.
    */
   online?: number;
+  /** Room targets with history: the message's offset and the room's epoch. */
+  offset?: number;
+  epoch?: string;
 }
 
 export interface PublisherSettings {
@@ -41,6 +45,8 @@ export class Publisher {
     private readonly stats: Stats,
     private readonly s: PublisherSettings,
     private readonly limiter?: Limiter,
+    /** Room targets: history (offsets) when the room keeps it. */
+    private readonly rooms?: RoomPublisher,
   ) {}
 
   /**
@@ -129,7 +135,13 @@ export class Publisher {
         let local = 0;
         await Promise.all(
           target.routes.map(async (route) => {
-            local += await this.hub.broadcast(route, frame, ts);
+            if (route.kind === 'room' && this.rooms) {
+              const r = await this.rooms.publish(route, { id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}) }).catch((err: unknown) => {
+                throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
+              });
+              local += r.local;
+              if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
+            } else local += await this.hub.broadcast(route, frame, ts);
           }),
         );
         // Per-recipient spans would cost one span per socket: the local write is one event.

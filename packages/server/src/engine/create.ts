@@ -5,7 +5,7 @@ import type { Engine } from './types.js';
 import { MemoryEngine } from './memory/memoryEngine.js';
 
 export async function createEngine(config: HeraldConfig, nodeId: string, log: Logger): Promise<Engine> {
-  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes });
+  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes, roomHistoryMaxTotalBytes: config.roomHistoryMaxTotalBytes });
   const specifier = './redis/redisEngine.js';
   const mod = (await import(specifier)) as {
     RedisEngine: new (o: { url: string; keyPrefix: string; nodeId: string; logger: Logger }) => Engine;

@@ -46,7 +46,7 @@ export class FrameHandler {
       case 'sync':
         return this.sync(c, f.after, f.id);
       case 'join':
-        this.rooms.join(c, f.room, f.id);
+        this.rooms.join(c, f.room, f.id, f.since);
         return;
       case 'leave':
         this.rooms.leave(c, f.room, f.id);
@@ -56,6 +56,11 @@ export class FrameHandler {
         return;
       case 'presence':
         return this.rooms.presence(c, f.room, f.id);
+      case 'history':
+        return this.rooms.history(c, f.room, f.limit, f.id);
+      case 'state':
+        this.rooms.state(c, f.room, f.data, f.id);
+        return;
       case 'auth':
         return this.refresh(c, f.token, f.id);
     }

@@ -14,8 +14,12 @@ import type { LifecycleEvents } from '../events/lifecycle.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
-import { messageFrame, presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
+import { presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
 import type { Connection } from './connection.js';
+import type { Awareness } from '../rooms/awareness.js';
+import { membersWithState } from '../rooms/awareness.js';
+import type { RoomRecovery } from '../rooms/recovery.js';
+import type { RoomPublisher } from '../rooms/roomPublish.js';
 
 export interface RoomsDeps {
   config: HeraldConfig;
@@ -27,6 +31,10 @@ export interface RoomsDeps {
   limiter: Limiter;
   stats: Stats;
   log: Logger;
+  /** Room history, recovery, client room publishes and awareness state (rooms/). */
+  recovery: RoomRecovery;
+  roomPublisher: RoomPublisher;
+  awareness: Awareness;
   /** Answers a refused frame with an error frame (counted as a protocol error). */
   refuse(c: Connection, code: string, message: string, id?: string): void;
 }
@@ -34,7 +42,7 @@ export interface RoomsDeps {
 export class Rooms {
   constructor(private readonly d: RoomsDeps) {}
 
-  join(c: Connection, room: string, id?: string): void {
+  join(c: Connection, room: string, id?: string, since?: { offset: number; epoch: string }): void {
     const d = this.d;
     if (!roomAllowed(c.allowRooms, room)) return d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
     if (c.rooms?.has(room)) {
@@ -44,12 +52,23 @@ export class Rooms {
     if ((c.rooms?.size ?? 0) >= d.config.maxRoomsPerConnection) {
       return d.refuse(c, ErrorCode.TooManyRooms, `at most ${d.config.maxRoomsPerConnection} rooms per connection`, id);
     }
+    const history = d.recovery.hasHistory(room);
     const first = d.hub.registry.join(c, room);
+    if (history) d.recovery.holdIfRecovering(c, room, since);
     if (first) void d.bus.subscribe({ kind: 'room', tenant: c.tenant, room });
     d.presence.roomJoin(c.tenant, room, { user: c.user, device: c.device, node: d.nodeId }).catch((err: unknown) => d.log.warn({ err }, 'room join failed'));
-    if (id !== undefined) c.sendText(replyFrame(id, { room }));
+    if (history) this.answerJoin(c, room, since, id);
+    else if (id !== undefined) c.sendText(replyFrame(id, { room, ...(since !== undefined ? { recovered: false } : {}) }));
     this.presenceEvent(c, room, 'join');
     d.events.joined(c, room);
+  }
+
+  /** The join reply of a history room: position, and the replay of a join with `since`. */
+  private answerJoin(c: Connection, room: string, since: { offset: number; epoch: string } | undefined, id?: string): void {
+    const reply = (fields: Record<string, unknown>): void => {
+      if (id !== undefined) c.sendText(replyFrame(id, { room, ...fields }));
+    };
+    this.d.recovery.answer(c, c.tenant, room, since, reply).catch(() => this.d.refuse(c, ErrorCode.Internal, `joined, but the history of room "${room}" is unavailable`, id));
   }
 
   leave(c: Connection, room: string, id?: string): void {
@@ -62,6 +81,7 @@ export class Rooms {
     if (!c.rooms?.has(room)) return false;
     const d = this.d;
     const last = d.hub.registry.leave(c, room);
+    d.hub.roomHolds.clear(c, room);
     if (last) d.bus.unsubscribe({ kind: 'room', tenant: c.tenant, room });
     this.leftCluster(c, room);
     return true;
@@ -73,12 +93,14 @@ export class Rooms {
    */
   leaveAll(c: Connection, roomsEmptied: readonly string[]): void {
     for (const room of roomsEmptied) this.d.bus.unsubscribe({ kind: 'room', tenant: c.tenant, room });
+    this.d.hub.roomHolds.clearSession(c);
     if (c.rooms) for (const room of c.rooms) this.leftCluster(c, room);
   }
 
   private leftCluster(c: Connection, room: string): void {
     const d = this.d;
     d.presence.roomLeave(c.tenant, room, { user: c.user, device: c.device, node: d.nodeId }).catch((err: unknown) => d.log.warn({ err }, 'room leave failed'));
+    d.awareness.left(c, room);
     this.presenceEvent(c, room, 'leave');
     d.events.left(c, room);
   }
@@ -110,11 +132,40 @@ export class Rooms {
     }
     const msgId = randomUUID();
     const ts = Date.now();
-    const text = messageFrame({ id: msgId, ts, room, from: c.user, data: json, ...(event !== undefined ? { event } : {}) });
     d.stats.bump(d.stats.published, 'room|false');
-    d.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, text, ts);
-    if (id !== undefined) c.sendText(replyFrame(id, { msg_id: msgId }));
+    d.roomPublisher.publish({ kind: 'room', tenant: c.tenant, room }, { id: msgId, ts, from: c.user, data: json, ...(event !== undefined ? { event } : {}) }).then(
+      (r) => {
+        if (id !== undefined) c.sendText(replyFrame(id, { msg_id: msgId, ...(r.offset !== undefined ? { offset: r.offset, epoch: r.epoch } : {}) }));
+      },
+      (err: unknown) => {
+        d.log.warn({ err }, 'room publish failed');
+        d.refuse(c, ErrorCode.Internal, 'room publish failed, try again', id);
+      },
+    );
     d.events.published(c, room, msgId, json, event);
+  }
+
+  /** The newest `limit` messages of a room's history, oldest first. */
+  async history(c: Connection, room: string, limit: number | undefined, id?: string): Promise<void> {
+    const d = this.d;
+    if (!roomAllowed(c.allowRooms, room)) return d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
+    const max = d.config.roomHistoryMaxLimit;
+    if (limit !== undefined && limit > max) return d.refuse(c, ErrorCode.BadField, `field "limit" must be 1-${max}`, id);
+    let frames: string[];
+    try {
+      frames = await d.recovery.history(c.tenant, room, limit ?? max);
+    } catch {
+      return d.refuse(c, ErrorCode.Internal, 'history unavailable, try again', id);
+    }
+    // The stored frames are the messages' JSON: spliced in, not parsed and re-serialized.
+    if (id !== undefined) c.sendText(replyFrame(id, { room }).slice(0, -1) + ',"messages":[' + frames.join(',') + ']}');
+  }
+
+  /** Awareness state of `c` in a room it is a member of. */
+  state(c: Connection, room: string, data: unknown, id?: string): void {
+    const refusal = this.d.awareness.set(c, room, data);
+    if (refusal) return this.d.refuse(c, refusal.code, refusal.message, id);
+    if (id !== undefined) c.sendText(replyFrame(id, { room }));
   }
 
   async presence(c: Connection, room: string, id?: string): Promise<void> {
@@ -122,7 +173,7 @@ export class Rooms {
     if (!roomAllowed(c.allowRooms, room)) return d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
     try {
       const members = await d.presence.roomPresence(c.tenant, room);
-      if (id !== undefined) c.sendText(replyFrame(id, { room, members: members.map((m) => ({ user: m.user, device: m.device })) }));
+      if (id !== undefined) c.sendText(replyFrame(id, { room, members: membersWithState(members) }));
     } catch {
       d.refuse(c, ErrorCode.Internal, 'presence unavailable, try again', id);
     }

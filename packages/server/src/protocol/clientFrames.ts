@@ -80,10 +80,28 @@ function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
     case 'sync':
       if (!isNonNegInt(f.after)) bad('after', 'must be a non-negative integer');
       return { type: 'sync', after: f.after as number, ...(id ? { id } : {}) };
-    case 'join':
+    case 'join': {
+      const r = room();
+      if (f.since === undefined) return { type: 'join', room: r, ...(id ? { id } : {}) };
+      const s = f.since as { offset?: unknown; epoch?: unknown } | null;
+      if (s === null || typeof s !== 'object' || Array.isArray(s) || !isNonNegInt(s.offset) || typeof s.epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(s.epoch) || Object.keys(s).length !== 2) {
+        bad('since', 'must be {"offset": non-negative integer, "epoch": string of 1-64 [A-Za-z0-9_-]}');
+      }
+      return { type: 'join', room: r, since: { offset: s!.offset as number, epoch: s!.epoch as string }, ...(id ? { id } : {}) };
+    }
     case 'leave':
     case 'presence':
       return { type: f.type, room: room(), ...(id ? { id } : {}) };
+    case 'history': {
+      const r = room();
+      if (f.limit !== undefined && (!isNonNegInt(f.limit) || f.limit < 1)) bad('limit', 'must be a positive integer');
+      return { type: 'history', room: r, ...(f.limit !== undefined ? { limit: f.limit as number } : {}), ...(id ? { id } : {}) };
+    }
+    case 'state': {
+      const r = room();
+      if (!('data' in f)) bad('data', 'is required (null clears the state)');
+      return { type: 'state', room: r, data: f.data, ...(id ? { id } : {}) };
+    }
     case 'publish': {
       const r = room();
       if (!('data' in f)) bad('data', 'is required');
