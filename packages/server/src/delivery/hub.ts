@@ -61,8 +61,9 @@ export class DeliveryHub implements ReliableHost {
     const encoded = typeof frame === 'string' ? EncodedFrame.ofText(frame) : frame;
     const holds = route.kind === 'room' && typeof frame === 'string' && !this.roomHolds.empty ? this.roomHolds : undefined;
     let n = 0;
+    const platform = route.platform;
     for (const s of this.registry.lookup(route)) {
-      if (s.state !== 'active' || (holds && holds.take(s, (route as { room: string }).room, frame as string))) continue;
+      if (s.state !== 'active' || (platform !== undefined && s.platform !== platform) || (holds && holds.take(s, (route as { room: string }).room, frame as string))) continue;
       if (s.send(encoded)) n++;
     }
     const stats = this.d.stats;

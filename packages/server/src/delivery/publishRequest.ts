@@ -3,7 +3,7 @@
  * batch items and stream ingest. Errors name the offending field.
  */
 import { z } from 'zod';
-import { DEFAULT_TENANT, DEVICE_ID_PATTERN, ROOM_NAME_PATTERN } from '@herald/protocol';
+import { DEFAULT_TENANT, DEVICE_ID_PATTERN, PLATFORMS, ROOM_NAME_PATTERN } from '@herald/protocol';
 import { ApiError } from '../errors.js';
 import type { Route } from '../engine/types.js';
 import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
@@ -12,13 +12,16 @@ import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters').refine(isWellFormedId, ILL_FORMED);
 const tenant = id.optional();
 
+/** Only sessions (and reliable deliveries to devices) of this platform. */
+const platform = z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(', ')}` }).optional();
+
 const targetSchema = z.union([
   z.strictObject({ user: id, device: z.string().regex(DEVICE_ID_PATTERN, '1-64 of [A-Za-z0-9._:-]'), tenant }),
-  z.strictObject({ user: id, tenant }),
-  z.strictObject({ users: z.array(id).min(1).max(1000), tenant }),
-  z.strictObject({ room: z.string().regex(ROOM_NAME_PATTERN, '1-128 of [A-Za-z0-9._:@/-]'), tenant }),
-  z.strictObject({ tenant: id }),
-  z.strictObject({ all: z.literal(true) }),
+  z.strictObject({ user: id, tenant, platform }),
+  z.strictObject({ users: z.array(id).min(1).max(1000), tenant, platform }),
+  z.strictObject({ room: z.string().regex(ROOM_NAME_PATTERN, '1-128 of [A-Za-z0-9._:@/-]'), tenant, platform }),
+  z.strictObject({ tenant: id, platform }),
+  z.strictObject({ all: z.literal(true), platform }),
 ]);
 
 export const publishSchema = z.strictObject({
@@ -39,15 +42,16 @@ export interface ResolvedTarget {
 }
 
 export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
-  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all' }] };
+  const p = 'platform' in to && to.platform !== undefined ? { platform: to.platform } : {};
+  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all', ...p }] };
   const t = to.tenant ?? DEFAULT_TENANT;
-  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user })) };
+  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user, ...p })) };
   if ('user' in to) {
     if ('device' in to) return { kind: 'device', routes: [{ kind: 'user', tenant: t, user: to.user, device: to.device }] };
-    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user }] };
+    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user, ...p }] };
   }
-  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room }] };
-  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t }] };
+  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room, ...p }] };
+  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t, ...p }] };
 }
 
 /** Validates an unknown body; throws ApiError 400 naming the first bad field. */

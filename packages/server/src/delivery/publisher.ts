@@ -120,7 +120,7 @@ export class Publisher {
             const stored = await this.store(
               route.tenant,
               route.user,
-              { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
+              { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(route.platform !== undefined ? { platform: route.platform } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
               this.hub.settings.retention,
             );
             seq[route.user] = stored.seq;

@@ -7,12 +7,14 @@
  * memory engine therefore stores but never transports.
  */
 
-/** Where an ephemeral frame goes. Tenants are part of every route: nothing crosses them. */
+import type { Platform } from '@herald/protocol';
+
+/** Where an ephemeral frame goes (`platform`: only sessions of that platform). Tenants are part of every route: nothing crosses them. */
 export type Route =
-  | { kind: 'user'; tenant: string; user: string; device?: string }
-  | { kind: 'room'; tenant: string; room: string }
-  | { kind: 'tenant'; tenant: string }
-  | { kind: 'all' };
+  | { kind: 'user'; tenant: string; user: string; device?: string; platform?: Platform }
+  | { kind: 'room'; tenant: string; room: string; platform?: Platform }
+  | { kind: 'tenant'; tenant: string; platform?: Platform }
+  | { kind: 'all'; platform?: Platform };
 
 /** A reliable message as held in a user's inbox. */
 export interface InboxMessage {
@@ -22,6 +24,8 @@ export interface InboxMessage {
   ts: number;
   /** Device-targeted: only this device of the user receives it. */
   device?: string;
+  /** Platform-targeted: only the user's devices of this platform receive it. */
+  platform?: string;
   event?: string;
   /** The JSON text of `data`, serialized once at publish time. */
   data: string;

@@ -29,7 +29,8 @@ export class RoomPublisher {
   async publish(route: Extract<Route, { kind: 'room' }>, m: Omit<EphemeralMessage, 'room'>): Promise<RoomPublished> {
     const frame = messageFrame({ ...m, room: route.room });
     const policy = this.policies.off ? undefined : this.policies.of(route.room);
-    if (!policy || policy.size === 0) return { local: await this.hub.broadcast(route, frame, m.ts) };
+    // A platform-targeted room message is not for every member: it stays out of history (no offset).
+    if (!policy || policy.size === 0 || route.platform !== undefined) return { local: await this.hub.broadcast(route, frame, m.ts) };
     // The offset goes first in the frame, so that the store can splice it in and holds can read it cheaply.
     const tail = frame.slice(FRAME_START.length);
     const pos = await this.store.append(route.tenant, route.room, OFFSET_HEAD, tail, policy);

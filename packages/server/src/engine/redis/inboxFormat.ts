@@ -3,7 +3,8 @@
  * write it (scripts.ts). The inbox is a Stream whose entry ids are `<seq>-0`;
  * each entry's fields have one-letter names, stored per entry:
  *   i = message id, t = ts (ms), d = data (JSON text),
- *   v = device (device-targeted), e = event, x = expiresAt (ms)
+ *   v = device (device-targeted), e = event, x = expiresAt (ms),
+ *   p = platform (platform-targeted)
  * The `inbox` bus event is assembled by the append script around the seq,
  * which only the script knows: `inboxEventParts` builds the text before and
  * after it.
@@ -38,6 +39,9 @@ export function toMessage(entry: StreamEntry): InboxMessage {
       case 'x':
         m.expiresAt = Number(v);
         break;
+      case 'p':
+        m.platform = v;
+        break;
     }
   }
   return m;
@@ -54,5 +58,6 @@ export function inboxEventParts(echoPrefix: string, tenant: string, user: string
   if (message.event !== undefined) tail += `,"event":${JSON.stringify(message.event)}`;
   tail += `,"data":${JSON.stringify(message.data)}`;
   if (message.expiresAt !== undefined) tail += `,"expiresAt":${message.expiresAt}`;
+  if (message.platform !== undefined) tail += `,"platform":${JSON.stringify(message.platform)}`;
   return { head, tail: tail + '}}' };
 }

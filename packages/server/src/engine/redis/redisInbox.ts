@@ -66,6 +66,7 @@ export class RedisInbox implements InboxStore {
         k.userChannel(tenant, user),
         head,
         tail,
+        message.platform ?? '',
       )
       .catch(this.o.failed('append'));
     return { ...message, seq: Number(seq) };
