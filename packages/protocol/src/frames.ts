@@ -45,7 +45,9 @@ export interface MessageFrame {
   /** Room messages with history on: per room, strictly increasing. */
   offset?: number;
   from?: string;
-  data: unknown;
+  data?: unknown;
+  /** Binary payloads (v1): the bytes as standard base64, instead of `data`. */
+  data_b64?: string;
   /** Publish time, milliseconds since the epoch. */
   ts: number;
 }
@@ -117,7 +119,9 @@ export interface LeaveFrame {
 export interface PublishFrame {
   type: 'publish';
   room: string;
-  data: unknown;
+  /** JSON data, or (instead) `data_b64`: bytes as standard base64. */
+  data?: unknown;
+  data_b64?: string;
   event?: string;
   id?: string;
 }

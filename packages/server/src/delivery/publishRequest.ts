@@ -3,7 +3,7 @@
  * batch items and stream ingest. Errors name the offending field.
  */
 import { z } from 'zod';
-import { DEFAULT_TENANT, DEVICE_ID_PATTERN, PLATFORMS, ROOM_NAME_PATTERN } from '@herald/protocol';
+import { DEFAULT_TENANT, DEVICE_ID_PATTERN, PLATFORMS, ROOM_NAME_PATTERN, isBase64 } from '@herald/protocol';
 import { ApiError } from '../errors.js';
 import type { Route } from '../engine/types.js';
 import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
@@ -26,7 +26,9 @@ const targetSchema = z.union([
 
 export const publishSchema = z.strictObject({
   to: targetSchema,
-  data: z.unknown().refine((v) => v !== undefined, 'is required'),
+  /** JSON data; or `data_b64` (bytes as standard base64) instead: exactly one of the two (checked in parsePublish). */
+  data: z.unknown().optional(),
+  data_b64: z.string().refine(isBase64, 'must be standard base64 (A-Z a-z 0-9 + /, optional = padding, no whitespace)').optional(),
   event: z.string().min(1).max(128).refine(isWellFormedId, ILL_FORMED).optional(),
   reliable: z.boolean().optional(),
   ttl: z.number().int().positive().max(365 * 86_400).optional(),
@@ -57,7 +59,14 @@ export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
 /** Validates an unknown body; throws ApiError 400 naming the first bad field. */
 export function parsePublish(body: unknown, prefix = ''): PublishBody {
   const r = publishSchema.safeParse(body);
-  if (r.success) return r.data;
+  if (r.success) {
+    const hasData = r.data.data !== undefined;
+    if (hasData === (r.data.data_b64 !== undefined)) {
+      const field = prefix + (hasData ? 'data_b64' : 'data');
+      throw new ApiError('invalid_field', `${field}: ${hasData ? 'give data or data_b64, not both' : 'is required (or data_b64)'}`, field);
+    }
+    return r.data;
+  }
   const issue = pickIssue(r.error.issues);
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
   const field = prefix + (path.length ? path.join('.') : 'body');

@@ -13,6 +13,7 @@ import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
+import { payloadOf } from './payload.js';
 import type { RoomPublisher } from '../rooms/roomPublish.js';
 
 export interface PublishResult {
@@ -97,9 +98,9 @@ export class Publisher {
     if (reliable && !userTarget) {
       throw new ApiError('invalid_field', `${fieldPrefix}reliable: reliable delivery is for user targets; rooms, tenants and broadcasts are ephemeral`, fieldPrefix + 'reliable');
     }
-    const data = JSON.stringify(body.data);
-    if (Buffer.byteLength(data) > this.s.maxMessageBytes) {
-      throw new ApiError('payload_too_large', `${fieldPrefix}data: ${Buffer.byteLength(data)} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + 'data');
+    const { data, binary, bytes, field } = payloadOf(body);
+    if (bytes > this.s.maxMessageBytes) {
+      throw new ApiError('payload_too_large', `${fieldPrefix}${field}: ${bytes} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + field);
     }
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
@@ -120,7 +121,7 @@ export class Publisher {
             const stored = await this.store(
               route.tenant,
               route.user,
-              { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(route.platform !== undefined ? { platform: route.platform } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
+              { id, ts, data, ...(binary ? { binary } : {}), ...(route.device !== undefined ? { device: route.device } : {}), ...(route.platform !== undefined ? { platform: route.platform } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
               this.hub.settings.retention,
             );
             seq[route.user] = stored.seq;
@@ -130,13 +131,13 @@ export class Publisher {
       );
       result.seq = seq;
     } else {
-      const frame = messageFrame({ id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
+      const frame = messageFrame({ id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
       await inSpan('herald.fanout', { 'herald.routes': target.routes.length }, async (fan) => {
         let local = 0;
         await Promise.all(
           target.routes.map(async (route) => {
             if (route.kind === 'room' && this.rooms) {
-              const r = await this.rooms.publish(route, { id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}) }).catch((err: unknown) => {
+              const r = await this.rooms.publish(route, { id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}) }).catch((err: unknown) => {
                 throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
               });
               local += r.local;

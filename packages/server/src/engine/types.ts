@@ -26,6 +26,8 @@ export interface InboxMessage {
   device?: string;
   /** Platform-targeted: only the user's devices of this platform receive it. */
   platform?: string;
+  /** `data` is the JSON string of the bytes' base64 (a binary payload). */
+  binary?: boolean;
   event?: string;
   /** The JSON text of `data`, serialized once at publish time. */
   data: string;

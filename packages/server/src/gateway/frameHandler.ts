@@ -52,7 +52,7 @@ export class FrameHandler {
         this.rooms.leave(c, f.room, f.id);
         return;
       case 'publish':
-        this.rooms.publish(c, f.room, f.data, f.event, f.id);
+        this.rooms.publish(c, f.room, f, f.event, f.id);
         return;
       case 'presence':
         return this.rooms.presence(c, f.room, f.id);

@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
 import { presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
 import type { Connection } from './connection.js';
+import { payloadOf } from '../delivery/payload.js';
 import type { Awareness } from '../rooms/awareness.js';
 import { membersWithState } from '../rooms/awareness.js';
 import type { RoomRecovery } from '../rooms/recovery.js';
@@ -122,18 +123,18 @@ export class Rooms {
     this.d.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, presenceEventFrame({ type, room, user: c.user, device: c.device }));
   }
 
-  publish(c: Connection, room: string, data: unknown, event: string | undefined, id?: string): void {
+  publish(c: Connection, room: string, body: { data?: unknown; data_b64?: string }, event: string | undefined, id?: string): void {
     const d = this.d;
     if (!c.rooms?.has(room)) return d.refuse(c, ErrorCode.NotJoined, `join room "${room}" before publishing to it`, id);
     if (!d.limiter.clientPublish(c.tenant, c.user)) return d.refuse(c, ErrorCode.RateLimited, 'room publish rate limit exceeded; slow down', id);
-    const json = JSON.stringify(data);
-    if (json === undefined || Buffer.byteLength(json) > d.config.maxMessageBytes) {
-      return d.refuse(c, ErrorCode.BadField, `field "data" must be JSON of at most ${d.config.maxMessageBytes} bytes`, id);
+    const { data: json, binary, bytes, field } = payloadOf(body);
+    if (json === undefined || bytes > d.config.maxMessageBytes) {
+      return d.refuse(c, ErrorCode.BadField, `field "${field}" must be ${binary ? 'bytes' : 'JSON'} of at most ${d.config.maxMessageBytes} bytes`, id);
     }
     const msgId = randomUUID();
     const ts = Date.now();
     d.stats.bump(d.stats.published, 'room|false');
-    d.roomPublisher.publish({ kind: 'room', tenant: c.tenant, room }, { id: msgId, ts, from: c.user, data: json, ...(event !== undefined ? { event } : {}) }).then(
+    d.roomPublisher.publish({ kind: 'room', tenant: c.tenant, room }, { id: msgId, ts, from: c.user, data: json, ...(binary ? { binary } : {}), ...(event !== undefined ? { event } : {}) }).then(
       (r) => {
         if (id !== undefined) c.sendText(replyFrame(id, { msg_id: msgId, ...(r.offset !== undefined ? { offset: r.offset, epoch: r.epoch } : {}) }));
       },

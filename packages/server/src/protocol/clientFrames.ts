@@ -3,7 +3,7 @@
  * frame or a ProtocolViolation that the connection answers with an error frame
  * (recoverable) or close 4000 (not JSON at all).
  */
-import { ErrorCode, ROOM_NAME_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
+import { ErrorCode, ROOM_NAME_PATTERN, isBase64, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds, jsonValueDepthExceeds } from './jsonDepth.js';
 import { ILL_FORMED, isWellFormedId } from './identifiers.js';
 
@@ -104,10 +104,14 @@ function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
     }
     case 'publish': {
       const r = room();
-      if (!('data' in f)) bad('data', 'is required');
+      const b64 = f.data_b64;
+      if (b64 !== undefined) {
+        if ('data' in f) bad('data_b64', 'cannot be given with "data"');
+        if (typeof b64 !== 'string' || !isBase64(b64)) bad('data_b64', 'must be standard base64 (A-Z a-z 0-9 + /, optional = padding, no whitespace)');
+      } else if (!('data' in f)) bad('data', 'is required (or data_b64)');
       if (f.event !== undefined && (typeof f.event !== 'string' || f.event.length > 128)) bad('event', 'must be a string of at most 128 characters');
       if (typeof f.event === 'string' && !isWellFormedId(f.event)) bad('event', ILL_FORMED);
-      return { type: 'publish', room: r, data: f.data, ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
+      return { type: 'publish', room: r, ...(b64 !== undefined ? { data_b64: b64 as string } : { data: f.data }), ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
     }
     case 'auth':
       if (typeof f.token !== 'string') bad('token', 'must be a string');

@@ -4,7 +4,7 @@
  * each entry's fields have one-letter names, stored per entry:
  *   i = message id, t = ts (ms), d = data (JSON text),
  *   v = device (device-targeted), e = event, x = expiresAt (ms),
- *   p = platform (platform-targeted)
+ *   p = platform (platform-targeted), b = '1' when data is the base64 of bytes
  * The `inbox` bus event is assembled by the append script around the seq,
  * which only the script knows: `inboxEventParts` builds the text before and
  * after it.
@@ -42,6 +42,9 @@ export function toMessage(entry: StreamEntry): InboxMessage {
       case 'p':
         m.platform = v;
         break;
+      case 'b':
+        m.binary = true;
+        break;
     }
   }
   return m;
@@ -59,5 +62,6 @@ export function inboxEventParts(echoPrefix: string, tenant: string, user: string
   tail += `,"data":${JSON.stringify(message.data)}`;
   if (message.expiresAt !== undefined) tail += `,"expiresAt":${message.expiresAt}`;
   if (message.platform !== undefined) tail += `,"platform":${JSON.stringify(message.platform)}`;
+  if (message.binary) tail += ',"binary":true';
   return { head, tail: tail + '}}' };
 }

@@ -67,6 +67,7 @@ export class RedisInbox implements InboxStore {
         head,
         tail,
         message.platform ?? '',
+        message.binary ? '1' : '',
       )
       .catch(this.o.failed('append'));
     return { ...message, seq: Number(seq) };

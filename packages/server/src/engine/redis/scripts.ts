@@ -64,7 +64,7 @@ end
 /**
  * KEYS: meta, inbox, cursors
  * ARGV: now, maxMessages, maxAgeMs, keyTtlMs, id, ts, data, device, event, expiresAt,
- *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, platform
+ *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, platform, binary ('1' or '')
  * ('' = absent for device, event, expiresAt.)
  * Returns { seq, floor }.
  *
@@ -80,6 +80,7 @@ if ARGV[8] ~= '' then fields[#fields + 1] = 'v'; fields[#fields + 1] = ARGV[8] e
 if ARGV[9] ~= '' then fields[#fields + 1] = 'e'; fields[#fields + 1] = ARGV[9] end
 if ARGV[10] ~= '' then fields[#fields + 1] = 'x'; fields[#fields + 1] = ARGV[10] end
 if ARGV[15] ~= nil and ARGV[15] ~= '' then fields[#fields + 1] = 'p'; fields[#fields + 1] = ARGV[15] end
+if ARGV[16] == '1' then fields[#fields + 1] = 'b'; fields[#fields + 1] = '1' end
 redis.call('XADD', KEYS[2], string.format('%d-0', seq), unpack(fields))
 redis.call('HSET', KEYS[1], 'ts', ARGV[6])
 local floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
