@@ -158,6 +158,11 @@ function checkSeq(info: FrameTypeInfo, seq: number): number {
   return seq;
 }
 
+/** The payload bytes `encodeFrame` would send for `payload` (JSON, or the `bytes` layout for data_b64 frames). */
+export function serializePayload(type: FrameTypeId, payload: PayloadInput): Uint8Array {
+  return payloadBytes(requireType(type), payload);
+}
+
 function payloadBytes(info: FrameTypeInfo, payload: PayloadInput): Uint8Array {
   if (info.payload === 'empty') {
     if (payload == null || (payload instanceof Uint8Array && payload.length === 0)) return new Uint8Array(0);
