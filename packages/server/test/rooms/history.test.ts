@@ -114,6 +114,43 @@ for (const kind of ['memory', 'redis'] as const) {
       );
     });
 
+    test('live messages arriving while the replay is read are held and follow it: no gap, no reordering, none twice', async () => {
+      const room = `h6-${kind}`;
+      const watcher = await on(B, 'watcher');
+      const j = await watcher.request({ type: 'join', room });
+      await flushed(B);
+      for (const d of ['a', 'b', 'c']) await publish(A, { to: { room }, data: d });
+      await watcher.waitForCount((f) => f.type === 'message' && f.room === room, 3);
+      // The history read of the recovering join waits on a gate.
+      const store = B.engine.roomHistory as { read: (...a: unknown[]) => Promise<unknown> };
+      const read = store.read.bind(store);
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let reading = false;
+      store.read = async (...a: unknown[]) => {
+        reading = true;
+        await gate;
+        return read(...a);
+      };
+      try {
+        const late = await on(B, 'late');
+        const reply = late.request({ type: 'join', room, since: { offset: 1, epoch: j.epoch } });
+        await waitUntil(() => reading, 5000);
+        for (const d of ['d', 'e']) await publish(A, { to: { room }, data: d });
+        await watcher.waitForCount((f) => f.type === 'message' && f.room === room, 5); // d and e reached node B
+        assert.equal(roomMessages(late, room).length, 0, 'held while the replay is read');
+        open();
+        assert.equal((await reply).recovered, true);
+        await late.waitForCount((f) => f.type === 'message' && f.room === room, 4);
+        await publish(A, { to: { room }, data: 'f' });
+        await late.waitForCount((f) => f.type === 'message' && f.room === room, 5);
+        assert.deepEqual(roomMessages(late, room).map((f) => [f.offset, f.data]), [[2, 'b'], [3, 'c'], [4, 'd'], [5, 'e'], [6, 'f']]);
+      } finally {
+        store.read = read;
+        open();
+      }
+    });
+
     test('a wrong epoch, an offset older than history or in the future answers recovered:false', async () => {
       const room = `h3-${kind}`;
       const carol = await on(B, 'carol');
@@ -135,6 +172,28 @@ for (const kind of ['memory', 'redis'] as const) {
       await c5.waitForCount((f) => f.type === 'message' && f.room === room, 5);
       assert.deepEqual(roomMessages(c5, room).map((f) => f.offset), [4, 5, 6, 7, 8]);
       assert.equal(roomMessages(c2, room).length, 0, 'no replay without recovery');
+    });
+
+    test('history lost (Redis data loss / memory restart): a new epoch, recovered:false', async () => {
+      const room = `h5-${kind}`;
+      const gil = await on(A, 'gil');
+      const j = await gil.request({ type: 'join', room });
+      await publish(A, { to: { room }, data: 1 });
+      await publish(A, { to: { room }, data: 2 });
+      let target = B;
+      if (kind === 'redis') {
+        assert.equal(await admin.del(`${prefix}r{default:${room}}:hmeta`, `${prefix}r{default:${room}}:history`), 2);
+      } else {
+        target = await node({ ...cfg(), nodeId: 'memory-restarted' }); // a new process: nothing of the old one's history
+      }
+      const gil2 = await on(target, 'gil2');
+      const r = await gil2.request({ type: 'join', room, since: { offset: 2, epoch: j.epoch } });
+      assert.equal(r.recovered, false);
+      assert.notEqual(r.epoch, j.epoch);
+      assert.equal(r.offset, 0);
+      const p = await publish(target, { to: { room }, data: 3 });
+      assert.equal(p.body.offset, 1);
+      assert.equal(p.body.epoch, r.epoch);
     });
 
     test('bad since, bad limit: exact errors, the connection stays', async () => {
