@@ -25,6 +25,8 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'server', v2: 0x05, frame: { type: 'join', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x06, frame: { type: 'leave', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x07, frame: { type: 'pong' } },
+  { sender: 'server', v2: 0x08, frame: { type: 'message', id: 'm2', offset: 9, room: 'doc', data_b64: 'AAEC/w==', ts: 1_763_700_000_000 } },
+  { sender: 'server', v2: 0x09, frame: { type: 'state', room: 'doc', user: 'u1', device: 'd1', data: { cursor: 3 } } },
   { sender: 'client', v2: 0x41, frame: { type: 'auth', token: 'eyJ.x.y', id: 'a1' } },
   { sender: 'client', v2: 0x42, frame: { type: 'ack', seq: 2 ** 40 - 1 } },
   { sender: 'client', v2: 0x43, frame: { type: 'sync', after: 99, id: 's1' } },
@@ -33,6 +35,9 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'client', v2: 0x46, frame: { type: 'publish', room: 'chat', data: 'hi 👋', event: 'say', id: 'p1' } },
   { sender: 'client', v2: 0x47, frame: { type: 'presence', room: 'chat', id: 'pr1' } },
   { sender: 'client', v2: 0x48, frame: { type: 'ping' } },
+  { sender: 'client', v2: 0x4c, frame: { type: 'publish', room: 'doc', data_b64: 'AAEC/w==', id: 'p2' } },
+  { sender: 'client', v2: 0x4d, frame: { type: 'history', room: 'doc', limit: 10, id: 'h1' } },
+  { sender: 'client', v2: 0x4e, frame: { type: 'state', room: 'doc', data: null, id: 's2' } },
 ];
 
 function codeOf(fn: () => unknown): string {
@@ -45,9 +50,9 @@ function codeOf(fn: () => unknown): string {
   return 'ok';
 }
 
-test('frame types: 15 distinct ids, one per v1 message and direction, bit 0x40 = client', () => {
-  assert.equal(FRAME_TYPES.length, 15);
-  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 15);
+test('frame types: 20 distinct ids, one per v1 message and direction (message and publish also with bytes), bit 0x40 = client', () => {
+  assert.equal(FRAME_TYPES.length, 20);
+  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 20);
   assert.deepEqual(
     FRAME_TYPES.map((t) => t.id).sort((a, b) => a - b),
     SAMPLES.map((s) => s.v2).sort((a, b) => a - b),
