@@ -45,7 +45,8 @@ export interface MessageFrame {
   /** Room messages with history on: per room, strictly increasing. */
   offset?: number;
   from?: string;
-  data?: unknown;
+  /** The JSON data (absent on the wire when `data_b64` is given; the SDK then sets the bytes here). */
+  data: unknown;
   /** Binary payloads (v1): the bytes as standard base64, instead of `data`. */
   data_b64?: string;
   /** Publish time, milliseconds since the epoch. */

@@ -25,7 +25,7 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'server', v2: 0x05, frame: { type: 'join', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x06, frame: { type: 'leave', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x07, frame: { type: 'pong' } },
-  { sender: 'server', v2: 0x08, frame: { type: 'message', id: 'm2', offset: 9, room: 'doc', data_b64: 'AAEC/w==', ts: 1_763_700_000_000 } },
+  { sender: 'server', v2: 0x08, frame: { type: 'message', id: 'm2', offset: 9, room: 'doc', data_b64: 'AAEC/w==', ts: 1_763_700_000_000 } as unknown as ServerFrame },
   { sender: 'server', v2: 0x09, frame: { type: 'state', room: 'doc', user: 'u1', device: 'd1', data: { cursor: 3 } } },
   { sender: 'client', v2: 0x41, frame: { type: 'auth', token: 'eyJ.x.y', id: 'a1' } },
   { sender: 'client', v2: 0x42, frame: { type: 'ack', seq: 2 ** 40 - 1 } },

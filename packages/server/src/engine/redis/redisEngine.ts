@@ -17,23 +17,8 @@
  */
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import type {
-  EngineIntrospection,
-  EngineStats,
-  NodeSummary,
-  SharedBuckets,
-  BusEvent,
-  DevicePresence,
-  Engine,
-  InboxInspection,
-  InboxMessage,
-  InboxRange,
-  LocalView,
-  NewInboxMessage,
-  Retention,
-  RoomMember,
-  Route,
-} from '../types.js';
+import type { EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine } from '../types.js';
+import type { InboxInspection, InboxMessage, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route } from '../types.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
