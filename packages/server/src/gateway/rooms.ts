@@ -56,20 +56,21 @@ export class Rooms {
     const history = d.recovery.hasHistory(room);
     const first = d.hub.registry.join(c, room);
     if (history) d.recovery.holdIfRecovering(c, room, since);
-    if (first) void d.bus.subscribe({ kind: 'room', tenant: c.tenant, room });
+    // A history room is delivered from the engine's channel (Redis): its join answers once the subscription is confirmed.
+    const subscribed = first || history ? d.bus.subscribe({ kind: 'room', tenant: c.tenant, room }) : undefined;
     d.presence.roomJoin(c.tenant, room, { user: c.user, device: c.device, node: d.nodeId }).catch((err: unknown) => d.log.warn({ err }, 'room join failed'));
-    if (history) this.answerJoin(c, room, since, id);
+    if (history) this.answerJoin(c, room, since, id, subscribed);
     else if (id !== undefined) c.sendText(replyFrame(id, { room, ...(since !== undefined ? { recovered: false } : {}) }));
     this.presenceEvent(c, room, 'join');
     d.events.joined(c, room);
   }
 
   /** The join reply of a history room: position, and the replay of a join with `since`. */
-  private answerJoin(c: Connection, room: string, since: { offset: number; epoch: string } | undefined, id?: string): void {
+  private answerJoin(c: Connection, room: string, since: { offset: number; epoch: string } | undefined, id: string | undefined, subscribed: Promise<void> | void): void {
     const reply = (fields: Record<string, unknown>): void => {
       if (id !== undefined) c.sendText(replyFrame(id, { room, ...fields }));
     };
-    this.d.recovery.answer(c, c.tenant, room, since, reply).catch(() => this.d.refuse(c, ErrorCode.Internal, `joined, but the history of room "${room}" is unavailable`, id));
+    this.d.recovery.answer(c, c.tenant, room, since, reply, subscribed).catch(() => this.d.refuse(c, ErrorCode.Internal, `joined, but the history of room "${room}" is unavailable`, id));
   }
 
   leave(c: Connection, room: string, id?: string): void {

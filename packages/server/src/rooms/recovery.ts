@@ -43,10 +43,20 @@ export class RoomRecovery {
    * then the replay and the held frames. On a store failure the hold is
    * dropped and the error passed on.
    */
-  async answer(s: DeliverySession, tenant: string, room: string, since: { offset: number; epoch: string } | undefined, reply: (fields: JoinAnswer) => void): Promise<void> {
+  async answer(
+    s: DeliverySession,
+    tenant: string,
+    room: string,
+    since: { offset: number; epoch: string } | undefined,
+    reply: (fields: JoinAnswer) => void,
+    subscribed?: Promise<void> | void,
+  ): Promise<void> {
     const policy = this.policies.of(room);
     let range: RoomHistoryRange;
     try {
+      // Read only once the room's channel reaches this node: a message stored after the read is then
+      // surely delivered live (held), so the replay and the live stream meet with no gap.
+      await subscribed;
       range = await this.store.read(tenant, room, since?.offset ?? 0, since ? policy.size : 0, policy);
     } catch (err) {
       this.hub.roomHolds.clear(s, room);

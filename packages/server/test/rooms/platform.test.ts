@@ -68,6 +68,14 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(data(web), ['all-devices']);
       await pos2.waitForCount((f) => f.type === 'message', 3);
       assert.deepEqual(data(pos2), ['p1', 'p2', 'p3']);
+      // {all:true, platform}: every connection of that platform, in every tenant.
+      const pc = await on(B, 'desk', 'pc1', 'pc', { tenant: `office-${kind}` });
+      assert.equal((await publish(A, { to: { all: true, platform: 'pc' }, data: 'to-pcs' })).status, 200);
+      await pc.waitFor((f) => f.data === 'to-pcs');
+      await publish(A, { to: { user: 'till', tenant }, data: 'marker', reliable: false });
+      await web.waitFor((f) => f.data === 'marker');
+      await pos.waitFor((f) => f.data === 'marker');
+      assert.ok(![...data(pos), ...data(web), ...data(pos2)].includes('to-pcs'));
     });
 
     test('reliable: stored with the platform, other platforms skip it live and in replay', async () => {
