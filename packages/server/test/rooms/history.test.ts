@@ -11,7 +11,7 @@ import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 import { api, connect, nodeFactory, publish, waitUntil, type Frame, type TestClient } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { deleteKeys, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
 const clients: TestClient[] = [];
@@ -194,6 +194,20 @@ for (const kind of ['memory', 'redis'] as const) {
       const p = await publish(target, { to: { room }, data: 3 });
       assert.equal(p.body.offset, 1);
       assert.equal(p.body.epoch, r.epoch);
+    });
+
+    test('age: messages older than roomHistoryTtlSec leave history; a join since them is not recovered', { timeout: 20_000 }, async () => {
+      const n = await node({ ...cfg({ roomHistoryTtlSec: 1 }), nodeId: `${kind}-ttl` });
+      const room = `h7-${kind}`;
+      const c = await on(n, 'ted');
+      const j = await c.request({ type: 'join', room });
+      await publish(n, { to: { room }, data: 1 });
+      await publish(n, { to: { room }, data: 2 });
+      assert.equal(((await api(n, 'GET', `/api/v1/rooms/${room}/history`)).body.messages as unknown[]).length, 2);
+      await waitFor('history aged out', async () => ((await api(n, 'GET', `/api/v1/rooms/${room}/history`)).body.messages as unknown[]).length === 0, 8000);
+      const c2 = await on(n, 'ted2');
+      const r = await c2.request({ type: 'join', room, since: { offset: 0, epoch: j.epoch } });
+      assert.equal(r.recovered, false);
     });
 
     test('bad since, bad limit: exact errors, the connection stays', async () => {
