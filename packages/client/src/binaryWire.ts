@@ -19,6 +19,7 @@ import {
   encodeFrame,
   encodeFrameAsync,
   fromV1,
+  serializePayload,
   isWebDeflateAvailable,
   toV1,
   webDeflateCompressor,
@@ -34,7 +35,6 @@ import type { Wire, WireFrame, WireHandlers, WireKind } from './wire.js';
 /** Largest decompressed payload accepted from the server (a deflate bomb costs at most this). */
 const MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024;
 
-const utf8 = new TextEncoder();
 
 export function binaryWire(compression: CompressionOption): WireKind {
   const codec = compression === 'none' ? null : compression === 'auto' ? (isWebDeflateAvailable() ? webDeflateCompressor() : null) : compression;
@@ -120,7 +120,7 @@ class BinaryWire implements Wire {
       const parts = fromV1(frame as unknown as ClientFrame, 'client');
       type = parts.type;
       seq = parts.seq;
-      raw = parts.payload === null ? null : utf8.encode(JSON.stringify(parts.payload));
+      raw = parts.payload === null ? null : serializePayload(type, parts.payload);
     } catch {
       return false; // a frame v2 cannot say (a caller bug): nothing is written
     }

@@ -26,6 +26,7 @@ import { resolveOptions, type CompressionOption, type HeraldClientOptions, type 
 import { RequestTracker, type DisconnectPolicy, type RequestFrame } from './requests.js';
 import { RoomSet } from './rooms.js';
 import { callRpc, type RpcOptions } from './rpc.js';
+import { RoomPositions, historyMessages, payloadField, withBytes } from './roomFeatures.js';
 import type { WebSocketLike } from './socket.js';
 import { decodeClaims, isExpired } from './token.js';
 import { buildSocketUrl } from './url.js';
@@ -84,6 +85,10 @@ export interface HeraldEvents {
   message: HeraldMessage;
   /** Someone joined or left a room with presence on. */
   presence: PresenceEventFrame;
+  /** A member's awareness state in a room changed (`data: null`: cleared). */
+  roomState: { room: string; user: string; device: string; data: unknown };
+  /** A room joined with `{recover:true}` could not be recovered after a reconnect: messages may be missing (fetch `history()`). */
+  roomUnrecovered: { room: string; offset: number; epoch: string };
   /**
    * The server could not replay from where the client asked (`welcome.recovered`
    * is false): messages were lost to retention or an inbox reset, so reload state
@@ -104,6 +109,11 @@ export interface RequestOptions {
 export interface PublishOptions extends RequestOptions {
   /** Event name delivered with the message. */
   event?: string;
+}
+
+export interface JoinOptions extends RequestOptions {
+  /** Room history: remember the position and replay what was missed on every re-join. */
+  recover?: boolean;
 }
 
 export interface PresenceMember {
@@ -153,6 +163,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   #requestedSeq: number | null = null;
   readonly #requests: RequestTracker;
   readonly #rooms = new RoomSet();
+  readonly #positions = new RoomPositions();
   #waiters: { resolve: (w: WelcomeFrame) => void; reject: (e: HeraldError) => void }[] = [];
   readonly #stats: ClientStats = { duplicatesDropped: 0, connects: 0, welcomes: 0 };
   #onlineListener: (() => void) | undefined;
@@ -273,10 +284,11 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
    * server's reply; rejects (and forgets the room) on a server error such as
    * `room_forbidden`, or on timeout.
    */
-  join(room: string, options: RequestOptions = {}): Promise<ReplyFrame> {
+  join(room: string, options: JoinOptions = {}): Promise<ReplyFrame> {
     const invalid = checkRoom(room);
     if (invalid) return Promise.reject(invalid);
     this.#rooms.want(room);
+    if (options.recover) this.#positions.enable(room);
     const pending = this.#rooms.joining(room) as Promise<ReplyFrame> | undefined;
     if (pending) return pending;
     return this.#joinRequest(room, options.timeoutMs);
@@ -287,6 +299,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     const invalid = checkRoom(room);
     if (invalid) throw invalid;
     this.#rooms.drop(room);
+    this.#positions.disable(room);
     const pending = this.#rooms.joining(room);
     // Let an in-flight join settle first, so the leave is not overtaken by it.
     if (pending) await pending.catch(noop);
@@ -304,7 +317,7 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   publish(room: string, data: unknown, options: PublishOptions = {}): Promise<ReplyFrame> {
     const invalid = checkRoom(room);
     if (invalid) return Promise.reject(invalid);
-    const frame: RequestFrame = { type: 'publish', room, data };
+    const frame: RequestFrame = { type: 'publish', room, ...payloadField(data) };
     if (options.event !== undefined) frame.event = options.event;
     return this.#request(frame, options.timeoutMs, 'reject');
   }
@@ -315,6 +328,21 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
    */
   rpc<T = unknown>(method: string, data?: unknown, options: RpcOptions = {}): Promise<T> {
     return callRpc<T>((frame, timeoutMs) => this.#request(frame, timeoutMs, 'reject'), method, data, options);
+  }
+
+  /** The newest `limit` messages of a room's history, oldest first (bytes as Uint8Array). */
+  async history(room: string, options: RequestOptions & { limit?: number } = {}): Promise<MessageFrame[]> {
+    const invalid = checkRoom(room);
+    if (invalid) throw invalid;
+    const frame: RequestFrame = { type: 'history', room, ...(options.limit !== undefined ? { limit: options.limit } : {}) };
+    return historyMessages(await this.#request(frame, options.timeoutMs, 'resend'));
+  }
+
+  /** Sets this connection's awareness state in a joined room (`null` clears it); members get `roomState` events. */
+  setState(room: string, data: unknown, options: RequestOptions = {}): Promise<ReplyFrame> {
+    const invalid = checkRoom(room);
+    if (invalid) return Promise.reject(invalid);
+    return this.#request({ type: 'state', room, data }, options.timeoutMs, 'reject');
   }
 
   /** Who is in a room: the server's reply, with `members`. */
@@ -464,6 +492,9 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
       case 'leave':
         this.emit('presence', f as PresenceEventFrame);
         break;
+      case 'state':
+        this.emit('roomState', f as unknown as HeraldEvents['roomState']);
+        break;
       default:
         // `pong`, and frame types newer than this SDK: ignored on purpose.
         break;
@@ -517,7 +548,9 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     for (const w of waiters) w.resolve(welcome);
   }
 
-  #onMessage(frame: MessageFrame): void {
+  #onMessage(raw: MessageFrame): void {
+    if (typeof raw.room === 'string' && typeof raw.offset === 'number' && !this.#positions.accept(raw.room, raw.offset)) return;
+    const frame = withBytes(raw);
     const seq = frame.seq;
     if (typeof seq === 'number') {
       if (!this.#watermark.accept(seq)) {
@@ -698,8 +731,13 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
   }
 
   #joinRequest(room: string, timeoutMs: number | undefined): Promise<ReplyFrame> {
-    const request = this.#request({ type: 'join', room }, timeoutMs, 'resend');
+    const since = this.#positions.get(room);
+    const request = this.#request({ type: 'join', room, ...(since ? { since } : {}) }, timeoutMs, 'resend');
     this.#rooms.trackJoin(room, request);
+    request.then((reply) => {
+      this.#positions.onJoinReply(room, reply, since);
+      if (since && reply.recovered === false) this.emit('roomUnrecovered', { room, offset: reply.offset as number, epoch: reply.epoch as string });
+    }, noop);
     request.catch((err: unknown) => {
       // A refused or timed-out join is forgotten; a close keeps the room for the next connect().
       if (!(err instanceof HeraldError && err.code === 'closed') && this.#rooms.joining(room) === undefined) this.#rooms.drop(room);

@@ -11,6 +11,7 @@ export {
   type ClosedEvent,
   type UnrecoveredEvent,
   type RequestOptions,
+  type JoinOptions,
   type PublishOptions,
   type PresenceMember,
   type PresenceReply,

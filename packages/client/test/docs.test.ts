@@ -40,7 +40,7 @@ test('every client option is documented with its default', () => {
 
 test('every event is documented', () => {
   const keys = interfaceKeys(src('client.ts'), 'HeraldEvents');
-  assert.deepEqual(keys.sort(), ['closed', 'connected', 'disconnected', 'error', 'message', 'presence', 'state', 'unrecovered']);
+  assert.deepEqual(keys.sort(), ['closed', 'connected', 'disconnected', 'error', 'message', 'presence', 'roomState', 'roomUnrecovered', 'state', 'unrecovered']);
   const rows = documentedRows();
   assert.deepEqual(keys.filter((k) => !rows.has(k)), []);
 });

@@ -42,8 +42,13 @@ export interface MessageFrame {
   seq?: number;
   event?: string;
   room?: string;
+  /** Room messages with history on: per room, strictly increasing. */
+  offset?: number;
   from?: string;
+  /** The JSON data (absent on the wire when `data_b64` is given; the SDK then sets the bytes here). */
   data: unknown;
+  /** Binary payloads (v1): the bytes as standard base64, instead of `data`. */
+  data_b64?: string;
   /** Publish time, milliseconds since the epoch. */
   ts: number;
 }
@@ -69,11 +74,20 @@ export interface PresenceEventFrame {
   device: string;
 }
 
+/** A member's awareness state changed (`data: null`: cleared). */
+export interface StateEventFrame {
+  type: 'state';
+  room: string;
+  user: string;
+  device: string;
+  data: unknown;
+}
+
 export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | PongFrame;
+export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | StateEventFrame | PongFrame;
 
 // ---- client → server ----
 
@@ -94,6 +108,8 @@ export interface SyncFrame {
 export interface JoinFrame {
   type: 'join';
   room: string;
+  /** Recover from this position (room history): missed messages are replayed before live ones. */
+  since?: { offset: number; epoch: string };
   id?: string;
 }
 export interface LeaveFrame {
@@ -104,7 +120,9 @@ export interface LeaveFrame {
 export interface PublishFrame {
   type: 'publish';
   room: string;
-  data: unknown;
+  /** JSON data, or (instead) `data_b64`: bytes as standard base64. */
+  data?: unknown;
+  data_b64?: string;
   event?: string;
   id?: string;
 }
@@ -128,7 +146,23 @@ export interface RpcFrame {
 /** Method names of `rpc` frames. */
 export const RPC_METHOD_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 
-export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame | RpcFrame;
+/** The newest `limit` messages of a room's history, oldest first. */
+export interface HistoryFrame {
+  type: 'history';
+  room: string;
+  limit?: number;
+  id?: string;
+}
+/** Awareness state of this connection in a room (`data: null` clears it). */
+export interface StateFrame {
+  type: 'state';
+  room: string;
+  data: unknown;
+  id?: string;
+}
+
+
+export type ClientFrame = AuthFrame | AckFrame | SyncFrame | JoinFrame | LeaveFrame | PublishFrame | PresenceFrame | PingFrame | RpcFrame | HistoryFrame | StateFrame;
 
 /** Error codes carried by `error` frames. */
 export const ErrorCode = {
@@ -141,6 +175,7 @@ export const ErrorCode = {
   NotJoined: 'not_joined',
   TooManyRooms: 'too_many_rooms',
   RateLimited: 'rate_limited',
+  PayloadTooLarge: 'payload_too_large',
   Internal: 'internal',
   /** A hook refused a join or a publish (docs/hooks.md). */
   Forbidden: 'forbidden',

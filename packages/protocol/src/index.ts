@@ -16,9 +16,12 @@ export { CLOSE_CODES, CloseCode, TERMINAL_CLOSE_CODES, closeCodeInfo, type Close
 // Protocol v2 (herald.v2.bin): the codec.
 export {
   decodeFrame,
+  bytesPayload,
   decodeFrameAsync,
   encodeFrame,
   encodeFrameAsync,
+  serializePayload,
+  type PayloadInput,
   type AsyncDecodeOptions,
   type AsyncEncodeOptions,
   type Crc32Function,
@@ -34,3 +37,6 @@ export { DEFAULT_COMPRESSION_THRESHOLD, isWebDeflateAvailable, webDeflateCompres
 export { COMPRESSION_PARAM, chooseCompression, formatCompressionOffer, parseCompressionOffer, type BinaryWelcomeFrame } from './binary/negotiation.js';
 export { crc32 } from './binary/crc32.js';
 export { createOrderedDecoder, type OrderedDecoder } from './binary/orderedDecoder.js';
+
+// Binary payloads (`data_b64`): strict base64.
+export * from './base64.js';

@@ -25,6 +25,8 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'server', v2: 0x05, frame: { type: 'join', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x06, frame: { type: 'leave', room: 'r', user: 'u1', device: 'd1' } },
   { sender: 'server', v2: 0x07, frame: { type: 'pong' } },
+  { sender: 'server', v2: 0x08, frame: { type: 'message', id: 'm2', offset: 9, room: 'doc', data_b64: 'AAEC/w==', ts: 1_763_700_000_000 } as unknown as ServerFrame },
+  { sender: 'server', v2: 0x09, frame: { type: 'state', room: 'doc', user: 'u1', device: 'd1', data: { cursor: 3 } } },
   { sender: 'client', v2: 0x41, frame: { type: 'auth', token: 'eyJ.x.y', id: 'a1' } },
   { sender: 'client', v2: 0x42, frame: { type: 'ack', seq: 2 ** 40 - 1 } },
   { sender: 'client', v2: 0x43, frame: { type: 'sync', after: 99, id: 's1' } },
@@ -34,6 +36,9 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'client', v2: 0x47, frame: { type: 'presence', room: 'chat', id: 'pr1' } },
   { sender: 'client', v2: 0x48, frame: { type: 'ping' } },
   { sender: 'client', v2: 0x50, frame: { type: 'rpc', id: 'c1', method: 'cart.add', data: { sku: 42 } } },
+  { sender: 'client', v2: 0x4c, frame: { type: 'publish', room: 'doc', data_b64: 'AAEC/w==', id: 'p2' } },
+  { sender: 'client', v2: 0x4d, frame: { type: 'history', room: 'doc', limit: 10, id: 'h1' } },
+  { sender: 'client', v2: 0x4e, frame: { type: 'state', room: 'doc', data: null, id: 's2' } },
 ];
 
 function codeOf(fn: () => unknown): string {
@@ -46,10 +51,10 @@ function codeOf(fn: () => unknown): string {
   return 'ok';
 }
 
-test('frame types: distinct ids, one per v1 message and direction, bit 0x40 = client', () => {
-  // 15 types of the first protocol, plus rpc (0x50, issue 16).
-  assert.equal(FRAME_TYPES.length, 16);
-  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, FRAME_TYPES.length);
+test('frame types: 21 distinct ids, one per v1 message and direction (message and publish also with bytes), bit 0x40 = client', () => {
+  // 15 types of the first protocol, rpc (0x50, issue 16), and the room frames of issue 18.
+  assert.equal(FRAME_TYPES.length, 21);
+  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 21);
   assert.deepEqual(
     FRAME_TYPES.map((t) => t.id).sort((a, b) => a - b),
     SAMPLES.map((s) => s.v2).sort((a, b) => a - b),

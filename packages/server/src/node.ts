@@ -165,7 +165,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       : undefined;
   registerProtectionMetrics(metrics, { shedder, live, rebalanced: () => rebalancer?.closed ?? 0 });
   const hub = gw.hub;
-  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
+  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter, gw.roomParts.roomPublisher);
 
   publisher.refuseEphemeral = () => (shedder.level >= 2 ? shedder.retryAfterSec : 0);
   await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
@@ -214,6 +214,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     inspectMaxMessages: config.adminInspectMaxMessages,
   });
   const router = new Router({
+    roomHistory: { recovery: gw.roomParts.recovery, maxLimit: config.roomHistoryMaxLimit },
     apiKey: new ApiKeyGuard(config.apiKey),
     publisher,
     engine,

@@ -11,6 +11,7 @@
  * declared sizes are checked against the caller's limits before any payload
  * byte is touched, copied or decompressed.
  */
+import { decodeBase64, encodeBase64 } from '../base64.js';
 import { crc32 } from './crc32.js';
 import { type AsyncCompressor, type Compressor, DEFAULT_COMPRESSION_THRESHOLD } from './compression.js';
 import { BinaryErrorCode, BinaryProtocolError } from './errors.js';
@@ -157,6 +158,11 @@ function checkSeq(info: FrameTypeInfo, seq: number): number {
   return seq;
 }
 
+/** The payload bytes `encodeFrame` would send for `payload` (JSON, or the `bytes` layout for data_b64 frames). */
+export function serializePayload(type: FrameTypeId, payload: PayloadInput): Uint8Array {
+  return payloadBytes(requireType(type), payload);
+}
+
 function payloadBytes(info: FrameTypeInfo, payload: PayloadInput): Uint8Array {
   if (info.payload === 'empty') {
     if (payload == null || (payload instanceof Uint8Array && payload.length === 0)) return new Uint8Array(0);
@@ -168,6 +174,11 @@ function payloadBytes(info: FrameTypeInfo, payload: PayloadInput): Uint8Array {
   }
   if (Object.hasOwn(payload, 'type')) throw new TypeError('the payload must not contain `type`: the header carries it');
   if (info.headerSeq && Object.hasOwn(payload, 'seq')) throw new TypeError(`the ${info.name} payload must not contain \`seq\`: the header carries it`);
+  if (info.payload === 'bytes') {
+    const { data_b64: b64, ...meta } = payload as Record<string, unknown>;
+    if (typeof b64 !== 'string') throw new TypeError(`${info.name} frames need \`data_b64\``);
+    return bytesPayload(meta, decodeBase64(b64));
+  }
   return utf8Encoder.encode(JSON.stringify(payload));
 }
 
@@ -283,10 +294,30 @@ function finish(f: CheckedFrame, raw: Uint8Array): DecodedFrame {
   return { type: f.info.id, info: f.info, seq: f.seq, compression: f.compression, payload: parsePayload(f.info, raw) };
 }
 
+/**
+ * A `bytes` payload: u32 length of the JSON of `meta`, that JSON, the data.
+ * `meta` holds the v1 fields besides the data (and without type, header seq).
+ */
+export function bytesPayload(meta: object, data: Uint8Array): Uint8Array {
+  const json = utf8Encoder.encode(JSON.stringify(meta));
+  const out = new Uint8Array(4 + json.length + data.length);
+  new DataView(out.buffer).setUint32(0, json.length);
+  out.set(json, 4);
+  out.set(data, 4 + json.length);
+  return out;
+}
+
 function parsePayload(info: FrameTypeInfo, raw: Uint8Array): Record<string, unknown> | null {
   if (info.payload === 'empty') {
     if (raw.length !== 0) throw new BinaryProtocolError(BinaryErrorCode.BadPayload, `${info.name} frames have no payload (got ${raw.length} bytes)`);
     return null;
+  }
+  let data: Uint8Array | undefined;
+  if (info.payload === 'bytes') {
+    const len = raw.length >= 4 ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0) : -1;
+    if (len < 0 || 4 + len > raw.length) throw new BinaryProtocolError(BinaryErrorCode.BadPayload, `${info.name} payload: bad JSON length`);
+    data = raw.subarray(4 + len);
+    raw = raw.subarray(4, 4 + len);
   }
   let value: unknown;
   try {
@@ -300,6 +331,10 @@ function parsePayload(info: FrameTypeInfo, raw: Uint8Array): Record<string, unkn
   // Two sources for one field would let a buggy or hostile peer disagree with itself.
   if (Object.hasOwn(value, 'type')) throw new BinaryProtocolError(BinaryErrorCode.BadPayload, 'payload must not contain `type`');
   if (info.headerSeq && Object.hasOwn(value, 'seq')) throw new BinaryProtocolError(BinaryErrorCode.BadPayload, `${info.name} payload must not contain \`seq\``);
+  if (data !== undefined) {
+    if (Object.hasOwn(value, 'data') || Object.hasOwn(value, 'data_b64')) throw new BinaryProtocolError(BinaryErrorCode.BadPayload, `${info.name} JSON must not contain data`);
+    return { ...(value as Record<string, unknown>), data_b64: encodeBase64(data) };
+  }
   return value as Record<string, unknown>;
 }
 

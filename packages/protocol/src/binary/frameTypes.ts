@@ -16,6 +16,10 @@ export const BinaryFrameType = {
   PresenceJoin: 0x05,
   PresenceLeave: 0x06,
   Pong: 0x07,
+  /** A message whose data is bytes (payload kind `bytes`). */
+  MessageBytes: 0x08,
+  /** A member's awareness state changed. */
+  StateEvent: 0x09,
   // client → server
   Auth: 0x41,
   Ack: 0x42,
@@ -25,6 +29,10 @@ export const BinaryFrameType = {
   Publish: 0x46,
   PresenceRequest: 0x47,
   Ping: 0x48,
+  /** A room publish whose data is bytes (payload kind `bytes`). */
+  PublishBytes: 0x4c,
+  HistoryRequest: 0x4d,
+  State: 0x4e,
   // 0x50 rather than the next free id: ids 0x49-0x4F are left to the room frames being added alongside.
   Rpc: 0x50,
 } as const;
@@ -39,9 +47,12 @@ export type FrameSender = 'server' | 'client';
  * How the payload is carried:
  * - `json`: UTF-8 JSON object, the v1 object without `type` (and without `seq`
  *   where the header carries it);
- * - `empty`: no payload at all (length 0); everything the frame says is in the header.
+ * - `empty`: no payload at all (length 0); everything the frame says is in the header;
+ * - `bytes`: u32 (big-endian) length of a UTF-8 JSON object (the v1 fields
+ *   besides the data), that object, then the data bytes as they are. The v1
+ *   shape of such a frame carries the bytes as `data_b64`.
  */
-export type PayloadKind = 'json' | 'empty';
+export type PayloadKind = 'json' | 'empty' | 'bytes';
 
 export interface FrameTypeInfo {
   id: FrameTypeId;
@@ -65,6 +76,8 @@ const LIST: readonly FrameTypeInfo[] = [
   { id: BinaryFrameType.PresenceJoin, name: 'PresenceJoin', v1: 'join', sender: 'server', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.PresenceLeave, name: 'PresenceLeave', v1: 'leave', sender: 'server', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Pong, name: 'Pong', v1: 'pong', sender: 'server', payload: 'empty', headerSeq: false },
+  { id: BinaryFrameType.MessageBytes, name: 'MessageBytes', v1: 'message', sender: 'server', payload: 'bytes', headerSeq: true },
+  { id: BinaryFrameType.StateEvent, name: 'StateEvent', v1: 'state', sender: 'server', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Auth, name: 'Auth', v1: 'auth', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Ack, name: 'Ack', v1: 'ack', sender: 'client', payload: 'empty', headerSeq: true },
   { id: BinaryFrameType.Sync, name: 'Sync', v1: 'sync', sender: 'client', payload: 'json', headerSeq: false },
@@ -73,6 +86,9 @@ const LIST: readonly FrameTypeInfo[] = [
   { id: BinaryFrameType.Publish, name: 'Publish', v1: 'publish', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.PresenceRequest, name: 'PresenceRequest', v1: 'presence', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Ping, name: 'Ping', v1: 'ping', sender: 'client', payload: 'empty', headerSeq: false },
+  { id: BinaryFrameType.PublishBytes, name: 'PublishBytes', v1: 'publish', sender: 'client', payload: 'bytes', headerSeq: false },
+  { id: BinaryFrameType.HistoryRequest, name: 'HistoryRequest', v1: 'history', sender: 'client', payload: 'json', headerSeq: false },
+  { id: BinaryFrameType.State, name: 'State', v1: 'state', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Rpc, name: 'Rpc', v1: 'rpc', sender: 'client', payload: 'json', headerSeq: false },
 ];
 
@@ -84,7 +100,15 @@ const BY_ID: (FrameTypeInfo | undefined)[] = new Array<FrameTypeInfo | undefined
 for (const info of LIST) BY_ID[info.id] = info;
 
 const BY_V1: Record<FrameSender, Map<string, FrameTypeInfo>> = { server: new Map(), client: new Map() };
-for (const info of LIST) BY_V1[info.sender].set(info.v1, info);
+// The `bytes` variants share their v1 type: the v1 → v2 direction picks them by `data_b64` (v1.ts).
+for (const info of LIST) if (info.payload !== 'bytes') BY_V1[info.sender].set(info.v1, info);
+const BYTES_V1: Record<FrameSender, Map<string, FrameTypeInfo>> = { server: new Map(), client: new Map() };
+for (const info of LIST) if (info.payload === 'bytes') BYTES_V1[info.sender].set(info.v1, info);
+
+/** The `bytes` payload variant of a v1 type (message, publish), or undefined. */
+export function bytesFrameTypeForV1(v1Type: string, sender: FrameSender): FrameTypeInfo | undefined {
+  return BYTES_V1[sender].get(v1Type);
+}
 
 /** Info for a header type byte, or undefined when the byte is not a frame type. */
 export function frameTypeInfo(id: number): FrameTypeInfo | undefined {

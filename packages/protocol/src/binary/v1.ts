@@ -9,7 +9,7 @@
  */
 import type { ClientFrame, ServerFrame } from '../frames.js';
 import { type DecodedFrame, type EncodeOptions, encodeFrame } from './codec.js';
-import { type FrameTypeId, type FrameSender, BinaryFrameType, frameTypeForV1 } from './frameTypes.js';
+import { type FrameTypeId, type FrameSender, BinaryFrameType, bytesFrameTypeForV1, frameTypeForV1 } from './frameTypes.js';
 
 /** A v1 frame split into what `encodeFrame` takes. */
 export interface V2Parts {
@@ -26,12 +26,13 @@ export interface V2Parts {
  * Throws TypeError for a `type` the sender does not send.
  */
 export function fromV1(frame: ServerFrame | ClientFrame, sender: FrameSender): V2Parts {
-  const info = frameTypeForV1(frame.type, sender);
+  const bytes = typeof (frame as { data_b64?: unknown }).data_b64 === 'string' ? bytesFrameTypeForV1(frame.type, sender) : undefined;
+  const info = bytes ?? frameTypeForV1(frame.type, sender);
   if (!info) throw new TypeError(`no v2 frame for a v1 "${frame.type}" sent by the ${sender}`);
   const seqField = (frame as { seq?: unknown }).seq;
   const seq = info.headerSeq && seqField !== undefined ? (seqField as number) : 0;
   // Header seq 0 means "unreliable": a reliable message numbered 0 would silently lose its seq.
-  if (info.id === BinaryFrameType.Message && seqField === 0) throw new RangeError('message seq 0 cannot be sent: reliable seqs start at 1');
+  if ((info.id === BinaryFrameType.Message || info.id === BinaryFrameType.MessageBytes) && seqField === 0) throw new RangeError('message seq 0 cannot be sent: reliable seqs start at 1');
   if (info.payload === 'empty') return { type: info.id, seq, payload: null };
   // Copy without the header-borne fields; a rest pattern keeps the field order.
   const { type: _type, ...rest } = frame as unknown as Record<string, unknown>;
@@ -53,6 +54,6 @@ export function encodeV1(frame: ServerFrame | ClientFrame, sender: FrameSender, 
 export function toV1(decoded: DecodedFrame): ServerFrame | ClientFrame {
   // Spread, not Object.assign: a JSON key "__proto__" must stay a plain property.
   const out: Record<string, unknown> = { type: decoded.info.v1, ...decoded.payload };
-  if (decoded.type === BinaryFrameType.Ack || (decoded.type === BinaryFrameType.Message && decoded.seq > 0)) out['seq'] = decoded.seq;
+  if (decoded.type === BinaryFrameType.Ack || ((decoded.type === BinaryFrameType.Message || decoded.type === BinaryFrameType.MessageBytes) && decoded.seq > 0)) out['seq'] = decoded.seq;
   return out as unknown as ServerFrame | ClientFrame;
 }

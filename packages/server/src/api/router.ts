@@ -23,6 +23,7 @@ import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
 import type { ConfigActions } from '../admin/configActions.js';
+import { roomHistory, roomPresenceWithState, type RoomRoutesDeps } from './roomRoutes.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -51,6 +52,8 @@ export interface RouterDeps {
   configActions?: ConfigActions;
   /** Extra /readyz detail (load shedding state); never changes readiness. */
   readyDetail?: () => Record<string, unknown>;
+  /** Room history reads (absent: the history route answers 404). */
+  roomHistory?: RoomRoutesDeps;
 }
 
 const disconnectSchema = z.strictObject({
@@ -89,6 +92,7 @@ export class Router {
       { method: 'POST', pattern: /^\/api\/v1\/disconnect$/, name: 'disconnect', auth: true, handler: (req, res) => this.disconnect(req, res) },
       { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/presence$/, name: 'room_presence', auth: true, handler: (_q, res, p, q) => this.roomPresence(res, p[0]!, q) },
+      { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/history$/, name: 'room_history', auth: true, handler: (_q, res, p, q) => this.roomHistory(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/healthz$/, name: 'healthz', auth: false, handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }) },
       { method: 'GET', pattern: /^\/readyz$/, name: 'readyz', auth: false, handler: async (_q, res) => this.ready(res) },
       { method: 'GET', pattern: /^\/metrics$/, name: 'metrics', auth: false, handler: async (_q, res) => this.metrics(res) },
@@ -245,9 +249,12 @@ export class Router {
   }
 
   private async roomPresence(res: ServerResponse, room: string, q: URLSearchParams): Promise<void> {
-    const tenant = q.get('tenant') || DEFAULT_TENANT;
-    const members = await this.d.engine.roomPresence(tenant, room);
-    sendJson(res, 200, { room, tenant, count: members.length, members });
+    sendJson(res, 200, await roomPresenceWithState(this.d.engine, room, q));
+  }
+
+  private async roomHistory(res: ServerResponse, room: string, q: URLSearchParams): Promise<void> {
+    if (!this.d.roomHistory) throw new ApiError('not_found', 'no room history on this node');
+    await roomHistory(this.d.roomHistory, res, room, q);
   }
 
   private ready(res: ServerResponse): void {

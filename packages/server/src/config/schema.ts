@@ -124,6 +124,21 @@ export const CONFIG_KEYS = {
   binaryMaxDecompressedBytes: { type: int(128, 64 * 1024 * 1024).optional(), doc: 'Protocol v2: largest client payload after decompression, bytes (over it: close 1009). Unset: maxFrameBytes.' },
   roomPresenceEvents: { type: bool.default(true), doc: 'Send join/leave events to room members.' },
   roomPresenceMaxMembers: { type: int(0, 10_000_000).default(100), doc: 'Rooms larger than this get no join/leave events (presence queries still work).' },
+  roomHistorySize: { type: int(0, 10_000).default(0), doc: 'Messages kept per room for history and recovery (0: off; rooms then carry no offset/epoch). Per-room overrides: roomHistoryOverrides.' },
+  roomHistoryTtlSec: { type: int(1, 30 * 86_400).default(3_600), doc: 'Age after which a room message leaves history, seconds; a room with no publish for this long loses its history and epoch.' },
+  roomHistoryOverrides: {
+    type: list(z.string().regex(/^[A-Za-z0-9._:@/-]{1,128}=\d{1,5}(:\d{1,7})?$/, 'expected <room prefix>=<size>[:<ttlSec>]')).default([]),
+    doc: 'Per-room history by room-name prefix, longest prefix wins: e.g. chat:=500:86400,cursors:=0 (size, optional ttlSec).',
+  },
+  roomHistoryMaxTotalBytes: {
+    type: int(0, 1024 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    doc: 'Memory engine: bytes of room history held in all rooms together (data plus ~96 bytes per message; 0: no limit). Over it the least recently published rooms lose their history (new epoch).',
+  },
+  roomHistoryMaxLimit: { type: int(1, 10_000).default(100), doc: 'Largest `limit` of a history frame or GET /rooms/:room/history (default limit is this too).' },
+  roomStateMaxBytes: { type: int(2, 1024 * 1024).default(4 * 1024), doc: 'Largest awareness `state` of one connection in a room (JSON-encoded), bytes (over it: error payload_too_large).' },
+  roomStateRatePerConn: { type: int(0, 100_000).default(60), doc: 'Awareness state frames per second per connection (0: no limit). Over it: error rate_limited.' },
+  roomStateBurstPerConn: { type: int(1, 1_000_000).default(120), doc: 'Burst of awareness state frames per connection.' },
+  roomStateFlushMs: { type: int(0, 10_000).default(50), doc: 'Awareness state is coalesced per connection and room: members get the latest state at most once per this window, ms (0: every update at once).' },
 
   ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
   ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Attempts to deliver an unacked reliable message, the first send included (5 = 1 send + 4 retries); after the last one times out the connection is closed 4012.' },

@@ -17,6 +17,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { EncodedFrame, ReliableEncodings } from '../protocol/encodedFrame.js';
 import type { TimingWheel } from '../runtime/timingWheel.js';
 import type { Registry } from './registry.js';
+import { RoomHolds } from './roomHolds.js';
 import type { ReliableHost, ReliableSettings } from './reliableStream.js';
 
 export interface HubDeps {
@@ -33,6 +34,8 @@ export interface HubDeps {
 
 export class DeliveryHub implements ReliableHost {
   readonly encodings = new ReliableEncodings();
+  /** Room recovery in progress: live room frames held per session (roomHolds.ts). */
+  readonly roomHolds = new RoomHolds();
   readonly registry: Registry;
   readonly inbox: InboxStore;
   readonly wheel: TimingWheel;
@@ -56,8 +59,13 @@ export class DeliveryHub implements ReliableHost {
    */
   deliverLocal(route: Route, frame: string | EncodedFrame, publishedAt?: number): number {
     const encoded = typeof frame === 'string' ? EncodedFrame.ofText(frame) : frame;
+    const holds = route.kind === 'room' && typeof frame === 'string' && !this.roomHolds.empty ? this.roomHolds : undefined;
     let n = 0;
-    for (const s of this.registry.lookup(route)) if (s.state === 'active' && s.send(encoded)) n++;
+    const platform = route.platform;
+    for (const s of this.registry.lookup(route)) {
+      if (s.state !== 'active' || (platform !== undefined && s.platform !== platform) || (holds && holds.take(s, (route as { room: string }).room, frame as string))) continue;
+      if (s.send(encoded)) n++;
+    }
     const stats = this.d.stats;
     stats.deliveredEphemeral += n;
     stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n;

@@ -3,7 +3,7 @@
  * batch items and stream ingest. Errors name the offending field.
  */
 import { z } from 'zod';
-import { DEFAULT_TENANT, DEVICE_ID_PATTERN, ROOM_NAME_PATTERN } from '@herald/protocol';
+import { DEFAULT_TENANT, DEVICE_ID_PATTERN, PLATFORMS, ROOM_NAME_PATTERN, isBase64 } from '@herald/protocol';
 import { ApiError } from '../errors.js';
 import type { Route } from '../engine/types.js';
 import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
@@ -12,18 +12,23 @@ import { ILL_FORMED, isWellFormedId } from '../protocol/identifiers.js';
 const id = z.string().min(1).max(128).regex(/^\P{Cc}+$/u, 'no control characters').refine(isWellFormedId, ILL_FORMED);
 const tenant = id.optional();
 
+/** Only sessions (and reliable deliveries to devices) of this platform. */
+const platform = z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(', ')}` }).optional();
+
 const targetSchema = z.union([
   z.strictObject({ user: id, device: z.string().regex(DEVICE_ID_PATTERN, '1-64 of [A-Za-z0-9._:-]'), tenant }),
-  z.strictObject({ user: id, tenant }),
-  z.strictObject({ users: z.array(id).min(1).max(1000), tenant }),
-  z.strictObject({ room: z.string().regex(ROOM_NAME_PATTERN, '1-128 of [A-Za-z0-9._:@/-]'), tenant }),
-  z.strictObject({ tenant: id }),
-  z.strictObject({ all: z.literal(true) }),
+  z.strictObject({ user: id, tenant, platform }),
+  z.strictObject({ users: z.array(id).min(1).max(1000), tenant, platform }),
+  z.strictObject({ room: z.string().regex(ROOM_NAME_PATTERN, '1-128 of [A-Za-z0-9._:@/-]'), tenant, platform }),
+  z.strictObject({ tenant: id, platform }),
+  z.strictObject({ all: z.literal(true), platform }),
 ]);
 
 export const publishSchema = z.strictObject({
   to: targetSchema,
-  data: z.unknown().refine((v) => v !== undefined, 'is required'),
+  /** JSON data; or `data_b64` (bytes as standard base64) instead: exactly one of the two (checked in parsePublish). */
+  data: z.unknown().optional(),
+  data_b64: z.string().refine(isBase64, 'must be standard base64 (A-Z a-z 0-9 + /, optional = padding, no whitespace)').optional(),
   event: z.string().min(1).max(128).refine(isWellFormedId, ILL_FORMED).optional(),
   reliable: z.boolean().optional(),
   ttl: z.number().int().positive().max(365 * 86_400).optional(),
@@ -39,21 +44,29 @@ export interface ResolvedTarget {
 }
 
 export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
-  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all' }] };
+  const p = 'platform' in to && to.platform !== undefined ? { platform: to.platform } : {};
+  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all', ...p }] };
   const t = to.tenant ?? DEFAULT_TENANT;
-  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user })) };
+  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user, ...p })) };
   if ('user' in to) {
     if ('device' in to) return { kind: 'device', routes: [{ kind: 'user', tenant: t, user: to.user, device: to.device }] };
-    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user }] };
+    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user, ...p }] };
   }
-  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room }] };
-  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t }] };
+  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room, ...p }] };
+  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t, ...p }] };
 }
 
 /** Validates an unknown body; throws ApiError 400 naming the first bad field. */
 export function parsePublish(body: unknown, prefix = ''): PublishBody {
   const r = publishSchema.safeParse(body);
-  if (r.success) return r.data;
+  if (r.success) {
+    const hasData = r.data.data !== undefined;
+    if (hasData === (r.data.data_b64 !== undefined)) {
+      const field = prefix + (hasData ? 'data_b64' : 'data');
+      throw new ApiError('invalid_field', `${field}: ${hasData ? 'give data or data_b64, not both' : 'is required (or data_b64)'}`, field);
+    }
+    return r.data;
+  }
   const issue = pickIssue(r.error.issues);
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
   const field = prefix + (path.length ? path.join('.') : 'body');

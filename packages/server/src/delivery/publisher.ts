@@ -13,6 +13,8 @@ import { messageFrame } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
+import { payloadOf } from './payload.js';
+import type { RoomPublisher } from '../rooms/roomPublish.js';
 
 export interface PublishResult {
   id: string;
@@ -23,6 +25,9 @@ export interface PublishResult {
    * absent when the count could not be read — the message was still published.
    */
   online?: number;
+  /** Room targets with history: the message's offset and the room's epoch. */
+  offset?: number;
+  epoch?: string;
 }
 
 export interface PublisherSettings {
@@ -44,6 +49,8 @@ export class Publisher {
     private readonly stats: Stats,
     private readonly s: PublisherSettings,
     private readonly limiter?: Limiter,
+    /** Room targets: history (offsets) when the room keeps it. */
+    private readonly rooms?: RoomPublisher,
   ) {}
 
   /**
@@ -113,9 +120,9 @@ export class Publisher {
       err.retryAfterSec = shedSec;
       throw err;
     }
-    const data = JSON.stringify(body.data);
-    if (Buffer.byteLength(data) > this.s.maxMessageBytes) {
-      throw new ApiError('payload_too_large', `${fieldPrefix}data: ${Buffer.byteLength(data)} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + 'data');
+    const { data, binary, bytes, field } = payloadOf(body);
+    if (bytes > this.s.maxMessageBytes) {
+      throw new ApiError('payload_too_large', `${fieldPrefix}${field}: ${bytes} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + field);
     }
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
@@ -140,7 +147,7 @@ export class Publisher {
             const stored = await this.store(
               route.tenant,
               route.user,
-              { id, ts, data, ...(route.device !== undefined ? { device: route.device } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
+              { id, ts, data, ...(binary ? { binary } : {}), ...(route.device !== undefined ? { device: route.device } : {}), ...(route.platform !== undefined ? { platform: route.platform } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
               this.hub.settings.retention,
               once,
             );
@@ -155,12 +162,18 @@ export class Publisher {
       // The id the first attempt returned, when it had stored the message already.
       if (firstId !== undefined) result.id = firstId;
     } else {
-      const frame = messageFrame({ id, ts, data, ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
+      const frame = messageFrame({ id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
       await inSpan('herald.fanout', { 'herald.routes': target.routes.length }, async (fan) => {
         let local = 0;
         await Promise.all(
           target.routes.map(async (route) => {
-            local += await this.hub.broadcast(route, frame, ts);
+            if (route.kind === 'room' && this.rooms) {
+              const r = await this.rooms.publish(route, { id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}) }).catch((err: unknown) => {
+                throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
+              });
+              local += r.local;
+              if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
+            } else local += await this.hub.broadcast(route, frame, ts);
           }),
         );
         // Per-recipient spans would cost one span per socket: the local write is one event.

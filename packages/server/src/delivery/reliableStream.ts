@@ -181,6 +181,7 @@ export class ReliableStream {
   private emit(m: InboxMessage, replay: boolean): void {
     this.sent = m.seq;
     if (m.device !== undefined && m.device !== this.conn.device) return;
+    if (m.platform !== undefined && m.platform !== this.conn.platform) return;
     if (m.expiresAt !== undefined && m.expiresAt <= Date.now()) {
       this.host.events.expired(this.conn, 1);
       return;
@@ -264,6 +265,7 @@ export class ReliableStream {
       for (const m of range.messages) {
         if (m.seq > upTo || m.seq <= this.acked) continue;
         if (m.device !== undefined && m.device !== c.device) continue;
+        if (m.platform !== undefined && m.platform !== c.platform) continue;
         if (c.send(this.host.encodings.of(m))) n++;
       }
       if (n > 0) this.host.events.retried(c, n);

@@ -7,7 +7,7 @@ import { createPayloadCodec, type PayloadCodec } from './payloadCodec.js';
 
 export async function createEngine(config: HeraldConfig, nodeId: string, log: Logger): Promise<Engine> {
   const payloadCodec = createPayloadCodec({ codec: config.storageCompression, thresholdBytes: config.storageCompressThresholdBytes });
-  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes, payloadCodec });
+  if (config.engine === 'memory') return new MemoryEngine({ maxStoredBytes: config.memoryMaxStoredBytes, payloadCodec, roomHistoryMaxTotalBytes: config.roomHistoryMaxTotalBytes });
   const specifier = './redis/redisEngine.js';
   const mod = (await import(specifier)) as {
     RedisEngine: new (o: { url: string; keyPrefix: string; nodeId: string; logger: Logger; payloadCodec: PayloadCodec }) => Engine;

@@ -7,12 +7,14 @@
  * memory engine therefore stores but never transports.
  */
 
-/** Where an ephemeral frame goes. Tenants are part of every route: nothing crosses them. */
+import type { Platform } from '@herald/protocol';
+
+/** Where an ephemeral frame goes (`platform`: only sessions of that platform). Tenants are part of every route: nothing crosses them. */
 export type Route =
-  | { kind: 'user'; tenant: string; user: string; device?: string }
-  | { kind: 'room'; tenant: string; room: string }
-  | { kind: 'tenant'; tenant: string }
-  | { kind: 'all' };
+  | { kind: 'user'; tenant: string; user: string; device?: string; platform?: Platform }
+  | { kind: 'room'; tenant: string; room: string; platform?: Platform }
+  | { kind: 'tenant'; tenant: string; platform?: Platform }
+  | { kind: 'all'; platform?: Platform };
 
 /** A reliable message as held in a user's inbox. */
 export interface InboxMessage {
@@ -22,6 +24,10 @@ export interface InboxMessage {
   ts: number;
   /** Device-targeted: only this device of the user receives it. */
   device?: string;
+  /** Platform-targeted: only the user's devices of this platform receive it. */
+  platform?: string;
+  /** `data` is the JSON string of the bytes' base64 (a binary payload). */
+  binary?: boolean;
   event?: string;
   /** The JSON text of `data`, serialized once at publish time. */
   data: string;
@@ -91,6 +97,8 @@ export interface RoomMember {
   user: string;
   device: string;
   node: string;
+  /** The member's awareness state in the room (JSON text), when set. */
+  state?: string;
 }
 
 /**
@@ -187,8 +195,55 @@ export interface PresenceStore {
   roomLeave(tenant: string, room: string, member: RoomMember): Promise<void>;
   userPresence(tenant: string, user: string): Promise<DevicePresence[]>;
   roomPresence(tenant: string, room: string): Promise<RoomMember[]>;
+  /** Sets (JSON text) or clears (undefined) a member's awareness state, where the engine stores members. */
+  roomState(tenant: string, room: string, member: RoomMember, state: string | undefined): Promise<void>;
   /** Connections the route reaches across the cluster. */
   onlineCount(route: Route): Promise<number>;
+}
+
+/** How much history a room keeps (rooms/historyPolicy.ts resolves it per room). */
+export interface RoomHistoryPolicy {
+  /** Messages kept; 0: no history (never passed to the store). */
+  size: number;
+  ttlMs: number;
+}
+
+/** A room message as history holds it. */
+export interface RoomHistoryMessage {
+  offset: number;
+  /** The message frame text, offset included: replayed exactly as it was delivered live. */
+  frame: string;
+}
+
+/** A room's history position: its newest offset (0 when none) and its epoch. */
+export interface RoomPosition {
+  offset: number;
+  epoch: string;
+}
+
+export interface RoomHistoryRange extends RoomPosition {
+  /** Messages in offset order. */
+  messages: RoomHistoryMessage[];
+  /** Highest offset no longer held (dropped by size, age or the total bound); 0 when none. */
+  floor: number;
+}
+
+/**
+ * Per-room history with offsets and an epoch that changes whenever the
+ * room's history is lost. `append` assigns the next offset, stores the frame
+ * `head + offset + tail` and (atomically, where the engine transports)
+ * publishes it to the room's channel.
+ */
+export interface RoomHistoryStore {
+  /**
+   * True when the transport brings appended messages back to this node too
+   * (the caller must not deliver them locally): every node then sees one room
+   * in one order, the store's.
+   */
+  readonly selfDelivers: boolean;
+  append(tenant: string, room: string, frameHead: string, frameTail: string, policy: RoomHistoryPolicy): Promise<RoomPosition>;
+  /** Messages with offset > `after` (all held when undefined: then the newest `limit`), at most `limit`, oldest first. */
+  read(tenant: string, room: string, after: number | undefined, limit: number, policy: RoomHistoryPolicy): Promise<RoomHistoryRange>;
 }
 
 /** Token buckets shared by every node (limits that hold for the cluster, not per node). */
@@ -258,4 +313,6 @@ export interface Engine extends Bus, InboxStore, IdempotencyStore, PresenceStore
   /** Shared token buckets; absent: limits stay per node. */
   readonly buckets?: SharedBuckets;
   readonly introspection?: EngineIntrospection;
+  /** Room history and recovery (both engines). */
+  readonly roomHistory: RoomHistoryStore;
 }

@@ -52,15 +52,20 @@ export class FrameHandler {
       case 'sync':
         return this.sync(c, f.after, f.id);
       case 'join':
-        return this.inOrder(c, () => this.rooms.join(c, f.room, f.id), f.id);
+        return this.inOrder(c, () => this.rooms.join(c, f.room, f.id, f.since), f.id);
       case 'leave':
         return this.inOrder(c, () => this.rooms.leave(c, f.room, f.id), f.id);
       case 'publish':
-        return this.inOrder(c, () => this.rooms.publish(c, f.room, f.data, f.event, f.id), f.id);
+        return this.inOrder(c, () => this.rooms.publish(c, f.room, f, f.event, f.id), f.id);
       case 'rpc':
         return this.rpc.handle(c, f);
       case 'presence':
         return this.rooms.presence(c, f.room, f.id);
+      case 'history':
+        return this.rooms.history(c, f.room, f.limit, f.id);
+      case 'state':
+        this.rooms.state(c, f.room, f.data, f.id);
+        return;
       case 'auth':
         return this.refresh(c, f.token, f.id);
     }

@@ -25,6 +25,7 @@ import type { Connection, ConnectionHooks } from './connection.js';
 import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
 import { Rooms } from './rooms.js';
+import { roomParts, type RoomParts } from '../rooms/parts.js';
 import { Sessions } from './sessions.js';
 import type { Hooks } from '../hooks/hooks.js';
 import { FrameOrder } from '../hooks/frameOrder.js';
@@ -52,6 +53,8 @@ const CLOSE_GRACE_MS = 2000;
 export class Gateway {
   readonly registry: Registry<Connection>;
   readonly hub: DeliveryHub;
+  /** Room history, recovery and awareness, shared with the publish pipeline and the HTTP API. */
+  readonly roomParts: RoomParts;
   private readonly wss: WebSocketServer;
   private readonly admission: Admission;
   private readonly sessions: Sessions;
@@ -110,6 +113,7 @@ export class Gateway {
       limiter: d.limiter,
       stats: d.stats,
       log: d.log,
+      ...(this.roomParts = roomParts(c, this.hub, d.engine, d.nodeId, d.log)),
       refuse: (conn, code, message, id) => frames.refuse(conn, code, message, id),
       joinHook: d.hooks?.join,
       publishHook: d.hooks?.publish,

@@ -3,7 +3,7 @@
  * frame or a ProtocolViolation that the connection answers with an error frame
  * (recoverable) or close 4000 (not JSON at all).
  */
-import { ErrorCode, ROOM_NAME_PATTERN, RPC_METHOD_PATTERN, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
+import { ErrorCode, ROOM_NAME_PATTERN, RPC_METHOD_PATTERN, isBase64, type ClientFrame, type ErrorCodeValue } from '@herald/protocol';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds, jsonValueDepthExceeds } from './jsonDepth.js';
 import { ILL_FORMED, isWellFormedId } from './identifiers.js';
 
@@ -80,16 +80,38 @@ function validateFields(raw: unknown, maxDepth?: number): ClientFrame {
     case 'sync':
       if (!isNonNegInt(f.after)) bad('after', 'must be a non-negative integer');
       return { type: 'sync', after: f.after as number, ...(id ? { id } : {}) };
-    case 'join':
+    case 'join': {
+      const r = room();
+      if (f.since === undefined) return { type: 'join', room: r, ...(id ? { id } : {}) };
+      const s = f.since as { offset?: unknown; epoch?: unknown } | null;
+      if (s === null || typeof s !== 'object' || Array.isArray(s) || !isNonNegInt(s.offset) || typeof s.epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(s.epoch) || Object.keys(s).length !== 2) {
+        bad('since', 'must be {"offset": non-negative integer, "epoch": string of 1-64 [A-Za-z0-9_-]}');
+      }
+      return { type: 'join', room: r, since: { offset: s!.offset as number, epoch: s!.epoch as string }, ...(id ? { id } : {}) };
+    }
     case 'leave':
     case 'presence':
       return { type: f.type, room: room(), ...(id ? { id } : {}) };
+    case 'history': {
+      const r = room();
+      if (f.limit !== undefined && (!isNonNegInt(f.limit) || f.limit < 1)) bad('limit', 'must be a positive integer');
+      return { type: 'history', room: r, ...(f.limit !== undefined ? { limit: f.limit as number } : {}), ...(id ? { id } : {}) };
+    }
+    case 'state': {
+      const r = room();
+      if (!('data' in f)) bad('data', 'is required (null clears the state)');
+      return { type: 'state', room: r, data: f.data, ...(id ? { id } : {}) };
+    }
     case 'publish': {
       const r = room();
-      if (!('data' in f)) bad('data', 'is required');
+      const b64 = f.data_b64;
+      if (b64 !== undefined) {
+        if ('data' in f) bad('data_b64', 'cannot be given with "data"');
+        if (typeof b64 !== 'string' || !isBase64(b64)) bad('data_b64', 'must be standard base64 (A-Z a-z 0-9 + /, optional = padding, no whitespace)');
+      } else if (!('data' in f)) bad('data', 'is required (or data_b64)');
       if (f.event !== undefined && (typeof f.event !== 'string' || f.event.length > 128)) bad('event', 'must be a string of at most 128 characters');
       if (typeof f.event === 'string' && !isWellFormedId(f.event)) bad('event', ILL_FORMED);
-      return { type: 'publish', room: r, data: f.data, ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
+      return { type: 'publish', room: r, ...(b64 !== undefined ? { data_b64: b64 as string } : { data: f.data }), ...(f.event !== undefined ? { event: f.event as string } : {}), ...(id ? { id } : {}) };
     }
     case 'rpc':
       // The reply is matched by id: an rpc without one could never be answered.

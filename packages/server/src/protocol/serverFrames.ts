@@ -12,8 +12,10 @@ export interface EphemeralMessage {
   event?: string;
   room?: string;
   from?: string;
-  /** JSON text of data. */
+  /** JSON text of data; with `binary`, the JSON string of the bytes' base64. */
   data: string;
+  /** Binary payload: delivered as `data_b64` (v1) or raw bytes (v2). */
+  binary?: boolean;
 }
 
 export function messageFrame(m: EphemeralMessage): string {
@@ -21,13 +23,13 @@ export function messageFrame(m: EphemeralMessage): string {
   if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
   if (m.room !== undefined) s += ',"room":' + JSON.stringify(m.room);
   if (m.from !== undefined) s += ',"from":' + JSON.stringify(m.from);
-  return s + ',"data":' + m.data + ',"ts":' + m.ts + '}';
+  return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 
 export function reliableFrame(m: InboxMessage): string {
   let s = '{"type":"message","id":' + JSON.stringify(m.id) + ',"seq":' + m.seq;
   if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
-  return s + ',"data":' + m.data + ',"ts":' + m.ts + '}';
+  return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 
 export function welcomeFrame(w: Omit<WelcomeFrame, 'type'>): string {

@@ -21,6 +21,8 @@ import {
   decodeFrame,
   encodeFrame,
   fromV1,
+  bytesPayload,
+  decodeBase64,
   parseCompressionOffer,
   toV1,
 } from '@herald/protocol';
@@ -118,6 +120,7 @@ const FAST: readonly (readonly [string, FrameTypeId])[] = [
   ['{"type":"reply",', BinaryFrameType.Reply],
   ['{"type":"error",', BinaryFrameType.Error],
   ['{"type":"welcome",', BinaryFrameType.Welcome],
+  ['{"type":"state",', BinaryFrameType.StateEvent],
 ];
 
 /** A frame split into what `encodeFrame` takes, the payload already serialized. */
@@ -130,11 +133,16 @@ export interface V2Parts {
 /** A v1 server text frame as the parts of its v2 frame. */
 export function v2PartsOfText(text: string): V2Parts {
   for (const [prefix, type] of FAST) {
-    if (text.startsWith(prefix) && (type !== BinaryFrameType.Message || !text.includes('"seq":'))) {
+    if (text.startsWith(prefix) && (type !== BinaryFrameType.Message || (!text.includes('"seq":') && !text.includes('"data_b64":')))) {
       return { type, seq: 0, payload: utf8('{' + text.slice(prefix.length)) };
     }
   }
   const p = fromV1(JSON.parse(text) as ServerFrame, 'server');
+  if (p.type === BinaryFrameType.MessageBytes && p.payload) {
+    // Raw bytes on v2: the base64 of the internal (v1) frame is decoded once per message.
+    const { data_b64: b64, ...meta } = p.payload;
+    return { type: p.type, seq: p.seq, payload: bytesPayload(meta, decodeBase64(b64 as string)) };
+  }
   return { type: p.type, seq: p.seq, payload: p.payload === null ? null : utf8(JSON.stringify(p.payload)) };
 }
 
@@ -146,6 +154,7 @@ export function v2FromText(text: string, s: V2Session): Uint8Array {
 
 /** The v2 payload of a reliable message: reliableFrame() without type and seq (the header carries seq). */
 export function reliablePayload(m: InboxMessage): Uint8Array {
+  if (m.binary) return bytesPayload({ id: m.id, ...(m.event !== undefined ? { event: m.event } : {}), ts: m.ts }, decodeBase64(JSON.parse(m.data) as string));
   let s = '{"id":' + JSON.stringify(m.id);
   if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
   return utf8(s + ',"data":' + m.data + ',"ts":' + m.ts + '}');
@@ -172,7 +181,7 @@ export class V2Frames {
 
   /** For a reliable message: header seq = the user's seq, the same for all the user's devices. */
   static ofReliable(m: InboxMessage): V2Frames {
-    return new V2Frames(() => ({ type: BinaryFrameType.Message, seq: m.seq, payload: reliablePayload(m) }));
+    return new V2Frames(() => ({ type: m.binary ? BinaryFrameType.MessageBytes : BinaryFrameType.Message, seq: m.seq, payload: reliablePayload(m) }));
   }
 
   /** The WebSocket frame for connections of session `s`. */

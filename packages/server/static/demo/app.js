@@ -23,13 +23,13 @@ const device = (() => {
 let client = null;
 let me = '';
 let current = '';
-/** room → { messages: Array<object>, members: Map<string, {user, device}> } */
+/** room → { messages: Array<object>, members: Map<string, {user, device}>, typing: Map<string, user> } */
 const rooms = new Map();
 
 function room(name) {
   let r = rooms.get(name);
   if (!r) {
-    r = { messages: [], members: new Map() };
+    r = { messages: [], members: new Map(), typing: new Map() };
     rooms.set(name, r);
   }
   return r;
@@ -143,6 +143,18 @@ function wire(c) {
     else members.delete(key);
     if (p.room === current) renderPresence();
   });
+  // Awareness state: who is typing, per room (cleared by the server when they leave or drop).
+  c.on('roomState', (s) => {
+    const typing = room(s.room).typing;
+    const key = `${s.user}/${s.device}`;
+    if (s.data && s.data.typing) typing.set(key, s.user);
+    else typing.delete(key);
+    if (s.room === current) renderTyping();
+  });
+  c.on('roomUnrecovered', ({ room: name }) => {
+    log(`#${name}: messages were missed and are no longer in the room's history`, 'warn');
+    void loadHistory(name);
+  });
   c.on('unrecovered', ({ requestedSeq, lastSeq }) => {
     log(`the server could not replay from seq ${requestedSeq} (restarted or expired); resumed at ${lastSeq}. A real app reloads from its own database here.`, 'warn');
   });
@@ -166,12 +178,26 @@ async function joinRoom(name) {
   room(name);
   selectRoom(name);
   try {
-    await client.join(name);
-    await refreshPresence(name);
+    // recover: after a drop the SDK re-joins with the room's offset and the server replays what we missed.
+    await client.join(name, { recover: true });
+    await Promise.all([loadHistory(name), refreshPresence(name)]);
   } catch (err) {
     log(`could not join ${name}: ${err.message}`, 'error');
     rooms.delete(name);
     selectRoom(client.rooms[0] ?? '');
+  }
+}
+
+/** Room history (when the server keeps it, HERALD_ROOM_HISTORY_SIZE): what was said before we joined. */
+async function loadHistory(name) {
+  try {
+    const earlier = await client.history(name, { limit: 50 });
+    const r = room(name);
+    const seen = new Set(r.messages.map((m) => m.id));
+    r.messages = [...earlier.filter((m) => !seen.has(m.id)), ...r.messages].sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0));
+    if (name === current) selectRoom(name);
+  } catch (err) {
+    log(`history of ${name}: ${err.message}`, 'warn');
   }
 }
 
@@ -195,6 +221,32 @@ function selectRoom(name) {
   const list = $('messages');
   list.replaceChildren();
   for (const m of room(name).messages) appendMessage(m);
+  renderTyping();
+}
+
+function renderTyping() {
+  const names = current ? [...new Set(room(current).typing.values())].filter((u) => u !== me) : [];
+  $('typing').textContent = names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+// "typing" via awareness state: set on the first keystroke, cleared 3 s after the last one.
+let typingTimer;
+let typingRoom = '';
+$('text').addEventListener('input', () => {
+  if (!client || !current) return;
+  if (typingRoom !== current) {
+    if (typingRoom) void client.setState(typingRoom, null).catch(() => {});
+    typingRoom = current;
+    void client.setState(current, { typing: true }).catch(() => {});
+  }
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(stopTyping, 3000);
+});
+
+function stopTyping() {
+  clearTimeout(typingTimer);
+  if (client && typingRoom) void client.setState(typingRoom, null).catch(() => {});
+  typingRoom = '';
 }
 
 $('join-form').addEventListener('submit', (event) => {
@@ -210,6 +262,7 @@ $('send-form').addEventListener('submit', async (event) => {
   const text = $('text').value.trim();
   if (!text || !current) return;
   $('text').value = '';
+  stopTyping();
   try {
     // The server echoes room messages to every member, us included: that echo is what we render.
     await client.publish(current, { text }, { event: 'chat' });
@@ -295,6 +348,7 @@ function time(ts) {
 
 function text(data) {
   if (data && typeof data === 'object' && typeof data.text === 'string') return data.text;
+  if (data instanceof Uint8Array) return `(${data.length} bytes)`;
   return JSON.stringify(data);
 }
 

@@ -34,6 +34,7 @@ export function messageBytes(m: NewInboxMessage): number {
   let n = MESSAGE_OVERHEAD_BYTES + Buffer.byteLength(m.data) + m.id.length;
   if (m.event !== undefined) n += Buffer.byteLength(m.event);
   if (m.device !== undefined) n += m.device.length;
+  if (m.platform !== undefined) n += m.platform.length;
   return n;
 }
 

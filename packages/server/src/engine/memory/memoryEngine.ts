@@ -7,6 +7,7 @@
 import type { BusEvent, DevicePresence, Engine, EngineIntrospection, InboxInspection, InboxRange, LocalView, NewInboxMessage, Retention, RoomMember, Route, AppendOnce, StoredMessage } from '../types.js';
 import { ApiError } from '../../errors.js';
 import { MemoryInboxStore, StoreFullError } from './inbox.js';
+import { MemoryRoomHistory } from './roomHistory.js';
 
 import type { PayloadCodec } from '../payloadCodec.js';
 export interface MemoryEngineOptions {
@@ -14,6 +15,8 @@ export interface MemoryEngineOptions {
   maxStoredBytes?: number;
   /** Compression of stored payloads (engine/payloadCodec.ts); default: plain. */
   payloadCodec?: PayloadCodec;
+  /** Bound on the accounted bytes of all room history (0: none). */
+  roomHistoryMaxTotalBytes?: number;
 }
 
 export class MemoryEngine implements Engine {
@@ -22,7 +25,10 @@ export class MemoryEngine implements Engine {
     inboxDepth: () => this.inboxDepth(),
     inspectInbox: (tenant, user, devices, max) => this.inspectInbox(tenant, user, devices, max),
   };
+  readonly roomHistory: MemoryRoomHistory;
   private readonly inbox: MemoryInboxStore;
+  /** tenant\0room → user\0device → awareness state (JSON text) of members on this node. */
+  private readonly states = new Map<string, Map<string, string>>();
   /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
   private readonly cursors = new Map<string, Map<string, number>>();
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
@@ -34,6 +40,7 @@ export class MemoryEngine implements Engine {
 
   constructor(opts: MemoryEngineOptions = {}) {
     this.inbox = new MemoryInboxStore(opts.maxStoredBytes ?? 0, opts.payloadCodec);
+    this.roomHistory = new MemoryRoomHistory(opts.roomHistoryMaxTotalBytes ?? 0);
   }
 
   async start(_onEvent: (event: BusEvent) => void, local: LocalView): Promise<void> {
@@ -127,14 +134,33 @@ export class MemoryEngine implements Engine {
   async presenceAdd(_device: DevicePresence): Promise<void> {}
   async presenceRemove(_device: DevicePresence): Promise<void> {}
   async roomJoin(_tenant: string, _room: string, _member: RoomMember): Promise<void> {}
-  async roomLeave(_tenant: string, _room: string, _member: RoomMember): Promise<void> {}
+  async roomLeave(tenant: string, room: string, member: RoomMember): Promise<void> {
+    await this.roomState(tenant, room, member, undefined);
+  }
+
+  async roomState(tenant: string, room: string, member: RoomMember, state: string | undefined): Promise<void> {
+    const key = tenant + '\u0000' + room;
+    let members = this.states.get(key);
+    if (state === undefined) {
+      if (members?.delete(member.user + '\u0000' + member.device) && members.size === 0) this.states.delete(key);
+      return;
+    }
+    if (!members) this.states.set(key, (members = new Map()));
+    members.set(member.user + '\u0000' + member.device, state);
+  }
 
   async userPresence(tenant: string, user: string): Promise<DevicePresence[]> {
     return this.view().userDevices(tenant, user);
   }
 
   async roomPresence(tenant: string, room: string): Promise<RoomMember[]> {
-    return this.view().roomMembers(tenant, room);
+    const states = this.states.get(tenant + '\u0000' + room);
+    const members = this.view().roomMembers(tenant, room);
+    if (!states) return members;
+    return members.map((m) => {
+      const state = states.get(m.user + '\u0000' + m.device);
+      return state === undefined ? m : { ...m, state };
+    });
   }
 
   async onlineCount(route: Route): Promise<number> {
@@ -179,6 +205,7 @@ export class MemoryEngine implements Engine {
     for (const [k, v] of this.idempotency) if (v.expiresAt <= now) this.idempotency.delete(k);
     for (const [k, v] of this.appended) if (v.expiresAt <= now) this.appended.delete(k);
     if (this.lastRetention) this.inbox.sweep(this.lastRetention, now);
+    this.roomHistory.sweep(now);
   }
 }
 

@@ -6,6 +6,7 @@
  *   v = device (device-targeted), e = event, x = expiresAt (ms),
  *   z = compression of d (deflate | zstd; absent: d is plain JSON text —
  *       every entry written before compression existed reads as before)
+ *   p = platform (platform-targeted), b = '1' when data is the base64 of bytes
  * The `inbox` bus event is assembled by the append script around the seq,
  * which only the script knows: `inboxEventParts` builds the text before and
  * after it.
@@ -45,6 +46,12 @@ export function toMessage(entry: StreamEntry): InboxMessage {
       case 'z':
         z = v;
         break;
+      case 'p':
+        m.platform = v;
+        break;
+      case 'b':
+        m.binary = true;
+        break;
     }
   }
   if (z !== undefined) m.data = decodePayload(m.data, z);
@@ -62,5 +69,7 @@ export function inboxEventParts(echoPrefix: string, tenant: string, user: string
   if (message.event !== undefined) tail += `,"event":${JSON.stringify(message.event)}`;
   tail += `,"data":${JSON.stringify(message.data)}`;
   if (message.expiresAt !== undefined) tail += `,"expiresAt":${message.expiresAt}`;
+  if (message.platform !== undefined) tail += `,"platform":${JSON.stringify(message.platform)}`;
+  if (message.binary) tail += ',"binary":true';
   return { head, tail: tail + '}}' };
 }

@@ -65,6 +65,16 @@ export class RedisKeys {
     return this.prefix + 'r{' + esc(tenant) + ':' + esc(room) + '}:members';
   }
 
+  /** Hash: `epoch`, `top` (newest offset), `ms` (newest entry time) of a room's history. Expires with it. */
+  roomHistoryMeta(tenant: string, room: string): string {
+    return this.prefix + 'r{' + esc(tenant) + ':' + esc(room) + '}:hmeta';
+  }
+
+  /** Stream of a room's history, entry id `<ms>-<offset>`, field `f` = the frame text. */
+  roomHistory(tenant: string, room: string): string {
+    return this.prefix + 'r{' + esc(tenant) + ':' + esc(room) + '}:history';
+  }
+
   roomChannel(tenant: string, room: string): string {
     return this.prefix + 'r{' + esc(tenant) + ':' + esc(room) + '}:ch';
   }

@@ -49,6 +49,8 @@ interface DeviceRecord {
 interface MemberRecord {
   node: string;
   boot: string;
+  /** Awareness state (JSON text), when set: it lives and dies with the member record. */
+  s?: string;
 }
 
 /** Scripts defined on the command client by the engine. */
@@ -175,6 +177,16 @@ export class RedisPresence {
     await Promise.all([this.client.hset(key, field, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
   }
 
+  /** Sets or clears a member's awareness state: the member record is rewritten (if still this node's). */
+  async state(tenant: string, room: string, m: RoomMember, state: string | undefined): Promise<void> {
+    const key = this.keys.roomMembers(tenant, room);
+    const field = RedisKeys.memberField(m.user, m.device);
+    const own = this.members.get(key + '\u0000' + field);
+    if (!own) return; // not (or no longer) a member here
+    own.json = JSON.stringify({ node: m.node, boot: this.boot, ...(state !== undefined ? { s: state } : {}) } satisfies MemberRecord);
+    await (this.client as unknown as WithScripts).heraldHsetIfMine(key, field, own.json, 'node', this.nodeId, this.opts.keyTtlMs);
+  }
+
   async leave(tenant: string, room: string, m: RoomMember): Promise<void> {
     const key = this.keys.roomMembers(tenant, room);
     const field = RedisKeys.memberField(m.user, m.device);
@@ -208,7 +220,7 @@ export class RedisPresence {
       if (!rec) continue;
       if (await this.isLive(rec.node, rec.boot)) {
         const [user, device] = splitField(field);
-        out.push({ user, device, node: rec.node });
+        out.push({ user, device, node: rec.node, ...(rec.s !== undefined ? { state: rec.s } : {}) });
       } else dead.push([key, field, 'boot', rec.boot]);
     }
     this.sweep(dead);

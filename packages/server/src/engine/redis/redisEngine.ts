@@ -42,6 +42,7 @@ import type { PayloadCodec } from '../payloadCodec.js';
 import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 import { RedisInbox } from './redisInbox.js';
+import { RedisRoomHistory } from './roomHistory.js';
 import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
 
@@ -72,6 +73,7 @@ export class RedisEngine implements Engine {
     inspectInbox: (tenant, user, devices, max) => this.inspectInbox(tenant, user, devices, max),
   };
   readonly keys: RedisKeys;
+  readonly roomHistory: RedisRoomHistory;
   private readonly parsed: ParsedRedisUrl;
   private readonly sharded: boolean;
   private readonly cmd: RedisClient;
@@ -106,6 +108,7 @@ export class RedisEngine implements Engine {
     const failed = (op: string) => this.failed(op);
     this.inbox = new RedisInbox({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, echoPrefix: this.echoPrefix, failed, ...(opts.payloadCodec ? { codec: opts.payloadCodec } : {}) });
     this.keyStore = new RedisKeyStore(this.cmd, this.keys, failed);
+    this.roomHistory = new RedisRoomHistory({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, failed });
     this.buckets = this.keyStore;
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
     this.subs.onConfirmed((channels) => this.reannounce(channels));
@@ -273,6 +276,10 @@ export class RedisEngine implements Engine {
 
   roomLeave(tenant: string, room: string, member: RoomMember): Promise<void> {
     return this.presence.leave(tenant, room, member).catch(this.failed('presence'));
+  }
+
+  roomState(tenant: string, room: string, member: RoomMember, state: string | undefined): Promise<void> {
+    return this.presence.state(tenant, room, member, state).catch(this.failed('presence'));
   }
 
   userPresence(tenant: string, user: string): Promise<DevicePresence[]> {

@@ -75,6 +75,8 @@ export class RedisInbox implements InboxStore {
         tail,
         stored.flag ?? '',
         once ? Math.max(1, Math.floor(once.ttlMs)) : '',
+        message.platform ?? '',
+        message.binary ? '1' : '',
       )
       .catch(this.o.failed('append'));
     if (Number(floor) === -1) return { ...message, seq: Number(seq), id: firstId ?? message.id, duplicate: true };

@@ -64,8 +64,9 @@ end
 /**
  * KEYS: meta, inbox, cursors, once (the AppendOnce record; any key of the slot when unused)
  * ARGV: now, maxMessages, maxAgeMs, keyTtlMs, id, ts, data, device, event, expiresAt,
- *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, compression, onceTtlMs
- * ('' = absent for device, event, expiresAt, compression (see inboxFormat.ts), onceTtlMs.)
+ *       publishCommand (PUBLISH | SPUBLISH | ''), channel, eventHead, eventTail, compression, onceTtlMs,
+ *       platform, binary ('1' or '')
+ * ('' = absent for device, event, expiresAt, compression (see inboxFormat.ts), onceTtlMs, platform.)
  * Returns { seq, floor } — or { seq, -1, id } when the once record exists: an earlier
  * append with the same key stored the message, and nothing is stored or published now.
  * The record is written in the same script as the message, so the two never part.
@@ -89,6 +90,8 @@ if ARGV[8] ~= '' then fields[#fields + 1] = 'v'; fields[#fields + 1] = ARGV[8] e
 if ARGV[9] ~= '' then fields[#fields + 1] = 'e'; fields[#fields + 1] = ARGV[9] end
 if ARGV[10] ~= '' then fields[#fields + 1] = 'x'; fields[#fields + 1] = ARGV[10] end
 if ARGV[15] ~= nil and ARGV[15] ~= '' then fields[#fields + 1] = 'z'; fields[#fields + 1] = ARGV[15] end
+if ARGV[17] ~= nil and ARGV[17] ~= '' then fields[#fields + 1] = 'p'; fields[#fields + 1] = ARGV[17] end
+if ARGV[18] == '1' then fields[#fields + 1] = 'b'; fields[#fields + 1] = '1' end
 redis.call('XADD', KEYS[2], string.format('%d-0', seq), unpack(fields))
 redis.call('HSET', KEYS[1], 'ts', ARGV[6])
 local floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[2]), tonumber(ARGV[3]))

@@ -1,0 +1,134 @@
+/**
+ * Awareness state (cursor, selection, "typing") of a connection in a room.
+ *
+ * Coalesced: the first update of a (connection, room) opens a window of
+ * `roomStateFlushMs`; updates within it replace the pending value, and when
+ * it closes members get the latest one (one frame, and one engine write),
+ * not every move. Bounded: `roomStateMaxBytes` per state (error
+ * payload_too_large) and a per-connection token bucket (error rate_limited).
+ * Stored with the member record (engine `roomState`), so presence lists it
+ * and leave, disconnect and node death clear it with the membership.
+ */
+import { ErrorCode } from '@herald/protocol';
+import type { HeraldConfig } from '../config/schema.js';
+import type { DeliveryHub } from '../delivery/hub.js';
+import type { DeliverySession } from '../delivery/session.js';
+import type { PresenceStore, RoomMember } from '../engine/types.js';
+import { KeyedBuckets } from '../limits/tokenBucket.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface AwarenessMember extends DeliverySession {
+  readonly id: string;
+  readonly tenant: string;
+  readonly user: string;
+  readonly device: string;
+}
+
+interface Pending {
+  c: AwarenessMember;
+  room: string;
+  /** JSON text, or null to clear. */
+  data: string | null;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function stateFrame(room: string, user: string, device: string, data: string | null): string {
+  return '{"type":"state","room":' + JSON.stringify(room) + ',"user":' + JSON.stringify(user) + ',"device":' + JSON.stringify(device) + ',"data":' + (data ?? 'null') + '}';
+}
+
+/** A refusal: the error code and message for the client. */
+export type StateRefusal = { code: string; message: string };
+
+export class Awareness {
+  private readonly buckets: KeyedBuckets;
+  private readonly pending = new Map<string, Pending>();
+  /** Rooms where a connection has a state members were told about. */
+  private readonly shown = new Map<AwarenessMember, Set<string>>();
+
+  constructor(
+    private readonly config: Pick<HeraldConfig, 'roomStateMaxBytes' | 'roomStateRatePerConn' | 'roomStateBurstPerConn' | 'roomStateFlushMs'>,
+    private readonly hub: DeliveryHub,
+    private readonly presence: PresenceStore,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+  ) {
+    this.buckets = new KeyedBuckets({ ratePerSec: config.roomStateRatePerConn, burst: config.roomStateBurstPerConn });
+  }
+
+  /** A `state` frame of a member; undefined when taken, else the refusal. */
+  set(c: AwarenessMember, room: string, data: unknown): StateRefusal | undefined {
+    if (!c.rooms?.has(room)) return { code: ErrorCode.NotJoined, message: `join room "${room}" before setting state in it` };
+    if (this.buckets.take(c.id) > 0) return { code: ErrorCode.RateLimited, message: 'state rate limit exceeded; slow down' };
+    const json = data === null ? null : JSON.stringify(data);
+    if (json === undefined) return { code: ErrorCode.BadField, message: 'field "data" must be JSON' };
+    if (json !== null && Buffer.byteLength(json) > this.config.roomStateMaxBytes) {
+      return { code: ErrorCode.PayloadTooLarge, message: `state of ${Buffer.byteLength(json)} bytes is over the limit of ${this.config.roomStateMaxBytes}` };
+    }
+    const key = c.id + '\u0000' + room;
+    const p = this.pending.get(key);
+    if (p) {
+      p.data = json;
+      return undefined;
+    }
+    const entry: Pending = { c, room, data: json, timer: undefined };
+    if (this.config.roomStateFlushMs === 0) {
+      this.flush(entry);
+      return undefined;
+    }
+    this.pending.set(key, entry);
+    entry.timer = setTimeout(() => {
+      this.pending.delete(key);
+      this.flush(entry);
+    }, this.config.roomStateFlushMs);
+    entry.timer.unref();
+    return undefined;
+  }
+
+  /**
+   * `c` left `room` (leave, disconnect, replacement): a pending update is
+   * dropped and, when members saw a state of it, they are told it is cleared.
+   * The stored state goes with the member record (roomLeave).
+   */
+  left(c: AwarenessMember, room: string): void {
+    const key = c.id + '\u0000' + room;
+    const p = this.pending.get(key);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+    }
+    const rooms = this.shown.get(c);
+    if (!rooms?.delete(room)) return;
+    if (rooms.size === 0) this.shown.delete(c);
+    this.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, stateFrame(room, c.user, c.device, null));
+  }
+
+  private flush(p: Pending): void {
+    const { c, room, data } = p;
+    if (c.state !== 'active' || !c.rooms?.has(room)) return;
+    let rooms = this.shown.get(c);
+    if (data === null) {
+      if (!rooms?.delete(room)) return; // nothing shown: nothing to clear
+      if (rooms.size === 0) this.shown.delete(c);
+    } else {
+      if (!rooms) this.shown.set(c, (rooms = new Set()));
+      rooms.add(room);
+    }
+    this.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, stateFrame(room, c.user, c.device, data));
+    const member: RoomMember = { user: c.user, device: c.device, node: this.nodeId };
+    this.presence.roomState(c.tenant, room, member, data ?? undefined).catch((err: unknown) => this.log.warn({ err }, 'room state write failed'));
+  }
+}
+
+/** Members as presence answers list them: the state as JSON, not text. */
+export function membersWithState(members: RoomMember[]): { user: string; device: string; state?: unknown }[] {
+  return members.map((m) => {
+    if (m.state === undefined) return { user: m.user, device: m.device };
+    let state: unknown = null;
+    try {
+      state = JSON.parse(m.state);
+    } catch {
+      // a corrupt record lists no state
+    }
+    return { user: m.user, device: m.device, state };
+  });
+}

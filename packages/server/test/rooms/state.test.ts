@@ -1,0 +1,158 @@
+/**
+ * Awareness state (DESIGN.md §8) on both engines, across nodes on Redis:
+ * set, seen by members, listed by presence (frame and HTTP), coalesced,
+ * cleared on leave, disconnect and kill -9 of the node; bounded in size and
+ * rate; refused from non-members.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import type { HeraldNode } from '../../src/node.js';
+import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
+import type { HeraldConfigInput } from '../../src/config/schema.js';
+import { API_KEY, SECRET, api, connect, nodeFactory, type Frame, type TestClient } from '../helpers/harness.js';
+import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
+
+const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
+const node = nodeFactory();
+const clients: TestClient[] = [];
+const children: ChildProcess[] = [];
+let admin: Redis;
+let redisUrl: string;
+const prefix = testPrefix();
+
+before(async () => {
+  ({ url: redisUrl, client: admin } = await sharedRedis());
+});
+after(async () => {
+  for (const c of clients) c.close();
+  for (const ch of children) ch.kill('SIGKILL');
+  await deleteKeys(admin, prefix);
+  admin.disconnect();
+});
+
+async function on(n: HeraldNode, user: string, room?: string): Promise<TestClient> {
+  const c = await connect(n, user);
+  clients.push(c);
+  if (room) assert.equal((await c.request({ type: 'join', room })).type, 'reply');
+  if (n.engine?.kind === 'redis') await (n.engine as RedisEngine).subscriptionsFlushed();
+  return c;
+}
+
+const stateOf = (user: string) => (f: Frame) => f.type === 'state' && f.user === user;
+const members = async (n: HeraldNode, room: string) => (await api(n, 'GET', `/api/v1/rooms/${room}/presence`)).body.members as { user: string; state?: unknown }[];
+
+for (const kind of ['memory', 'redis'] as const) {
+  describe(`awareness state (${kind})`, () => {
+    const cfg = (extra: HeraldConfigInput = {}): HeraldConfigInput =>
+      kind === 'redis' ? { engine: 'redis', redisUrl, redisKeyPrefix: prefix, ...extra } : { ...extra };
+    let A: HeraldNode;
+    let B: HeraldNode;
+    before(async () => {
+      A = await node({ ...cfg({ roomStateFlushMs: 200 }), nodeId: `${kind}-sa` });
+      B = kind === 'redis' ? await node({ ...cfg({ roomStateFlushMs: 200 }), nodeId: `${kind}-sb` }) : A;
+    });
+
+    test('set, seen by members (other node), listed by presence, cleared on leave and disconnect', async () => {
+      const room = `s1-${kind}`;
+      const alice = await on(A, 'alice', room);
+      const bob = await on(B, 'bob', room);
+      assert.equal((await alice.request({ type: 'state', room, data: { cursor: 3 } })).type, 'reply');
+      const seen = await bob.waitFor(stateOf('alice'));
+      assert.deepEqual(seen, { type: 'state', room, user: 'alice', device: 'default', data: { cursor: 3 } });
+      await waitFor('state listed', async () => (await members(B, room)).some((m) => m.user === 'alice' && (m.state as { cursor?: number })?.cursor === 3));
+      const p = await bob.request({ type: 'presence', room });
+      assert.deepEqual((p.members as { user: string; state?: unknown }[]).find((m) => m.user === 'alice')?.state, { cursor: 3 });
+      assert.equal((p.members as { user: string; state?: unknown }[]).find((m) => m.user === 'bob')?.state, undefined);
+
+      // null clears
+      alice.send({ type: 'state', room, data: null });
+      await bob.waitFor((f) => stateOf('alice')(f) && f.data === null);
+      await waitFor('state cleared', async () => (await members(B, room)).every((m) => m.state === undefined));
+
+      // leave clears for everyone
+      await alice.request({ type: 'state', room, data: 'typing' });
+      await bob.waitFor((f) => stateOf('alice')(f) && f.data === 'typing');
+      const before = bob.frames.length;
+      await alice.request({ type: 'leave', room });
+      await bob.waitFor((f) => bob.frames.indexOf(f) >= before && stateOf('alice')(f) && f.data === null);
+      await waitFor('left: no state', async () => !(await members(B, room)).some((m) => m.user === 'alice'));
+
+      // disconnect clears for everyone
+      const carol = await on(A, 'carol', room);
+      await carol.request({ type: 'state', room, data: { sel: [1, 2] } });
+      await bob.waitFor((f) => stateOf('carol')(f) && f.data !== null);
+      carol.close();
+      await bob.waitFor((f) => stateOf('carol')(f) && f.data === null);
+      await waitFor('disconnected: no state', async () => !(await members(B, room)).some((m) => m.user === 'carol'));
+    });
+
+    test('a burst is coalesced: members get the latest, not every update', async () => {
+      const room = `s2-${kind}`;
+      const dan = await on(A, 'dan', room);
+      const erin = await on(B, 'erin', room);
+      for (let i = 1; i <= 30; i++) dan.send({ type: 'state', room, data: { x: i } });
+      await erin.waitFor((f) => stateOf('dan')(f) && (f.data as { x: number }).x === 30);
+      const got = erin.frames.filter(stateOf('dan'));
+      assert.ok(got.length <= 10, `${got.length} state frames for 30 updates`); // without coalescing: 30
+    });
+
+    test('non-member, too large, flood, bad data: exact errors, the connection stays', async () => {
+      const room = `s3-${kind}`;
+      const fay = await on(A, 'fay');
+      const nm = await fay.request({ type: 'state', room, data: 1 });
+      assert.equal(nm.code, 'not_joined');
+      await fay.request({ type: 'join', room });
+      const big = await fay.request({ type: 'state', room, data: 'x'.repeat(5000) });
+      assert.equal(big.code, 'payload_too_large');
+      const missing = await fay.request({ type: 'state', room });
+      assert.equal(missing.code, 'bad_field');
+      const n = await node({ ...cfg({ roomStateRatePerConn: 2, roomStateBurstPerConn: 3 }), nodeId: `${kind}-flood` });
+      const gus = await on(n, 'gus', room);
+      const answers: Frame[] = [];
+      for (let i = 0; i < 8; i++) answers.push(await gus.request({ type: 'state', room, data: i }));
+      const limited = answers.filter((f) => f.code === 'rate_limited').length;
+      assert.ok(limited >= 4, `${limited} of 8 rate limited`);
+      assert.equal((await gus.request({ type: 'presence', room })).type, 'reply');
+    });
+  });
+}
+
+describe('awareness state and node death (redis)', () => {
+  test('kill -9 of the node: its members\u2019 states vanish from presence for everyone', { timeout: 60_000 }, async () => {
+    const A = await node({ engine: 'redis', redisUrl, redisKeyPrefix: prefix, nodeId: 'state-survivor' });
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: {
+        ...process.env,
+        HERALD_ENGINE: 'redis',
+        HERALD_REDIS_URL: redisUrl,
+        HERALD_REDIS_KEY_PREFIX: prefix,
+        HERALD_PORT: String(port),
+        HERALD_HOST: '127.0.0.1',
+        HERALD_JWT_SECRET: SECRET,
+        HERALD_API_KEY: API_KEY,
+        HERALD_NODE_ID: 'state-doomed',
+        HERALD_LOG_LEVEL: 'warn',
+        HERALD_ROOM_STATE_FLUSH_MS: '0',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    const K = { url: `http://127.0.0.1:${port}` } as HeraldNode;
+    await waitFor('child node ready', async () => (await fetch(`${K.url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+    const room = 'doomed-room';
+    const watcher = await on(A, 'watcher', room);
+    const hal = await on(K, 'hal', room);
+    await hal.request({ type: 'state', room, data: { typing: true } });
+    await watcher.waitFor(stateOf('hal'));
+    await waitFor('listed', async () => (await members(A, room)).some((m) => m.user === 'hal' && m.state !== undefined));
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    await waitFor('dead node state gone', async () => !(await members(A, room)).some((m) => m.user === 'hal'), 30_000);
+    assert.ok((await members(A, room)).some((m) => m.user === 'watcher'));
+  });
+});
