@@ -188,6 +188,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     isDraining: () => draining,
     admin,
     adminUsers,
+    sse: gw.sse,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
@@ -219,6 +220,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   );
   const socketGuard = new SocketGuard(config.maxHttpSocketsPerIp, config.trustedProxies, stats);
   socketGuard.attach(server);
+  // An SSE stream, like a WebSocket, falls under the gateway's limits once admitted.
+  gw.sse.adopted = (socket) => socketGuard.upgraded(socket);
   server.on('upgrade', (req, socket, head) => {
     // From here the gateway's limits (pending auth, connect rate, connections) govern the socket.
     socketGuard.upgraded(socket);

@@ -22,6 +22,7 @@ import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
+import type { SseEndpoint } from '../sse/sseEndpoint.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -44,6 +45,8 @@ export interface RouterDeps {
   admin?: AdminHandler;
   /** The admin page's user lookup and actions (admin/userActions.ts). */
   adminUsers?: AdminUserActions;
+  /** The Server-Sent Events transport (GET /sse, POST /sse/ack); absent: 404. */
+  sse?: SseEndpoint;
 }
 
 const disconnectSchema = z.strictObject({
@@ -82,6 +85,9 @@ export class Router {
       { method: 'POST', pattern: /^\/api\/v1\/disconnect$/, name: 'disconnect', auth: true, handler: (req, res) => this.disconnect(req, res) },
       { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/presence$/, name: 'room_presence', auth: true, handler: (_q, res, p, q) => this.roomPresence(res, p[0]!, q) },
+      { method: 'GET', pattern: /^\/sse$/, name: 'sse', auth: false, handler: (req, res, _p, q) => this.sse().stream(req, res, q) },
+      { method: 'POST', pattern: /^\/sse\/ack$/, name: 'sse_ack', auth: false, handler: (req, res) => this.sse().ack(req, res) },
+      { method: 'OPTIONS', pattern: /^\/sse\/ack$/, name: 'sse_ack', auth: false, handler: (req, res) => this.sse().preflight(req, res) },
       { method: 'GET', pattern: /^\/healthz$/, name: 'healthz', auth: false, handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }) },
       { method: 'GET', pattern: /^\/readyz$/, name: 'readyz', auth: false, handler: async (_q, res) => this.ready(res) },
       { method: 'GET', pattern: /^\/metrics$/, name: 'metrics', auth: false, handler: async (_q, res) => this.metrics(res) },
@@ -99,6 +105,11 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
+  }
+
+  private sse(): SseEndpoint {
+    if (!this.d.sse) throw new ApiError('not_found', 'Server-Sent Events are not enabled');
+    return this.d.sse;
   }
 
   private admin(): AdminHandler {

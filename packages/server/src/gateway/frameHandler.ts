@@ -13,6 +13,7 @@ import type { InboxStore } from '../engine/types.js';
 import type { Stats } from '../observability/stats.js';
 import { errorFrame, PONG_FRAME, replyFrame } from '../protocol/serverFrames.js';
 import type { Connection } from './connection.js';
+import type { GatewaySession } from './gatewaySession.js';
 import type { Rooms } from './rooms.js';
 
 export interface FrameHandlerDeps {
@@ -72,7 +73,7 @@ export class FrameHandler {
     }
   }
 
-  refuse(c: Connection, code: string, message: string, id?: string): void {
+  refuse(c: GatewaySession, code: string, message: string, id?: string): void {
     this.d.stats.bump(this.d.stats.protocolErrors, code);
     c.sendText(errorFrame(code, message, id));
   }

@@ -20,8 +20,11 @@ import { selectSubprotocol, V2Codecs } from '../protocol/v2Frames.js';
 import { DeliveryHub } from '../delivery/hub.js';
 import { Registry } from '../delivery/registry.js';
 import { TimingWheel } from '../runtime/timingWheel.js';
+import { SseEndpoint } from '../sse/sseEndpoint.js';
+import { Activation } from './activation.js';
 import { Admission } from './admission.js';
-import type { Connection, ConnectionHooks } from './connection.js';
+import type { ConnectionHooks } from './connection.js';
+import type { GatewaySession } from './gatewaySession.js';
 import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
 import { Rooms } from './rooms.js';
@@ -43,15 +46,17 @@ export interface GatewayDeps {
 const CLOSE_GRACE_MS = 2000;
 
 export class Gateway {
-  readonly registry: Registry<Connection>;
+  readonly registry: Registry<GatewaySession>;
   readonly hub: DeliveryHub;
   private readonly wss: WebSocketServer;
   private readonly admission: Admission;
   private readonly sessions: Sessions;
+  /** The Server-Sent Events transport: GET /sse, POST /sse/ack. */
+  readonly sse: SseEndpoint;
 
   constructor(d: GatewayDeps) {
     const c = d.config;
-    this.registry = new Registry<Connection>(d.nodeId);
+    this.registry = new Registry<GatewaySession>(d.nodeId);
     // Tick fine enough for the shortest configured deadline, never finer than 10 ms.
     const wheel = new TimingWheel(Math.max(10, Math.min(100, Math.floor(Math.min(c.ackTimeoutMs, c.heartbeatMs, c.authTimeoutMs) / 4))), 512, (err) =>
       d.log.error({ err }, 'timer callback failed'),
@@ -106,7 +111,8 @@ export class Gateway {
       refuse: (conn, code, message, id) => frames.refuse(conn, code, message, id),
     });
     frames.rooms = rooms;
-    const sessions = new Sessions({ config: c, nodeId: d.nodeId, engine: d.engine, verifier: d.verifier, hub: this.hub, rooms, events: d.events, limiter: d.limiter, stats: d.stats, log: d.log });
+    const core = new Activation({ config: c, nodeId: d.nodeId, engine: d.engine, verifier: d.verifier, hub: this.hub, rooms, events: d.events, limiter: d.limiter, stats: d.stats, log: d.log });
+    const sessions = new Sessions({ config: c, hub: this.hub, stats: d.stats, log: d.log, core });
     const ingress = new Ingress({
       config: c,
       v2,
@@ -137,10 +143,12 @@ export class Gateway {
       v2,
       limiter: d.limiter,
       stats: d.stats,
-      liveCount: () => sessions.live.size,
+      liveCount: () => this.liveCount,
       activeCount: () => this.registry.size,
       open: (ws, params, remote, session) => sessions.open(ws, params, remote, session),
     });
+    const admission = this.admission;
+    this.sse = new SseEndpoint({ config: c, core, rooms, limiter: d.limiter, refusal: (ip) => admission.refusal(ip), accepting: () => admission.isAccepting });
     wheel.start();
   }
 
@@ -155,8 +163,8 @@ export class Gateway {
   }
 
   /** Closes every connection in waves (see Sessions.closeAll). */
-  closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
-    return this.sessions.closeAll(code, reason, timeoutMs, windowMs);
+  async closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
+    await Promise.all([this.sessions.closeAll(code, reason, timeoutMs, windowMs), this.sse.closeAll(code, reason, timeoutMs)]);
   }
 
   close(): void {
@@ -164,8 +172,8 @@ export class Gateway {
     this.wss.close();
   }
 
-  /** Sockets not yet closed, authenticated or not. */
+  /** Sockets and SSE streams not yet closed, authenticated or not. */
   get liveCount(): number {
-    return this.sessions.live.size;
+    return this.sessions.live.size + this.sse.live.size;
   }
 }

@@ -15,7 +15,8 @@ import type { Limiter } from '../limits/limiter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
 import { messageFrame, presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
-import type { Connection } from './connection.js';
+// Rooms serve every transport's sessions (WebSocket and SSE).
+import type { GatewaySession as Connection } from './gatewaySession.js';
 
 export interface RoomsDeps {
   config: HeraldConfig;

@@ -5,58 +5,46 @@
  * business may care about is reported on the lifecycle seam.
  */
 import type { WebSocket } from 'ws';
-import { CloseCode, DEFAULT_DEVICE } from '@herald/protocol';
-import { AuthError, type Identity, type JwtVerifier } from '../auth/jwtVerifier.js';
+import { CloseCode } from '@herald/protocol';
 import type { HeraldConfig } from '../config/schema.js';
 import type { DeliveryHub } from '../delivery/hub.js';
-import { ReliableStream } from '../delivery/reliableStream.js';
-import { resolveStartPoint } from '../delivery/startPoint.js';
-import type { DevicePresence, Engine } from '../engine/types.js';
-import type { LifecycleEvents } from '../events/lifecycle.js';
-import type { Limiter } from '../limits/limiter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Stats } from '../observability/stats.js';
-import { welcomeFrame } from '../protocol/serverFrames.js';
 import type { V2Session } from '../protocol/v2Frames.js';
+import { IdentityRefused, type Activation } from './activation.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { HandshakeParams } from './handshake.js';
-import type { Rooms } from './rooms.js';
 
 export interface SessionsDeps {
   config: HeraldConfig;
-  nodeId: string;
-  engine: Engine;
-  verifier: JwtVerifier;
   hub: DeliveryHub;
-  rooms: Rooms;
-  events: LifecycleEvents;
-  limiter: Limiter;
   stats: Stats;
   log: Logger;
+  /** What WebSocket and SSE sessions share: identity, activation, expiry, detach. */
+  core: Activation;
 }
 
 /** Frames a client may pipeline behind its token before the welcome. */
 export const MAX_EARLY_FRAMES = 16;
 
-/** Longest wait for the engine to confirm a new subscription during a handshake, ms. */
-const SUBSCRIBE_WAIT_MS = 3000;
-
 export class Sessions {
   /** Connections not yet closed, authenticated or not (for shutdown and admission). */
   readonly live = new Set<Connection>();
-  private connSeq = 0;
   /** Set by the gateway: the one hooks object every Connection shares. */
   hooks!: ConnectionHooks;
   /** Set by the gateway: frames that arrived during authentication are fed back through ingress. */
   replayEarly!: (conn: Connection) => void;
   /** Set by the gateway: isolates a failed asynchronous handler (close 1011). */
   failed!: (conn: Connection, err: unknown) => void;
+  private readonly core: Activation;
 
-  constructor(private readonly d: SessionsDeps) {}
+  constructor(private readonly d: SessionsDeps) {
+    this.core = d.core;
+  }
 
   open(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined): void {
     const d = this.d;
-    const id = d.nodeId + '.' + (++this.connSeq).toString(36);
+    const id = this.core.newId();
     const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, this.hooks, d.config.outboundBufferBytes);
     conn.v2 = v2;
     this.live.add(conn);
@@ -73,137 +61,31 @@ export class Sessions {
   }
 
   private async verify(conn: Connection, token: string): Promise<void> {
-    const d = this.d;
-    let identity: Identity;
+    const core = this.core;
+    let who: Awaited<ReturnType<Activation['identify']>>;
     try {
-      identity = await d.verifier.verify(token);
+      who = await core.identify(token, conn.device);
     } catch (err) {
-      const reason = err instanceof AuthError ? err.reason : 'invalid';
-      d.stats.bump(d.stats.authFailures, reason);
-      conn.close(CloseCode.Unauthorized, err instanceof AuthError ? err.message : 'token invalid');
+      if (!(err instanceof IdentityRefused)) throw err;
+      conn.close(err.code, err.message);
       return;
     }
-    // No `device` in the URL: the token's `did` names it, else "default".
-    if (conn.device === '') conn.device = identity.device ?? DEFAULT_DEVICE;
-    else if (identity.device !== undefined && identity.device !== conn.device) {
-      d.stats.bump(d.stats.authFailures, 'device_mismatch');
-      conn.close(CloseCode.Forbidden, 'device does not match the token claim "did"');
-      return;
-    }
+    conn.device = who.device;
     try {
-      await this.activate(conn, identity);
+      const v2 = conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : {};
+      await core.activate(
+        conn,
+        who.identity,
+        () => {
+          this.replayEarly(conn);
+          conn.ws.resume();
+        },
+        v2,
+      );
     } catch (err) {
-      d.log.error({ err, conn: conn.id }, 'activation failed');
+      this.d.log.error({ err, conn: conn.id }, 'activation failed');
       conn.close(CloseCode.TryAgainLater, 'engine unavailable, try again later');
     }
-  }
-
-  /** Resume point, registry, welcome, then replay. */
-  private async activate(conn: Connection, id: Identity): Promise<void> {
-    const d = this.d;
-    const { engine, hub } = d;
-    const max = d.config.maxConnectionsPerUser;
-    const [point, devices] = await Promise.all([
-      resolveStartPoint(engine, {
-        tenant: id.tenant,
-        user: id.user,
-        device: conn.device,
-        requested: conn.requestedSeq,
-        retention: hub.settings.retention,
-        newDeviceStart: d.config.newDeviceStart,
-      }),
-      // The user's devices on every node: the per-user limit is the cluster's.
-      max > 0 ? engine.userPresence(id.tenant, id.user) : [],
-    ]);
-    if (conn.state !== 'authenticating') return; // closed while we waited
-    const { start, recovered } = point;
-    const older = hub.registry.device(id.tenant, id.user, conn.device);
-    // This device connecting again replaces its older connection, wherever it is: not counted.
-    if (max > 0 && devices.filter((x) => x.device !== conn.device).length >= max) {
-      d.limiter.reject('connections_per_user');
-      conn.close(CloseCode.ConnectionLimit, `connection limit per user reached (${max})`);
-      return;
-    }
-    conn.user = id.user;
-    conn.tenant = id.tenant;
-    conn.allowRooms = id.rooms;
-    conn.expiresAt = id.expiresAt;
-    older?.evict(CloseCode.Replaced, 'replaced: the same user and device connected again');
-    conn.state = 'active';
-    const t = hub.registry.add(conn);
-    const subscribed: unknown[] = [];
-    if (t.firstOfUser) subscribed.push(engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user }));
-    if (t.firstOfTenant) subscribed.push(engine.subscribe({ kind: 'tenant', tenant: id.tenant }));
-    conn.reliable = new ReliableStream(conn, hub, start);
-    // Register the device's position at once: a device that goes offline before
-    // its first ack must still find its messages waiting when it returns.
-    if (!point.known) this.background(engine.setCursor(id.tenant, id.user, conn.device, start), 'cursor write');
-    conn.sendText(
-      welcomeFrame({
-        conn: conn.id,
-        node: d.nodeId,
-        user: id.user,
-        tenant: id.tenant,
-        device: conn.device,
-        heartbeat_ms: d.config.heartbeatMs,
-        last_seq: start,
-        recovered,
-        ...(conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : {}),
-      }),
-    );
-    d.events.connected(conn);
-    conn.lastSeen = Date.now();
-    hub.wheel.schedule(conn.timer, d.config.heartbeatMs);
-    // Replay reads the inbox; live messages come over the engine's channel. Wait until the
-    // channel is confirmed (bounded), so nothing appended in between falls through the crack.
-    const pending = subscribed.filter((p): p is Promise<void> => p instanceof Promise);
-    if (pending.length > 0) {
-      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, SUBSCRIBE_WAIT_MS).unref())]);
-      if (conn.state !== 'active') return; // closed or replaced while we waited
-    }
-    conn.reliable.begin();
-    this.replayEarly(conn);
-    conn.ws.resume();
-    const presence = this.presenceOf(conn);
-    engine.presenceAdd(presence).then(
-      // A device that replaced its own older connection was online all along.
-      () => older === undefined && this.reportOnline(conn),
-      (err: unknown) => d.log.warn({ err }, 'presence add failed'),
-    );
-    this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: conn.device, conn: conn.id }), 'replace publish');
-  }
-
-  private presenceOf(conn: Connection): DevicePresence {
-    return { tenant: conn.tenant, user: conn.user, device: conn.device, platform: conn.platform, node: this.d.nodeId, conn: conn.id, since: conn.connectedAt };
-  }
-
-  /**
-   * `online` when this is the user's only device in the cluster. Read only when someone listens:
-   * it costs a presence read per connect. Exact on one node; across nodes two devices connecting
-   * at the same instant, or a device replacing itself on another node, can make this read
-   * ambiguous: exact cluster-wide transitions need the engine to decide them atomically.
-   */
-  private reportOnline(conn: Connection): void {
-    const { events, engine } = this.d;
-    if (!events.has('online')) return;
-    engine.userPresence(conn.tenant, conn.user).then(
-      (devices) => {
-        if (devices.length === 1 && devices[0]!.conn === conn.id) events.online(conn.tenant, conn.user, conn);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
-  }
-
-  /** `offline` when no device of the user is left in the cluster. */
-  private reportOffline(conn: Connection): void {
-    const { events, engine } = this.d;
-    if (!events.has('offline')) return;
-    engine.userPresence(conn.tenant, conn.user).then(
-      (devices) => {
-        if (devices.length === 0) events.offline(conn.tenant, conn.user, 'disconnected', conn);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
   }
 
   /** The wheel timer of a connection: the auth deadline, then heartbeat checks and token expiry. */
@@ -217,11 +99,7 @@ export class Sessions {
     if (conn.state !== 'active') return;
     const now = Date.now();
     // Token lifetime, checked on the heartbeat tick: an `auth` refresh moves expiresAt.
-    if (conn.expiresAt !== undefined && now >= conn.expiresAt + d.config.jwtClockToleranceSec * 1000) {
-      d.stats.bump(d.stats.authFailures, 'expired_in_session');
-      conn.close(CloseCode.Unauthorized, 'token expired; reconnect with a new token or refresh it with an auth frame before it expires');
-      return;
-    }
+    if (this.core.expired(conn, now)) return;
     const hb = d.config.heartbeatMs;
     const idle = now - conn.lastSeen;
     if (idle >= 2 * hb) {
@@ -236,32 +114,13 @@ export class Sessions {
   }
 
   onClose(conn: Connection, code: number, reason: string): void {
-    const serverCode = conn.closeCode;
-    conn.state = 'closed';
     this.live.delete(conn);
-    this.d.hub.wheel.cancel(conn.timer);
-    this.detach(conn);
-    const finalCode = serverCode ?? code;
-    // Every session that was ever active ends once here, replaced ones (4004) included.
-    if (conn.reliable !== undefined) this.d.events.disconnected(conn, finalCode, conn.closeReason ?? reason);
-    this.d.log.debug({ conn: conn.id, user: conn.user || undefined, code: finalCode, reason: conn.closeReason ?? reason }, 'connection closed');
+    this.core.ended(conn, code, reason);
   }
 
   /** Removes a connection from every index exactly once; true when it was indexed. */
   detach(conn: Connection): boolean {
-    conn.reliable?.close();
-    const { engine, hub, rooms } = this.d;
-    const r = hub.registry.remove(conn);
-    if (!r) return false;
-    if (r.lastOfUser) engine.unsubscribe({ kind: 'user', tenant: conn.tenant, user: conn.user });
-    if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: conn.tenant });
-    rooms.leaveAll(conn, r.roomsEmptied);
-    engine.presenceRemove(this.presenceOf(conn)).then(
-      // A replaced connection (4004) leaves its place to the new one: the user stays online.
-      () => conn.closeCode !== CloseCode.Replaced && this.reportOffline(conn),
-      (err: unknown) => this.d.log.warn({ err }, 'presence remove failed'),
-    );
-    return true;
+    return this.core.detach(conn);
   }
 
   /**
@@ -295,9 +154,5 @@ export class Sessions {
     await Promise.race([Promise.all(closed), deadline]);
     for (const c of this.live) c.ws.terminate();
     await Promise.race([Promise.all(streams.map((s) => s.flush())), deadline]);
-  }
-
-  private background(p: Promise<unknown>, what: string): void {
-    p.catch((err: unknown) => this.d.log.warn({ err }, `${what} failed`));
   }
 }
