@@ -12,8 +12,8 @@ import type { HeraldConfig } from '../config/schema.js';
 import type { InboxStore } from '../engine/types.js';
 import type { Stats } from '../observability/stats.js';
 import { errorFrame, PONG_FRAME, replyFrame } from '../protocol/serverFrames.js';
-import type { Connection } from './connection.js';
-import type { GatewaySession } from './gatewaySession.js';
+// Frames of every transport's sessions: WebSocket frames, and SSE clients' frames posted over HTTP.
+import type { GatewaySession as Connection } from './gatewaySession.js';
 import type { Rooms } from './rooms.js';
 
 export interface FrameHandlerDeps {
@@ -73,7 +73,7 @@ export class FrameHandler {
     }
   }
 
-  refuse(c: GatewaySession, code: string, message: string, id?: string): void {
+  refuse(c: Connection, code: string, message: string, id?: string): void {
     this.d.stats.bump(this.d.stats.protocolErrors, code);
     c.sendText(errorFrame(code, message, id));
   }

@@ -148,7 +148,7 @@ export class Gateway {
       open: (ws, params, remote, session) => sessions.open(ws, params, remote, session),
     });
     const admission = this.admission;
-    this.sse = new SseEndpoint({ config: c, core, rooms, limiter: d.limiter, refusal: (ip) => admission.refusal(ip), accepting: () => admission.isAccepting });
+    this.sse = new SseEndpoint({ config: c, core, rooms, frames, registry: this.registry, limiter: d.limiter, refusal: (ip) => admission.refusal(ip), accepting: () => admission.isAccepting });
     wheel.start();
   }
 

@@ -15,10 +15,14 @@ import type { HeraldConfig } from '../config/schema.js';
 import { AckError } from '../delivery/reliableStream.js';
 import { ApiError } from '../errors.js';
 import { IdentityRefused, type Activation } from '../gateway/activation.js';
+import type { GatewaySession } from '../gateway/gatewaySession.js';
+import type { FrameHandler } from '../gateway/frameHandler.js';
 import type { Rooms } from '../gateway/rooms.js';
+import { ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
 import { clientAddress } from '../limits/clientAddress.js';
 import { originAllowed } from '../limits/originCheck.js';
 import type { Limiter } from '../limits/limiter.js';
+import type { Registry } from '../delivery/registry.js';
 import { parseSseRequest } from './sseRequest.js';
 import { SseSession, type SseHooks } from './sseSession.js';
 
@@ -26,12 +30,21 @@ export interface SseDeps {
   config: HeraldConfig;
   core: Activation;
   rooms: Rooms;
+  /** The WebSocket's frame handler: client frames posted for a stream take the same path. */
+  frames: FrameHandler;
+  /** The gateway's registry, where streams and WebSocket sessions are indexed alike. */
+  registry: Registry<GatewaySession>;
   limiter: Limiter;
   /** Node-wide admission limits shared with WebSocket upgrades: a reason when refused. */
   refusal(ip: string): string | undefined;
   /** False once the node drains. */
   accepting(): boolean;
 }
+
+const frameSchema = z.strictObject({
+  device: z.string().regex(DEVICE_ID_PATTERN, 'must be 1-64 of [A-Za-z0-9._:-]'),
+  frame: z.unknown(),
+});
 
 const ackSchema = z.strictObject({
   device: z.string().regex(DEVICE_ID_PATTERN, 'must be 1-64 of [A-Za-z0-9._:-]'),
@@ -88,16 +101,51 @@ export class SseEndpoint implements SseHooks {
    * user's devices. 404 when that device has no stream here, 400 for a seq it was never sent.
    */
   async ack(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { body, session } = await this.posted(req, ackSchema);
+    try {
+      session.reliable!.ack(body.seq);
+    } catch (err) {
+      if (!(err instanceof AckError)) throw err;
+      throw new ApiError('invalid_field', `seq: ${err.message}`, 'seq');
+    }
+    res.writeHead(204, { 'cache-control': 'no-store', ...this.cors(req) }).end();
+  }
+
+  /**
+   * `POST /sse/frame` with the stream's token and `{"device","frame"}`: a client frame (join,
+   * leave, publish, presence, sync, auth, …) for the device's stream, handled exactly as on a
+   * WebSocket and charged against the same frame rate. 202: the reply or error frame arrives
+   * on the stream, with the frame's `id`.
+   */
+  async frame(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { body, session } = await this.posted(req, frameSchema);
+    let frame;
+    try {
+      frame = validateClientFrame(body.frame, this.d.config.maxJsonDepth);
+    } catch (err) {
+      if (!(err instanceof ProtocolViolation)) throw err;
+      throw new ApiError('invalid_field', `frame: ${err.message}`, 'frame');
+    }
+    if (frame.type !== 'ack') {
+      const limit = this.d.limiter.clientFrame(session.tenant, session.user);
+      if (limit !== undefined) throw new ApiError('rate_limited', `rate limit exceeded (${limit.replaceAll('_', ' ')})`);
+    }
+    await this.d.frames.handle(session, frame);
+    res.writeHead(202, { 'cache-control': 'no-store', ...this.cors(req) }).end();
+  }
+
+  /** A POST for a stream: the bearer token, the body, and the token's user's active stream of `device`. */
+  private async posted<T extends { device: string }>(req: IncomingMessage, schema: z.ZodType<T>): Promise<{ body: T; session: GatewaySession }> {
     const { config, core } = this.d;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw new ApiError('unauthorized', 'Authorization: Bearer <the stream\'s token> is required');
-    const r = ackSchema.safeParse(await readJson(req, config.httpMaxBodyBytes, config.maxJsonDepth));
+    if (!m) throw new ApiError('unauthorized', "Authorization: Bearer <the stream's token> is required");
+    const r = schema.safeParse(await readJson(req, config.httpMaxBodyBytes, config.maxJsonDepth));
     if (!r.success) {
       const issue = r.error.issues[0]!;
       const field = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.join('.') || 'body';
       throw new ApiError('invalid_field', `${field}: ${issue.message}`, field);
     }
-    const { device, seq } = r.data;
+    const { device } = r.data;
     let who: Awaited<ReturnType<Activation['identify']>>;
     try {
       who = await core.identify(m[1]!, device);
@@ -106,20 +154,14 @@ export class SseEndpoint implements SseHooks {
       throw new ApiError(err.code === CloseCode.Forbidden ? 'forbidden' : 'unauthorized', err.message);
     }
     // Looked up under the token's own user: another user's device is simply not found.
-    const s = core.d.hub.registry.device(who.identity.tenant, who.identity.user, device);
-    if (s?.reliable === undefined || s.state !== 'active') {
+    const session = this.d.registry.device(who.identity.tenant, who.identity.user, device);
+    if (session?.reliable === undefined || session.state !== 'active') {
       throw new ApiError('not_found', `no active stream of device "${device}" for this user on this node`, 'device');
     }
-    try {
-      s.reliable.ack(seq);
-    } catch (err) {
-      if (!(err instanceof AckError)) throw err;
-      throw new ApiError('invalid_field', `seq: ${err.message}`, 'seq');
-    }
-    res.writeHead(204, { 'cache-control': 'no-store', ...this.cors(req) }).end();
+    return { body: r.data, session };
   }
 
-  /** `OPTIONS /sse/ack`: the CORS preflight a browser sends before a cross-origin ack with a bearer token. */
+  /** `OPTIONS /sse/ack` and `/sse/frame`: the CORS preflight a browser sends before a cross-origin ack with a bearer token. */
   async preflight(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cors = this.cors(req);
     res

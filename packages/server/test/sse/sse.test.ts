@@ -180,3 +180,23 @@ test('per-user limit answers 429 before the stream starts; a drain ends streams 
   await a.waitFor((x) => x.ended, 5000, 'drained');
   assert.equal(a.frames('close')[0]!.code, 1001);
 });
+
+test('POST /sse/frame runs a client frame for the stream (join, publish, presence) with the reply on the stream; bad frames get 400', async () => {
+  const n = await node();
+  const tok = await token('sh');
+  const r = new SseReader(sseUrl(n.url, { token: tok, device: 'web' }));
+  await r.welcome();
+  const post = async (frame: unknown): Promise<number> =>
+    (await fetch(n.url + '/sse/frame', { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify({ device: 'web', frame }) })).status;
+  assert.equal(await post({ type: 'join', room: 'chat', id: 'j1' }), 202);
+  await r.waitFor((x) => x.frames('reply').some((f) => f.id === 'j1'), 3000, 'join reply');
+  assert.equal(await post({ type: 'publish', room: 'chat', data: { t: 'hi' }, id: 'p1' }), 202);
+  await r.waitFor((x) => x.frames().some((f) => f.room === 'chat'), 3000, 'own room message');
+  assert.deepEqual(r.frames().find((f) => f.room === 'chat')!.data, { t: 'hi' });
+  assert.equal(await post({ type: 'presence', room: 'chat', id: 'q1' }), 202);
+  await r.waitFor((x) => x.frames('reply').some((f) => f.id === 'q1'), 3000, 'presence reply');
+  assert.deepEqual(r.frames('reply').find((f) => f.id === 'q1')!.members, [{ user: 'sh', device: 'web' }]);
+  assert.equal(await post({ type: 'nope' }), 400);
+  assert.equal(await post('x'), 400);
+  r.abort();
+});
