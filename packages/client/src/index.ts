@@ -22,6 +22,8 @@ export { HeraldError, isHeraldError, type HeraldErrorCode } from './errors.js';
 export { memoryStore, webStorageStore, defaultStore, type SeqStore, type WebStorageLike } from './storage.js';
 export { fullJitterDelay, type BackoffOptions } from './backoff.js';
 export type { WebSocketLike, WebSocketConstructor } from './socket.js';
+export type { TransportName, TransportOptions } from './transports/select.js';
+export type { EventSourceConstructor, EventSourceLike, FetchLike } from './transports/eventStream.js';
 export type { TokenSource } from './token.js';
 export {
   CloseCode,

@@ -6,6 +6,7 @@ import { DEVICE_ID_PATTERN, PLATFORMS, type AsyncCompressor, type Compressor, ty
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { HeraldError } from './errors.js';
 import { defaultWebSocket, type WebSocketConstructor } from './socket.js';
+import { transportConstructor, type TransportName, type TransportOptions } from './transports/select.js';
 import { defaultStore, type SeqStore } from './storage.js';
 import type { TokenSource } from './token.js';
 
@@ -22,7 +23,7 @@ export type WireProtocol = 'json' | 'binary';
  */
 export type CompressionOption = 'auto' | 'none' | Compressor | AsyncCompressor;
 
-export interface HeraldClientOptions {
+export interface HeraldClientOptions extends TransportOptions {
   /**
    * The WebSocket endpoint, e.g. `wss://push.example.com/ws`. http(s) URLs are
    * turned into ws(s); a bare origin gets `/ws`; in browsers a relative URL is
@@ -115,6 +116,8 @@ export interface HeraldClientOptions {
 
 export interface ResolvedOptions {
   url: string;
+  /** The transport in use and the WebSocket failures counted toward a fallback (shared with the constructor). */
+  transport: { current: TransportName; failures: number };
   token: TokenSource;
   device: string | undefined;
   platform: Platform | undefined;
@@ -158,7 +161,9 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   const device = options.device;
   if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
   if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) throw bad(`platform must be one of ${PLATFORMS.join('|')}`);
-  const WS = options.WebSocket ?? defaultWebSocket();
+  const protocolChoice = options.protocol ?? 'json';
+  const chosen = transportConstructor(options, options.WebSocket ?? defaultWebSocket(), protocolChoice);
+  const WS = chosen.ctor;
   if (!WS) throw new HeraldError('no_websocket', 'no WebSocket implementation: pass { WebSocket } (e.g. `import { WebSocket } from "ws"`)');
   const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
   const ackMode = options.ackMode ?? 'auto';
@@ -178,6 +183,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     device,
     platform: options.platform ?? (inBrowser ? 'web' : undefined),
     WebSocket: WS,
+    transport: chosen.status,
     tokenTransport,
     protocol,
     compression,
