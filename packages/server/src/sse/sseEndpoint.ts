@@ -8,9 +8,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode, DEVICE_ID_PATTERN } from '@herald/protocol';
+import { CloseCode, DEFAULT_DEVICE, DEVICE_ID_PATTERN } from '@herald/protocol';
 import { z } from 'zod';
 import { readJson } from '../api/http.js';
+import type { Identity } from '../auth/jwtVerifier.js';
 import type { HeraldConfig } from '../config/schema.js';
 import { AckError } from '../delivery/reliableStream.js';
 import { ApiError } from '../errors.js';
@@ -39,6 +40,12 @@ export interface SseDeps {
   refusal(ip: string): string | undefined;
   /** False once the node drains. */
   accepting(): boolean;
+  /**
+   * Seam for the connect hook (HERALD_HOOK_CONNECT_URL, DESIGN.md §7): authenticates a stream
+   * that has no token, as for a token-less WebSocket; throws IdentityRefused to refuse it.
+   * Absent: a stream without a token is refused 401.
+   */
+  authenticateWithoutToken?: (req: IncomingMessage, query: URLSearchParams) => Promise<Identity>;
 }
 
 const frameSchema = z.strictObject({
@@ -68,15 +75,15 @@ export class SseEndpoint implements SseHooks {
     if (!this.d.accepting()) throw new ApiError('draining');
     const cors = this.cors(req);
     const p = parseSseRequest(query, req.headers, config.maxRoomsPerConnection);
-    // Connect-hook seam: a token-less stream is refused here until the connect hook
-    // (HERALD_HOOK_CONNECT_URL) authenticates it the way it does a token-less WebSocket.
-    if (p.token === undefined) throw new ApiError('unauthorized', 'a token is required: GET /sse?token=<JWT>');
+    const hook = this.d.authenticateWithoutToken;
+    if (p.token === undefined && hook === undefined) throw new ApiError('unauthorized', 'a token is required: GET /sse?token=<JWT>');
     const ip = clientAddress(req, this.trustedProxies);
     const limit = this.d.refusal(ip);
     if (limit !== undefined) throw new ApiError('rate_limited', limit);
     let who: Awaited<ReturnType<Activation['identify']>>;
     try {
-      who = await core.identify(p.token, p.device ?? '');
+      // No token: the connect hook (when wired) says who it is; the device is the query's, else "default".
+      who = p.token !== undefined ? await core.identify(p.token, p.device ?? '') : { identity: await hook!(req, query), device: p.device ?? DEFAULT_DEVICE };
     } catch (err) {
       if (!(err instanceof IdentityRefused)) throw err;
       throw new ApiError(err.code === CloseCode.Forbidden ? 'forbidden' : 'unauthorized', err.message);

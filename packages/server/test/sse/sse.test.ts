@@ -200,3 +200,26 @@ test('POST /sse/frame runs a client frame for the stream (join, publish, presenc
   assert.equal(await post('x'), 400);
   r.abort();
 });
+
+test('lifecycle events and metrics see SSE sessions like WebSocket ones; CORS headers for an allowed origin', async () => {
+  const n = await node({ allowedOrigins: ['https://app.example'] });
+  const seen: string[] = [];
+  n.events.add({ connected: (s) => seen.push(`connected ${s.user}/${s.device}`), disconnected: (s, code) => seen.push(`disconnected ${s.user}/${s.device} ${code}`) });
+  const tok = await token('si');
+  const r = new SseReader(sseUrl(n.url, { token: tok, device: 'c1' }), { origin: 'https://app.example' });
+  await r.welcome();
+  assert.equal(r.headers!.get('access-control-allow-origin'), 'https://app.example');
+  await fetch(n.url + '/api/v1/disconnect', { method: 'POST', headers: { authorization: 'Bearer test-api-key-0123456789', 'content-type': 'application/json' }, body: '{"user":"si"}' });
+  await r.waitFor((x) => x.ended, 3000, 'ended by the API');
+  assert.equal(r.frames('close')[0]!.code, 4011);
+  await waitUntil(() => (seen.length === 2 ? true : undefined), 3000, 'two events');
+  assert.deepEqual(seen, ['connected si/c1', 'disconnected si/c1 4011']);
+  const metrics = await (await fetch(n.url + '/metrics')).text();
+  assert.match(metrics, /herald_disconnects_total\{code="4011"/);
+  const pre = await fetch(n.url + '/sse/ack', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+  assert.equal(pre.status, 204);
+  assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);
+  const foreign = new SseReader(sseUrl(n.url, { token: tok }), { origin: 'https://evil.example' });
+  await foreign.done;
+  assert.equal(foreign.status, 403);
+});
