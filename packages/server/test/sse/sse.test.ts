@@ -223,3 +223,11 @@ test('lifecycle events and metrics see SSE sessions like WebSocket ones; CORS he
   await foreign.done;
   assert.equal(foreign.status, 403);
 });
+
+test('a quiet stream gets comment heartbeats', async () => {
+  const n = await node({ heartbeatMs: 100 });
+  const r = new SseReader(sseUrl(n.url, { token: await token('sj') }));
+  await r.welcome();
+  await r.waitFor((x) => x.comments >= 2, 3000, 'two heartbeat comments');
+  r.abort();
+});
