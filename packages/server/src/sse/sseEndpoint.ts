@@ -72,6 +72,8 @@ export class SseEndpoint implements SseHooks {
   /** `GET /sse`: answers with an HTTP error, or starts the stream (resolves once it is active or refused). */
   async stream(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const { config, core } = this.d;
+    // HEAD would open a session whose events go nowhere.
+    if (req.method !== 'GET') throw new ApiError('method_not_allowed', `${req.method} is not allowed on /sse`);
     if (!this.d.accepting()) throw new ApiError('draining');
     const cors = this.cors(req);
     const p = parseSseRequest(query, req.headers, config.maxRoomsPerConnection);

@@ -94,6 +94,8 @@ test('bad input gets exact 4xx answers and acks nothing', async () => {
   assert.equal(badId.status, 400);
   assert.equal(badId.errorBody?.error?.field, 'Last-Event-ID');
 
+  assert.equal((await fetch(sseUrl(n.url, { token: tok }), { method: 'HEAD' })).status, 405);
+
   const badToken = new SseReader(sseUrl(n.url, { token: 'nope' }));
   await badToken.done;
   assert.equal(badToken.status, 401);
