@@ -164,7 +164,7 @@ export class Gateway {
 
   /** Closes every connection in waves (see Sessions.closeAll). */
   async closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
-    await Promise.all([this.sessions.closeAll(code, reason, timeoutMs, windowMs), this.sse.closeAll(code, reason, timeoutMs)]);
+    await Promise.all([this.sessions.closeAll(code, reason, timeoutMs, windowMs), this.sse.closeAll(code, reason, timeoutMs, windowMs)]);
   }
 
   close(): void {

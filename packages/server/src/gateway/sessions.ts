@@ -13,6 +13,7 @@ import type { Stats } from '../observability/stats.js';
 import type { V2Session } from '../protocol/v2Frames.js';
 import { IdentityRefused, type Activation } from './activation.js';
 import { Connection, type ConnectionHooks } from './connection.js';
+import { drainInWaves } from './drainWaves.js';
 import type { HandshakeParams } from './handshake.js';
 
 export interface SessionsDeps {
@@ -123,36 +124,19 @@ export class Sessions {
     return this.core.detach(conn);
   }
 
-  /**
-   * Closes every connection with `code`, in waves spread evenly over
-   * `windowMs` (one wave per ~100 ms) so that clients do not all reconnect at
-   * the same instant; waits until all are closed, bounded by `timeoutMs` from
-   * the start (stragglers are then terminated); then waits for the cursor
-   * writes of every closed reliable stream. `windowMs` 0 closes all at once.
-   */
-  async closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
-    const started = Date.now();
-    const conns = [...this.live];
-    // Captured now: closed connections leave the registry, their cursor writes must still be awaited.
-    const streams = conns.flatMap((c) => (c.reliable ? [c.reliable] : []));
-    const closed = conns.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.ws.readyState === 3) return resolve();
-          c.ws.once('close', () => resolve());
-        }),
+  /** Closes every connection with `code`, in waves over `windowMs`, bounded by `timeoutMs` (drainWaves.ts). */
+  closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
+    return drainInWaves(
+      [...this.live],
+      {
+        closed: (c) => new Promise<void>((resolve) => (c.ws.readyState === 3 ? resolve() : c.ws.once('close', () => resolve()))),
+        terminate: (c) => c.ws.terminate(),
+        live: () => this.live,
+      },
+      code,
+      reason,
+      timeoutMs,
+      windowMs,
     );
-    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    const window = Math.max(0, Math.min(windowMs, timeoutMs));
-    const waves = Math.max(1, Math.min(conns.length, Math.ceil(window / 100)));
-    const perWave = Math.ceil(conns.length / waves);
-    for (let w = 0; w < waves; w++) {
-      const at = started + Math.floor((w * window) / waves);
-      if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
-      for (const c of conns.slice(w * perWave, (w + 1) * perWave)) c.close(code, reason);
-    }
-    await Promise.race([Promise.all(closed), deadline]);
-    for (const c of this.live) c.ws.terminate();
-    await Promise.race([Promise.all(streams.map((s) => s.flush())), deadline]);
   }
 }

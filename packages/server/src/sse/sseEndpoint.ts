@@ -16,6 +16,7 @@ import type { HeraldConfig } from '../config/schema.js';
 import { AckError } from '../delivery/reliableStream.js';
 import { ApiError } from '../errors.js';
 import { IdentityRefused, type Activation } from '../gateway/activation.js';
+import { drainInWaves } from '../gateway/drainWaves.js';
 import type { GatewaySession } from '../gateway/gatewaySession.js';
 import type { FrameHandler } from '../gateway/frameHandler.js';
 import type { Rooms } from '../gateway/rooms.js';
@@ -216,12 +217,8 @@ export class SseEndpoint implements SseHooks {
     this.d.core.detach(s);
   }
 
-  /** Ends every stream with `code` (drain), waiting for them (bounded) and their cursor writes. */
-  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    const sessions = [...this.live];
-    const streams = sessions.flatMap((s) => (s.reliable ? [s.reliable] : []));
-    for (const s of sessions) s.close(code, reason);
-    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    await Promise.race([Promise.all(streams.map((s) => s.flush())), deadline]);
+  /** Ends every stream with `code` (drain): the WebSocket's wave schedule (gateway/drainWaves.ts). */
+  closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
+    return drainInWaves([...this.live], { closed: (s) => s.whenClosed(), terminate: (s) => s.terminate(), live: () => this.live }, code, reason, timeoutMs, windowMs);
   }
 }

@@ -135,6 +135,17 @@ export class SseSession implements GatewaySession {
     if (socket) setTimeout(() => this.res.writableFinished || socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
+  /** Resolves once the response has closed (for shutdown waits). */
+  whenClosed(): Promise<void> {
+    if (this.state === 'closed' || this.res.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.res.once('close', () => resolve()));
+  }
+
+  /** Drops the stream at once (a shutdown straggler). */
+  terminate(): void {
+    this.res.destroy();
+  }
+
   evict(code: number, reason: string): void {
     this.close(code, reason);
     this.hooks.onEvict(this);
