@@ -233,3 +233,11 @@ test('a quiet stream gets comment heartbeats', async () => {
   await r.waitFor((x) => x.comments >= 2, 3000, 'two heartbeat comments');
   r.abort();
 });
+
+test('a stream whose token expires ends with event: close 4001, like a WebSocket', async () => {
+  const n = await node({ heartbeatMs: 200, jwtClockToleranceSec: 0 });
+  const r = new SseReader(sseUrl(n.url, { token: await token('sk', { ttlSec: 1 }) }));
+  await r.welcome();
+  await r.waitFor((x) => x.ended, 5000, 'expired');
+  assert.equal(r.frames('close')[0]!.code, 4001);
+});
