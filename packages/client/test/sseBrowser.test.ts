@@ -122,6 +122,22 @@ test('three tabs with shared: true hold one connection; each tab gets every mess
   for (const p of tabs) await p.waitForFunction((k) => (window as unknown as { msgs: unknown[] }).msgs.length >= k, 10, { timeout: 10_000 });
   for (const p of tabs) assert.deepEqual(await msgs(p), Array.from({ length: 10 }, (_, i) => i + 1));
 
+  // A follower's request goes through the leader; its reply comes back to that tab; presence events reach every tab.
+  for (const p of tabs) await p.evaluate(() => {
+    const w = window as unknown as { presence: unknown[]; client: { on(e: string, f: (x: unknown) => void): void } };
+    w.presence = [];
+    w.client.on('presence', (e) => w.presence.push(e));
+  });
+  const reply = await tabs[1]!.evaluate(async () => (window as unknown as { client: { join(r: string): Promise<{ ok: boolean }> } }).client.join('hall'));
+  assert.equal(reply.ok, true);
+  const other = await token(node!, 'visitor');
+  await tabs[2]!.evaluate(async (t) => {
+    const ws = new WebSocket(`/ws?token=${t}`.replace(/^/, location.origin.replace(/^http/, 'ws')));
+    await new Promise((r) => ws.addEventListener('message', r, { once: true }));
+    ws.send(JSON.stringify({ type: 'join', room: 'hall' }));
+  }, other);
+  for (const p of tabs) await p.waitForFunction(() => (window as unknown as { presence: { user: string }[] }).presence.some((e) => e.user === 'visitor'), undefined, { timeout: 10_000 });
+
   // The first tab got the lock first: it leads. Close it while messages keep coming.
   const sending = send(10);
   await tabs[0]!.close({ runBeforeUnload: false });
