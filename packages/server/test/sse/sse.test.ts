@@ -236,8 +236,9 @@ test('a quiet stream gets comment heartbeats', async () => {
 
 test('a stream whose token expires ends with event: close 4001, like a WebSocket', async () => {
   const n = await node({ heartbeatMs: 200, jwtClockToleranceSec: 0 });
-  const r = new SseReader(sseUrl(n.url, { token: await token('sk', { ttlSec: 1 }) }));
+  // exp is whole seconds: a 2 s token has between 1 and 2 s left, enough to be admitted under load.
+  const r = new SseReader(sseUrl(n.url, { token: await token('sk', { ttlSec: 2 }) }));
   await r.welcome();
-  await r.waitFor((x) => x.ended, 5000, 'expired');
+  await r.waitFor((x) => x.ended, 8000, 'expired');
   assert.equal(r.frames('close')[0]!.code, 4001);
 });
