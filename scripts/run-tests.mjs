@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['packages/protocol/test', 'packages/server/test', 'packages/client/test', 'packages/testkit/test', 'packages/bench/test', 'packages/stress/test'];
+const roots = ['packages/protocol/test', 'packages/server/test', 'packages/client/test', 'packages/node/test', 'packages/testkit/test', 'packages/bench/test', 'packages/stress/test'];
 const filters = process.argv.slice(2);
 
 function walk(dir, out) {

@@ -211,6 +211,11 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     return this.#rooms.list();
   }
 
+  /** The transport in use: 'websocket', or 'sse' after a fallback (`transports` option). */
+  get transport(): 'websocket' | 'sse' {
+    return this.#opts.transport.current;
+  }
+
   get stats(): Readonly<ClientStats> {
     return { ...this.#stats };
   }

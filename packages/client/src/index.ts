@@ -24,6 +24,8 @@ export { isRpcError, type RpcOptions, type RpcServerCode } from './rpc.js';
 export { memoryStore, webStorageStore, defaultStore, type SeqStore, type WebStorageLike } from './storage.js';
 export { fullJitterDelay, type BackoffOptions } from './backoff.js';
 export type { WebSocketLike, WebSocketConstructor } from './socket.js';
+export type { TransportName, TransportOptions } from './transports/select.js';
+export type { EventSourceConstructor, EventSourceLike, FetchLike } from './transports/eventStream.js';
 export type { TokenSource } from './token.js';
 export {
   CloseCode,

@@ -6,6 +6,9 @@ import { DEVICE_ID_PATTERN, PLATFORMS, type AsyncCompressor, type Compressor, ty
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { HeraldError } from './errors.js';
 import { defaultWebSocket, type WebSocketConstructor } from './socket.js';
+import { sharedSocketConstructor } from './shared/sharedSocket.js';
+import type { ChannelConstructor } from './shared/leader.js';
+import { transportConstructor, type TransportName, type TransportOptions } from './transports/select.js';
 import { defaultStore, type SeqStore } from './storage.js';
 import type { TokenSource } from './token.js';
 
@@ -23,7 +26,15 @@ export type WireProtocol = 'json' | 'binary';
  */
 export type CompressionOption = 'auto' | 'none' | Compressor | AsyncCompressor;
 
-export interface HeraldClientOptions {
+export interface HeraldClientOptions extends TransportOptions {
+  /**
+   * Share one connection among the tabs of this origin (browsers): the tabs elect a leader
+   * (Web Locks, else BroadcastChannel), only it holds the connection, every tab gets every
+   * frame. `true` shares per url+device; a string names the group. JSON protocol only.
+   */
+  shared?: boolean | string;
+  /** The BroadcastChannel for `shared` (default: the browser's). */
+  BroadcastChannel?: ChannelConstructor;
   /**
    * The WebSocket endpoint, e.g. `wss://push.example.com/ws`. http(s) URLs are
    * turned into ws(s); a bare origin gets `/ws`; in browsers a relative URL is
@@ -118,6 +129,8 @@ export interface HeraldClientOptions {
 
 export interface ResolvedOptions {
   url: string;
+  /** The transport in use and the WebSocket failures counted toward a fallback (shared with the constructor). */
+  transport: { current: TransportName; failures: number };
   token: TokenSource;
   device: string | undefined;
   platform: Platform | undefined;
@@ -162,7 +175,10 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   const device = options.device;
   if (device !== undefined && !DEVICE_ID_PATTERN.test(device)) throw bad(`device must be 1–64 of [A-Za-z0-9._:-], got ${JSON.stringify(device)}`);
   if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) throw bad(`platform must be one of ${PLATFORMS.join('|')}`);
-  const WS = options.WebSocket ?? defaultWebSocket();
+  const protocolChoice = options.protocol ?? 'json';
+  const chosen = transportConstructor(options, options.WebSocket ?? defaultWebSocket(), protocolChoice);
+  let WS = chosen.ctor;
+  if (WS && options.shared) WS = sharedConstructor(options, WS, protocolChoice);
   if (!WS) throw new HeraldError('no_websocket', 'no WebSocket implementation: pass { WebSocket } (e.g. `import { WebSocket } from "ws"`)');
   const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
   const ackMode = options.ackMode ?? 'auto';
@@ -182,6 +198,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     device,
     platform: options.platform ?? (inBrowser ? 'web' : undefined),
     WebSocket: WS,
+    transport: chosen.status,
     tokenTransport,
     protocol,
     compression,
@@ -199,4 +216,14 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     maxReconnectAttempts: duration('maxReconnectAttempts', options.maxReconnectAttempts, Infinity),
     random: options.random ?? Math.random,
   };
+}
+
+/** `shared`: the client's sockets come from the tab group's leader (shared/sharedSocket.ts). */
+function sharedConstructor(options: HeraldClientOptions, ws: WebSocketConstructor, protocol: string): WebSocketConstructor {
+  const Channel = options.BroadcastChannel ?? (globalThis as { BroadcastChannel?: ChannelConstructor }).BroadcastChannel;
+  if (!Channel) throw bad('shared needs BroadcastChannel (a browser, or pass { BroadcastChannel })');
+  if (protocol !== 'json') throw bad('shared connections carry the JSON protocol only');
+  if (typeof options.shared === 'string' && options.shared === '') throw bad('shared must be true or a non-empty group name');
+  const group = typeof options.shared === 'string' ? options.shared : `${options.url}|${options.device ?? ''}`;
+  return sharedSocketConstructor(ws, `herald:shared:${group}`, Channel);
 }

@@ -233,6 +233,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     configActions: new ConfigActions({ live, log, checkAction: (req) => adminUsers.checkAction(req) }),
     // Only while shedding: a calm node answers exactly as before (load balancers and probes parse it).
     readyDetail: () => (shedder.level > 0 ? { load: shedder.state.state, loadShedding: shedder.state } : {}),
+    sse: gw.sse,
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
@@ -264,6 +265,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   );
   const socketGuard = new SocketGuard(config.maxHttpSocketsPerIp, config.trustedProxies, stats);
   socketGuard.attach(server);
+  // An SSE stream, like a WebSocket, falls under the gateway's limits once admitted.
+  gw.sse.adopted = (socket) => socketGuard.upgraded(socket);
   server.on('upgrade', (req, socket, head) => {
     // From here the gateway's limits (pending auth, connect rate, connections) govern the socket.
     socketGuard.upgraded(socket);

@@ -24,6 +24,7 @@ import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
 import type { ConfigActions } from '../admin/configActions.js';
 import { roomHistory, roomPresenceWithState, type RoomRoutesDeps } from './roomRoutes.js';
+import type { SseEndpoint } from '../sse/sseEndpoint.js';
 
 export interface RouterDeps {
   apiKey: ApiKeyGuard;
@@ -54,6 +55,8 @@ export interface RouterDeps {
   readyDetail?: () => Record<string, unknown>;
   /** Room history reads (absent: the history route answers 404). */
   roomHistory?: RoomRoutesDeps;
+  /** The Server-Sent Events transport (GET /sse, POST /sse/ack); absent: 404. */
+  sse?: SseEndpoint;
 }
 
 const disconnectSchema = z.strictObject({
@@ -93,6 +96,10 @@ export class Router {
       { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/presence$/, name: 'room_presence', auth: true, handler: (_q, res, p, q) => this.roomPresence(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/history$/, name: 'room_history', auth: true, handler: (_q, res, p, q) => this.roomHistory(res, p[0]!, q) },
+      { method: 'GET', pattern: /^\/sse$/, name: 'sse', auth: false, handler: (req, res, _p, q) => this.sse().stream(req, res, q) },
+      { method: 'POST', pattern: /^\/sse\/ack$/, name: 'sse_ack', auth: false, handler: (req, res) => this.sse().ack(req, res) },
+      { method: 'POST', pattern: /^\/sse\/frame$/, name: 'sse_frame', auth: false, handler: (req, res) => this.sse().frame(req, res) },
+      { method: 'OPTIONS', pattern: /^\/sse\/(ack|frame)$/, name: 'sse_preflight', auth: false, handler: (req, res) => this.sse().preflight(req, res) },
       { method: 'GET', pattern: /^\/healthz$/, name: 'healthz', auth: false, handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }) },
       { method: 'GET', pattern: /^\/readyz$/, name: 'readyz', auth: false, handler: async (_q, res) => this.ready(res) },
       { method: 'GET', pattern: /^\/metrics$/, name: 'metrics', auth: false, handler: async (_q, res) => this.metrics(res) },
@@ -111,6 +118,11 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
+  }
+
+  private sse(): SseEndpoint {
+    if (!this.d.sse) throw new ApiError('not_found', 'Server-Sent Events are not enabled');
+    return this.d.sse;
   }
 
   private admin(): AdminHandler {

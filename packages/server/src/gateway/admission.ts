@@ -51,6 +51,10 @@ export class Admission {
     this.accepting = false;
   }
 
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
   /** Handles `upgrade` on the HTTP server for GET /ws. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): void {
     const d = this.d;
@@ -98,8 +102,8 @@ export class Admission {
     });
   }
 
-  /** Node-wide admission limits for a new socket: a reason when refused (close 4005). */
-  private refusal(ip: string): string | undefined {
+  /** Node-wide admission limits for a new socket or SSE stream: a reason when refused (close 4005). */
+  refusal(ip: string): string | undefined {
     const c = this.d.config;
     const l = this.d.limiter;
     const live = this.d.liveCount();

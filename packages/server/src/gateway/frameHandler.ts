@@ -14,7 +14,8 @@ import type { Stats } from '../observability/stats.js';
 import { errorFrame, PONG_FRAME, replyFrame } from '../protocol/serverFrames.js';
 import type { FrameOrder } from '../hooks/frameOrder.js';
 import type { RpcFrames } from '../hooks/rpcFrames.js';
-import type { Connection } from './connection.js';
+// Frames of every transport's sessions: WebSocket frames, and SSE clients' frames posted over HTTP.
+import type { GatewaySession as Connection } from './gatewaySession.js';
 import type { Rooms } from './rooms.js';
 
 export interface FrameHandlerDeps {

@@ -20,8 +20,12 @@ import { selectSubprotocol, V2Codecs } from '../protocol/v2Frames.js';
 import { DeliveryHub } from '../delivery/hub.js';
 import { Registry } from '../delivery/registry.js';
 import { TimingWheel } from '../runtime/timingWheel.js';
+import { SseEndpoint } from '../sse/sseEndpoint.js';
+import { Activation, IdentityRefused } from './activation.js';
+import { clientAddress } from '../limits/clientAddress.js';
 import { Admission } from './admission.js';
-import type { Connection, ConnectionHooks } from './connection.js';
+import { Connection, type ConnectionHooks } from './connection.js';
+import type { GatewaySession } from './gatewaySession.js';
 import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
 import { Rooms } from './rooms.js';
@@ -51,17 +55,19 @@ export interface GatewayDeps {
 const CLOSE_GRACE_MS = 2000;
 
 export class Gateway {
-  readonly registry: Registry<Connection>;
+  readonly registry: Registry<GatewaySession>;
   readonly hub: DeliveryHub;
   /** Room history, recovery and awareness, shared with the publish pipeline and the HTTP API. */
   readonly roomParts: RoomParts;
   private readonly wss: WebSocketServer;
   private readonly admission: Admission;
   private readonly sessions: Sessions;
+  /** The Server-Sent Events transport: GET /sse, POST /sse/ack. */
+  readonly sse: SseEndpoint;
 
   constructor(d: GatewayDeps) {
     const c = d.config;
-    this.registry = new Registry<Connection>(d.nodeId);
+    this.registry = new Registry<GatewaySession>(d.nodeId);
     // Tick fine enough for the shortest configured deadline, never finer than 10 ms.
     const wheel = new TimingWheel(Math.max(10, Math.min(100, Math.floor(Math.min(c.ackTimeoutMs, c.heartbeatMs, c.authTimeoutMs) / 4))), 512, (err) =>
       d.log.error({ err }, 'timer callback failed'),
@@ -119,19 +125,8 @@ export class Gateway {
       publishHook: d.hooks?.publish,
     });
     frames.rooms = rooms;
-    const sessions = new Sessions({
-      config: c,
-      nodeId: d.nodeId,
-      engine: d.engine,
-      verifier: d.verifier,
-      hub: this.hub,
-      rooms,
-      events: d.events,
-      limiter: d.limiter,
-      stats: d.stats,
-      log: d.log,
-      connectHook: d.hooks?.connect,
-    });
+    const core = new Activation({ config: c, nodeId: d.nodeId, engine: d.engine, verifier: d.verifier, hub: this.hub, rooms, events: d.events, limiter: d.limiter, stats: d.stats, log: d.log });
+    const sessions = new Sessions({ config: c, hub: this.hub, stats: d.stats, log: d.log, core, limiter: d.limiter, connectHook: d.hooks?.connect });
     const ingress = new Ingress({
       config: c,
       v2,
@@ -155,8 +150,11 @@ export class Gateway {
     sessions.hooks = hooks;
     sessions.replayEarly = (conn) => ingress.replayEarly(conn);
     sessions.failed = (conn, err) => ingress.failed(conn, err);
-    frames.order = new FrameOrder<Connection>(c.hookMaxPendingPerConnection, (conn, err) => ingress.failed(conn, err));
-    frames.rpc = new RpcFrames<Connection>(d.hooks?.rpc, c.hookMaxPendingPerConnection, (conn, code, message, id) => frames.refuse(conn, code, message, id));
+    // A frame of an SSE session fails like a WebSocket's: that session closes 1011, nothing else.
+    frames.order = new FrameOrder<GatewaySession>(c.hookMaxPendingPerConnection, (conn, err) =>
+      conn instanceof Connection ? ingress.failed(conn, err) : conn.close(CloseCode.InternalError, 'internal error'),
+    );
+    frames.rpc = new RpcFrames<GatewaySession>(d.hooks?.rpc, c.hookMaxPendingPerConnection, (conn, code, message, id) => frames.refuse(conn, code, message, id));
     this.sessions = sessions;
     this.admission = new Admission({
       config: c,
@@ -164,10 +162,34 @@ export class Gateway {
       v2,
       limiter: d.limiter,
       stats: d.stats,
-      liveCount: () => sessions.live.size,
+      liveCount: () => this.liveCount,
       ...(d.refuseConnections ? { overloaded: d.refuseConnections } : {}),
       activeCount: () => this.registry.size,
       open: (ws, params, remote, session, request) => sessions.open(ws, params, remote, session, request),
+    });
+    const admission = this.admission;
+    const connectHook = d.hooks?.connect;
+    const trusted = new Set(c.trustedProxies);
+    this.sse = new SseEndpoint({
+      config: c,
+      core,
+      rooms,
+      frames,
+      registry: this.registry,
+      limiter: d.limiter,
+      refusal: (ip) => admission.refusal(ip),
+      accepting: () => admission.isAccepting,
+      // A stream without a token is authenticated by the connect hook, exactly as a WebSocket is.
+      ...(connectHook
+        ? {
+            authenticateWithoutToken: async (req: IncomingMessage, query: URLSearchParams) => {
+              const out = await connectHook.authenticate({ headers: req.headers, query, remote: clientAddress(req, trusted) });
+              if (out.ok) return out.identity;
+              d.stats.bump(d.stats.authFailures, out.why === 'rejected' ? 'hook_rejected' : 'hook_unavailable');
+              throw new IdentityRefused(out.code, out.reason);
+            },
+          }
+        : {}),
     });
     wheel.start();
   }
@@ -183,8 +205,8 @@ export class Gateway {
   }
 
   /** Closes every connection in waves (see Sessions.closeAll). */
-  closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
-    return this.sessions.closeAll(code, reason, timeoutMs, windowMs);
+  async closeAll(code: number, reason: string, timeoutMs: number, windowMs = 0): Promise<void> {
+    await Promise.all([this.sessions.closeAll(code, reason, timeoutMs, windowMs), this.sse.closeAll(code, reason, timeoutMs, windowMs)]);
   }
 
   close(): void {
@@ -211,8 +233,8 @@ export class Gateway {
     return n;
   }
 
-  /** Sockets not yet closed, authenticated or not. */
+  /** Sockets and SSE streams not yet closed, authenticated or not. */
   get liveCount(): number {
-    return this.sessions.live.size;
+    return this.sessions.live.size + this.sse.live.size;
   }
 }

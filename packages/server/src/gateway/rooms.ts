@@ -17,7 +17,8 @@ import type { Stats } from '../observability/stats.js';
 import { presenceEventFrame, replyFrame } from '../protocol/serverFrames.js';
 import type { JoinHook } from '../hooks/joinHook.js';
 import type { PublishHook } from '../hooks/publishHook.js';
-import type { Connection } from './connection.js';
+// Rooms serve every transport's sessions (WebSocket and SSE).
+import type { GatewaySession as Connection } from './gatewaySession.js';
 import { payloadOf } from '../delivery/payload.js';
 import type { Awareness } from '../rooms/awareness.js';
 import { membersWithState } from '../rooms/awareness.js';

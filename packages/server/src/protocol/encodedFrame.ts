@@ -3,20 +3,26 @@
  * WebSocket text frame and the v2 binary frame per negotiated codec. Each is
  * built at the first recipient that needs it and then shared by every other
  * recipient (DESIGN.md §4: encode once per fan-out), whatever mix of v1 and
- * v2 connections the fan-out reaches.
+ * v2 connections the fan-out reaches. Server-Sent Events sessions share its
+ * JSON text and SSE event the same way.
  */
 import type { InboxMessage } from '../engine/types.js';
 import { reliableFrame } from './serverFrames.js';
+import { sseEventOfText } from './sseFrames.js';
 import { V2Frames, type V2Session } from './v2Frames.js';
 import { textWireFrame, type WireFrame } from './wireFrame.js';
 
 export class EncodedFrame {
   private v1: WireFrame | undefined;
   private v2: V2Frames | undefined;
+  private json: string | undefined;
+  private event: string | undefined;
 
   private constructor(
-    private readonly text: () => string,
+    private readonly source: () => string,
     private readonly v2Source: () => V2Frames,
+    /** The reliable message's seq: the SSE event id. */
+    private readonly seq?: number,
   ) {}
 
   /** A v1 server text frame (an ephemeral message, a presence event). */
@@ -32,6 +38,7 @@ export class EncodedFrame {
     return new EncodedFrame(
       () => reliableFrame(m),
       () => V2Frames.ofReliable(m),
+      m.seq,
     );
   }
 
@@ -39,6 +46,16 @@ export class EncodedFrame {
   frameFor(session: V2Session | undefined): WireFrame {
     if (session === undefined) return (this.v1 ??= textWireFrame(this.text()));
     return (this.v2 ??= this.v2Source()).get(session);
+  }
+
+  /** The frame's v1 JSON text, built once. */
+  text(): string {
+    return (this.json ??= this.source());
+  }
+
+  /** The frame as one Server-Sent Event (`id: <seq>` for a reliable message), built once. */
+  sse(): string {
+    return (this.event ??= sseEventOfText(this.text(), this.seq));
   }
 }
 

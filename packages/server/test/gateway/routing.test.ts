@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HeraldNode } from '../../src/node.js';
 import { connect, publish, startNode, type TestClient } from '../helpers/harness.js';
+import type { Connection } from '../../src/gateway/connection.js';
 
 let node: HeraldNode;
 const clients: Record<string, TestClient> = {};
@@ -84,7 +85,8 @@ test('user targets carry seq (reliable by default), room and broadcast do not', 
 
 test('the same fan-out writes one shared frame buffer to every recipient (encode once)', async () => {
   const seen: Buffer[] = [];
-  const conns = [...node.gateway.registry.lookup({ kind: 'room', tenant: 'acme', room: 'lobby' })];
+  // WebSocket connections only here: the registry also holds SSE sessions in general.
+  const conns = [...node.gateway.registry.lookup({ kind: 'room', tenant: 'acme', room: 'lobby' })] as Connection[];
   assert.equal(conns.length, 2);
   const originals = conns.map((c) => c.sendWire.bind(c));
   conns.forEach((c, i) => {

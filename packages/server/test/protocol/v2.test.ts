@@ -45,7 +45,7 @@ async function v2(user: string, o: Parameters<typeof connectV2>[2] = {}): Promis
 function localConn(tenant: string, user: string, device: string): Connection {
   const c = node.gateway.registry.device(tenant, user, device);
   assert.ok(c, `${user}/${device} is connected`);
-  return c;
+  return c as Connection; // a WebSocket connection (the registry also holds SSE sessions)
 }
 
 before(async () => {
@@ -235,7 +235,7 @@ test('room fan-out to v1 and v2 clients: one frame per protocol and codec, byte-
   for (const c of [v1a, v1b]) assert.equal((await c.request({ type: 'join', room: 'kitchen' })).type, 'reply');
   for (const c of [plainA, plainB, defA, defB]) assert.equal((await c.request({ type: 'join', room: 'kitchen' })).type, 'reply');
 
-  const conns = [...node.gateway.registry.lookup({ kind: 'room', tenant: 'default', room: 'kitchen' })];
+  const conns = [...node.gateway.registry.lookup({ kind: 'room', tenant: 'default', room: 'kitchen' })] as Connection[];
   assert.equal(conns.length, 6);
   const sent = new Map<string, Buffer>();
   const originals = conns.map((c) => c.sendWire.bind(c));
