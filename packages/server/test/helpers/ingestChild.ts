@@ -12,7 +12,10 @@ const kind = process.env.INGEST_CHILD_KIND;
 const config = JSON.parse(process.env.INGEST_CHILD_CONFIG ?? '{}') as Record<string, unknown>;
 const hangAfter = Number(process.env.INGEST_CHILD_HANG_AFTER ?? '0');
 
-const node = await startHerald(config);
+// The node itself runs no NATS or PostgreSQL source (its config would start one through
+// createIngestSources, which never hangs): the one under test is built below from the full config.
+const { ingestNatsUrl, ingestPgUrl, ...nodeConfig } = config;
+const node = await startHerald(nodeConfig);
 let published = 0;
 const publish: IngestPublish = async (body) => {
   await node.publisher.publishUnknown(body);
@@ -24,7 +27,7 @@ const publish: IngestPublish = async (body) => {
   }
 };
 const mod = kind === 'nats' ? await import('../../src/ingest/natsSource.js') : await import('../../src/ingest/pgSource.js');
-const source: IngestSource | undefined = mod.fromConfig(node.config, publish, node.log, node.nodeId);
+const source: IngestSource | undefined = mod.fromConfig({ ...node.config, ingestNatsUrl, ingestPgUrl } as typeof node.config, publish, node.log, node.nodeId);
 if (!source) throw new Error(`no ${kind} source configured`);
 await source.start();
 process.stdout.write('ready\n');
