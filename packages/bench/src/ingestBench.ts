@@ -221,16 +221,20 @@ async function natsProducer(url: string, subject: string): Promise<Producer> {
   };
 }
 
-/** Outbox rows as a backend writes them: a burst inserts 100 rows per statement, paced rows one by one (each its own transaction). */
+/**
+ * Outbox rows as backends write them: a burst inserts 100 rows per statement, paced rows one by one,
+ * each its own transaction. A pool of 8 connections, as a backend has: one connection commits only
+ * ~700 single-row transactions/s here (a commit waits for the WAL flush), which would time the
+ * producer rather than Herald.
+ */
 async function pgProducer(url: string, table: string): Promise<Producer> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
   let rows: string[] = [];
   const out: Promise<unknown>[] = [];
   const insert = (): void => {
     if (rows.length === 0) return;
     const values = rows.map((_, i) => `($${i + 1}::jsonb)`).join(',');
-    out.push(c.query(`INSERT INTO "${table}"(payload) VALUES ${values}`, rows));
+    out.push(pool.query(`INSERT INTO "${table}"(payload) VALUES ${values}`, rows));
     rows = [];
   };
   return {
@@ -243,7 +247,7 @@ async function pgProducer(url: string, table: string): Promise<Producer> {
       await Promise.all(out.splice(0));
     },
     async close() {
-      await c.end();
+      await pool.end();
     },
   };
 }
