@@ -42,6 +42,8 @@ before(async () => {
 after(async () => {
   for (const c of clients) c.close();
   await Promise.all(nodes.map((n) => n.close()));
+  // Stopped by close() already; again in case the test failed before, so nothing holds the table.
+  await Promise.all(nodes.flatMap((n) => n.ingest.map((s) => s.stop().catch(() => {}))));
   for (const s of [stream, `${stream}_DEAD`]) await jsm.streams.delete(s).catch(() => {});
   await db.query(`DROP TABLE IF EXISTS "${table}", "${table}_dead"`);
   await db.query(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
