@@ -6,16 +6,20 @@
  *   npm run build --silent && node packages/bench/dist/ingestBench.js [options]
  *
  * One Herald node (child process, Redis engine, its own key prefix, a RabbitMQ
- * queue of its own) and N devices connected to it, one per user, acking every
- * message. For each source in turn (http, redis, amqp):
+ * queue, a NATS stream/subject and a PostgreSQL outbox table of its own) and N
+ * devices connected to it, one per user, acking every message. For each source
+ * in turn (http, redis, amqp, nats, pg):
  *   burst: M reliable user messages produced as fast as the producer can; the
  *          rate is M / (first produced → last delivered), the latency is under
  *          saturation (queueing included);
  *   paced: R messages/s for S seconds; latency at a load the node keeps up with.
  * The timestamp is taken when the producer hands the entry over (HTTP request
- * written, XADD sent, sendToQueue called); delivery is the device's receipt.
- * Needs Redis on 127.0.0.1:6379 and RabbitMQ on amqp://guest:guest@127.0.0.1:5672
- * (--redis, --amqp); deletes its keys and queues afterwards.
+ * written, XADD sent, sendToQueue called, JetStream publish sent, INSERT
+ * built); delivery is the device's receipt.
+ * Needs Redis on 127.0.0.1:6379, RabbitMQ on amqp://guest:guest@127.0.0.1:5672,
+ * NATS JetStream on nats://127.0.0.1:4222 and PostgreSQL on
+ * postgres://postgres@127.0.0.1:5432/test (--redis, --amqp, --nats, --pg);
+ * deletes its keys, queues, streams and tables afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -25,6 +29,8 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { connect as amqpConnect } from 'amqplib';
+import { connect as natsConnect } from 'nats';
+import pg from 'pg';
 import { nowUs } from './clock.js';
 import { createHistogram, summarize, type Histogram, type LatencySummary } from './histogram.js';
 import { Publisher } from './publisher.js';
@@ -37,7 +43,7 @@ const API_KEY = 'ingest-bench-api-key-0123456789';
 /** k = phase * PHASE_SPAN + index: the receiver knows the phase from the payload alone. */
 const PHASE_SPAN = 10_000_000;
 
-type SourceKind = 'http' | 'redis' | 'amqp';
+type SourceKind = 'http' | 'redis' | 'amqp' | 'nats' | 'pg';
 
 interface Options {
   entries: number;
@@ -46,10 +52,14 @@ interface Options {
   pacedSec: number;
   amqpConcurrency: number;
   amqpPrefetch: number;
+  natsConcurrency: number;
+  pgConcurrency: number;
   httpInFlight: number;
   sources: SourceKind[];
   redisUrl: string;
   amqpUrl: string;
+  natsUrl: string;
+  pgUrl: string;
   json?: string;
 }
 
@@ -191,6 +201,57 @@ async function amqpProducer(url: string, queue: string): Promise<Producer> {
   };
 }
 
+async function natsProducer(url: string, subject: string): Promise<Producer> {
+  const nc = await natsConnect({ servers: url });
+  const js = nc.jetstream();
+  const pending = new Set<Promise<unknown>>();
+  return {
+    async send(user, k) {
+      // Up to 256 publishes awaiting their PubAck: bounded, as a careful producer would.
+      while (pending.size >= 256) await Promise.race(pending);
+      const p = js.publish(subject, body(user, k)).finally(() => pending.delete(p));
+      pending.add(p);
+    },
+    async flush() {
+      await Promise.all(pending);
+    },
+    async close() {
+      await nc.drain();
+    },
+  };
+}
+
+/**
+ * Outbox rows as backends write them: a burst inserts 100 rows per statement, paced rows one by one,
+ * each its own transaction. A pool of 8 connections, as a backend has: one connection commits only
+ * ~700 single-row transactions/s here (a commit waits for the WAL flush), which would time the
+ * producer rather than Herald.
+ */
+async function pgProducer(url: string, table: string): Promise<Producer> {
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  let rows: string[] = [];
+  const out: Promise<unknown>[] = [];
+  const insert = (): void => {
+    if (rows.length === 0) return;
+    const values = rows.map((_, i) => `($${i + 1}::jsonb)`).join(',');
+    out.push(pool.query(`INSERT INTO "${table}"(payload) VALUES ${values}`, rows));
+    rows = [];
+  };
+  return {
+    send(user, k, now) {
+      rows.push(body(user, k));
+      if (now || rows.length >= 100) insert();
+    },
+    async flush() {
+      insert();
+      await Promise.all(out.splice(0));
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
 async function runPhase(devices: Devices, id: number, source: SourceKind, mode: 'burst' | 'paced', producer: Producer, o: Options): Promise<PhaseResult> {
   const count = mode === 'burst' ? o.entries : o.rate * o.pacedSec;
   const p = devices.phase(id, count);
@@ -215,7 +276,11 @@ async function runPhase(devices: Devices, id: number, source: SourceKind, mode: 
 
 export async function ingestBench(o: Options): Promise<PhaseResult[]> {
   const prefix = `herald-bench-${randomBytes(4).toString('hex')}:`;
-  const queue = `herald.bench.${randomBytes(4).toString('hex')}`;
+  const tag = randomBytes(4).toString('hex');
+  const queue = `herald.bench.${tag}`;
+  const natsStream = `HERALD_BENCH_${tag}`;
+  const natsSubject = `herald.bench.${tag}`;
+  const pgTable = `herald_bench_${tag}`;
   const server = await startServer({
     kind: 'herald',
     secret: SECRET,
@@ -229,6 +294,10 @@ export async function ingestBench(o: Options): Promise<PhaseResult[]> {
       HERALD_INGEST_AMQP_QUEUE: queue,
       HERALD_INGEST_AMQP_CONCURRENCY: String(o.amqpConcurrency),
       HERALD_INGEST_AMQP_PREFETCH: String(o.amqpPrefetch),
+      ...(o.sources.includes('nats')
+        ? { HERALD_INGEST_NATS_URL: o.natsUrl, HERALD_INGEST_NATS_STREAM: natsStream, HERALD_INGEST_NATS_SUBJECT: natsSubject, HERALD_INGEST_NATS_CONCURRENCY: String(o.natsConcurrency) }
+        : {}),
+      ...(o.sources.includes('pg') ? { HERALD_INGEST_PG_URL: o.pgUrl, HERALD_INGEST_PG_TABLE: pgTable, HERALD_INGEST_PG_CONCURRENCY: String(o.pgConcurrency) } : {}),
     },
   });
   const devices = new Devices();
@@ -238,7 +307,16 @@ export async function ingestBench(o: Options): Promise<PhaseResult[]> {
     await devices.open(server.httpBase, o.users);
     let id = 1;
     for (const source of o.sources) {
-      const producer = source === 'http' ? httpProducer(server.httpBase, o.httpInFlight) : source === 'redis' ? redisProducer(o.redisUrl, `${prefix}ingest`) : await amqpProducer(o.amqpUrl, queue);
+      const producer =
+        source === 'http'
+          ? httpProducer(server.httpBase, o.httpInFlight)
+          : source === 'redis'
+            ? redisProducer(o.redisUrl, `${prefix}ingest`)
+            : source === 'amqp'
+              ? await amqpProducer(o.amqpUrl, queue)
+              : source === 'nats'
+                ? await natsProducer(o.natsUrl, natsSubject)
+                : await pgProducer(o.pgUrl, pgTable);
       try {
         for (const mode of ['burst', 'paced'] as const) {
           const r = await runPhase(devices, id++, source, mode, producer, o);
@@ -257,6 +335,19 @@ export async function ingestBench(o: Options): Promise<PhaseResult[]> {
     await ch.deleteQueue(queue);
     await ch.deleteQueue(`${queue}.dead`);
     await conn.close();
+    if (o.sources.includes('nats')) {
+      const nc = await natsConnect({ servers: o.natsUrl });
+      const jsm = await nc.jetstreamManager();
+      for (const st of [natsStream, `${natsStream}_DEAD`]) await jsm.streams.delete(st).catch(() => false);
+      await nc.drain();
+    }
+    if (o.sources.includes('pg')) {
+      const c = new pg.Client({ connectionString: o.pgUrl });
+      await c.connect();
+      await c.query(`DROP TABLE IF EXISTS "${pgTable}", "${pgTable}_dead"`);
+      await c.query(`DROP FUNCTION IF EXISTS "${pgTable}_notify"()`);
+      await c.end();
+    }
     let cursor = '0';
     do {
       const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
@@ -293,10 +384,14 @@ if (isMainModule(import.meta.url)) {
       'paced-sec': { type: 'string', default: '5' },
       'amqp-concurrency': { type: 'string', default: '16' },
       'amqp-prefetch': { type: 'string', default: '64' },
+      'nats-concurrency': { type: 'string', default: '16' },
+      'pg-concurrency': { type: 'string', default: '16' },
       'http-in-flight': { type: 'string', default: '64' },
-      sources: { type: 'string', default: 'http,redis,amqp' },
+      sources: { type: 'string', default: 'http,redis,amqp,nats,pg' },
       redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
       amqp: { type: 'string', default: 'amqp://guest:guest@127.0.0.1:5672' },
+      nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+      pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
       json: { type: 'string' },
     },
   });
@@ -307,10 +402,14 @@ if (isMainModule(import.meta.url)) {
     pacedSec: Number(values['paced-sec']),
     amqpConcurrency: Number(values['amqp-concurrency']),
     amqpPrefetch: Number(values['amqp-prefetch']),
+    natsConcurrency: Number(values['nats-concurrency']),
+    pgConcurrency: Number(values['pg-concurrency']),
     httpInFlight: Number(values['http-in-flight']),
     sources: String(values.sources).split(',') as SourceKind[],
     redisUrl: String(values.redis),
     amqpUrl: String(values.amqp),
+    natsUrl: String(values.nats),
+    pgUrl: String(values.pg),
     ...(values.json ? { json: values.json } : {}),
   };
   const results = await ingestBench(o);

@@ -18,32 +18,24 @@
  * - an entry whose last allowed delivery was never acked (its node died) is
  *   dead-lettered from JetStream's max-deliveries advisory by one node.
  *
+ * What is declared at start is in natsTopology.ts; the dead letters and the
+ * advisory watch in natsDead.ts.
+ *
  * The nats client reconnects by itself (forever, with a wait between tries)
  * and the pull consumer re-issues its pulls after a reconnect. stop() stops
  * pulling, lets entries being published finish and be acked, naks the ones
  * pulled but not started (another node takes them at once) and drains.
  */
-import {
-  AckPolicy,
-  connect,
-  DeliverPolicy,
-  DiscardPolicy,
-  headers as natsHeaders,
-  nanos,
-  RetentionPolicy,
-  StorageType,
-  ConsumerEvents,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-  type NatsConnection,
-  type Subscription,
-} from 'nats';
+import { connect, ConsumerEvents, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { backoffMs, decodeIngestBody, rejectionReason } from './body.js';
+import { NatsDeadLetters } from './natsDead.js';
+import { ensureNatsTopology } from './natsTopology.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
+
+/** Header of a dead letter carrying why it was refused. */
+export { DEAD_REASON_HEADER } from './natsDead.js';
 
 export interface NatsSourceOptions {
   /** One or more server URLs, comma-separated. */
@@ -71,12 +63,6 @@ export interface NatsSourceOptions {
   lagRefreshMs?: number;
 }
 
-/** Header of a dead letter carrying why it was refused. */
-export const DEAD_REASON_HEADER = 'Herald-Dead-Reason';
-
-const STREAM_NOT_FOUND = 10059;
-const CONSUMER_NOT_FOUND = 10014;
-const MESSAGE_NOT_FOUND = 10037;
 const LAG_REFRESH_MS = 5_000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -121,7 +107,7 @@ export class NatsSource implements IngestSource {
   private destroyed = false;
   private lagTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
-  private advisories: Subscription | undefined;
+  private dead: NatsDeadLetters | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly s: IngestSourceStats = { connected: false, consumed: 0, deadLettered: 0, redelivered: 0 };
 
@@ -162,7 +148,22 @@ export class NatsSource implements IngestSource {
       this.nc = undefined;
       throw err;
     }
-    this.watchMaxDeliveries(nc);
+    this.dead = new NatsDeadLetters({
+      js: this.js,
+      jsm: this.jsm,
+      stream: this.o.stream,
+      durable: this.o.durable,
+      deadSubject: this.deadSubject,
+      maxDeliver: this.o.maxDeliver,
+      timeoutMs: this.o.timeoutMs,
+      nodeId: this.o.nodeId,
+      onAdvisoryDead: (seq, reason) => {
+        this.s.deadLettered++;
+        this.log.warn({ seq, reason }, 'nats ingest entry dead-lettered');
+      },
+      onError: (message) => void (this.s.lastError = message),
+    });
+    this.dead.watchMaxDeliveries(nc, () => this.stopping);
     this.loop = this.run();
     this.lagTimer = setInterval(() => void this.refreshLag(), this.o.lagRefreshMs ?? LAG_REFRESH_MS);
     this.lagTimer.unref();
@@ -175,7 +176,7 @@ export class NatsSource implements IngestSource {
     this.stopping = true;
     this.stopped = (async () => {
       clearInterval(this.lagTimer);
-      this.advisories?.unsubscribe();
+      this.dead?.unwatch();
       this.messages?.stop();
       this.wake?.();
       await this.loop;
@@ -198,47 +199,11 @@ export class NatsSource implements IngestSource {
     this.s.connected = false;
   }
 
-  /** Stream, dead-letter stream and durable consumer: created if absent, consumer settings kept in step. */
+  /** Stream, dead-letter stream and durable consumer, created if absent (natsTopology.ts). */
   private async ensureTopology(): Promise<void> {
-    const jsm = this.jsm!;
     const o = this.o;
-    try {
-      await jsm.streams.info(o.stream);
-    } catch (err) {
-      if (apiErrCode(err) !== STREAM_NOT_FOUND) throw err;
-      // Two nodes adding the same config at once both succeed.
-      await jsm.streams.add({ name: o.stream, subjects: [o.subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
-      this.log.info({ stream: o.stream }, 'created the ingest stream');
-    }
-    // A stream an operator made for the dead subject is used as it is; otherwise Herald keeps one.
-    this.deadStream = await jsm.streams.find(this.deadSubject).catch(() => '');
-    if (!this.deadStream) {
-      this.deadStream = `${o.stream}_DEAD`;
-      await jsm.streams.add({
-        name: this.deadStream,
-        subjects: [this.deadSubject],
-        retention: RetentionPolicy.Limits,
-        storage: StorageType.File,
-        // A misbehaving producer must not fill the disk with dead letters.
-        max_msgs: this.o.deadMaxMessages ?? 100_000,
-        discard: DiscardPolicy.Old,
-      });
-    }
-    const want = { max_deliver: o.maxDeliver, ack_wait: nanos(o.ackWaitMs), max_ack_pending: Math.max(1_000, o.batch * 4) };
-    try {
-      const info = await jsm.consumers.info(o.stream, o.durable);
-      const c = info.config;
-      if (c.max_deliver !== want.max_deliver || c.ack_wait !== want.ack_wait) await jsm.consumers.update(o.stream, o.durable, want);
-    } catch (err) {
-      if (apiErrCode(err) !== CONSUMER_NOT_FOUND) throw err;
-      await jsm.consumers.add(o.stream, {
-        durable_name: o.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: o.subject,
-        ...want,
-      });
-    }
+    const t = { stream: o.stream, subject: o.subject, durable: o.durable, deadSubject: this.deadSubject, maxDeliver: o.maxDeliver, ackWaitMs: o.ackWaitMs, batch: o.batch };
+    this.deadStream = await ensureNatsTopology(this.jsm!, o.deadMaxMessages === undefined ? t : { ...t, deadMaxMessages: o.deadMaxMessages }, this.log);
   }
 
   private async run(): Promise<void> {
@@ -314,7 +279,7 @@ export class NatsSource implements IngestSource {
   private async toDead(m: JsMsg, reason: string): Promise<void> {
     const seq = m.info.streamSequence;
     try {
-      await this.js!.publish(this.deadSubject, m.data, { headers: this.deadHeaders(reason, seq, m.subject, m.info.deliveryCount), msgID: `dead:${this.o.stream}:${seq}`, timeout: this.o.timeoutMs });
+      await this.dead!.publish(m.data, reason, seq, m.subject, m.info.deliveryCount);
     } catch (err) {
       // Not stored as a dead letter: the entry stays in the stream and is tried again later.
       this.s.lastError = (err as Error).message;
@@ -325,17 +290,6 @@ export class NatsSource implements IngestSource {
     m.term();
     this.s.deadLettered++;
     this.log.warn({ seq, reason }, 'nats ingest entry dead-lettered');
-  }
-
-  private deadHeaders(reason: string, seq: number, subject: string, deliveries: number): ReturnType<typeof natsHeaders> {
-    const h = natsHeaders();
-    h.set(DEAD_REASON_HEADER, headerValue(reason));
-    h.set('Herald-Stream', this.o.stream);
-    h.set('Herald-Stream-Seq', String(seq));
-    h.set('Herald-Subject', subject);
-    h.set('Herald-Deliveries', String(deliveries));
-    h.set('Herald-Node', this.o.nodeId);
-    return h;
   }
 
   private async watchConnection(nc: NatsConnection): Promise<void> {
@@ -350,43 +304,6 @@ export class NatsSource implements IngestSource {
       } else if (st.type === 'error') {
         this.s.lastError = String(st.data);
       }
-    }
-  }
-
-  /**
-   * An entry whose last allowed delivery was never acked (the node holding it died, or stalled past
-   * ack_wait) is not delivered again: JetStream only announces it. One node (queue group) reads it
-   * from the stream, dead-letters it and removes it, so it neither sits in the stream for ever nor
-   * vanishes silently.
-   */
-  private watchMaxDeliveries(nc: NatsConnection): void {
-    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.o.stream}.${this.o.durable}`;
-    this.advisories = nc.subscribe(subject, {
-      queue: `herald-ingest-${this.o.stream}`,
-      callback: (err, msg) => {
-        if (err || this.stopping) return;
-        let a: { stream_seq?: unknown; deliveries?: unknown };
-        try {
-          a = msg.json();
-        } catch {
-          return;
-        }
-        if (typeof a.stream_seq === 'number') void this.deadFromAdvisory(a.stream_seq, Number(a.deliveries) || this.o.maxDeliver);
-      },
-    });
-  }
-
-  private async deadFromAdvisory(seq: number, deliveries: number): Promise<void> {
-    try {
-      const m = await this.jsm!.streams.getMessage(this.o.stream, { seq });
-      const reason = `delivered ${deliveries} times (max ${this.o.maxDeliver}) without being acknowledged`;
-      await this.js!.publish(this.deadSubject, m.data, { headers: this.deadHeaders(reason, seq, m.subject, deliveries), msgID: `dead:${this.o.stream}:${seq}`, timeout: this.o.timeoutMs });
-      await this.jsm!.streams.deleteMessage(this.o.stream, seq, false);
-      this.s.deadLettered++;
-      this.log.warn({ seq, reason }, 'nats ingest entry dead-lettered');
-    } catch (err) {
-      // Gone already (acked or dead-lettered by its handler) or NATS unreachable: the stream keeps it (lag shows it).
-      if (apiErrCode(err) !== MESSAGE_NOT_FOUND) this.s.lastError = (err as Error).message;
     }
   }
 
@@ -430,15 +347,6 @@ function safely(fn: () => void): void {
   } catch {
     // left to redelivery after ack_wait
   }
-}
-
-function apiErrCode(err: unknown): number | undefined {
-  return (err as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
-}
-
-/** Header values are one line: no CR/LF, bounded length. */
-function headerValue(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').slice(0, 1_000);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

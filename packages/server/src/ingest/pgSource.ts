@@ -20,12 +20,14 @@
  * Woken by LISTEN on a dedicated connection (the table's AFTER INSERT
  * trigger NOTIFYs the channel named like the table), with a poll every
  * `pollMs` as the backstop for a missed notification or a lost listener.
- * Both connections reconnect with backoff after a loss.
+ * Both connections reconnect with backoff after a loss. The DDL and the
+ * connection settings are in pgSetup.ts.
  */
 import pg from 'pg';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { backoffMs, decodeIngestBody, rejectionReason } from './body.js';
+import { connectOutbox, destroyClient, endClient, ensureOutboxTables, outboxNames, type OutboxNames } from './pgSetup.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
 
 export interface PgSourceOptions {
@@ -45,9 +47,6 @@ export interface PgSourceOptions {
   logger: Logger;
   nodeId: string;
 }
-
-/** The outbox table name rule; `_dead` and `_notify` appended still fit PostgreSQL's 63-byte identifiers. */
-export const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,55}$/;
 
 const LAG_REFRESH_MS = 5_000;
 /** Lag counts at most this many rows: an exact count of a huge backlog would cost more than it tells. */
@@ -91,7 +90,7 @@ export class PgSource implements IngestSource {
   readonly deadTable: string;
   private readonly o: PgSourceOptions;
   private readonly log: Logger;
-  private readonly q: { table: string; dead: string; fn: string };
+  private readonly q: OutboxNames;
   private client: pg.Client | undefined;
   private listener: pg.Client | undefined;
   private loop: Promise<void> | undefined;
@@ -110,11 +109,10 @@ export class PgSource implements IngestSource {
   private readonly s: IngestSourceStats = { connected: false, consumed: 0, deadLettered: 0, redelivered: 0 };
 
   constructor(opts: PgSourceOptions) {
-    if (!PG_TABLE_PATTERN.test(opts.table)) throw new Error(`outbox table "${opts.table}" is not a lower-case SQL identifier of at most 56 characters`);
+    this.q = outboxNames(opts.table);
     this.o = opts;
     this.name = opts.table;
     this.deadTable = `${opts.table}_dead`;
-    this.q = { table: `"${opts.table}"`, dead: `"${opts.table}_dead"`, fn: `"${opts.table}_notify"` };
     this.log = opts.logger.child({ component: 'ingest', source: 'pg', table: opts.table });
   }
 
@@ -167,53 +165,21 @@ export class PgSource implements IngestSource {
     this.s.connected = false;
   }
 
-  private async connect(role: 'work' | 'listen'): Promise<pg.Client> {
-    const c = new pg.Client({
-      connectionString: this.o.url,
-      application_name: `herald:${this.o.nodeId}:ingest-${role}`,
-      connectionTimeoutMillis: this.o.timeoutMs,
-      // Client side (a stalled connection) and server side bounds on every query.
-      query_timeout: this.o.timeoutMs,
-      statement_timeout: this.o.timeoutMs,
-      // A node that hangs holding claimed rows releases them after this (the batch is redone elsewhere).
-      idle_in_transaction_session_timeout: Math.max(60_000, this.o.timeoutMs * 6),
-      keepAlive: true,
+  private connect(role: 'work' | 'listen'): Promise<pg.Client> {
+    return connectOutbox(role, {
+      url: this.o.url,
+      nodeId: this.o.nodeId,
+      timeoutMs: this.o.timeoutMs,
+      onError: (err) => {
+        this.s.lastError = `${role} connection: ${err.message}`;
+        if (role === 'work') this.s.connected = false;
+      },
     });
-    // Without a listener an idle connection's error would crash the process; the loops notice on their next query.
-    c.on('error', (err) => {
-      this.s.lastError = `${role} connection: ${err.message}`;
-      if (role === 'work') this.s.connected = false;
-    });
-    try {
-      await c.connect();
-    } catch (err) {
-      destroyClient(c);
-      throw err;
-    }
-    return c;
   }
 
-  /** Outbox, dead table and NOTIFY trigger, created if absent (serialised across nodes by an advisory lock). */
-  private async ensureTables(c: pg.Client): Promise<void> {
-    const { table, dead, fn } = this.q;
-    await c.query('BEGIN');
-    try {
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`herald-outbox-setup:${this.o.table}`]);
-      await c.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
-      // payload as text: a dead row keeps exactly what was there, whatever the outbox column's type.
-      await c.query(
-        `CREATE TABLE IF NOT EXISTS ${dead} (id bigserial PRIMARY KEY, original_id bigint NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL, reason text NOT NULL, node text, dead_at timestamptz NOT NULL DEFAULT now())`,
-      );
-      // The channel is the table name; the name was checked against PG_TABLE_PATTERN, so it is safe in a literal.
-      await c.query(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('${this.o.table}', ''); RETURN NULL; END $$`);
-      // Only when missing: creating a trigger locks out inserts, and must not wait on a producer's open transaction.
-      const trigger = await c.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname = 'herald_notify'`, [table]);
-      if (trigger.rowCount === 0) await c.query(`CREATE TRIGGER herald_notify AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+  /** Outbox, dead table and NOTIFY trigger, created if absent (pgSetup.ts). */
+  private ensureTables(c: pg.Client): Promise<void> {
+    return ensureOutboxTables(c, this.q);
   }
 
   private async run(): Promise<void> {
@@ -401,16 +367,4 @@ export class PgSource implements IngestSource {
       this.wakeListener = done;
     });
   }
-}
-
-async function endClient(c: pg.Client | undefined): Promise<void> {
-  if (!c) return;
-  await Promise.race([c.end().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
-  destroyClient(c);
-}
-
-/** Closes the socket at once (no Terminate message): the server rolls back what the connection held. */
-function destroyClient(c: pg.Client | undefined): void {
-  const stream = (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream;
-  stream?.destroy();
 }

@@ -12,8 +12,8 @@ const kind = process.env.INGEST_CHILD_KIND;
 const config = JSON.parse(process.env.INGEST_CHILD_CONFIG ?? '{}') as Record<string, unknown>;
 const hangAfter = Number(process.env.INGEST_CHILD_HANG_AFTER ?? '0');
 
-// The node itself must not consume: its own sources (from the same URLs) would publish without
-// hanging. Only the source built below, wired to the hanging publish, may take entries.
+// The node itself runs no NATS or PostgreSQL source (its config would start one through
+// createIngestSources, which never hangs): the one under test is built below from the full config.
 const { ingestNatsUrl, ingestPgUrl, ...nodeConfig } = config;
 const node = await startHerald(nodeConfig);
 let published = 0;
@@ -27,7 +27,7 @@ const publish: IngestPublish = async (body) => {
   }
 };
 const mod = kind === 'nats' ? await import('../../src/ingest/natsSource.js') : await import('../../src/ingest/pgSource.js');
-const source: IngestSource | undefined = mod.fromConfig({ ...node.config, ...(ingestNatsUrl !== undefined ? { ingestNatsUrl } : {}), ...(ingestPgUrl !== undefined ? { ingestPgUrl } : {}) } as typeof node.config, publish, node.log, node.nodeId);
+const source: IngestSource | undefined = mod.fromConfig({ ...node.config, ingestNatsUrl, ingestPgUrl } as typeof node.config, publish, node.log, node.nodeId);
 if (!source) throw new Error(`no ${kind} source configured`);
 await source.start();
 process.stdout.write('ready\n');
