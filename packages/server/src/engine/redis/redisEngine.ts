@@ -39,7 +39,7 @@ import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRed
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
 import type { PayloadCodec } from '../payloadCodec.js';
-import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { defineScripts } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 import { RedisInbox } from './redisInbox.js';
 import { RedisRoomHistory } from './roomHistory.js';
@@ -104,7 +104,7 @@ export class RedisEngine implements Engine {
     this.sharded = this.parsed.mode === 'cluster';
     this.cmd = createClient(this.parsed, { name: `herald:${opts.nodeId}:cmd`, logger: this.logger, commandTimeoutMs: opts.commandTimeoutMs ?? 10_000 });
     this.sub = createClient(this.parsed, { name: `herald:${opts.nodeId}:sub`, logger: this.logger, shardedSubscribers: this.sharded });
-    this.defineScripts(this.cmd);
+    defineScripts(this.cmd);
     const failed = (op: string) => this.failed(op);
     this.inbox = new RedisInbox({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, echoPrefix: this.echoPrefix, failed, ...(opts.payloadCodec ? { codec: opts.payloadCodec } : {}) });
     this.keyStore = new RedisKeyStore(this.cmd, this.keys, failed);
@@ -337,21 +337,6 @@ export class RedisEngine implements Engine {
       this.errors[op] = (this.errors[op] ?? 0) + 1;
       throw err;
     };
-  }
-
-  private defineScripts(c: RedisClient): void {
-    // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
-    c.defineCommand('heraldAppend', { numberOfKeys: 4, lua: APPEND });
-    c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
-    c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
-    c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
-    c.defineCommand('heraldIdemRenew', { numberOfKeys: 1, lua: IDEMPOTENCY_RENEW });
-    c.defineCommand('heraldDeviceCursors', { numberOfKeys: 1, lua: DEVICE_CURSORS });
-    c.defineCommand('heraldFirstForDevice', { numberOfKeys: 1, lua: FIRST_FOR_DEVICE });
-    c.defineCommand('heraldTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
-    c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
-    c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
-    c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
   }
 
   /**

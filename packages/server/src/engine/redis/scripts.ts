@@ -10,6 +10,7 @@
  *
  * Numbers pass through Lua as doubles: exact for seqs and ms timestamps (< 2^53).
  */
+import type { RedisClient } from '../../redis/connect.js';
 
 /**
  * Drops the head of the inbox by count, age and per-message expiry, exactly
@@ -307,3 +308,20 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait
 `;
+
+/** Registers every script on a client as a command (`heraldAppend`, …). */
+export function defineScripts(c: RedisClient): void {
+  // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
+  c.defineCommand('heraldAppend', { numberOfKeys: 4, lua: APPEND });
+  c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
+  c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
+  c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
+  c.defineCommand('heraldIdemRenew', { numberOfKeys: 1, lua: IDEMPOTENCY_RENEW });
+  c.defineCommand('heraldDeviceCursors', { numberOfKeys: 1, lua: DEVICE_CURSORS });
+  c.defineCommand('heraldFirstForDevice', { numberOfKeys: 1, lua: FIRST_FOR_DEVICE });
+  c.defineCommand('heraldTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
+  c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
+  c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
+  c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
+}
+
