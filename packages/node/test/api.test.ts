@@ -32,20 +32,20 @@ type Fault = 'before' | 'after' | { status: 429; retryAfter: string } | undefine
 /** Forwards to the node; each request takes the next planned fault (then none). */
 async function faultyProxy(n: HeraldNode, plan: Fault[]): Promise<{ url: string; seen: { path: string; body: string }[] }> {
   const seen: { path: string; body: string }[] = [];
-  const srv = createServer(async (req, res) => {
+  const srv = createServer((req, res) => void (async () => {
     const body = await read(req);
     seen.push({ path: req.url ?? '', body });
     const fault = plan.shift();
     if (fault === 'before') return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"unavailable","message":"injected"}}');
     if (fault !== undefined && fault !== 'after') return void res.writeHead(fault.status, { 'retry-after': fault.retryAfter }).end();
-    const up = request({ host: '127.0.0.1', port: n.port, path: req.url, method: req.method, headers: req.headers }, async (ur) => {
+    const up = request({ host: '127.0.0.1', port: n.port, path: req.url, method: req.method, headers: req.headers }, (ur) => void (async () => {
       const text = await read(ur);
       // 'after': the server handled it, the answer is lost on the way back.
       if (fault === 'after') return void res.writeHead(503).end();
       res.writeHead(ur.statusCode ?? 502, ur.headers).end(text);
-    });
+    })());
     up.end(body);
-  });
+  })());
   servers.push(srv);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen };

@@ -98,7 +98,10 @@ export class SseEndpoint implements SseHooks {
     req.socket?.setTimeout(0);
     try {
       await core.activate(s, who.identity, () => {
-        for (const room of p.rooms) this.d.rooms.join(s, room);
+        // With a join hook a join is asynchronous: its failure closes nothing but is logged.
+        for (const room of p.rooms) {
+          Promise.resolve(this.d.rooms.join(s, room)).catch((err: unknown) => core.d.log.warn({ err, conn: s.id, room }, 'room join of a new SSE stream failed'));
+        }
       });
     } catch (err) {
       core.d.log.error({ err, conn: s.id }, 'activation failed');
