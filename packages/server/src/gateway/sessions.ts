@@ -166,8 +166,9 @@ export class Sessions {
     conn.ws.resume();
     const presence = this.presenceOf(conn);
     engine.presenceAdd(presence).then(
-      // A device that replaced its own older connection was online all along.
-      () => older === undefined && this.reportOnline(conn),
+      // The engine decides "first in the cluster" atomically. A device that replaced its own older
+      // connection was online all along.
+      (first) => first && older === undefined && d.events.online(conn.tenant, conn.user, conn),
       (err: unknown) => d.log.warn({ err }, 'presence add failed'),
     );
     this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: conn.device, conn: conn.id }), 'replace publish');
@@ -175,35 +176,6 @@ export class Sessions {
 
   private presenceOf(conn: Connection): DevicePresence {
     return { tenant: conn.tenant, user: conn.user, device: conn.device, platform: conn.platform, node: this.d.nodeId, conn: conn.id, since: conn.connectedAt };
-  }
-
-  /**
-   * `online` when this is the user's only device in the cluster. Read only when someone listens:
-   * it costs a presence read per connect. Exact on one node; across nodes two devices connecting
-   * at the same instant, or a device replacing itself on another node, can make this read
-   * ambiguous: exact cluster-wide transitions need the engine to decide them atomically.
-   */
-  private reportOnline(conn: Connection): void {
-    const { events, engine } = this.d;
-    if (!events.has('online')) return;
-    engine.userPresence(conn.tenant, conn.user).then(
-      (devices) => {
-        if (devices.length === 1 && devices[0]!.conn === conn.id) events.online(conn.tenant, conn.user, conn);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
-  }
-
-  /** `offline` when no device of the user is left in the cluster. */
-  private reportOffline(conn: Connection): void {
-    const { events, engine } = this.d;
-    if (!events.has('offline')) return;
-    engine.userPresence(conn.tenant, conn.user).then(
-      (devices) => {
-        if (devices.length === 0) events.offline(conn.tenant, conn.user, 'disconnected', conn);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
   }
 
   /** The wheel timer of a connection: the auth deadline, then heartbeat checks and token expiry. */
@@ -257,8 +229,9 @@ export class Sessions {
     if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: conn.tenant });
     rooms.leaveAll(conn, r.roomsEmptied);
     engine.presenceRemove(this.presenceOf(conn)).then(
-      // A replaced connection (4004) leaves its place to the new one: the user stays online.
-      () => conn.closeCode !== CloseCode.Replaced && this.reportOffline(conn),
+      // `last` is decided atomically by the engine. A replaced connection (4004) leaves its place to
+      // the new one: the user stays online.
+      (last) => last && conn.closeCode !== CloseCode.Replaced && this.d.events.offline(conn.tenant, conn.user, 'disconnected', conn),
       (err: unknown) => this.d.log.warn({ err }, 'presence remove failed'),
     );
     return true;
