@@ -31,6 +31,8 @@ import { AuthThrottle } from './auth/authThrottle.js';
 import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { StreamIngest } from './ingest/streamIngest.js';
+import { Webhooks } from './webhooks/webhooks.js';
+import { reportLostNodes } from './webhooks/lostNodes.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -50,6 +52,8 @@ export interface HeraldNode {
   readonly metrics: Metrics;
   /** The lifecycle seam: add a listener to hear connects, presence, room activity and delivery receipts. */
   readonly events: LifecycleEvents;
+  /** Set when webhookUrl is: the outbox, sender and their counters (docs/events.md). */
+  readonly webhooks: Webhooks | undefined;
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -117,7 +121,17 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   const gw = new Gateway({ config, nodeId, engine, verifier, events, log, stats, metrics, limiter });
   holder.gw = gw;
   const hub = gw.hub;
-  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter);
+  const publisher = new Publisher(
+    engine,
+    hub,
+    stats,
+    { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs, notifyUnackedMaxSec: config.notifyUnackedMaxSec },
+    limiter,
+  );
+  // Crashed nodes' connections end on the seam (disconnect 1006 "node lost", offline), once for the cluster.
+  reportLostNodes(engine, events);
+  const webhooks = await Webhooks.start({ config, nodeId, engine, events, registry: metrics.registry, log });
+  publisher.watchUnacked = webhooks?.watchUnacked;
 
   await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
   await engine.subscribe({ kind: 'all' });
@@ -161,6 +175,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     log,
     isDraining: () => draining,
     startedAt,
+    webhooks: () => webhooks?.status(),
   });
   const adminUsers = new AdminUserActions({
     apiKey: config.apiKey,
@@ -280,6 +295,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       await gw.closeAll(CloseCode.GoingAway, 'server shutting down', budget, Math.min(config.drainWindowMs, Math.floor(budget * 0.8)));
       log.info({ ms: Date.now() - t0 }, 'clients closed');
       gw.close();
+      // The clients' disconnect/offline events are queued by now: send (memory) or hand over (Redis).
+      if (webhooks) await bounded(webhooks.stop(left() / 2), Math.max(left() / 2, 100));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -303,6 +320,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     stats,
     metrics,
     events,
+    webhooks,
     onDrain,
     get draining() {
       return draining;

@@ -51,6 +51,8 @@ export interface AdminDeps {
   log: Logger;
   isDraining(): boolean;
   startedAt: number;
+  /** Webhook outbox depth and last delivery error, when webhooks are on. */
+  webhooks?: () => Record<string, unknown> | undefined;
 }
 
 
@@ -187,6 +189,7 @@ export class AdminHandler {
       eventLoopLagMs: { mean: lag.mean * 1000, p99: lag.p99 * 1000, max: lag.max * 1000 },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       engineStats: engineStats ?? null,
+      webhooks: this.d.webhooks?.() ?? null,
       nodes,
     };
   }

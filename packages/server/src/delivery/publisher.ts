@@ -30,6 +30,8 @@ export interface PublisherSettings {
   idempotencyTtlMs: number;
   /** Lease of a pending idempotency claim (delivery/idempotency.ts). */
   idempotencyLeaseMs?: number;
+  /** Largest `notify_unacked_after`, seconds (config notifyUnackedMaxSec). */
+  notifyUnackedMaxSec?: number;
 }
 
 const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
@@ -42,6 +44,14 @@ export class Publisher {
     private readonly s: PublisherSettings,
     private readonly limiter?: Limiter,
   ) {}
+
+  /**
+   * Set by the webhooks when they send `unacked` events: registers the deadline of a stored
+   * message (`notify_unacked_after`); never rejects (a failure is logged there — the message is
+   * stored, and failing the publish would make a retry store it twice). Unset: the option is
+   * accepted and has no effect.
+   */
+  watchUnacked: ((tenant: string, user: string, m: InboxMessage, afterSec: number) => Promise<void>) | undefined;
 
   /**
    * Validates and publishes an untrusted body. `fieldPrefix` prefixes error field names (batch items);
@@ -95,6 +105,12 @@ export class Publisher {
     if (Buffer.byteLength(data) > this.s.maxMessageBytes) {
       throw new ApiError('payload_too_large', `${fieldPrefix}data: ${Buffer.byteLength(data)} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + 'data');
     }
+    const notifyAfter = body.notify_unacked_after;
+    if (notifyAfter !== undefined) {
+      const max = this.s.notifyUnackedMaxSec ?? 86_400;
+      if (!reliable) throw new ApiError('invalid_field', `${fieldPrefix}notify_unacked_after: only reliable messages are acked`, fieldPrefix + 'notify_unacked_after');
+      if (notifyAfter > max) throw new ApiError('invalid_field', `${fieldPrefix}notify_unacked_after: at most ${max} seconds`, fieldPrefix + 'notify_unacked_after');
+    }
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
     const ts = Date.now();
@@ -119,6 +135,7 @@ export class Publisher {
             );
             seq[route.user] = stored.seq;
             this.hub.deliverInbox(route.tenant, route.user, stored);
+            if (notifyAfter !== undefined && this.watchUnacked) await this.watchUnacked(route.tenant, route.user, stored, notifyAfter);
           }),
         ),
       );

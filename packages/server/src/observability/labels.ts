@@ -37,3 +37,10 @@ export const AUTH_FAILURE_REASONS = [
   'admin_api',
 ] as const;
 export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
+
+/**
+ * `herald_webhook_events_total{type,outcome}` (docs/events.md): what happened to webhook events.
+ * `rejected`: an attempt answered 4xx other than 408/429 (retried all the same).
+ */
+export const WEBHOOK_OUTCOMES = ['emitted', 'delivered', 'retried', 'rejected', 'dropped_retention', 'dropped_overflow'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
