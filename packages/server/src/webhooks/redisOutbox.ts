@@ -11,9 +11,10 @@
  *   first moves every pending entry to itself with XAUTOCLAIM, oldest first,
  *   and sends those before anything new: an event the dead node was sending
  *   is sent again (same id; receivers dedupe), none is lost.
- * - Leases are balanced: a node holds at most its fair share
- *   (partitions / nodes holding leases, rounded up) and hands back idle
- *   partitions above it, so a second node starts sending within a few ticks.
+ * - Leases are balanced: a node holds at most its fair share (partitions /
+ *   sending nodes, rounded up; nodes announce themselves in a sorted set each
+ *   round) and hands back idle partitions above it, so a node that joins
+ *   starts sending within a few rounds.
  *
  * Appends are buffered for one tick and written in one pipeline. While Redis
  * is unreachable they stay buffered, up to `maxBuffered`; beyond that they
@@ -94,7 +95,10 @@ export class RedisOutbox implements Outbox {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
     // Hand the partitions back at once: another node continues without waiting out the lease.
-    await Promise.allSettled([...this.held.keys()].map((p) => this.client.eval(RELEASE, 1, this.lease(p), this.me)));
+    await Promise.allSettled([
+      ...[...this.held.keys()].map((p) => this.client.eval(RELEASE, 1, this.lease(p), this.me)),
+      this.client.zrem(`${this.o.keyPrefix}webhooks:senders`, this.me),
+    ]);
     this.held.clear();
     await closeClient(this.client);
   }
@@ -183,12 +187,17 @@ export class RedisOutbox implements Outbox {
   private async leases(): Promise<void> {
     if (this.client.status !== 'ready') return;
     const P = this.o.partitions;
+    const now = Date.now();
+    const members = `${this.o.keyPrefix}webhooks:senders`;
     const pipe = this.client.pipeline();
+    // Senders announce themselves every round; the ones silent for 3 leases are gone.
+    pipe.zadd(members, now, this.me);
+    pipe.zremrangebyscore(members, '-inf', now - 3 * this.o.leaseMs);
+    pipe.zcard(members);
     for (let p = 0; p < P; p++) pipe.get(this.lease(p));
-    const res = (await pipe.exec()) ?? [];
-    const holders = res.map(([, v]) => (typeof v === 'string' ? v : null));
-    const owners = new Set(holders.filter((h): h is string => h !== null && h !== this.me));
-    this.owners = owners.size + 1;
+    const res = ((await pipe.exec()) ?? []).slice(2);
+    this.owners = Math.max(1, Number(res[0]?.[1]) || 1);
+    const holders = res.slice(1).map(([, v]) => (typeof v === 'string' ? v : null));
     const fair = Math.ceil(P / this.owners);
     const jobs: Promise<unknown>[] = [];
     for (let p = 0; p < P; p++) {
