@@ -12,6 +12,7 @@
  *
  * Usage: node packages/bench/dist/eventsBench.js [--engine memory|redis|both] [--seconds 10]
  *        [--users 200] [--rate 1000] [--redis-url redis://127.0.0.1:6379] [--quick]
+ *        [--cases throughput,unicast] [--webhook none,refused,hang]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +23,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { freePort, mintToken, waitFor } from '@herald/testkit';
-import { deleteKeysWithPrefix } from './redisKeys.js';
+import { benchKeyPrefix, deleteKeysWithPrefix } from './redisKeys.js';
 
 const BIN = fileURLToPath(new URL('../../server/bin/herald.js', import.meta.url));
 
@@ -42,10 +43,16 @@ const apiKey = randomBytes(24).toString('base64url');
 const webhookSecret = randomBytes(24).toString('base64url');
 
 /** A receiver that counts events (answering 200), or a black hole that never answers. */
-async function receiver(mode: 'ok' | 'hang'): Promise<{ server: Server; url: string; events: () => number }> {
+async function receiver(mode: 'ok' | 'hang'): Promise<{ server: Server; url: string; events: () => number; accept: (yes: boolean) => void }> {
   let n = 0;
+  let accepting = true;
   const server = createServer((req, res) => {
     if (mode === 'hang') return; // accepts, reads nothing, never answers
+    if (!accepting) {
+      req.resume();
+      res.writeHead(503).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -56,12 +63,12 @@ async function receiver(mode: 'ok' | 'hang'): Promise<{ server: Server; url: str
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, events: () => n };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, events: () => n, accept: (yes) => (accepting = yes) };
 }
 
 async function startNode(engine: string, webhookUrl: string | undefined): Promise<{ child: ChildProcess; url: string; prefix: string }> {
   const port = await freePort();
-  const prefix = `herald-eventsbench-${randomBytes(4).toString('hex')}:`;
+  const prefix = benchKeyPrefix(`events-${randomBytes(4).toString('hex')}`);
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     HERALD_ENGINE: engine,
@@ -76,6 +83,10 @@ async function startNode(engine: string, webhookUrl: string | undefined): Promis
     HERALD_API_PUBLISH_RATE_PER_TENANT: '0',
     HERALD_MAX_CONNECTIONS_PER_USER: '0',
     HERALD_CONNECT_RATE_PER_IP: '0',
+    HERALD_MAX_HTTP_SOCKETS_PER_IP: '0',
+    // A receiver back from an outage is found again within half a second.
+    HERALD_WEBHOOK_MAX_BACKOFF_MS: '500',
+    HERALD_WEBHOOK_MEMORY_MAX_EVENTS: '1000000',
   };
   if (webhookUrl) env.HERALD_WEBHOOK_URL = webhookUrl;
   const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -163,8 +174,35 @@ async function throughput(engine: string): Promise<void> {
   const cpu = cpuSeconds(node.child.pid!) - cpu0;
   const got = rx.events() - rx0;
   console.log(
-    `${engine.padEnd(6)} events/s: ${Math.round(got / (allMs / 1000))} delivered (${got} of ${published} acked events; ${Math.round(inWindow / (genMs / 1000))}/s during the ${(genMs / 1000).toFixed(1)} s of publishing), ` +
+    `${engine.padEnd(6)} live:  ${Math.round(got / (allMs / 1000))} events/s delivered (${got} of ${published} acked events; ${Math.round(inWindow / (genMs / 1000))}/s during the ${(genMs / 1000).toFixed(1)} s of publishing, which is the limit here), ` +
       `node CPU ${((cpu / (allMs / 1000)) * 100).toFixed(0)}% of one core`,
+  );
+  // Backlog: the receiver refuses (503) while messages are published and acked; then it accepts,
+  // and the time to drain the outbox is the sender's capacity on this node.
+  rx.accept(false);
+  const rx1 = rx.events();
+  let backlog = 0;
+  const until2 = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (Date.now() < until2) {
+        const messages = Array.from({ length: 100 }, (_, i) => ({ to: { user: `u${(backlog + i) % USERS}` }, data: { n: i } }));
+        backlog += 100;
+        await api(node.url, '/api/v1/publish/batch', { messages });
+      }
+    }),
+  );
+  // Every ack reached the node (the devices ack at once); give the last ones a moment to be queued.
+  await new Promise((r) => setTimeout(r, 1000));
+  const t1 = Date.now();
+  const cpu1 = cpuSeconds(node.child.pid!);
+  rx.accept(true);
+  await waitFor('backlog drained', () => rx.events() - rx1 >= backlog, 300_000).catch(() => undefined);
+  const drainMs = Date.now() - t1;
+  const drained = rx.events() - rx1;
+  console.log(
+    `${engine.padEnd(6)} drain: ${Math.round(drained / (drainMs / 1000))} events/s (${drained} of ${backlog} queued events in ${(drainMs / 1000).toFixed(1)} s, batches of 100, 16 partitions), ` +
+      `node CPU ${(((cpuSeconds(node.child.pid!) - cpu1) / (drainMs / 1000)) * 100).toFixed(0)}% of one core`,
   );
   for (const d of devices) d.ws.close();
   await stopNode(node, engine);
@@ -188,17 +226,22 @@ async function unicast(engine: string, mode: 'none' | 'refused' | 'hang'): Promi
   const start = Date.now();
   const total = RATE * SECONDS;
   const inflight = new Set<Promise<void>>();
+  let failed = 0;
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / RATE;
     const wait = due - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const pr = api(node.url, '/api/v1/publish', { to: { user: `u${i % USERS}` }, data: { t: Date.now() } }).finally(() => inflight.delete(pr));
+    const pr = api(node.url, '/api/v1/publish', { to: { user: `u${i % USERS}` }, data: { t: Date.now() } })
+      .catch(() => void failed++)
+      .finally(() => inflight.delete(pr));
     inflight.add(pr);
   }
   await Promise.allSettled([...inflight]);
   await waitFor('all received', () => devices.reduce((a, d) => a + d.latencies.length, 0) >= total, 30_000).catch(() => undefined);
   const all = devices.flatMap((d) => d.latencies);
-  console.log(`${engine.padEnd(6)} unicast ${RATE}/s, webhook ${mode.padEnd(7)}: p50 ${p(all, 0.5)} ms, p99 ${p(all, 0.99)} ms, max ${Math.max(...all)} ms (${all.length}/${total} received)`);
+  const closed = devices.filter((d) => d.ws.readyState !== WebSocket.OPEN).length;
+  if (closed > 0) console.log(`  ${closed} devices were disconnected during the run`);
+  console.log(`${engine.padEnd(6)} unicast ${RATE}/s, webhook ${mode.padEnd(7)}: p50 ${p(all, 0.5)} ms, p99 ${p(all, 0.99)} ms, max ${Math.max(...all)} ms (${all.length}/${total} received${failed ? `, ${failed} publishes failed` : ''})`);
   for (const d of devices) d.ws.close();
   await stopNode(node, engine);
   if (rx) {
@@ -208,5 +251,7 @@ async function unicast(engine: string, mode: 'none' | 'refused' | 'hang'): Promi
 }
 
 console.log(`eventsBench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${USERS} devices, ${SECONDS} s per case, unicast at ${RATE}/s`);
-for (const engine of ENGINES) await throughput(engine);
-for (const engine of ENGINES) for (const mode of ['none', 'refused', 'hang'] as const) await unicast(engine, mode);
+const CASES = flag('cases', 'throughput,unicast').split(',');
+const MODES = flag('webhook', 'none,refused,hang').split(',') as ('none' | 'refused' | 'hang')[];
+if (CASES.includes('throughput')) for (const engine of ENGINES) await throughput(engine);
+if (CASES.includes('unicast')) for (const engine of ENGINES) for (const mode of MODES) await unicast(engine, mode);

@@ -60,6 +60,7 @@ export class RedisOutbox implements Outbox {
   private flushing = false;
   private timer: NodeJS.Timeout | undefined;
   private owners = 1;
+  private stopped = false;
   onDrop: Outbox['onDrop'] = () => {};
   busy: Outbox['busy'] = () => false;
 
@@ -94,6 +95,7 @@ export class RedisOutbox implements Outbox {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
+    this.stopped = true;
     // Hand the partitions back at once: another node continues without waiting out the lease.
     await Promise.allSettled([
       ...[...this.held.keys()].map((p) => this.client.eval(RELEASE, 1, this.lease(p), this.me)),
@@ -104,6 +106,7 @@ export class RedisOutbox implements Outbox {
   }
 
   append(partition: number, events: readonly OutboxEvent[]): void {
+    if (this.stopped) return;
     for (const e of events) {
       if (this.buffer.length >= this.o.maxBuffered) this.onDrop(e.type, 'overflow');
       else this.buffer.push({ partition, e });
@@ -114,26 +117,30 @@ export class RedisOutbox implements Outbox {
     }
   }
 
-  /** Writes the buffered events, in order, in one pipeline; on failure they stay and are retried. */
+  /**
+   * Writes the buffered events, in order: commands issued in one tick go out in one write per
+   * Redis node (auto-pipelining; partitions may live on different Cluster nodes, so no MULTI or
+   * explicit pipeline). Events whose write failed stay buffered, in order, and are tried again.
+   */
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
       while (this.buffer.length > 0 && this.client.status === 'ready') {
-        const chunk = this.buffer.slice(0, 1000);
-        const pipe = this.client.pipeline();
-        for (const { partition, e } of chunk) pipe.xadd(this.stream(partition), 'MAXLEN', '~', this.o.maxLen, '*', 't', e.type, 'ts', String(e.ts), 'e', e.json);
-        const res = await pipe.exec();
-        // Entries up to the first failure were written; keep the rest (in order) for the next try.
-        const ok = res ? res.findIndex(([err]) => err !== null) : 0;
-        const written = ok < 0 ? chunk.length : ok;
-        this.buffer.splice(0, written);
-        if (written < chunk.length) throw res?.[written]?.[0] ?? new Error('pipeline failed');
+        const chunk = this.buffer.splice(0, 1000);
+        const res = await Promise.allSettled(
+          chunk.map(({ partition, e }) => this.client.xadd(this.stream(partition), 'MAXLEN', '~', this.o.maxLen, '*', 't', e.type, 'ts', String(e.ts), 'e', e.json)),
+        );
+        const failed = chunk.filter((_, i) => res[i]!.status === 'rejected');
+        if (failed.length > 0) {
+          this.buffer.unshift(...failed);
+          throw (res.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+        }
       }
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message, buffered: this.buffer.length }, 'webhook outbox write failed; retrying');
     } finally {
       this.flushing = false;
-      if (this.buffer.length > 0) {
+      if (this.buffer.length > 0 && !this.stopped) {
         this.flushing = true;
         setTimeout(() => void this.flush(), 500).unref();
       }
@@ -167,19 +174,15 @@ export class RedisOutbox implements Outbox {
   }
 
   async depth(): Promise<OutboxDepth> {
-    const pipe = this.client.pipeline();
-    for (let p = 0; p < this.o.partitions; p++) {
-      pipe.xlen(this.stream(p));
-      pipe.xrange(this.stream(p), '-', '+', 'COUNT', 1);
-    }
-    const res = (await pipe.exec()) ?? [];
+    const P = Array.from({ length: this.o.partitions }, (_, p) => p);
+    const [lens, firsts] = await Promise.all([
+      Promise.all(P.map((p) => this.client.xlen(this.stream(p)))),
+      Promise.all(P.map((p) => this.client.xrange(this.stream(p), '-', '+', 'COUNT', 1))),
+    ]);
     let depth = 0;
     let oldest = Infinity;
-    for (let i = 0; i < res.length; i += 2) {
-      depth += Number(res[i]?.[1] ?? 0);
-      const first = (res[i + 1]?.[1] as StreamEntry[] | undefined)?.[0];
-      if (first) oldest = Math.min(oldest, Number(first[0].split('-')[0]));
-    }
+    for (const n of lens) depth += n;
+    for (const f of firsts) if (f[0]) oldest = Math.min(oldest, Number(f[0][0].split('-')[0]));
     return { depth, oldestAgeMs: oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest) };
   }
 
@@ -189,15 +192,14 @@ export class RedisOutbox implements Outbox {
     const P = this.o.partitions;
     const now = Date.now();
     const members = `${this.o.keyPrefix}webhooks:senders`;
-    const pipe = this.client.pipeline();
     // Senders announce themselves every round; the ones silent for 3 leases are gone.
-    pipe.zadd(members, now, this.me);
-    pipe.zremrangebyscore(members, '-inf', now - 3 * this.o.leaseMs);
-    pipe.zcard(members);
-    for (let p = 0; p < P; p++) pipe.get(this.lease(p));
-    const res = ((await pipe.exec()) ?? []).slice(2);
-    this.owners = Math.max(1, Number(res[0]?.[1]) || 1);
-    const holders = res.slice(1).map(([, v]) => (typeof v === 'string' ? v : null));
+    const [, , senders, holders] = await Promise.all([
+      this.client.zadd(members, now, this.me),
+      this.client.zremrangebyscore(members, '-inf', now - 3 * this.o.leaseMs),
+      this.client.zcard(members),
+      Promise.all(Array.from({ length: P }, (_, p) => this.client.get(this.lease(p)))),
+    ]);
+    this.owners = Math.max(1, senders);
     const fair = Math.ceil(P / this.owners);
     const jobs: Promise<unknown>[] = [];
     for (let p = 0; p < P; p++) {

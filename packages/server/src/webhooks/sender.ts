@@ -47,6 +47,8 @@ export class Sender {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  /** True while reading the outbox fails (Redis away): logged once per streak, not per tick and partition. */
+  private readFailing = false;
 
   constructor(
     private readonly outbox: Outbox,
@@ -81,7 +83,15 @@ export class Sender {
       if (s.running) continue;
       s.running = true;
       const run = this.run(p, s)
-        .catch((err: unknown) => this.log.warn({ err: (err as Error).message, partition: p }, 'webhook outbox read failed'))
+        .then(
+          () => {
+            this.readFailing = false;
+          },
+          (err: unknown) => {
+            if (!this.readFailing) this.log.warn({ err: (err as Error).message, partition: p }, 'webhook outbox read failed; retrying');
+            this.readFailing = true;
+          },
+        )
         .finally(() => {
           s.running = false;
           this.running.delete(run);

@@ -147,6 +147,9 @@ export class Webhooks {
    * the sender gets up to `drainMs` to empty it first; the Redis outbox stays for the other nodes.
    */
   async stop(drainMs: number): Promise<void> {
+    // The last clients' presence updates (offline) resolve a Redis round trip after their close:
+    // let them reach the listener before it goes.
+    await new Promise((r) => setTimeout(r, Math.min(200, drainMs / 4)));
     this.removeListener?.();
     this.unacked?.stop();
     if (this.depthTimer) clearInterval(this.depthTimer);

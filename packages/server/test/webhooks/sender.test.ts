@@ -86,3 +86,30 @@ test('the webhook secret appears in no log line and not in config check output',
   assert.ok(!JSON.stringify(shown).includes(WEBHOOK_SECRET));
   assert.equal(shown.webhookSecret, `<set, ${WEBHOOK_SECRET.length} characters>`);
 });
+
+test('the example receiver of docs/events.md accepts a Herald-signed batch and refuses others', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../helpers/redisServer.js');
+  const { postJson } = await import('../../src/outbound/post.js');
+  const doc = readFileSync(new URL('../../../../docs/events.md', import.meta.url), 'utf8');
+  const code = /```js\n([\s\S]*?)```/.exec(doc)![1]!;
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code.replace('.listen(3000)', `.listen(${port})`)], {
+    env: { ...process.env, HERALD_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    const body = JSON.stringify({ events: [{ id: 'e1', type: 'online', user: 'alice' }] });
+    const o = { timeoutMs: 2000, maxResponseBytes: 1000 };
+    await waitFor('example receiver up', async () => (await postJson(url, body, { ...o, secret: WEBHOOK_SECRET }, false).catch(() => undefined))?.status === 204);
+    await assert.rejects(postJson(url, body, { ...o, secret: 'another-secret-0123456789' }, false), (e: { status?: number }) => e.status === 401);
+    await assert.rejects(postJson(url, body, o, false), (e: { status?: number }) => e.status === 401);
+    await waitFor('event printed', () => out.includes('e1 online alice'));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

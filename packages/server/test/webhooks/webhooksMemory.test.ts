@@ -120,8 +120,8 @@ describe('webhooks (memory engine)', () => {
   test('unacked: fires once for a message nobody acked in time, never for one acked in time', async () => {
     const dan = await on('dan', { device: 'p' });
     dan.autoAck = false; // online, receives, never acks
-    const frank = await on('frank', { device: 'q' }); // acks at once
-    const gus = await on('gus', { device: 'x' }); // acks at once, but a message for device y is not his
+    await on('frank', { device: 'q' }); // acks at once
+    await on('gus', { device: 'x' }); // acks at once, but a message for device y is not his
     const pub = (to: Record<string, string>) => publish(n, { to, data: 'm', notify_unacked_after: 1 });
     const d = await pub({ user: 'dan' });
     const e = await pub({ user: 'eve' }); // offline

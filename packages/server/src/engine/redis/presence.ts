@@ -73,7 +73,7 @@ export class RedisPresence {
    * refresh keeps their hashes' TTL alive and heals records lost to a Redis
    * restart or swept by a reader while this node's liveness key had lapsed.
    */
-  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string }>();
+  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string; connsKey: string; indexed: string }>();
   private readonly members = new Map<string, { key: string; field: string; json: string }>();
   private readonly tenantCounts = new Map<string, number>();
   /** Connections per user and members per room on this node: the users/rooms figures of the node report. */
@@ -163,6 +163,17 @@ export class RedisPresence {
     const ttl = this.opts.keyTtlMs;
     const jobs: (() => Promise<unknown>)[] = [];
     for (const d of this.devices.values()) jobs.push(() => s.heraldHsetIfMine(d.key, d.field, d.json, 'conn', d.conn, ttl));
+    // The connection sets and this incarnation's index too (a Redis restart may have lost them):
+    // plain writes, no online events — these users were online all along.
+    const index = this.keys.nodeConns(this.nodeId, this.boot);
+    for (const [k, d] of this.devices) {
+      jobs.push(async () => {
+        // Checked when issued: a remove issued later goes out after these writes on the same connection.
+        if (this.devices.get(k)?.conn !== d.conn) return;
+        await Promise.all([this.client.hset(d.connsKey, d.conn, `${this.nodeId}|${this.boot}`), this.client.hset(index, d.conn, d.indexed)]);
+      });
+    }
+    jobs.push(() => this.client.sadd(this.keys.nodeBoots(), `${this.boot}:${this.nodeId}`));
     for (const m of this.members.values()) jobs.push(() => s.heraldHsetIfMine(m.key, m.field, m.json, 'node', this.nodeId, ttl));
     for (let i = 0; i < jobs.length; i += RESTORE_CHUNK) await Promise.all(jobs.slice(i, i + RESTORE_CHUNK).map((j) => j()));
   }
@@ -171,18 +182,19 @@ export class RedisPresence {
   async add(d: DevicePresence): Promise<boolean> {
     const json = JSON.stringify({ platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot } satisfies DeviceRecord);
     const key = this.keys.userPresence(d.tenant, d.user);
-    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn });
+    const indexed = JSON.stringify({ tenant: d.tenant, user: d.user, device: d.device, platform: d.platform, since: d.since } satisfies IndexedConn);
+    const connsKey = this.keys.userConns(d.tenant, d.user);
+    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn, connsKey, indexed });
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
-    const indexed = JSON.stringify({ tenant: d.tenant, user: d.user, device: d.device, platform: d.platform, since: d.since } satisfies IndexedConn);
     const s = this.client as unknown as WithScripts;
     // The node's index first: a crash right after it leaves a reapable record, never an unreapable count.
     const [, , , first] = await Promise.all([
       this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexed),
       this.client.hset(key, d.device, json),
       this.client.pexpire(key, this.opts.keyTtlMs),
-      s.heraldConnAdd(this.keys.userConns(d.tenant, d.user), d.conn, `${this.nodeId}|${this.boot}`),
+      s.heraldConnAdd(connsKey, d.conn, `${this.nodeId}|${this.boot}`),
     ]);
     return first === 1;
   }
