@@ -161,3 +161,22 @@ describe('webhooks on Redis, two nodes', () => {
     assert.equal(receiver.accepted().filter((e) => e.type === 'offline' && e.user === 'kim').length, 1);
   });
 });
+
+describe('exact online/offline under races', () => {
+  test('two devices of a user connecting at the same instant on two nodes: one online; leaving together: one offline', async () => {
+    const rounds = 4;
+    for (let i = 0; i < rounds; i++) {
+      const [a, b] = await Promise.all([connect(A, 'ray', { device: 'a' }), connect(B, 'ray', { device: 'b' })]);
+      await waitFor(`online round ${i}`, () => receiver.of('online', 'ray').length === i + 1);
+      a.close();
+      b.close();
+      await waitFor(`offline round ${i}`, () => receiver.of('offline', 'ray').length === i + 1);
+    }
+    // Once both devices are gone, nothing more: exactly one online and one offline per round.
+    await waitFor('all disconnects', () => receiver.of('disconnect', 'ray').length === 2 * rounds);
+    assert.equal(receiver.of('online', 'ray').length, rounds);
+    assert.equal(receiver.of('offline', 'ray').length, rounds);
+    const types = receiver.of('online', 'ray').concat(receiver.of('offline', 'ray')).sort((x, y) => x.ts - y.ts).map((e) => e.type);
+    assert.deepEqual(types, Array.from({ length: rounds }, () => ['online', 'offline']).flat());
+  });
+});
