@@ -44,11 +44,17 @@ export class MemoryOutbox implements Outbox {
   async done(partition: number, entries: readonly OutboxEntry[]): Promise<void> {
     const q = this.queues[partition]!;
     const gone = new Set(entries.map((e) => e.ref));
-    // Taken entries are the head of the queue (one request in flight per partition).
-    let k = 0;
-    while (k < q.length && gone.has(q[k]!.ref)) k++;
-    q.splice(0, k);
-    this.size -= k;
+    // Taken entries sit at the head of the queue (one request in flight per partition); the scan
+    // stops after the last of them, so a done costs the batch, not the queue.
+    const keep: OutboxEntry[] = [];
+    let removed = 0;
+    let i = 0;
+    for (; i < q.length && removed < gone.size; i++) {
+      if (gone.has(q[i]!.ref)) removed++;
+      else keep.push(q[i]!);
+    }
+    q.splice(0, i, ...keep);
+    this.size -= removed;
   }
 
   async depth(): Promise<OutboxDepth> {

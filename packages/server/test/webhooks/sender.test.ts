@@ -113,3 +113,12 @@ test('the example receiver of docs/events.md accepts a Herald-signed batch and r
     child.kill('SIGKILL');
   }
 });
+
+test('the memory outbox removes exactly the entries done, wherever they sit in the head', async () => {
+  const o = new MemoryOutbox(1, 10);
+  o.append(0, ['a', 'b', 'c', 'd'].map((id, i) => ({ type: 'connect' as const, ts: i, json: id })));
+  const taken = await o.take(0, 3);
+  await o.done(0, [taken[0]!, taken[2]!]);
+  assert.deepEqual((await o.take(0, 10)).map((e) => e.json), ['b', 'd']);
+  assert.equal((await o.depth()).depth, 2);
+});
