@@ -122,3 +122,12 @@ test('the memory outbox removes exactly the entries done, wherever they sit in t
   assert.deepEqual((await o.take(0, 10)).map((e) => e.json), ['b', 'd']);
   assert.equal((await o.depth()).depth, 2);
 });
+
+test('every webhook outcome label is documented in docs/operations.md and docs/events.md', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { WEBHOOK_OUTCOMES } = await import('../../src/observability/labels.js');
+  for (const doc of ['operations.md', 'events.md']) {
+    const text = readFileSync(new URL(`../../../../docs/${doc}`, import.meta.url), 'utf8');
+    for (const o of WEBHOOK_OUTCOMES) assert.ok(text.includes('`' + o + '`'), `${o} in ${doc}`);
+  }
+});

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
-import { connect, nodeFactory, publish, startNode, type TestClient } from '../helpers/harness.js';
+import { API_KEY, connect, nodeFactory, publish, startNode, type TestClient } from '../helpers/harness.js';
 import { waitFor } from '../helpers/redisServer.js';
 import type { HeraldNode } from '../../src/node.js';
 import { Receiver } from './receiver.js';
@@ -153,6 +153,32 @@ describe('webhooks (memory engine)', () => {
 describe('webhook configuration and bounds', () => {
   test('a webhook URL without the secret fails start-up with a config error', async () => {
     await assert.rejects(startNode({ webhookUrl: 'http://127.0.0.1:9/hook' }), (err: unknown) => err instanceof ConfigError && /webhookSecret/.test(err.message));
+  });
+
+  test('webhookBatchSize caps events per POST; webhookTimeoutMs fails a POST nobody answers (then retried)', async () => {
+    const small = new Receiver(WEBHOOK_SECRET);
+    await small.start();
+    const m = await node({ webhookUrl: small.url, webhookSecret: WEBHOOK_SECRET, webhookBatchSize: 2, webhookBatchMs: 20, webhookEvents: 'connect,online' });
+    for (const u of ['b1', 'b2', 'b3']) clients.push(await connect(m, u));
+    await waitFor('six events', () => small.unique().length === 6);
+    assert.ok(small.requests.every((r) => r.events.length <= 2), 'at most 2 events per POST');
+    await small.stop();
+
+    const { createServer } = await import('node:http');
+    const hang = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const port = (hang.address() as { port: number }).port;
+    const t = await node({ webhookUrl: `http://127.0.0.1:${port}/`, webhookSecret: WEBHOOK_SECRET, webhookTimeoutMs: 200, webhookBatchMs: 20, webhookMaxBackoffMs: 200 });
+    clients.push(await connect(t, 'slowpoke'));
+    await waitFor('timed-out attempts retried', () => t.webhooks!.stats.total('retried') >= 2 * 2);
+    assert.match(String((t.webhooks!.status().lastError as { message: string }).message), /no answer within 200 ms/);
+    // The admin feed shows the outbox depth and the last delivery error.
+    const res = await fetch(t.url + '/admin/api/stats', { headers: { authorization: `Bearer ${API_KEY}` } });
+    const body = (await res.json()) as { webhooks: { outboxDepth: number; lastError: { message: string } } };
+    assert.ok(body.webhooks.outboxDepth >= 0);
+    assert.match(body.webhooks.lastError.message, /no answer/);
+    hang.closeAllConnections();
+    hang.close();
   });
 
   test('the memory outbox is bounded: over webhookMemoryMaxEvents new events are dropped and counted', async () => {

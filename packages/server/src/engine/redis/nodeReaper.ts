@@ -21,7 +21,6 @@ import type { RedisKeys } from './keys.js';
 
 interface WithScripts {
   heraldConnRemove(key: string, conn: string): Promise<number>;
-  heraldHdelIf(key: string, field: string, prop: string, expected: string): Promise<number>;
 }
 
 /** What `nodeConns` holds per connection. */
@@ -55,9 +54,9 @@ export async function reapDeadNodes(client: Redis | Cluster, keys: RedisKeys, me
       } catch {
         continue;
       }
+      // Only the connection set: presence records of dead incarnations are already invisible to
+      // readers (boot check) and swept by them (presence.ts).
       const last = (await s.heraldConnRemove(keys.userConns(rec.tenant, rec.user), conn)) === 1;
-      // The presence record too, unless the device reconnected meanwhile (another conn owns the field).
-      await s.heraldHdelIf(keys.userPresence(rec.tenant, rec.user), rec.device, 'conn', conn);
       out.push({ ...rec, node, conn, last });
     }
     await Promise.all([client.del(index), client.srem(keys.nodeBoots(), m)]);
