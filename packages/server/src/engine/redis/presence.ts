@@ -25,6 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
+import { CONN_ADD, CONN_REMOVE } from './scripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -95,7 +96,11 @@ export class RedisPresence {
     private readonly opts: PresenceOptions,
     private readonly logger: Logger,
     private local: LocalView | undefined = undefined,
-  ) {}
+  ) {
+    // The connection-set scripts belong to presence (and the reaper, on the same client).
+    client.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
+    client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
+  }
 
   async start(local: LocalView): Promise<void> {
     this.local = local;

@@ -38,7 +38,7 @@ import type {
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
 import { DEFAULT_PRESENCE, RedisPresence, type PresenceOptions } from './presence.js';
-import { CONN_ADD, CONN_REMOVE, APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
+import { APPEND, DEVICE_CURSORS, FIRST_FOR_DEVICE, HDEL_IF, HSET_IF_MINE, IDEMPOTENCY_CLAIM, IDEMPOTENCY_RENEW, TAKE_TOKENS, NEWEST, READ_AFTER, SET_CURSOR } from './scripts.js';
 import { ChannelSubscriptions } from './subscriptions.js';
 import { RedisInbox } from './redisInbox.js';
 import { RedisKeyStore } from './redisKeyStore.js';
@@ -346,8 +346,6 @@ export class RedisEngine implements Engine {
     c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
     c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
     c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
-    c.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
-    c.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
   }
 
   /**
