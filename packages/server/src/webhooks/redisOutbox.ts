@@ -161,9 +161,23 @@ export class RedisOutbox implements Outbox {
       const got = parse(claimed);
       if (got.length > 0) return got;
       h.claim = false;
+      await this.forgetIdleConsumers(key);
     }
     const res = (await this.client.xreadgroup('GROUP', GROUP, this.me, 'COUNT', max, 'STREAMS', key, '>')) as [string, StreamEntry[]][] | null;
     return parse(res?.[0]?.[1] ?? []);
+  }
+
+  /**
+   * Each node incarnation reads as its own consumer; after a takeover, the consumers left with
+   * nothing pending (dead or moved on) are removed, so restarts do not pile them up in the group.
+   */
+  private async forgetIdleConsumers(key: string): Promise<void> {
+    const list = (await this.client.xinfo('CONSUMERS', key, GROUP)) as (string | number)[][];
+    for (const fields of list) {
+      const get = (k: string): string | number | undefined => fields[fields.indexOf(k) + 1];
+      const name = String(get('name'));
+      if (name !== this.me && Number(get('pending')) === 0) await this.client.xgroup('DELCONSUMER', key, GROUP, name);
+    }
   }
 
   async done(partition: number, entries: readonly OutboxEntry[]): Promise<void> {

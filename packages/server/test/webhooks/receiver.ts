@@ -29,6 +29,9 @@ export class Receiver {
   /** Status answered per request; `queue` first (one entry per request), then `status`. */
   queue: number[] = [];
   status = 200;
+  /** While true, requests are read and recorded (status 0) but never answered. */
+  hang = false;
+  private readonly hung = new Set<import('node:http').ServerResponse>();
   private server: Server | undefined;
   port = 0;
 
@@ -44,6 +47,11 @@ export class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
+        if (this.hang) {
+          this.requests.push({ raw, signature: req.headers['herald-signature'] as string | undefined, status: 0, events: [] });
+          this.hung.add(res);
+          return;
+        }
         const status = this.queue.length > 0 ? this.queue.shift()! : this.status;
         let events: ReceivedEvent[] = [];
         try {
@@ -59,6 +67,13 @@ export class Receiver {
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
     return this;
+  }
+
+  /** Ends the hanging requests (their senders see a failure and retry). */
+  release(): void {
+    this.hang = false;
+    for (const res of this.hung) res.destroy();
+    this.hung.clear();
   }
 
   async stop(): Promise<void> {

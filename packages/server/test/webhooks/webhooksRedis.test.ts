@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../../src/node.js';
 import { API_KEY, SECRET, connect, publish, startNode, type TestClient } from '../helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
+import { partitionOf } from '../../src/webhooks/event.js';
 import { Receiver } from './receiver.js';
 
 const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
@@ -111,7 +112,7 @@ describe('webhooks on Redis, two nodes', () => {
     assert.ok(A.webhooks!.stats.total('retried') + B.webhooks!.stats.total('retried') > 0, 'failed attempts were retried');
   });
 
-  test('kill -9 of the node holding a user ends in disconnect (1006, node lost) and offline from another node', async () => {
+  test('kill -9 of the node holding a user, mid-request: its events are sent by another node, then disconnect (1006, node lost) and offline', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], {
       env: {
@@ -137,28 +138,52 @@ describe('webhooks on Redis, two nodes', () => {
     const exited = new Promise((r) => child.once('exit', r));
     const url = `http://127.0.0.1:${port}`;
     await waitFor('doomed node up', async () => (await fetch(url + '/healthz').catch(() => undefined))?.ok, 20_000);
-    const kim = await connect({ url } as HeraldNode, 'kim', { device: 'k1', platform: 'pos' });
+    // The doomed node takes its fair share of outbox partitions; kim's events go to one of them.
+    const leases = () => Promise.all(Array.from({ length: 16 }, (_, p) => admin.get(`${prefix}webhooks:{${p}}:lease`)));
+    const held = await waitFor('the doomed node sends some partitions', async () => {
+      const l = await leases();
+      const mine = l.flatMap((v, p) => (v?.startsWith('doomed:') ? [p] : []));
+      return mine.length > 0 ? mine : undefined;
+    }, 10_000);
+    const user = Array.from({ length: 200 }, (_, i) => `kim${i}`).find((u) => held.includes(partitionOf('default', u, 16)))!;
+    const stream = `${prefix}webhooks:{${partitionOf('default', user, 16)}}:outbox`;
+    // The receiver hangs: the doomed node reads kim's connect/online and dies mid-request.
+    receiver.hang = true;
+    const kim = await connect({ url } as HeraldNode, user, { device: 'k1', platform: 'pos' });
     clients.push(kim);
-    await waitFor('kim online', () => receiver.of('online', 'kim').length === 1, 10_000);
+    await waitFor('doomed has the events in flight', async () => {
+      const pending = (await admin.xpending(stream, 'herald-webhooks')) as [number, string, string, [string, string][] | null];
+      return pending[0] > 0 && (pending[3] ?? []).some(([c]) => c.startsWith('doomed:'));
+    }, 10_000);
     const killedAt = Date.now();
     child.kill('SIGKILL');
     await exited;
-    await waitFor('offline after the crash', () => receiver.of('offline', 'kim').length === 1, 20_000);
+    receiver.release();
+    // Another node takes the partition over, claims the entries the dead sender had read, sends them.
+    await waitFor('online sent again by a survivor', () => receiver.of('online', user).length === 1, 20_000);
+    assert.equal(receiver.of('online', user)[0]!.node, 'doomed', 'emitted by the node that held the device');
+    assert.equal(receiver.of('connect', user).length, 1);
+    await waitFor('offline after the crash', () => receiver.of('offline', user).length === 1, 20_000);
     const tookMs = Date.now() - killedAt;
-    const lost = receiver.of('disconnect', 'kim');
+    const lost = receiver.of('disconnect', user);
     assert.equal(lost.length, 1);
     assert.equal(lost[0]!.code, 1006);
     assert.equal(lost[0]!.reason, 'node lost');
     assert.equal(lost[0]!.device, 'k1');
     assert.equal(lost[0]!.platform, 'pos');
-    const off = receiver.of('offline', 'kim')[0]!;
+    const off = receiver.of('offline', user)[0]!;
     assert.notEqual(off.node, 'doomed');
     assert.ok(['wh-a', 'wh-b'].includes(off.node));
     assert.ok(tookMs < 15_000, `offline within the bound (${tookMs} ms)`);
     // Reaped once: exactly one offline even though both survivors scan.
     A.webhooks!.poke();
     B.webhooks!.poke();
-    assert.equal(receiver.accepted().filter((e) => e.type === 'offline' && e.user === 'kim').length, 1);
+    assert.equal(receiver.accepted().filter((e) => e.type === 'offline' && e.user === user).length, 1);
+    // Its outbox partitions were taken over, and its consumer removed from the group.
+    await waitFor('dead consumer forgotten', async () => {
+      const consumers = (await admin.xinfo('CONSUMERS', stream, 'herald-webhooks')) as unknown[][];
+      return !consumers.some((c) => String(c[1]).startsWith('doomed:'));
+    }, 10_000);
   });
 });
 
