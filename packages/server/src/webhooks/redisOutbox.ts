@@ -206,10 +206,11 @@ export class RedisOutbox implements Outbox {
     const P = this.o.partitions;
     const now = Date.now();
     const members = `${this.o.keyPrefix}webhooks:senders`;
-    // Senders announce themselves every round; the ones silent for 3 leases are gone.
+    // Senders announce themselves every round (a third of a lease); one silent for 1.5 leases is
+    // gone, so the survivors' fair share grows and they take its partitions over.
     const [, , senders, holders] = await Promise.all([
       this.client.zadd(members, now, this.me),
-      this.client.zremrangebyscore(members, '-inf', now - 3 * this.o.leaseMs),
+      this.client.zremrangebyscore(members, '-inf', now - 1.5 * this.o.leaseMs),
       this.client.zcard(members),
       Promise.all(Array.from({ length: P }, (_, p) => this.client.get(this.lease(p)))),
     ]);
