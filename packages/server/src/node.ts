@@ -39,6 +39,8 @@ import { LoadShedder } from './limits/loadShedder.js';
 import { Rebalancer } from './gateway/rebalancer.js';
 import { ConfigActions, reloadAndLog } from './admin/configActions.js';
 import { registerProtectionMetrics } from './observability/protectionMetrics.js';
+import { Webhooks } from './webhooks/webhooks.js';
+import { reportLostNodes } from './webhooks/lostNodes.js';
 
 export interface HeraldNode {
   /** The port actually bound (useful with port 0). */
@@ -62,6 +64,8 @@ export interface HeraldNode {
   readonly ingest: readonly IngestSource[];
   /** The hooks in the path that are configured (connect, join, publish, rpc): other transports reuse `hooks.connect`. */
   readonly hooks: Hooks;
+  /** Set when webhookUrl is: the outbox, sender and their counters (docs/events.md). */
+  readonly webhooks: Webhooks | undefined;
   /**
    * Hooks run first on a graceful shutdown, e.g. stopping stream-ingest
    * consumers so no new work is taken (each bounded by the shutdown timeout).
@@ -165,7 +169,18 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       : undefined;
   registerProtectionMetrics(metrics, { shedder, live, rebalanced: () => rebalancer?.closed ?? 0 });
   const hub = gw.hub;
-  const publisher = new Publisher(engine, hub, stats, { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs }, limiter, gw.roomParts.roomPublisher);
+  const publisher = new Publisher(
+    engine,
+    hub,
+    stats,
+    { maxMessageBytes: config.maxMessageBytes, idempotencyTtlMs: config.idempotencyTtlSec * 1000, idempotencyLeaseMs: config.idempotencyLeaseMs, notifyUnackedMaxSec: config.notifyUnackedMaxSec },
+    limiter,
+    gw.roomParts.roomPublisher,
+  );
+  // Crashed nodes' connections end on the seam (disconnect 1006 "node lost", offline), once for the cluster.
+  reportLostNodes(engine, events);
+  const webhooks = await Webhooks.start({ config, nodeId, engine, events, registry: metrics.registry, log });
+  publisher.watchUnacked = webhooks?.watchUnacked;
 
   publisher.refuseEphemeral = () => (shedder.level >= 2 ? shedder.retryAfterSec : 0);
   await engine.start((ev) => hub.onBusEvent(ev), gw.registry);
@@ -201,6 +216,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     startedAt,
     ingestSources: () => ingestRows(ingestSources),
     protection: () => ({ loadShedding: shedder.state, config: { reloads: live.reloads }, rebalance: { enabled: rebalancer !== undefined, closed: rebalancer?.closed ?? 0 } }),
+    webhooks: () => webhooks?.status(),
   });
   const adminUsers = new AdminUserActions({
     apiKey: config.apiKey,
@@ -325,6 +341,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       await gw.closeAll(CloseCode.GoingAway, 'server shutting down', budget, Math.min(config.drainWindowMs, Math.floor(budget * 0.8)));
       log.info({ ms: Date.now() - t0 }, 'clients closed');
       gw.close();
+      // The clients' disconnect/offline events are queued by now: send (memory) or hand over (Redis).
+      if (webhooks) await bounded(webhooks.stop(left() / 2), Math.max(left() / 2, 100));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -352,6 +370,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     events,
     ingest: ingestSources,
     hooks,
+    webhooks,
     onDrain,
     get draining() {
       return draining;

@@ -55,6 +55,8 @@ export interface AdminDeps {
   ingestSources?(): object[];
   /** Load shedding, reloads and balancing state for the page (issue 21). */
   protection?: () => Record<string, unknown>;
+  /** Webhook outbox depth and last delivery error, when webhooks are on. */
+  webhooks?: () => Record<string, unknown> | undefined;
 }
 
 
@@ -191,6 +193,7 @@ export class AdminHandler {
       eventLoopLagMs: { mean: lag.mean * 1000, p99: lag.p99 * 1000, max: lag.max * 1000 },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       engineStats: engineStats ?? null,
+      webhooks: this.d.webhooks?.() ?? null,
       nodes,
       ingest: this.d.ingestSources?.() ?? [],
       protection: this.d.protection?.() ?? null,

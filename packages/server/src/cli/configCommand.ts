@@ -11,7 +11,7 @@ import { envName, serviceLinkVariables } from '../config/names.js';
 import { applyDevMode } from '../config/devMode.js';
 import { resolveServeConfig, CONFIG_ERROR_EXIT } from './serve.js';
 
-const SECRET_KEYS = new Set(['jwtSecret', 'apiKey']);
+const SECRET_KEYS = new Set(['jwtSecret', 'apiKey', 'webhookSecret']);
 
 /** redis://user:password@host → redis://user:****@host */
 export function maskUrlPassword(url: string): string {
@@ -27,7 +27,7 @@ export function maskedConfig(config: HeraldConfig): Record<string, unknown> {
     if (SECRET_KEYS.has(key)) {
       const given = (config as Record<string, unknown>)[key];
       out[key] = typeof given === 'string' && given !== '' ? `<set, ${given.length} characters>` : dev ? '<dev mode: generated at start>' : '<unset>';
-    } else if (key === 'redisUrl' && typeof v === 'string') out[key] = maskUrlPassword(v);
+    } else if ((key === 'redisUrl' || key === 'webhookUrl') && typeof v === 'string') out[key] = maskUrlPassword(v);
     else out[key] = v ?? null;
   }
   return out;

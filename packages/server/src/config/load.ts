@@ -95,6 +95,10 @@ export function loadConfig(opts: LoadOptions = {}): HeraldConfig {
   const merged = Object.assign({}, ...sources.map((s) => s.values));
   const result = configSchema.safeParse(merged);
   if (!result.success) throw describeIssue(result.error.issues[0]!, sources);
+  // Webhooks are always signed: a URL without the secret would send events nobody can verify.
+  if (result.data.webhookUrl !== undefined && result.data.webhookSecret === undefined) {
+    throw new ConfigError('webhookUrl (HERALD_WEBHOOK_URL) requires webhookSecret (HERALD_WEBHOOK_SECRET, at least 16 characters): webhook calls are always signed', 'webhookSecret');
+  }
   return result.data;
 }
 

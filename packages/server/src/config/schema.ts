@@ -226,6 +226,31 @@ export const CONFIG_KEYS = {
     doc: 'Codec for stored payloads (inbox; docs/delivery.md#compressed-storage): auto (zstd where node:zlib has it, else deflate), zstd, deflate or none. Entries are flagged, so any setting reads every entry.',
   },
   storageCompressThresholdBytes: { type: int(64, 64 * 1024 * 1024).default(1_024), doc: 'Stored payloads of at least this many bytes are compressed (when storageCompression is not none).' },
+  webhookUrl: {
+    type: z.string().url().refine((u) => /^https?:\/\//.test(u), 'expected http:// or https://').optional(),
+    doc: 'Where lifecycle events are POSTed as signed {"events":[…]} batches (docs/events.md). Requires webhookSecret. Unset: no webhooks.',
+  },
+  webhookEvents: {
+    type: list(z.enum(['connect', 'disconnect', 'online', 'offline', 'join', 'leave', 'publish', 'acked', 'unacked'])).default([]),
+    doc: 'Event types sent to webhookUrl (comma-separated, e.g. online,offline,unacked). Empty: every type.',
+  },
+  webhookBatchSize: { type: int(1, 10_000).default(100), doc: 'Most events in one webhook POST.' },
+  webhookBatchMs: { type: int(1, 60_000).default(200), doc: 'Longest wait to fill a webhook batch, ms: events are sent at most this long after they happen (when the receiver keeps up).' },
+  webhookTimeoutMs: { type: int(100, 120_000).default(5_000), doc: 'Timeout of one webhook POST, ms (then retried).' },
+  webhookConcurrency: {
+    type: int(1, 1_024).default(16),
+    doc: 'Webhook partitions (by tenant+user hash): each has at most one POST in flight, so events of one user stay in order. Also the most POSTs in flight per cluster. Keep it equal on every node.',
+  },
+  webhookRetentionSec: { type: int(60, 30 * 86_400).default(86_400), doc: 'How long an undelivered event is retried before it is dropped (and counted), seconds.' },
+  webhookMaxBackoffMs: { type: int(100, 3_600_000).default(60_000), doc: 'Longest wait between two attempts of a failing webhook batch, ms (exponential from 500 ms, with jitter).' },
+  webhookMemoryMaxEvents: { type: int(1, 10_000_000).default(100_000), doc: 'Memory engine: events waiting for the webhook at most; newer ones are dropped (counted) while the outbox is full. Lost on a crash.' },
+  webhookRedisMaxEvents: { type: int(1000, 100_000_000).default(1_000_000), doc: 'Redis engine: events per outbox partition stream at most (approximate trim of the oldest when over it; counted as dropped).' },
+  notifyUnackedMaxSec: { type: int(1, 30 * 86_400).default(86_400), doc: 'Largest notify_unacked_after a publish may ask for, seconds (over it: HTTP 400).' },
+  nodeHeartbeatMs: { type: int(50, 60_000).default(5_000), doc: 'Redis engine: how often a node proves it is alive and looks for crashed nodes, ms (capped at a third of nodeTtlMs).' },
+  nodeTtlMs: {
+    type: int(300, 300_000).default(15_000),
+    doc: 'Redis engine: a node silent this long is dead: its devices leave presence, and another node emits disconnect (1006, "node lost") and offline for them within nodeTtlMs + nodeHeartbeatMs.',
+  },
   adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;
 

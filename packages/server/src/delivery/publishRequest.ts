@@ -33,6 +33,8 @@ export const publishSchema = z.strictObject({
   reliable: z.boolean().optional(),
   ttl: z.number().int().positive().max(365 * 86_400).optional(),
   idempotency_key: z.string().min(1).max(256).refine(isWellFormedId, ILL_FORMED).optional(),
+  /** Seconds: no device of the user acked the message by then → one `unacked` webhook event (docs/events.md). */
+  notify_unacked_after: z.number().int().positive().max(365 * 86_400).optional(),
 });
 
 export type PublishBody = z.output<typeof publishSchema>;

@@ -4,7 +4,7 @@
  * hand to the engine for the other nodes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Engine, StoredMessage } from '../engine/types.js';
+import type { Engine, InboxMessage, StoredMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { ApiError } from '../errors.js';
@@ -35,6 +35,8 @@ export interface PublisherSettings {
   idempotencyTtlMs: number;
   /** Lease of a pending idempotency claim (delivery/idempotency.ts). */
   idempotencyLeaseMs?: number;
+  /** Largest `notify_unacked_after`, seconds (config notifyUnackedMaxSec). */
+  notifyUnackedMaxSec?: number;
 }
 
 const DEFAULT_IDEMPOTENCY_LEASE_MS = 5_000;
@@ -52,6 +54,14 @@ export class Publisher {
     /** Room targets: history (offsets) when the room keeps it. */
     private readonly rooms?: RoomPublisher,
   ) {}
+
+  /**
+   * Set by the webhooks when they send `unacked` events: registers the deadline of a stored
+   * message (`notify_unacked_after`); never rejects (a failure is logged there — the message is
+   * stored, and failing the publish would make a retry store it twice). Unset: the option is
+   * accepted and has no effect.
+   */
+  watchUnacked: ((tenant: string, user: string, m: InboxMessage, afterSec: number) => Promise<void>) | undefined;
 
   /**
    * Validates and publishes an untrusted body. `fieldPrefix` prefixes error field names (batch items);
@@ -124,6 +134,12 @@ export class Publisher {
     if (bytes > this.s.maxMessageBytes) {
       throw new ApiError('payload_too_large', `${fieldPrefix}${field}: ${bytes} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + field);
     }
+    const notifyAfter = body.notify_unacked_after;
+    if (notifyAfter !== undefined) {
+      const max = this.s.notifyUnackedMaxSec ?? 86_400;
+      if (!reliable) throw new ApiError('invalid_field', `${fieldPrefix}notify_unacked_after: only reliable messages are acked`, fieldPrefix + 'notify_unacked_after');
+      if (notifyAfter > max) throw new ApiError('invalid_field', `${fieldPrefix}notify_unacked_after: at most ${max} seconds`, fieldPrefix + 'notify_unacked_after');
+    }
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
     const ts = Date.now();
@@ -153,8 +169,12 @@ export class Publisher {
             );
             seq[route.user] = stored.seq;
             if (stored.duplicate) firstId = stored.id;
-            // A duplicate was offered when it was first stored (and is in the inbox for every device).
-            else this.hub.deliverInbox(route.tenant, route.user, stored);
+            // A duplicate was offered when it was first stored (and is in the inbox for every device);
+            // its unacked deadline was set then too.
+            else {
+              this.hub.deliverInbox(route.tenant, route.user, stored);
+              if (notifyAfter !== undefined && this.watchUnacked) await this.watchUnacked(route.tenant, route.user, stored, notifyAfter);
+            }
           }),
         ),
       );

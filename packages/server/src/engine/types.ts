@@ -93,6 +93,12 @@ export interface DevicePresence {
   since: number;
 }
 
+/** A connection of a node that died without closing it. */
+export interface LostConnection extends DevicePresence {
+  /** True when no other connection of the user is left in the cluster. */
+  last: boolean;
+}
+
 export interface RoomMember {
   user: string;
   device: string;
@@ -189,8 +195,19 @@ export interface IdempotencyStore {
 
 /** Who is online where: devices of users and members of rooms, across nodes. */
 export interface PresenceStore {
-  presenceAdd(device: DevicePresence): Promise<void>;
-  presenceRemove(device: DevicePresence): Promise<void>;
+  /**
+   * Records a connection; resolves true when it is now the user's only connection in the whole
+   * cluster (decided atomically by the engine: exactly one of two racing first devices is first).
+   */
+  presenceAdd(device: DevicePresence): Promise<boolean>;
+  /** Removes a connection; resolves true when it was the user's last one in the cluster (once, even if called twice). */
+  presenceRemove(device: DevicePresence): Promise<boolean>;
+  /**
+   * Connections of nodes found dead (crashed, not shut down), reported once for the cluster by the
+   * node that claimed the dead incarnation, with `last` set when it was the user's last connection.
+   * Optional: a single-process engine has no other nodes to lose.
+   */
+  onNodeLost?(listener: (lost: LostConnection[]) => void): void;
   roomJoin(tenant: string, room: string, member: RoomMember): Promise<void>;
   roomLeave(tenant: string, room: string, member: RoomMember): Promise<void>;
   userPresence(tenant: string, user: string): Promise<DevicePresence[]>;

@@ -2,7 +2,7 @@
  * The one event seam: every lifecycle fact of a node is emitted here, once,
  * from the place where it happens — connections, cluster presence, rooms,
  * client publishes, and the reliable delivery of each message. Metrics and
- * the admin page read from it; webhooks (docs/events.md) will too.
+ * the admin page read from it, and so do webhooks (webhooks/, docs/events.md).
  *
  * Cost: listeners are plain objects with optional methods. Emitting loops
  * over the listeners of that one kind, passing references the caller already

@@ -156,8 +156,9 @@ export class Activation {
     s.reliable.begin();
     started();
     engine.presenceAdd(this.presenceOf(s)).then(
-      // A device that replaced its own older connection was online all along.
-      () => older === undefined && this.reportOnline(s),
+      // The engine decides "first in the cluster" atomically. A device that replaced its own older
+      // session was online all along.
+      (first) => first && older === undefined && d.events.online(s.tenant, s.user, s),
       (err: unknown) => d.log.warn({ err }, 'presence add failed'),
     );
     this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id }), 'replace publish');
@@ -194,8 +195,9 @@ export class Activation {
     if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: s.tenant });
     rooms.leaveAll(s, r.roomsEmptied);
     engine.presenceRemove(this.presenceOf(s)).then(
-      // A replaced connection (4004) leaves its place to the new one: the user stays online.
-      () => s.closeCode !== CloseCode.Replaced && this.reportOffline(s),
+      // `last` is decided atomically by the engine. A replaced session (4004) leaves its place to
+      // the new one: the user stays online.
+      (last) => last && s.closeCode !== CloseCode.Replaced && this.d.events.offline(s.tenant, s.user, 'disconnected', s),
       (err: unknown) => this.d.log.warn({ err }, 'presence remove failed'),
     );
     return true;
@@ -203,35 +205,6 @@ export class Activation {
 
   private presenceOf(s: GatewaySession): DevicePresence {
     return { tenant: s.tenant, user: s.user, device: s.device, platform: s.platform, node: this.d.nodeId, conn: s.id, since: s.connectedAt };
-  }
-
-  /**
-   * `online` when this is the user's only device in the cluster. Read only when someone listens:
-   * it costs a presence read per connect. Exact on one node; across nodes two devices connecting
-   * at the same instant, or a device replacing itself on another node, can make this read
-   * ambiguous: exact cluster-wide transitions need the engine to decide them atomically.
-   */
-  private reportOnline(s: GatewaySession): void {
-    const { events, engine } = this.d;
-    if (!events.has('online')) return;
-    engine.userPresence(s.tenant, s.user).then(
-      (devices) => {
-        if (devices.length === 1 && devices[0]!.conn === s.id) events.online(s.tenant, s.user, s);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
-  }
-
-  /** `offline` when no device of the user is left in the cluster. */
-  private reportOffline(s: GatewaySession): void {
-    const { events, engine } = this.d;
-    if (!events.has('offline')) return;
-    engine.userPresence(s.tenant, s.user).then(
-      (devices) => {
-        if (devices.length === 0) events.offline(s.tenant, s.user, 'disconnected', s);
-      },
-      (err: unknown) => this.d.log.warn({ err }, 'presence read failed'),
-    );
   }
 
   private background(p: Promise<unknown>, what: string): void {

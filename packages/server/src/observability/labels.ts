@@ -59,3 +59,10 @@ export type HookCallResult = (typeof HOOK_CALL_RESULTS)[number];
  */
 export const HOOK_FAILURE_REASONS = ['timeout', 'network', 'status', 'too_large', 'bad_json', 'bad_answer', 'breaker_open', 'queue_full', 'queue_timeout'] as const;
 export type HookFailureReason = (typeof HOOK_FAILURE_REASONS)[number];
+
+/**
+ * `herald_webhook_events_total{type,outcome}` (docs/events.md): what happened to webhook events.
+ * `rejected`: an attempt answered 4xx other than 408/429 (retried all the same).
+ */
+export const WEBHOOK_OUTCOMES = ['emitted', 'delivered', 'retried', 'rejected', 'dropped_retention', 'dropped_overflow'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];

@@ -17,7 +17,7 @@ export type { Logger };
 
 /** Paths censored wherever they appear (top level or one level down). */
 export const REDACT_PATHS = [
-  'token', '*.token', 'apiKey', '*.apiKey', 'key', '*.key', 'jwtSecret', '*.jwtSecret', 'secret', '*.secret', 'password', '*.password',
+  'token', '*.token', 'apiKey', '*.apiKey', 'key', '*.key', 'jwtSecret', '*.jwtSecret', 'secret', '*.secret', 'password', '*.password', 'webhookSecret', '*.webhookSecret',
   'authorization', '*.authorization', 'cookie', '*.cookie', 'set-cookie', '*["set-cookie"]', 'headers.authorization', 'headers.cookie',
   'data', '*.data', 'body', '*.body', 'payload', '*.payload', 'query', '*.query',
 ];

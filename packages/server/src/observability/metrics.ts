@@ -77,7 +77,7 @@ export function readGauge(registry: client.Registry, name: string, help: string,
 }
 
 const TARGETS: DeliveredTarget[] = ['user', 'device', 'room', 'tenant', 'all'];
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const ENGINE_STATS_BUDGET_MS = 1000;
 const LOOP_WINDOW_MS = 5000;
 

@@ -143,6 +143,13 @@ function render(s) {
   $('lat-ack').textContent = latencyText(s.latency.ack, old && old.latency.ack);
   $('loop').textContent = s.eventLoopLagMs.p99.toFixed(1) + ' ms';
   $('rss').textContent = fmtBytes(s.memory.rssBytes);
+  // Webhooks (docs/events.md): events waiting, and the last delivery error.
+  const wh = s.webhooks;
+  $('wh-depth').textContent = wh ? fmtInt(wh.outboxDepth) : 'off';
+  $('wh-error').textContent = !wh
+    ? 'no webhookUrl set'
+    : (wh.lastError ? 'last error: ' + wh.lastError.message + ' at ' + new Date(wh.lastError.at).toLocaleTimeString() : 'no delivery error') +
+      ' · oldest ' + fmtDuration(wh.outboxOldestAgeSec);
 
   for (const k of ['published', 'delivered']) {
     const r = rate(k);

@@ -34,6 +34,8 @@ export class MemoryEngine implements Engine {
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
   /** Appends made once per user and key (AppendOnce): userKey \0 key → the stored seq and id. */
   private readonly appended = new Map<string, { seq: number; id: string; expiresAt: number }>();
+  /** Connections per user (tenant\0user): presenceAdd/Remove decide online/offline from it. */
+  private readonly userConns = new Map<string, number>();
   private local: LocalView | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastRetention: Retention | undefined;
@@ -131,8 +133,20 @@ export class MemoryEngine implements Engine {
     this.idempotency.delete(key);
   }
 
-  async presenceAdd(_device: DevicePresence): Promise<void> {}
-  async presenceRemove(_device: DevicePresence): Promise<void> {}
+  /** One process: the user's connection count here is the cluster's, so first/last are exact. */
+  async presenceAdd(d: DevicePresence): Promise<boolean> {
+    const k = d.tenant + '\u0000' + d.user;
+    const n = (this.userConns.get(k) ?? 0) + 1;
+    this.userConns.set(k, n);
+    return n === 1;
+  }
+  async presenceRemove(d: DevicePresence): Promise<boolean> {
+    const k = d.tenant + '\u0000' + d.user;
+    const n = (this.userConns.get(k) ?? 0) - 1;
+    if (n > 0) this.userConns.set(k, n);
+    else this.userConns.delete(k);
+    return n === 0;
+  }
   async roomJoin(_tenant: string, _room: string, _member: RoomMember): Promise<void> {}
   async roomLeave(tenant: string, room: string, member: RoomMember): Promise<void> {
     await this.roomState(tenant, room, member, undefined);

@@ -102,6 +102,26 @@ export class RedisKeys {
     return this.prefix + 'node:{' + esc(node) + '}';
   }
 
+  /** Hash: conn id → `node|boot` of every connection of the user: its length decides online/offline atomically. */
+  userConns(tenant: string, user: string): string {
+    return this.prefix + 'u' + this.userTag(tenant, user) + ':conns';
+  }
+
+  /** Hash: conn id → device record (JSON) of every connection one node incarnation holds, for reaping it after a crash. */
+  nodeConns(node: string, boot: string): string {
+    return this.prefix + 'node:{' + esc(node) + '}:' + boot + ':conns';
+  }
+
+  /** Set of `boot:node` of node incarnations that hold or held connections and were not reaped yet. */
+  nodeBoots(): string {
+    return this.prefix + 'nodeboots';
+  }
+
+  /** String: the claim of the node that reaps a dead incarnation (once for the cluster). */
+  reapClaim(node: string, boot: string): string {
+    return this.prefix + 'node:{' + esc(node) + '}:' + boot + ':reap';
+  }
+
   /** Hash: a shared token bucket (rate limits across nodes). */
   rate(key: string): string {
     return this.prefix + 'rate:{' + esc(key) + '}';

@@ -22,8 +22,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import type { DevicePresence, LocalView, RoomMember, Route } from '../types.js';
+import type { DevicePresence, LocalView, LostConnection, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
+import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
+import { CONN_ADD, CONN_REMOVE } from './scripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -57,6 +59,8 @@ interface MemberRecord {
 interface WithScripts {
   heraldHdelIf(key: string, field: string, prop: string, expected: string): Promise<number>;
   heraldHsetIfMine(key: string, field: string, value: string, prop: string, mine: string, ttlMs: number): Promise<number>;
+  heraldConnAdd(key: string, conn: string, owner: string): Promise<number>;
+  heraldConnRemove(key: string, conn: string): Promise<number>;
 }
 
 /** Records written per round trip when restoring: bounded bursts, not one giant pipeline. */
@@ -72,7 +76,7 @@ export class RedisPresence {
    * refresh keeps their hashes' TTL alive and heals records lost to a Redis
    * restart or swept by a reader while this node's liveness key had lapsed.
    */
-  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string }>();
+  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string; connsKey: string; indexed: string }>();
   private readonly members = new Map<string, { key: string; field: string; json: string }>();
   private readonly tenantCounts = new Map<string, number>();
   /** Connections per user and members per room on this node: the users/rooms figures of the node report. */
@@ -83,6 +87,9 @@ export class RedisPresence {
   private total = 0;
   /** Liveness answers are cached briefly: a fan-out of presence reads must not cost a GET per record. */
   private readonly liveCache = new Map<string, { boot: string | null; at: number }>();
+  /** Told about the connections of crashed nodes this node reaped (nodeReaper.ts). */
+  onLost: ((lost: LostConnection[]) => void) | undefined;
+  private reaping = false;
 
   constructor(
     private readonly client: Client,
@@ -91,12 +98,18 @@ export class RedisPresence {
     private readonly opts: PresenceOptions,
     private readonly logger: Logger,
     private local: LocalView | undefined = undefined,
-  ) {}
+  ) {
+    // The connection-set scripts belong to presence (and the reaper, on the same client).
+    client.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
+    client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
+  }
 
   async start(local: LocalView): Promise<void> {
     this.local = local;
     await this.heartbeat();
+    await this.client.sadd(this.keys.nodeBoots(), `${this.boot}:${this.nodeId}`);
     this.timer = setInterval(() => {
+      this.reap();
       this.heartbeat().then(
         () => {
           if (this.heartbeatFailing) this.logger.info('presence heartbeat recovered');
@@ -136,6 +149,20 @@ export class RedisPresence {
     if (now - this.lastRestore >= this.opts.keyTtlMs / 3) await this.restore(now);
   }
 
+  /** Looks for crashed nodes and reports their connections (one pass at a time). */
+  private reap(): void {
+    if (this.reaping) return;
+    this.reaping = true;
+    reapDeadNodes(this.client, this.keys, { node: this.nodeId, boot: this.boot }, Math.max(30_000, this.opts.nodeTtlMs * 2))
+      .then(
+        (lost) => {
+          if (lost.length > 0) this.onLost?.(lost);
+        },
+        (err: Error) => this.logger.warn({ err: err.message }, 'reaping dead nodes failed'),
+      )
+      .finally(() => (this.reaping = false));
+  }
+
   /** Writes every record this node owns again (unless its field now belongs to another connection). */
   async restore(now = Date.now()): Promise<void> {
     this.lastRestore = now;
@@ -143,21 +170,44 @@ export class RedisPresence {
     const ttl = this.opts.keyTtlMs;
     const jobs: (() => Promise<unknown>)[] = [];
     for (const d of this.devices.values()) jobs.push(() => s.heraldHsetIfMine(d.key, d.field, d.json, 'conn', d.conn, ttl));
+    // The connection sets and this incarnation's index too (a Redis restart may have lost them):
+    // plain writes, no online events — these users were online all along.
+    const index = this.keys.nodeConns(this.nodeId, this.boot);
+    for (const [k, d] of this.devices) {
+      jobs.push(async () => {
+        // Checked when issued: a remove issued later goes out after these writes on the same connection.
+        if (this.devices.get(k)?.conn !== d.conn) return;
+        await Promise.all([this.client.hset(d.connsKey, d.conn, `${this.nodeId}|${this.boot}`), this.client.hset(index, d.conn, d.indexed)]);
+      });
+    }
+    jobs.push(() => this.client.sadd(this.keys.nodeBoots(), `${this.boot}:${this.nodeId}`));
     for (const m of this.members.values()) jobs.push(() => s.heraldHsetIfMine(m.key, m.field, m.json, 'node', this.nodeId, ttl));
     for (let i = 0; i < jobs.length; i += RESTORE_CHUNK) await Promise.all(jobs.slice(i, i + RESTORE_CHUNK).map((j) => j()));
   }
 
-  async add(d: DevicePresence): Promise<void> {
+  /** Records the device; true when it is the user's first connection in the cluster (CONN_ADD). */
+  async add(d: DevicePresence): Promise<boolean> {
     const json = JSON.stringify({ platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot } satisfies DeviceRecord);
     const key = this.keys.userPresence(d.tenant, d.user);
-    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn });
+    const indexed = JSON.stringify({ tenant: d.tenant, user: d.user, device: d.device, platform: d.platform, since: d.since } satisfies IndexedConn);
+    const connsKey = this.keys.userConns(d.tenant, d.user);
+    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn, connsKey, indexed });
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
-    await Promise.all([this.client.hset(key, d.device, json), this.client.pexpire(key, this.opts.keyTtlMs)]);
+    const s = this.client as unknown as WithScripts;
+    // The node's index first: a crash right after it leaves a reapable record, never an unreapable count.
+    const [, , , first] = await Promise.all([
+      this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexed),
+      this.client.hset(key, d.device, json),
+      this.client.pexpire(key, this.opts.keyTtlMs),
+      s.heraldConnAdd(connsKey, d.conn, `${this.nodeId}|${this.boot}`),
+    ]);
+    return first === 1;
   }
 
-  async remove(d: DevicePresence): Promise<void> {
+  /** Removes the device; true when it was the user's last connection in the cluster (CONN_REMOVE). */
+  async remove(d: DevicePresence): Promise<boolean> {
     const dk = d.tenant + '\u0000' + d.user + '\u0000' + d.device;
     if (this.devices.get(dk)?.conn === d.conn) this.devices.delete(dk);
     const n = (this.tenantCounts.get(d.tenant) ?? 0) - 1;
@@ -165,7 +215,13 @@ export class RedisPresence {
     else this.tenantCounts.delete(d.tenant);
     bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
-    await (this.client as unknown as WithScripts).heraldHdelIf(this.keys.userPresence(d.tenant, d.user), d.device, 'conn', d.conn);
+    const s = this.client as unknown as WithScripts;
+    const [, last] = await Promise.all([
+      s.heraldHdelIf(this.keys.userPresence(d.tenant, d.user), d.device, 'conn', d.conn),
+      s.heraldConnRemove(this.keys.userConns(d.tenant, d.user), d.conn),
+    ]);
+    await this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn);
+    return last === 1;
   }
 
   async join(tenant: string, room: string, m: RoomMember): Promise<void> {

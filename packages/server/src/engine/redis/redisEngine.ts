@@ -30,6 +30,7 @@ import type {
   InboxInspection,
   InboxRange,
   LocalView,
+  LostConnection,
   NewInboxMessage,
   Retention,
   RoomMember,
@@ -262,12 +263,16 @@ export class RedisEngine implements Engine {
 
   // ---- presence ----
 
-  presenceAdd(device: DevicePresence): Promise<void> {
+  presenceAdd(device: DevicePresence): Promise<boolean> {
     return this.presence.add(device).catch(this.failed('presence'));
   }
 
-  presenceRemove(device: DevicePresence): Promise<void> {
+  presenceRemove(device: DevicePresence): Promise<boolean> {
     return this.presence.remove(device).catch(this.failed('presence'));
+  }
+
+  onNodeLost(listener: (lost: LostConnection[]) => void): void {
+    this.presence.onLost = listener;
   }
 
   roomJoin(tenant: string, room: string, member: RoomMember): Promise<void> {

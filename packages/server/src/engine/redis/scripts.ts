@@ -309,6 +309,28 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait
 `;
 
+/**
+ * KEYS: user conns hash
+ * ARGV: conn, `node|boot`
+ * Adds a connection of the user; 1 when it is now the only one (the user came online in the cluster).
+ */
+export const CONN_ADD = `
+local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if added == 1 and redis.call('HLEN', KEYS[1]) == 1 then return 1 end
+return 0
+`;
+
+/**
+ * KEYS: user conns hash
+ * ARGV: conn
+ * Removes a connection; 1 only for the call that removed the user's last one (idempotent).
+ */
+export const CONN_REMOVE = `
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then return 1 end
+return 0
+`;
+
 /** Registers every script on a client as a command (`heraldAppend`, …). */
 export function defineScripts(c: RedisClient): void {
   // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).

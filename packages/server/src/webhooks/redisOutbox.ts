@@ -1,0 +1,272 @@
+/**
+ * The Redis engine's outbox: one Redis Stream per partition, consumed by the
+ * nodes as the consumer group `herald-webhooks`.
+ *
+ * - Exactly one node sends a partition at a time: it holds the partition's
+ *   lease (SET NX PX, renewed every tick). That keeps one request in flight
+ *   per partition for the whole cluster, hence order per user.
+ * - The holder reads with XREADGROUP and, after the receiver's 2xx, XACKs and
+ *   XDELs. Until then an entry stays pending in the group.
+ * - A node that takes a partition over (the holder died: its lease ran out)
+ *   first moves every pending entry to itself with XAUTOCLAIM, oldest first,
+ *   and sends those before anything new: an event the dead node was sending
+ *   is sent again (same id; receivers dedupe), none is lost.
+ * - Leases are balanced: a node holds at most its fair share (partitions /
+ *   sending nodes, rounded up; nodes announce themselves in a sorted set each
+ *   round) and hands back idle partitions above it, so a node that joins
+ *   starts sending within a few rounds.
+ *
+ * Appends are buffered for one tick and written in one pipeline. While Redis
+ * is unreachable they stay buffered, up to `maxBuffered`; beyond that they
+ * are dropped and counted.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
+import { closeClient, connectClient, createClient, type RedisClient } from '../redis/connect.js';
+import type { EventType } from './event.js';
+import type { Outbox, OutboxDepth, OutboxEntry, OutboxEvent } from './outbox.js';
+
+export interface RedisOutboxOptions {
+  url: string;
+  keyPrefix: string;
+  nodeId: string;
+  partitions: number;
+  /** Lease of a partition, ms: a crashed holder's partitions move after at most this long. */
+  leaseMs: number;
+  /** Entries per partition stream at most (approximate MAXLEN trim: a safety bound, not a queue policy). */
+  maxLen: number;
+  /** Events buffered in this process while Redis is unreachable. */
+  maxBuffered: number;
+  logger: Logger;
+}
+
+const GROUP = 'herald-webhooks';
+
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type StreamEntry = [id: string, fields: string[]];
+
+export class RedisOutbox implements Outbox {
+  private readonly client: RedisClient;
+  private readonly me: string;
+  /** Partitions held, and whether their pending entries still have to be claimed. */
+  private readonly held = new Map<number, { claim: boolean }>();
+  private readonly buffer: { partition: number; e: OutboxEvent }[] = [];
+  private flushing = false;
+  private timer: NodeJS.Timeout | undefined;
+  private owners = 1;
+  private stopped = false;
+  onDrop: Outbox['onDrop'] = () => {};
+  busy: Outbox['busy'] = () => false;
+
+  constructor(private readonly o: RedisOutboxOptions) {
+    this.me = `${o.nodeId}:${randomBytes(4).toString('hex')}`;
+    this.client = createClient(o.url, { name: `herald:${o.nodeId}:webhooks`, logger: o.logger });
+  }
+
+  stream(p: number): string {
+    return `${this.o.keyPrefix}webhooks:{${p}}:outbox`;
+  }
+  private lease(p: number): string {
+    return `${this.o.keyPrefix}webhooks:{${p}}:lease`;
+  }
+
+  async start(): Promise<void> {
+    await connectClient(this.client, 10_000, 'webhook outbox');
+    await Promise.all(
+      Array.from({ length: this.o.partitions }, (_, p) =>
+        this.client.xgroup('CREATE', this.stream(p), GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+          if (!err.message.includes('BUSYGROUP')) throw err;
+        }),
+      ),
+    );
+    await this.leases();
+    this.timer = setInterval(() => {
+      this.leases().catch((err: Error) => this.o.logger.warn({ err: err.message }, 'webhook lease round failed'));
+    }, Math.max(50, Math.floor(this.o.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    this.stopped = true;
+    // Hand the partitions back at once: another node continues without waiting out the lease.
+    await Promise.allSettled([
+      ...[...this.held.keys()].map((p) => this.client.eval(RELEASE, 1, this.lease(p), this.me)),
+      this.client.zrem(`${this.o.keyPrefix}webhooks:senders`, this.me),
+    ]);
+    this.held.clear();
+    await closeClient(this.client);
+  }
+
+  append(partition: number, events: readonly OutboxEvent[]): void {
+    if (this.stopped) return;
+    for (const e of events) {
+      if (this.buffer.length >= this.o.maxBuffered) this.onDrop(e.type, 'overflow');
+      else this.buffer.push({ partition, e });
+    }
+    if (!this.flushing && this.buffer.length > 0) {
+      this.flushing = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /**
+   * Writes the buffered events, in order: commands issued in one tick go out in one write per
+   * Redis node (auto-pipelining; partitions may live on different Cluster nodes, so no MULTI or
+   * explicit pipeline). Events whose write failed stay buffered, in order, and are tried again.
+   */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.buffer.length > 0 && this.client.status === 'ready') {
+        const chunk = this.buffer.splice(0, 1000);
+        const res = await Promise.allSettled(
+          chunk.map(({ partition, e }) => this.client.xadd(this.stream(partition), 'MAXLEN', '~', this.o.maxLen, '*', 't', e.type, 'ts', String(e.ts), 'e', e.json)),
+        );
+        const failed = chunk.filter((_, i) => res[i]!.status === 'rejected');
+        if (failed.length > 0) {
+          this.buffer.unshift(...failed);
+          throw (res.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+        }
+      }
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, buffered: this.buffer.length }, 'webhook outbox write failed; retrying');
+    } finally {
+      this.flushing = false;
+      if (this.buffer.length > 0 && !this.stopped) {
+        this.flushing = true;
+        setTimeout(() => void this.flush(), 500).unref();
+      }
+    }
+  }
+
+  owned(): Iterable<number> {
+    return this.held.keys();
+  }
+
+  async take(partition: number, max: number): Promise<OutboxEntry[]> {
+    const h = this.held.get(partition);
+    if (!h) return [];
+    const key = this.stream(partition);
+    if (h.claim) {
+      // After a takeover: every pending entry (any consumer's) first, oldest first.
+      const [, claimed] = (await this.client.xautoclaim(key, GROUP, this.me, 0, '0-0', 'COUNT', max)) as [string, StreamEntry[], string[]?];
+      const got = parse(claimed);
+      if (got.length > 0) return got;
+      h.claim = false;
+      await this.forgetIdleConsumers(key);
+    }
+    const res = (await this.client.xreadgroup('GROUP', GROUP, this.me, 'COUNT', max, 'STREAMS', key, '>')) as [string, StreamEntry[]][] | null;
+    return parse(res?.[0]?.[1] ?? []);
+  }
+
+  /**
+   * Each node incarnation reads as its own consumer; after a takeover, the consumers left with
+   * nothing pending (dead or moved on) are removed, so restarts do not pile them up in the group.
+   */
+  private async forgetIdleConsumers(key: string): Promise<void> {
+    const list = (await this.client.xinfo('CONSUMERS', key, GROUP)) as (string | number)[][];
+    for (const fields of list) {
+      const get = (k: string): string | number | undefined => fields[fields.indexOf(k) + 1];
+      const name = String(get('name'));
+      if (name !== this.me && Number(get('pending')) === 0) await this.client.xgroup('DELCONSUMER', key, GROUP, name);
+    }
+  }
+
+  async done(partition: number, entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const ids = entries.map((e) => e.ref);
+    const key = this.stream(partition);
+    await Promise.all([this.client.xack(key, GROUP, ...ids), this.client.xdel(key, ...ids)]);
+  }
+
+  async depth(): Promise<OutboxDepth> {
+    const P = Array.from({ length: this.o.partitions }, (_, p) => p);
+    const [lens, firsts] = await Promise.all([
+      Promise.all(P.map((p) => this.client.xlen(this.stream(p)))),
+      Promise.all(P.map((p) => this.client.xrange(this.stream(p), '-', '+', 'COUNT', 1))),
+    ]);
+    let depth = 0;
+    let oldest = Infinity;
+    for (const n of lens) depth += n;
+    for (const f of firsts) if (f[0]) oldest = Math.min(oldest, Number(f[0][0].split('-')[0]));
+    return { depth, oldestAgeMs: oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest) };
+  }
+
+  /** One lease round: renew what is held, learn who holds the rest, take free ones up to the fair share. */
+  private async leases(): Promise<void> {
+    if (this.client.status !== 'ready') return;
+    const P = this.o.partitions;
+    const now = Date.now();
+    const members = `${this.o.keyPrefix}webhooks:senders`;
+    // Senders announce themselves every round (a third of a lease); one silent for 1.5 leases is
+    // gone, so the survivors' fair share grows and they take its partitions over.
+    const [, , senders, holders] = await Promise.all([
+      this.client.zadd(members, now, this.me),
+      this.client.zremrangebyscore(members, '-inf', now - 1.5 * this.o.leaseMs),
+      this.client.zcard(members),
+      Promise.all(Array.from({ length: P }, (_, p) => this.client.get(this.lease(p)))),
+    ]);
+    this.owners = Math.max(1, senders);
+    const fair = Math.ceil(P / this.owners);
+    const jobs: Promise<unknown>[] = [];
+    for (let p = 0; p < P; p++) {
+      if (!this.held.has(p)) continue;
+      if (holders[p] !== this.me) {
+        // Lost it (expired while we were away, and someone took it): stop sending it.
+        this.held.delete(p);
+        continue;
+      }
+      jobs.push(
+        this.client.eval(RENEW, 1, this.lease(p), this.me, this.o.leaseMs).then((n) => {
+          if (Number(n) !== 1) this.held.delete(p);
+        }),
+      );
+    }
+    let count = this.held.size;
+    if (count > fair) {
+      for (const p of [...this.held.keys()]) {
+        if (count <= fair) break;
+        // Only a partition with nothing taken or in flight: its pending entries would move with it.
+        if (this.busy(p)) continue;
+        this.held.delete(p);
+        count--;
+        jobs.push(this.client.eval(RELEASE, 1, this.lease(p), this.me));
+      }
+    }
+    for (let p = 0; p < P && count < fair; p++) {
+      if (holders[p] !== null) continue;
+      count++;
+      jobs.push(
+        this.client.set(this.lease(p), this.me, 'PX', this.o.leaseMs, 'NX').then((ok) => {
+          if (ok === 'OK') this.held.set(p, { claim: true });
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+}
+
+function parse(entries: StreamEntry[]): OutboxEntry[] {
+  const out: OutboxEntry[] = [];
+  for (const entry of entries) {
+    // XAUTOCLAIM lists entries deleted meanwhile as null.
+    if (!entry || !Array.isArray(entry[1])) continue;
+    const [ref, f] = entry;
+    const get = (k: string): string | undefined => {
+      for (let i = 0; i < f.length; i += 2) if (f[i] === k) return f[i + 1];
+      return undefined;
+    };
+    const json = get('e');
+    if (json === undefined) continue;
+    out.push({ ref, type: (get('t') ?? 'connect') as EventType, ts: Number(get('ts')) || Date.now(), json });
+  }
+  return out;
+}
