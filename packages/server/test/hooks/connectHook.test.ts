@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, nodeFactory, open, waitUntil } from '../helpers/harness.js';
 import { verifySignature } from '../../src/outbound/signature.js';
 import { json, startBackend } from './backend.js';
+import { SseReader, sseUrl } from '../helpers/sseClient.js';
 
 const HOOK_SECRET = 'hook-secret-0123456789abcdef';
 const backend = await startBackend();
@@ -104,4 +105,25 @@ test('node.hooks.connect.authenticate: the transport-agnostic entry (for SSE) gi
   assert.deepEqual(seen.body, { headers: { cookie: 'sid=sse' }, query: { rooms: 'a' }, remote: '192.0.2.1' });
   const no = await hook.authenticate({ headers: {}, query: new URLSearchParams(), remote: '192.0.2.1' });
   assert.deepEqual(no, { ok: false, code: 4003, reason: 'banned', why: 'rejected' });
+});
+
+test('an SSE stream without a token is authenticated by the connect hook, as a WebSocket is; a reject answers 401/403', async () => {
+  backend.on('connect', (body, res) => {
+    const cookie = (body.headers as Record<string, string>).cookie;
+    if (cookie === 'sid=feed') json(res, { user: 'carol', tenant: 'acme' });
+    else if (cookie === 'sid=banned') json(res, { reject: { code: 4003, reason: 'banned' } });
+    else json(res, { reject: { code: 4001, reason: 'no session' } });
+  });
+  const s = new SseReader(sseUrl(n.url, { device: 'feed-1' }), { cookie: 'sid=feed' });
+  const welcome = await waitUntil(() => s.events.find((e) => e.event === 'welcome'), 5000, 'SSE welcome');
+  const w = JSON.parse(welcome.data) as Record<string, unknown>;
+  assert.equal(w.user, 'carol');
+  assert.equal(w.tenant, 'acme');
+  assert.equal(w.device, 'feed-1');
+  s.abort();
+  for (const [cookie, status] of [['sid=banned', 403], ['sid=none', 401]] as const) {
+    const r = new SseReader(sseUrl(n.url, { device: 'feed-2' }), { cookie });
+    await r.done;
+    assert.equal(r.status, status, cookie);
+  }
 });
