@@ -40,6 +40,8 @@ import { Rebalancer } from './gateway/rebalancer.js';
 import { ConfigActions, reloadAndLog } from './admin/configActions.js';
 import { registerProtectionMetrics } from './observability/protectionMetrics.js';
 import { Webhooks } from './webhooks/webhooks.js';
+import { WebhookStats } from './webhooks/stats.js';
+import { registerWebhookMetrics } from './observability/webhookMetrics.js';
 import { reportLostNodes } from './webhooks/lostNodes.js';
 
 export interface HeraldNode {
@@ -180,6 +182,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
   // Crashed nodes' connections end on the seam (disconnect 1006 "node lost", offline), once for the cluster.
   reportLostNodes(engine, events);
   const webhooks = await Webhooks.start({ config, nodeId, engine, events, registry: metrics.registry, log });
+  // Without webhooks the families still exist (at zero): dashboards and alerts see one schema.
+  if (!webhooks) registerWebhookMetrics(metrics.registry, new WebhookStats());
   publisher.watchUnacked = webhooks?.watchUnacked;
 
   publisher.refuseEphemeral = () => (shedder.level >= 2 ? shedder.retryAfterSec : 0);

@@ -1,7 +1,7 @@
 /**
  * The webhook series (docs/events.md, "Metrics"), registered on the node's
- * registry when webhooks are on: events by type and outcome, outbox depth and
- * age, POST latency.
+ * registry always (at zero when webhooks are off): events by type and outcome,
+ * outbox depth and age, POST latency.
  */
 import client from 'prom-client';
 import type { WebhookStats } from '../webhooks/stats.js';
