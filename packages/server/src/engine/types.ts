@@ -194,6 +194,8 @@ export interface InboxStore {
 export interface NodeLiveness {
   /** This node's incarnation (node id and boot id): what other nodes' `watch` takes. */
   readonly self: string;
+  /** The node's current incarnation; undefined when it is not alive. */
+  incarnationOf(node: string): Promise<string | undefined>;
   /** Checks `incarnation` from now on (every heartbeat) until it is found dead or unwatched. */
   watch(incarnation: string): void;
   unwatch(incarnation: string): void;

@@ -21,6 +21,7 @@ import type { HeraldConfig } from '../config/schema.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { DeliverySession } from '../delivery/session.js';
 import type { BusEvent, Engine, RoomMember } from '../engine/types.js';
+import { EncodedFrame } from '../protocol/encodedFrame.js';
 import { KeyedBuckets } from '../limits/tokenBucket.js';
 import type { Logger } from '../observability/logger.js';
 import { RelayedStates } from './relayedStates.js';
@@ -126,6 +127,27 @@ export class Awareness {
     if (ev.data === null) this.relayed.clear(ev.tenant, ev.room, ev.user, ev.device);
     else this.relayed.set(ev.tenant, ev.room, ev.user, ev.device, ev.origin);
     this.hub.deliverLocal({ kind: 'room', tenant: ev.tenant, room: ev.room }, stateFrame(ev.room, ev.user, ev.device, ev.data));
+  }
+
+  /**
+   * `c`, a member of `room`, was shown these states in a `presence` reply: other nodes' ones are
+   * remembered as if relayed (a member that joined after they were set must see them cleared too).
+   */
+  async listed(c: AwarenessMember, room: string, members: readonly RoomMember[]): Promise<void> {
+    const tenant = c.tenant;
+    const liveness = this.engine.liveness;
+    if (!liveness) return;
+    const nodes = new Map<string, Promise<string | undefined>>();
+    for (const m of members) {
+      if (m.state === undefined || m.node === this.nodeId) continue;
+      let inc = nodes.get(m.node);
+      if (!inc) nodes.set(m.node, (inc = liveness.incarnationOf(m.node)));
+      const origin = await inc;
+      if (c.state !== 'active' || !c.rooms?.has(room)) return;
+      // Dead since the listing was read: cleared at once for `c` (the others here were not shown it).
+      if (origin === undefined) c.send(EncodedFrame.ofText(stateFrame(room, m.user, m.device, null)));
+      else this.relayed.learn(tenant, room, m.user, m.device, origin);
+    }
   }
 
   /** A node incarnation died: the states relayed from it are cleared for the members here (each node does its own). */

@@ -4,6 +4,9 @@
  * members when that incarnation dies, since the dead node never sends the
  * `state: null` a leave or disconnect would have.
  *
+ * States a member here saw listed in a `presence` reply count too: it joined
+ * after they were set, and must see them cleared all the same.
+ *
  * Identities only (tenant, room, user, device, origin), never the state data;
  * only rooms with a member on this node; an entry leaves when its member's
  * clear is relayed, when the room has no member here any more, or when its
@@ -35,6 +38,11 @@ export class RelayedStates {
     return n;
   }
 
+  /** Entries of one room. */
+  inRoom(tenant: string, room: string): number {
+    return this.rooms.get(tenant + SEP + room)?.size ?? 0;
+  }
+
   /** A state of `user`/`device` held by `origin` was relayed to members here. */
   set(tenant: string, room: string, user: string, device: string, origin: string): void {
     const rk = tenant + SEP + room;
@@ -48,6 +56,12 @@ export class RelayedStates {
     const n = this.origins.get(origin) ?? 0;
     this.origins.set(origin, n + 1);
     if (n === 0) this.liveness?.watch(origin);
+  }
+
+  /** As `set`, unless an entry exists: a relayed event is newer than a listing read before it. */
+  learn(tenant: string, room: string, user: string, device: string, origin: string): void {
+    if (this.rooms.get(tenant + SEP + room)?.has(user + SEP + device)) return;
+    this.set(tenant, room, user, device, origin);
   }
 
   /** Its clear was relayed. */

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { DEFAULT_TENANT } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
@@ -121,6 +122,27 @@ for (const kind of ['memory', 'redis'] as const) {
 }
 
 describe('awareness state and node death (redis)', () => {
+  test('states relayed from another node are forgotten when cleared and when the room has no member here', async () => {
+    const cfg = { engine: 'redis', redisUrl, redisKeyPrefix: prefix } as const;
+    const A = await node({ ...cfg, nodeId: 'relay-a', roomStateFlushMs: 0 });
+    const B = await node({ ...cfg, nodeId: 'relay-b', roomStateFlushMs: 0 });
+    const room = 'relay-room';
+    const kept = () => B.gateway.roomParts.awareness.relayed.inRoom(DEFAULT_TENANT, room);
+    const ann = await on(A, 'ann', room);
+    const ben = await on(B, 'ben', room);
+    await ann.request({ type: 'state', room, data: 1 });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === 1);
+    assert.equal(kept(), 1);
+    await ann.request({ type: 'state', room, data: null });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === null);
+    assert.equal(kept(), 0);
+    await ann.request({ type: 'state', room, data: 2 });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === 2);
+    assert.equal(kept(), 1);
+    await ben.request({ type: 'leave', room });
+    assert.equal(kept(), 0);
+  });
+
   test('kill -9 of the node: its members\u2019 states vanish from presence and members on every surviving node get data:null', { timeout: 60_000 }, async () => {
     // Small liveness options: the bound is nodeTtlMs + nodeHeartbeatMs.
     const TTL = 1200;
@@ -128,6 +150,7 @@ describe('awareness state and node death (redis)', () => {
     const live = { engine: 'redis', redisUrl, redisKeyPrefix: prefix, nodeTtlMs: TTL, nodeHeartbeatMs: HB } as const;
     const A = await node({ ...live, nodeId: 'state-survivor' });
     const A2 = await node({ ...live, nodeId: 'state-survivor-2' });
+    const A3 = await node({ ...live, nodeId: 'state-survivor-3' });
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], {
       env: {
@@ -158,12 +181,21 @@ describe('awareness state and node death (redis)', () => {
     await watcher.waitFor(stateOf('hal'));
     await watcher2.waitFor(stateOf('hal'));
     await waitFor('listed', async () => (await members(A, room)).some((m) => m.user === 'hal' && m.state !== undefined));
+    // Joins after the state was set (its node relayed nothing of it) and sees it only in a presence reply.
+    const late = await on(A3, 'late', room);
+    const listed = await late.request({ type: 'presence', room });
+    assert.deepEqual((listed.members as { user: string; state?: unknown }[]).find((m) => m.user === 'hal')?.state, { typing: true });
+    await waitFor('listed state watched', async () => A3.gateway.roomParts.awareness.relayed.inRoom(DEFAULT_TENANT, room) === 1);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
     const killedAt = Date.now();
     const cleared = (f: Frame) => stateOf('hal')(f) && f.data === null;
-    const [seen] = await Promise.all([watcher.waitFor(cleared, 10_000, 'hal cleared on the survivor'), watcher2.waitFor(cleared, 10_000, 'hal cleared on the second survivor')]);
+    const [seen] = await Promise.all([
+      watcher.waitFor(cleared, 10_000, 'hal cleared on the survivor'),
+      watcher2.waitFor(cleared, 10_000, 'hal cleared on the second survivor'),
+      late.waitFor(cleared, 10_000, 'hal cleared for the member that joined late'),
+    ]);
     const elapsed = Date.now() - killedAt;
     assert.deepEqual(seen, { type: 'state', room, user: 'hal', device: 'default', data: null });
     assert.equal(A.gateway.roomParts.awareness.relayed.size, 0); // nothing kept for the dead node

@@ -41,6 +41,12 @@ export class RedisLiveness implements NodeLiveness {
     this.timer = undefined;
   }
 
+  async incarnationOf(node: string): Promise<string | undefined> {
+    if (node === nodeOf(this.self)) return this.self;
+    const boot = await this.client.get(this.keys.nodeAlive(node));
+    return boot === null ? undefined : boot + ':' + node;
+  }
+
   watch(incarnation: string): void {
     if (incarnation !== this.self) this.watched.add(incarnation);
   }
