@@ -249,7 +249,7 @@ export const CONFIG_KEYS = {
   nodeHeartbeatMs: { type: int(50, 60_000).default(5_000), doc: 'Redis engine: how often a node proves it is alive and looks for crashed nodes, ms (capped at a third of nodeTtlMs).' },
   nodeTtlMs: {
     type: int(300, 300_000).default(15_000),
-    doc: 'Redis engine: a node silent this long is dead: its devices leave presence, and another node emits disconnect (1006, "node lost") and offline for them within nodeTtlMs + nodeHeartbeatMs.',
+    doc: 'Redis engine: a node silent this long is dead: its devices leave presence, another node emits disconnect (1006, "node lost") and offline for them, and every node sends its room members data:null for the dead node\'s awareness states, within nodeTtlMs + nodeHeartbeatMs.',
   },
   adminSessionTtlSec: { type: int(60, 30 * 86_400).default(12 * 3600), doc: 'Lifetime of an /admin dashboard login (HttpOnly cookie derived from the API key), seconds.' },
 } as const;

@@ -42,6 +42,8 @@ export class DeliveryHub implements ReliableHost {
   readonly settings: ReliableSettings;
   readonly events: LifecycleEvents;
   readonly log: Logger;
+  /** Awareness state events from other nodes go to rooms/awareness.ts, which registers here (delivery knows no rooms). */
+  onStateEvent: ((ev: Extract<BusEvent, { kind: 'state' }>) => void) | undefined;
 
   constructor(private readonly d: HubDeps) {
     this.registry = d.registry;
@@ -141,6 +143,9 @@ export class DeliveryHub implements ReliableHost {
         return;
       case 'replace':
         this.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn);
+        return;
+      case 'state':
+        this.onStateEvent?.(ev);
         return;
     }
   }

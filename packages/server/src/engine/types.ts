@@ -79,7 +79,13 @@ export type BusEvent =
   /** Close the user's (or one device's) connections: API disconnect. */
   | { kind: 'disconnect'; tenant: string; user: string; device?: string; code: number; reason: string }
   /** A user+device connected as `conn`: every other connection of it closes 4004. */
-  | { kind: 'replace'; tenant: string; user: string; device: string; conn: string };
+  | { kind: 'replace'; tenant: string; user: string; device: string; conn: string }
+  /**
+   * A member's awareness state (JSON text; null: cleared) for the room's members on other nodes.
+   * `origin`: the incarnation of the node holding the member (`NodeLiveness.self`), so that the
+   * receivers can clear it themselves if that incarnation dies (rooms/relayedStates.ts).
+   */
+  | { kind: 'state'; tenant: string; room: string; user: string; device: string; data: string | null; origin: string };
 
 /** A device online somewhere in the cluster. */
 export interface DevicePresence {
@@ -178,6 +184,23 @@ export interface InboxStore {
   deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }>;
   /** Seq of the oldest retained, unexpired message targeted at `device` with after < seq ≤ upTo. */
   firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined>;
+}
+
+/**
+ * Which node incarnations are alive (engines spanning nodes): a node watches the incarnations it
+ * relayed something from, and hears once when one of them dies — each node for itself, within
+ * the liveness bound, with no message from the dead node or the node that reaps it.
+ */
+export interface NodeLiveness {
+  /** This node's incarnation (node id and boot id): what other nodes' `watch` takes. */
+  readonly self: string;
+  /** The node's current incarnation; undefined when it is not alive. */
+  incarnationOf(node: string): Promise<string | undefined>;
+  /** Checks `incarnation` from now on (every heartbeat) until it is found dead or unwatched. */
+  watch(incarnation: string): void;
+  unwatch(incarnation: string): void;
+  /** Told each watched incarnation once when it is found dead; it is then no longer watched. */
+  onGone(listener: (incarnation: string) => void): void;
 }
 
 /** Idempotent publish: the first result of a key, remembered for a while. */
@@ -332,4 +355,6 @@ export interface Engine extends Bus, InboxStore, IdempotencyStore, PresenceStore
   readonly introspection?: EngineIntrospection;
   /** Room history and recovery (both engines). */
   readonly roomHistory: RoomHistoryStore;
+  /** Node incarnations and their death; absent: one process, no other node to lose. */
+  readonly liveness?: NodeLiveness;
 }

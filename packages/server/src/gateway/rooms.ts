@@ -226,6 +226,8 @@ export class Rooms {
     if (!roomAllowed(c.allowRooms, room)) return d.refuse(c, ErrorCode.RoomForbidden, `room "${room}" is not in the token's allow-list`, id);
     try {
       const members = await d.presence.roomPresence(c.tenant, room);
+      // States shown to a member are cleared for it if their node dies (rooms/awareness.ts).
+      if (c.rooms?.has(room)) d.awareness.listed(c, room, members).catch((err: unknown) => d.log.debug({ err }, 'listed states not watched'));
       if (id !== undefined) c.sendText(replyFrame(id, { room, members: membersWithState(members) }));
     } catch {
       d.refuse(c, ErrorCode.Internal, 'presence unavailable, try again', id);

@@ -8,14 +8,23 @@
  * payload_too_large) and a per-connection token bucket (error rate_limited).
  * Stored with the member record (engine `roomState`), so presence lists it
  * and leave, disconnect and node death clear it with the membership.
+ *
+ * Across nodes a state travels as a `state` bus event naming the incarnation
+ * of the member's node. Leave and disconnect send the clear from that node; a
+ * node that dies sends nothing, so every node remembers which states it
+ * relayed from which incarnation (relayedStates.ts) and, when the engine
+ * finds that incarnation dead (`engine.liveness`), sends `data: null` for
+ * them to its own members, once each.
  */
 import { ErrorCode } from '@herald/protocol';
 import type { HeraldConfig } from '../config/schema.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { DeliverySession } from '../delivery/session.js';
-import type { PresenceStore, RoomMember } from '../engine/types.js';
+import type { BusEvent, Engine, RoomMember } from '../engine/types.js';
+import { EncodedFrame } from '../protocol/encodedFrame.js';
 import { KeyedBuckets } from '../limits/tokenBucket.js';
 import type { Logger } from '../observability/logger.js';
+import { RelayedStates } from './relayedStates.js';
 
 export interface AwarenessMember extends DeliverySession {
   readonly id: string;
@@ -44,15 +53,23 @@ export class Awareness {
   private readonly pending = new Map<string, Pending>();
   /** Rooms where a connection has a state members were told about. */
   private readonly shown = new Map<AwarenessMember, Set<string>>();
+  /** States of other nodes' members relayed to members here. */
+  readonly relayed: RelayedStates;
+  /** This node's incarnation, named in the state events it publishes. */
+  private readonly origin: string;
 
   constructor(
     private readonly config: Pick<HeraldConfig, 'roomStateMaxBytes' | 'roomStateRatePerConn' | 'roomStateBurstPerConn' | 'roomStateFlushMs'>,
     private readonly hub: DeliveryHub,
-    private readonly presence: PresenceStore,
+    private readonly engine: Pick<Engine, 'roomState' | 'publish' | 'liveness'>,
     private readonly nodeId: string,
     private readonly log: Logger,
   ) {
     this.buckets = new KeyedBuckets({ ratePerSec: config.roomStateRatePerConn, burst: config.roomStateBurstPerConn });
+    this.relayed = new RelayedStates(engine.liveness);
+    this.origin = engine.liveness?.self ?? nodeId;
+    hub.onStateEvent = (ev) => this.fromNode(ev);
+    engine.liveness?.onGone((origin) => this.originGone(origin));
   }
 
   /** A `state` frame of a member; undefined when taken, else the refusal. */
@@ -96,10 +113,55 @@ export class Awareness {
       clearTimeout(p.timer);
       this.pending.delete(key);
     }
+    // Nobody here is left to tell about other nodes' states in this room.
+    if (this.hub.registry.roomSize(c.tenant, room) === 0) this.relayed.dropRoom(c.tenant, room);
     const rooms = this.shown.get(c);
     if (!rooms?.delete(room)) return;
     if (rooms.size === 0) this.shown.delete(c);
-    this.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, stateFrame(room, c.user, c.device, null));
+    this.send(c, room, null);
+  }
+
+  /** A state event from another node: to the members here, remembered by its origin until cleared. */
+  private fromNode(ev: Extract<BusEvent, { kind: 'state' }>): void {
+    if (this.hub.registry.roomSize(ev.tenant, ev.room) === 0) return;
+    if (ev.data === null) this.relayed.clear(ev.tenant, ev.room, ev.user, ev.device);
+    else this.relayed.set(ev.tenant, ev.room, ev.user, ev.device, ev.origin);
+    this.hub.deliverLocal({ kind: 'room', tenant: ev.tenant, room: ev.room }, stateFrame(ev.room, ev.user, ev.device, ev.data));
+  }
+
+  /**
+   * `c`, a member of `room`, was shown these states in a `presence` reply: other nodes' ones are
+   * remembered as if relayed (a member that joined after they were set must see them cleared too).
+   */
+  async listed(c: AwarenessMember, room: string, members: readonly RoomMember[]): Promise<void> {
+    const tenant = c.tenant;
+    const liveness = this.engine.liveness;
+    if (!liveness) return;
+    const nodes = new Map<string, Promise<string | undefined>>();
+    for (const m of members) {
+      if (m.state === undefined || m.node === this.nodeId) continue;
+      let inc = nodes.get(m.node);
+      if (!inc) nodes.set(m.node, (inc = liveness.incarnationOf(m.node)));
+      const origin = await inc;
+      if (c.state !== 'active' || !c.rooms?.has(room)) return;
+      // Dead since the listing was read: cleared at once for `c` (the others here were not shown it).
+      if (origin === undefined) c.send(EncodedFrame.ofText(stateFrame(room, m.user, m.device, null)));
+      else this.relayed.learn(tenant, room, m.user, m.device, origin);
+    }
+  }
+
+  /** A node incarnation died: the states relayed from it are cleared for the members here (each node does its own). */
+  private originGone(origin: string): void {
+    const lost = this.relayed.gone(origin);
+    for (const s of lost) this.hub.deliverLocal({ kind: 'room', tenant: s.tenant, room: s.room }, stateFrame(s.room, s.user, s.device, null));
+    if (lost.length > 0) this.log.info({ origin, cleared: lost.length }, 'awareness states of a dead node cleared');
+  }
+
+  /** To the members here and, as a state event naming this incarnation, on other nodes. */
+  private send(c: AwarenessMember, room: string, data: string | null): void {
+    this.hub.deliverLocal({ kind: 'room', tenant: c.tenant, room }, stateFrame(room, c.user, c.device, data));
+    const ev: BusEvent = { kind: 'state', tenant: c.tenant, room, user: c.user, device: c.device, data, origin: this.origin };
+    this.engine.publish(ev).catch((err: unknown) => this.log.warn({ err }, 'cross-node state publish failed'));
   }
 
   private flush(p: Pending): void {
@@ -113,9 +175,9 @@ export class Awareness {
       if (!rooms) this.shown.set(c, (rooms = new Set()));
       rooms.add(room);
     }
-    this.hub.broadcastQuietly({ kind: 'room', tenant: c.tenant, room }, stateFrame(room, c.user, c.device, data));
+    this.send(c, room, data);
     const member: RoomMember = { user: c.user, device: c.device, node: this.nodeId };
-    this.presence.roomState(c.tenant, room, member, data ?? undefined).catch((err: unknown) => this.log.warn({ err }, 'room state write failed'));
+    this.engine.roomState(c.tenant, room, member, data ?? undefined).catch((err: unknown) => this.log.warn({ err }, 'room state write failed'));
   }
 }
 

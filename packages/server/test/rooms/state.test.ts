@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { DEFAULT_TENANT } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
@@ -121,8 +122,35 @@ for (const kind of ['memory', 'redis'] as const) {
 }
 
 describe('awareness state and node death (redis)', () => {
-  test('kill -9 of the node: its members\u2019 states vanish from presence for everyone', { timeout: 60_000 }, async () => {
-    const A = await node({ engine: 'redis', redisUrl, redisKeyPrefix: prefix, nodeId: 'state-survivor' });
+  test('states relayed from another node are forgotten when cleared and when the room has no member here', async () => {
+    const cfg = { engine: 'redis', redisUrl, redisKeyPrefix: prefix } as const;
+    const A = await node({ ...cfg, nodeId: 'relay-a', roomStateFlushMs: 0 });
+    const B = await node({ ...cfg, nodeId: 'relay-b', roomStateFlushMs: 0 });
+    const room = 'relay-room';
+    const kept = () => B.gateway.roomParts.awareness.relayed.inRoom(DEFAULT_TENANT, room);
+    const ann = await on(A, 'ann', room);
+    const ben = await on(B, 'ben', room);
+    await ann.request({ type: 'state', room, data: 1 });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === 1);
+    assert.equal(kept(), 1);
+    await ann.request({ type: 'state', room, data: null });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === null);
+    assert.equal(kept(), 0);
+    await ann.request({ type: 'state', room, data: 2 });
+    await ben.waitFor((f) => stateOf('ann')(f) && f.data === 2);
+    assert.equal(kept(), 1);
+    await ben.request({ type: 'leave', room });
+    assert.equal(kept(), 0);
+  });
+
+  test('kill -9 of the node: its members\u2019 states vanish from presence and members on every surviving node get data:null', { timeout: 60_000 }, async () => {
+    // Small liveness options: the bound is nodeTtlMs + nodeHeartbeatMs.
+    const TTL = 1200;
+    const HB = 300;
+    const live = { engine: 'redis', redisUrl, redisKeyPrefix: prefix, nodeTtlMs: TTL, nodeHeartbeatMs: HB } as const;
+    const A = await node({ ...live, nodeId: 'state-survivor' });
+    const A2 = await node({ ...live, nodeId: 'state-survivor-2' });
+    const A3 = await node({ ...live, nodeId: 'state-survivor-3' });
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], {
       env: {
@@ -137,6 +165,8 @@ describe('awareness state and node death (redis)', () => {
         HERALD_NODE_ID: 'state-doomed',
         HERALD_LOG_LEVEL: 'warn',
         HERALD_ROOM_STATE_FLUSH_MS: '0',
+        HERALD_NODE_TTL_MS: String(TTL),
+        HERALD_NODE_HEARTBEAT_MS: String(HB),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -145,14 +175,37 @@ describe('awareness state and node death (redis)', () => {
     await waitFor('child node ready', async () => (await fetch(`${K.url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
     const room = 'doomed-room';
     const watcher = await on(A, 'watcher', room);
+    const watcher2 = await on(A2, 'watcher2', room);
     const hal = await on(K, 'hal', room);
     await hal.request({ type: 'state', room, data: { typing: true } });
     await watcher.waitFor(stateOf('hal'));
+    await watcher2.waitFor(stateOf('hal'));
     await waitFor('listed', async () => (await members(A, room)).some((m) => m.user === 'hal' && m.state !== undefined));
+    // Joins after the state was set (its node relayed nothing of it) and sees it only in a presence reply.
+    const late = await on(A3, 'late', room);
+    const listed = await late.request({ type: 'presence', room });
+    assert.deepEqual((listed.members as { user: string; state?: unknown }[]).find((m) => m.user === 'hal')?.state, { typing: true });
+    await waitFor('listed state watched', async () => A3.gateway.roomParts.awareness.relayed.inRoom(DEFAULT_TENANT, room) === 1);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
+    const killedAt = Date.now();
+    const cleared = (f: Frame) => stateOf('hal')(f) && f.data === null;
+    const [seen] = await Promise.all([
+      watcher.waitFor(cleared, 10_000, 'hal cleared on the survivor'),
+      watcher2.waitFor(cleared, 10_000, 'hal cleared on the second survivor'),
+      late.waitFor(cleared, 10_000, 'hal cleared for the member that joined late'),
+    ]);
+    const elapsed = Date.now() - killedAt;
+    assert.deepEqual(seen, { type: 'state', room, user: 'hal', device: 'default', data: null });
+    assert.equal(A.gateway.roomParts.awareness.relayed.size, 0); // nothing kept for the dead node
+    // The bound, plus scheduling slack on a loaded machine.
+    assert.ok(elapsed <= TTL + HB + 1500, `cleared ${elapsed} ms after the kill (bound ${TTL + HB} ms)`);
     await waitFor('dead node state gone', async () => !(await members(A, room)).some((m) => m.user === 'hal'), 30_000);
     assert.ok((await members(A, room)).some((m) => m.user === 'watcher'));
+    // Once per member: a later state from a live member arrives after any repeat would have.
+    await watcher2.request({ type: 'state', room, data: 'after' });
+    await watcher.waitFor((f) => stateOf('watcher2')(f) && f.data === 'after');
+    assert.equal(watcher.frames.filter(cleared).length, 1);
   });
 });

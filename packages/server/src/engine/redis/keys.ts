@@ -161,6 +161,8 @@ export class RedisKeys {
     switch (event.kind) {
       case 'deliver':
         return this.routeChannel(event.route);
+      case 'state':
+        return this.roomChannel(event.tenant, event.room);
       case 'inbox':
       case 'disconnect':
       case 'replace':

@@ -18,23 +18,8 @@
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type {
-  AppendOnce,
-  StoredMessage,
-  EngineIntrospection,
-  EngineStats,
-  NodeSummary,
-  SharedBuckets,
-  BusEvent,
-  DevicePresence,
-  Engine,
-  InboxInspection,
-  InboxRange,
-  LocalView,
-  LostConnection,
-  NewInboxMessage,
-  Retention,
-  RoomMember,
-  Route,
+  AppendOnce, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
+  InboxInspection, InboxRange, LocalView, LostConnection, NewInboxMessage, Retention, RoomMember, Route,
 } from '../types.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
@@ -46,6 +31,7 @@ import { RedisInbox } from './redisInbox.js';
 import { RedisRoomHistory } from './roomHistory.js';
 import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
+import { RedisLiveness } from './liveness.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -75,6 +61,8 @@ export class RedisEngine implements Engine {
   };
   readonly keys: RedisKeys;
   readonly roomHistory: RedisRoomHistory;
+  /** Every node learns of a dead incarnation it watches (liveness.ts). */
+  readonly liveness: RedisLiveness;
   private readonly parsed: ParsedRedisUrl;
   private readonly sharded: boolean;
   private readonly cmd: RedisClient;
@@ -113,7 +101,9 @@ export class RedisEngine implements Engine {
     this.buckets = this.keyStore;
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
     this.subs.onConfirmed((channels) => this.reannounce(channels));
-    this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, { ...DEFAULT_PRESENCE, ...opts.presence }, this.logger);
+    const presence = { ...DEFAULT_PRESENCE, ...opts.presence };
+    this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, presence, this.logger);
+    this.liveness = new RedisLiveness(this.cmd, this.keys, { node: this.nodeId, boot: this.presence.boot }, presence.heartbeatMs, this.logger);
     // Connection errors: failed connects and lost connections (not the orderly close at shutdown).
     const connectionError = (): void => {
       if (!this.closed) this.errors.connection = (this.errors.connection ?? 0) + 1;
@@ -149,6 +139,7 @@ export class RedisEngine implements Engine {
     try {
       await Promise.all([connectClient(this.cmd, timeout, 'redis engine'), connectClient(this.sub, timeout, 'redis engine subscriber')]);
       await this.presence.start(local);
+      this.liveness.start();
     } catch (err) {
       this.cmd.disconnect();
       this.sub.disconnect();
@@ -162,6 +153,7 @@ export class RedisEngine implements Engine {
     this.closed = true;
     await this.subs.flushed();
     this.subs.close();
+    this.liveness.stop();
     await this.presence.stop().catch(() => {});
     await Promise.all([closeClient(this.sub), closeClient(this.cmd)]);
   }
