@@ -36,6 +36,12 @@ import { jsonWire, type Wire, type WireFrame, type WireKind } from './wire.js';
 const ABNORMAL_CLOSURE = 1006;
 /** An application close code (browsers allow 3000–4999) for `reconnect()`: not in the server's registry. */
 const CLIENT_RECONNECT = 3000;
+/**
+ * Standard 1012 (service restart), as the SDK's own transports use it: the socket ended because
+ * it should be replaced at once — a shared tab became the leader, or an SSE session found that
+ * WebSocket works again. Reconnects without a backoff delay.
+ */
+const RESTART_NOW = 1012;
 
 /**
  * - `idle`: created, `connect()` not called yet;
@@ -589,6 +595,10 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
         return;
       }
       this.#stop(code, reason, new HeraldError('unauthorized', `the server rejected the token (4001: ${reason || 'unauthorized'})`, { closeCode: code }));
+      return;
+    }
+    if (code === RESTART_NOW && this.#opts.reconnect) {
+      this.#scheduleReconnect(code, reason, 0);
       return;
     }
     if (TERMINAL_CLOSE_CODES.has(code) || !this.#opts.reconnect) {

@@ -144,7 +144,12 @@ test('three tabs with shared: true hold one connection; each tab gets every mess
   await sending;
   await send(5);
   const rest = tabs.slice(1);
-  for (const p of rest) await p.waitForFunction((k) => (window as unknown as { msgs: unknown[] }).msgs.length >= k, 25, { timeout: 20_000 });
+  for (const p of rest) {
+    await p.waitForFunction((k) => (window as unknown as { msgs: unknown[] }).msgs.length >= k, 25, { timeout: 20_000 }).catch(async (err: unknown) => {
+      const states = await Promise.all(rest.map((t) => t.evaluate(() => ({ msgs: (window as unknown as { msgs: unknown[] }).msgs, state: (window as unknown as { client: { state: string } }).client.state }))));
+      throw new Error(`${(err as Error).message}; tabs: ${JSON.stringify(states)}; server connections: ${connections()}`);
+    });
+  }
   for (const p of rest) assert.deepEqual(await msgs(p), Array.from({ length: 25 }, (_, i) => i + 1), 'every message once, in order, across the hand-over');
   await waitUntil(() => (connections() === 1 ? true : undefined), 10_000, 'one connection again');
   await ctx.close();
