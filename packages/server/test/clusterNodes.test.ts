@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../src/node.js';
 import type { RedisEngine } from '../src/engine/redis/redisEngine.js';
-import { API_KEY, SECRET, api, connect, publish, startNode, type Frame, type TestClient } from './helpers/harness.js';
+import { API_KEY, SECRET, spawnRedisNode, api, connect, publish, startNode, type Frame, type TestClient } from './helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from './helpers/redisServer.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
@@ -144,21 +144,7 @@ describe('session control across nodes', () => {
 describe('node crash', () => {
   test('kill -9 of a node mid-stream: its device resumes on another node with nothing lost', { timeout: 90_000 }, async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        HERALD_ENGINE: 'redis',
-        HERALD_REDIS_URL: redisUrl,
-        HERALD_REDIS_KEY_PREFIX: prefix,
-        HERALD_PORT: String(port),
-        HERALD_HOST: '127.0.0.1',
-        HERALD_JWT_SECRET: SECRET,
-        HERALD_API_KEY: API_KEY,
-        HERALD_NODE_ID: 'doomed',
-        HERALD_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawnRedisNode({ redisUrl: redisUrl, prefix: prefix, port, nodeId: 'doomed' });
     children.push(child);
     const K = { url: `http://127.0.0.1:${port}` } as HeraldNode;
     await waitFor('child node ready', async () => (await fetch(`${K.url}/readyz`).catch(() => undefined))?.status === 200, 30_000);

@@ -8,9 +8,8 @@
  * broker is never restarted.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { connect as amqpConnect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
 import type { Redis } from 'ioredis';
@@ -18,13 +17,12 @@ import type { HeraldNode } from '../src/node.js';
 import type { HeraldConfigInput } from '../src/config/schema.js';
 import type { RedisEngine } from '../src/engine/redis/redisEngine.js';
 import type { AmqpSource } from '../src/ingest/amqpSource.js';
-import { API_KEY, SECRET, api, connect, nodeFactory, publish, type Frame, type TestClient } from './helpers/harness.js';
+import { spawnRedisNode, api, connect, nodeFactory, publish, type Frame, type TestClient } from './helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from './helpers/redisServer.js';
 import { FaultProxy } from '../../stress/src/faultProxy.js';
 import { Rng } from '../../stress/src/rng.js';
 
 const AMQP_URL = process.env.HERALD_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 const node = nodeFactory();
 let redisUrl: string;
 let redis: Redis;
@@ -248,26 +246,7 @@ test('kill -9 of a consuming node mid-stream: nothing lost, nothing stored twice
   const common = { idempotencyLeaseMs: 1000 };
   const B = await amqpNode(prefix, queue, { ...common, ingestAmqpConcurrency: 4 });
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      HERALD_ENGINE: 'redis',
-      HERALD_REDIS_URL: redisUrl,
-      HERALD_REDIS_KEY_PREFIX: prefix,
-      HERALD_PORT: String(port),
-      HERALD_HOST: '127.0.0.1',
-      HERALD_JWT_SECRET: SECRET,
-      HERALD_API_KEY: API_KEY,
-      HERALD_NODE_ID: 'doomed',
-      HERALD_LOG_LEVEL: 'warn',
-      HERALD_INGEST_ENABLED: 'false',
-      HERALD_INGEST_AMQP_URL: AMQP_URL,
-      HERALD_INGEST_AMQP_QUEUE: queue,
-      HERALD_INGEST_AMQP_CONCURRENCY: '4',
-      HERALD_IDEMPOTENCY_LEASE_MS: String(common.idempotencyLeaseMs),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnRedisNode({ redisUrl: redisUrl, prefix: prefix, port, nodeId: 'doomed', env: { HERALD_INGEST_ENABLED: 'false', HERALD_INGEST_AMQP_URL: AMQP_URL, HERALD_INGEST_AMQP_QUEUE: queue, HERALD_INGEST_AMQP_CONCURRENCY: '4', HERALD_IDEMPOTENCY_LEASE_MS: String(common.idempotencyLeaseMs) } });
   children.push(child);
   const exited = new Promise((r) => child.once('exit', r));
   const childUrl = `http://127.0.0.1:${port}`;

@@ -2,6 +2,8 @@
  * Test harness: a real Herald node on port 0 and real WebSocket clients with
  * bounded waits (no sleeps as synchronisation).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import WebSocket from 'ws';
 import { FrameClient, wsUrl, type Frame } from '@herald/testkit';
@@ -126,4 +128,29 @@ export async function api(node: HeraldNode, method: string, path: string, body?:
 
 export function publish(node: HeraldNode, body: unknown): Promise<ApiReply> {
   return api(node, 'POST', '/api/v1/publish', body);
+}
+
+const HERALD_BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
+
+/**
+ * A real `herald serve` child process on the Redis engine (for kill -9 tests): the test's secret
+ * and API key, loopback, `port`, node id `nodeId`, and `env` on top. stderr is inherited.
+ */
+export function spawnRedisNode(o: { redisUrl: string; prefix: string; port: number; nodeId: string; env?: Record<string, string> }): ChildProcess {
+  return spawn(process.execPath, [HERALD_BIN, 'serve'], {
+    env: {
+      ...process.env,
+      HERALD_ENGINE: 'redis',
+      HERALD_REDIS_URL: o.redisUrl,
+      HERALD_REDIS_KEY_PREFIX: o.prefix,
+      HERALD_PORT: String(o.port),
+      HERALD_HOST: '127.0.0.1',
+      HERALD_JWT_SECRET: SECRET,
+      HERALD_API_KEY: API_KEY,
+      HERALD_NODE_ID: o.nodeId,
+      HERALD_LOG_LEVEL: 'warn',
+      ...o.env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }

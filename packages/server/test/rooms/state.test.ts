@@ -5,18 +5,16 @@
  * rate; refused from non-members.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DEFAULT_TENANT } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
-import { API_KEY, SECRET, api, connect, nodeFactory, type Frame, type TestClient } from '../helpers/harness.js';
+import { spawnRedisNode, api, connect, nodeFactory, type Frame, type TestClient } from '../helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
 
-const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
 const node = nodeFactory();
 const clients: TestClient[] = [];
 const children: ChildProcess[] = [];
@@ -152,24 +150,7 @@ describe('awareness state and node death (redis)', () => {
     const A2 = await node({ ...live, nodeId: 'state-survivor-2' });
     const A3 = await node({ ...live, nodeId: 'state-survivor-3' });
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        HERALD_ENGINE: 'redis',
-        HERALD_REDIS_URL: redisUrl,
-        HERALD_REDIS_KEY_PREFIX: prefix,
-        HERALD_PORT: String(port),
-        HERALD_HOST: '127.0.0.1',
-        HERALD_JWT_SECRET: SECRET,
-        HERALD_API_KEY: API_KEY,
-        HERALD_NODE_ID: 'state-doomed',
-        HERALD_LOG_LEVEL: 'warn',
-        HERALD_ROOM_STATE_FLUSH_MS: '0',
-        HERALD_NODE_TTL_MS: String(TTL),
-        HERALD_NODE_HEARTBEAT_MS: String(HB),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawnRedisNode({ redisUrl: redisUrl, prefix: prefix, port, nodeId: 'state-doomed', env: { HERALD_ROOM_STATE_FLUSH_MS: '0', HERALD_NODE_TTL_MS: String(TTL), HERALD_NODE_HEARTBEAT_MS: String(HB) } });
     children.push(child);
     const K = { url: `http://127.0.0.1:${port}` } as HeraldNode;
     await waitFor('child node ready', async () => (await fetch(`${K.url}/readyz`).catch(() => undefined))?.status === 200, 30_000);

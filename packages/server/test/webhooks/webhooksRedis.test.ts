@@ -7,17 +7,15 @@
  * the other nodes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../../src/node.js';
-import { API_KEY, SECRET, connect, publish, startNode, type TestClient } from '../helpers/harness.js';
+import { spawnRedisNode, connect, publish, startNode, type TestClient } from '../helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
 import { partitionOf } from '../../src/webhooks/event.js';
 import { Receiver } from './receiver.js';
 
-const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
 const WEBHOOK_SECRET = 'webhook-secret-0123456789';
 // Small liveness and lease times keep the crash test short.
 const FAST = { nodeTtlMs: 1500, nodeHeartbeatMs: 300, webhookBatchMs: 20, webhookMaxBackoffMs: 300 };
@@ -114,26 +112,7 @@ describe('webhooks on Redis, two nodes', () => {
 
   test('kill -9 of the node holding a user, mid-request: its events are sent by another node, then disconnect (1006, node lost) and offline', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        HERALD_ENGINE: 'redis',
-        HERALD_REDIS_URL: redisUrl,
-        HERALD_REDIS_KEY_PREFIX: prefix,
-        HERALD_PORT: String(port),
-        HERALD_HOST: '127.0.0.1',
-        HERALD_JWT_SECRET: SECRET,
-        HERALD_API_KEY: API_KEY,
-        HERALD_NODE_ID: 'doomed',
-        HERALD_LOG_LEVEL: 'warn',
-        HERALD_WEBHOOK_URL: receiver.url,
-        HERALD_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        HERALD_NODE_TTL_MS: String(FAST.nodeTtlMs),
-        HERALD_NODE_HEARTBEAT_MS: String(FAST.nodeHeartbeatMs),
-        HERALD_WEBHOOK_BATCH_MS: '20',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawnRedisNode({ redisUrl: redisUrl, prefix: prefix, port, nodeId: 'doomed', env: { HERALD_WEBHOOK_URL: receiver.url, HERALD_WEBHOOK_SECRET: WEBHOOK_SECRET, HERALD_NODE_TTL_MS: String(FAST.nodeTtlMs), HERALD_NODE_HEARTBEAT_MS: String(FAST.nodeHeartbeatMs), HERALD_WEBHOOK_BATCH_MS: '20' } });
     children.push(child);
     const exited = new Promise((r) => child.once('exit', r));
     const url = `http://127.0.0.1:${port}`;
