@@ -41,7 +41,8 @@ test('herald serve survives an uncaught exception and an unhandled rejection: lo
     const port = await waitUntil(
       () => {
         if (exit !== undefined) throw new Error(`child exited ${exit}: ${stderr}`);
-        for (const l of lines) if (l.includes('herald listening')) return (JSON.parse(l) as { port: number }).port;
+        // The JSON log line (serve also prints a human-readable "herald listening on …" line, in either order).
+        for (const l of lines) if (l.startsWith('{') && l.includes('herald listening')) return (JSON.parse(l) as { port: number }).port;
         return undefined;
       },
       20_000,
