@@ -29,6 +29,11 @@ export class Limiter {
   readonly live: LiveConfig;
   /** Buckets per limit and spec ("name|rate|burst"). */
   private readonly buckets = new Map<string, KeyedBuckets>();
+  /**
+   * The bucket set of each limit for tenants without overrides ('' key) and for each tenant with
+   * one, resolved once per configuration: a client frame costs a map lookup, not a spec string.
+   */
+  private readonly resolved = new Map<string, KeyedBuckets>();
 
   constructor(
     c: HeraldConfig | LiveConfig,
@@ -38,7 +43,10 @@ export class Limiter {
   ) {
     this.live = c instanceof LiveConfig ? c : new LiveConfig(c);
     // Specs no key uses any more would linger: a reload starts the changed limits afresh.
-    this.live.onChange(() => this.prune());
+    this.live.onChange(() => {
+      this.resolved.clear();
+      this.prune();
+    });
   }
 
   reject(limit: LimitName): void {
@@ -53,7 +61,11 @@ export class Limiter {
   }
 
   private tenantSet(name: string, tenant: string, rate: TenantLimitKey, burst: TenantLimitKey): KeyedBuckets {
-    return this.set(name, { ratePerSec: this.live.limit(tenant, rate), burst: this.live.limit(tenant, burst) });
+    const t = this.live.tenant(tenant) === undefined ? '' : tenant;
+    const k = name + '\u0000' + t;
+    let b = this.resolved.get(k);
+    if (!b) this.resolved.set(k, (b = this.set(name, { ratePerSec: this.live.limit(t, rate), burst: this.live.limit(t, burst) })));
+    return b;
   }
 
   /** After a reload: drops the bucket sets of specs nothing uses any more; the others keep their state. */
