@@ -8,27 +8,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
 import { BinaryFrameType } from '@herald/protocol';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import { api, connect, nodeFactory, publish, type Frame, type TestClient } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { useSharedRedis } from '../helpers/redisServer.js';
 import { connectV2, type V2Client } from '../protocol/v2Client.js';
 
 const node = nodeFactory();
 const clients: (TestClient | V2Client)[] = [];
-let admin: Redis;
-let redisUrl: string;
-const prefix = testPrefix();
-
-before(async () => {
-  ({ url: redisUrl, client: admin } = await sharedRedis());
-});
-after(async () => {
+const redis = useSharedRedis();
+const prefix = redis.prefix;
+after(() => {
   for (const c of clients) c.close();
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
 });
 
 const bytesOfV2 = (c: V2Client, i: number): Buffer => {
@@ -44,7 +36,7 @@ for (const kind of ['memory', 'redis'] as const) {
     let A: HeraldNode;
     let B: HeraldNode;
     before(async () => {
-      const cfg = kind === 'redis' ? { engine: 'redis' as const, redisUrl, redisKeyPrefix: prefix, roomHistorySize: 10 } : { roomHistorySize: 10, binaryCompression: ['none' as const] };
+      const cfg = kind === 'redis' ? { engine: 'redis' as const, redisUrl: redis.url, redisKeyPrefix: prefix, roomHistorySize: 10 } : { roomHistorySize: 10, binaryCompression: ['none' as const] };
       A = await node({ ...cfg, nodeId: `${kind}-ba`, binaryCompression: ['none'] });
       B = kind === 'redis' ? await node({ ...cfg, nodeId: `${kind}-bb`, binaryCompression: ['none'] }) : A;
     });

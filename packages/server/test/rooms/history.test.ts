@@ -6,26 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import type { HeraldConfigInput } from '../../src/config/schema.js';
 import { api, connect, nodeFactory, publish, waitUntil, type Frame, type TestClient } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
+import { useSharedRedis, waitFor } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
 const clients: TestClient[] = [];
-let admin: Redis;
-let redisUrl: string;
-const prefix = testPrefix();
-
-before(async () => {
-  ({ url: redisUrl, client: admin } = await sharedRedis());
-});
-after(async () => {
+const redis = useSharedRedis();
+const prefix = redis.prefix;
+after(() => {
   for (const c of clients) c.close();
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
 });
 
 async function on(n: HeraldNode, user: string): Promise<TestClient> {
@@ -43,7 +35,7 @@ const roomMessages = (c: TestClient, room: string) => c.messages().filter((f) =>
 for (const kind of ['memory', 'redis'] as const) {
   describe(`room history (${kind})`, () => {
     const cfg = (extra: HeraldConfigInput = {}): HeraldConfigInput =>
-      kind === 'redis' ? { engine: 'redis', redisUrl, redisKeyPrefix: prefix, roomHistorySize: 5, ...extra } : { roomHistorySize: 5, ...extra };
+      kind === 'redis' ? { engine: 'redis', redisUrl: redis.url, redisKeyPrefix: prefix, roomHistorySize: 5, ...extra } : { roomHistorySize: 5, ...extra };
     let A: HeraldNode;
     let B: HeraldNode;
     before(async () => {
@@ -182,7 +174,7 @@ for (const kind of ['memory', 'redis'] as const) {
       await publish(A, { to: { room }, data: 2 });
       let target = B;
       if (kind === 'redis') {
-        assert.equal(await admin.del(`${prefix}r{default:${room}}:hmeta`, `${prefix}r{default:${room}}:history`), 2);
+        assert.equal(await redis.admin.del(`${prefix}r{default:${room}}:hmeta`, `${prefix}r{default:${room}}:history`), 2);
       } else {
         target = await node({ ...cfg(), nodeId: 'memory-restarted' }); // a new process: nothing of the old one's history
       }

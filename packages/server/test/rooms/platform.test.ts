@@ -7,25 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../../src/node.js';
 import type { RedisEngine } from '../../src/engine/redis/redisEngine.js';
 import { connect, nodeFactory, publish, type Frame, type TestClient } from '../helpers/harness.js';
-import { deleteKeys, sharedRedis, testPrefix } from '../helpers/redisServer.js';
+import { useSharedRedis } from '../helpers/redisServer.js';
 
 const node = nodeFactory();
 const clients: TestClient[] = [];
-let admin: Redis;
-let redisUrl: string;
-const prefix = testPrefix();
-
-before(async () => {
-  ({ url: redisUrl, client: admin } = await sharedRedis());
-});
-after(async () => {
+const redis = useSharedRedis();
+const prefix = redis.prefix;
+after(() => {
   for (const c of clients) c.close();
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
 });
 
 async function on(n: HeraldNode, user: string, device: string, platform: string, o: { tenant?: string; lastSeq?: number } = {}): Promise<TestClient> {
@@ -42,7 +34,7 @@ for (const kind of ['memory', 'redis'] as const) {
     let A: HeraldNode;
     let B: HeraldNode;
     before(async () => {
-      const cfg = kind === 'redis' ? { engine: 'redis' as const, redisUrl, redisKeyPrefix: prefix } : {};
+      const cfg = kind === 'redis' ? { engine: 'redis' as const, redisUrl: redis.url, redisKeyPrefix: prefix } : {};
       A = await node({ ...cfg, nodeId: `${kind}-pa` });
       B = kind === 'redis' ? await node({ ...cfg, nodeId: `${kind}-pb` }) : A;
     });
