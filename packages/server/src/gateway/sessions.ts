@@ -71,7 +71,7 @@ export class Sessions {
       .authenticate(request)
       .then(async (out) => {
         if (conn.state !== 'authenticating') return; // closed while the backend answered
-        if (out.ok) return this.admit(conn, out.identity);
+        if (out.ok) return this.admitFromHook(conn, out.identity);
         this.d.stats.bump(this.d.stats.authFailures, out.why === 'rejected' ? 'hook_rejected' : 'hook_unavailable');
         conn.close(out.code, out.reason);
       })
@@ -89,7 +89,10 @@ export class Sessions {
   private async verify(conn: Connection, token: string): Promise<void> {
     let identity: Identity;
     try {
-      identity = (await this.core.identify(token, conn.device)).identity;
+      // Verified, and the device checked against the token's `did`.
+      const who = await this.core.identify(token, conn.device);
+      identity = who.identity;
+      conn.device = who.device;
     } catch (err) {
       if (!(err instanceof IdentityRefused)) throw err;
       conn.close(err.code, err.message);
@@ -98,16 +101,21 @@ export class Sessions {
     await this.admit(conn, identity);
   }
 
-  /** An identity from a token or the connect hook: the device check, the tenant's features, then activation. */
-  private async admit(conn: Connection, identity: Identity): Promise<void> {
-    const core = this.core;
+  /** A connect-hook identity: the device check a token gets in `identify`, then admission. */
+  private async admitFromHook(conn: Connection, identity: Identity): Promise<void> {
     try {
-      conn.device = core.deviceOf(identity, conn.device);
+      conn.device = this.core.deviceOf(identity, conn.device);
     } catch (err) {
       if (!(err instanceof IdentityRefused)) throw err;
       conn.close(err.code, err.message);
       return;
     }
+    await this.admit(conn, identity);
+  }
+
+  /** An identity whose device is settled: the tenant's features, then activation. */
+  private async admit(conn: Connection, identity: Identity): Promise<void> {
+    const core = this.core;
     // Per-tenant feature switch (tenantOverrides.<t>.features.binaryProtocol): the subprotocol was
     // chosen before the identity named the tenant, so a tenant with it off is told to use v1.
     if (conn.v2 && !this.d.limiter.live.feature(identity.tenant, 'binaryProtocol')) {
