@@ -135,6 +135,7 @@ async function restore(world: World): Promise<void> {
     p.stall(false);
   }
   if (!world.redis.isRunning()) await world.redis.spawn();
+  await world.resetConfiguration();
   for (const n of world.nodes) {
     if (!n.isRunning()) {
       await n.start();

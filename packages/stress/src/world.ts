@@ -78,6 +78,25 @@ export class World {
     for (const n of this.nodes) await n.recordBaseline();
   }
 
+  /**
+   * Restarts every node (graceful stop, start, new idle baseline) with NODE_ENV
+   * plus `extra` — for scenarios that need a webhook URL, hooks, an ingest
+   * source… The runner puts the defaults back before the next scenario.
+   */
+  async reconfigure(extra: Record<string, string>): Promise<void> {
+    const next = { ...NODE_ENV, ...extra };
+    if (sameEnv(this.settings.env, next)) return;
+    this.settings.env = next;
+    await Promise.all(this.nodes.map((n) => n.stop(5000)));
+    await Promise.all(this.nodes.map((n) => n.start()));
+    for (const n of this.nodes) await n.recordBaseline();
+  }
+
+  /** Back to the suite's default node settings (a no-op when nothing changed them). */
+  async resetConfiguration(): Promise<void> {
+    await this.reconfigure({});
+  }
+
   /** Channel → subscriber count for every channel under the run's prefix. */
   async subscriptions(): Promise<Record<string, number>> {
     const chans = (await this.admin.pubsub('CHANNELS', `${this.prefix}*`)) as string[];
@@ -103,4 +122,9 @@ export class World {
     this.admin?.disconnect();
     await quiet(() => this.redis?.stop());
   }
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
