@@ -45,6 +45,8 @@ export function stateFrame(room: string, user: string, device: string, data: str
   return '{"type":"state","room":' + JSON.stringify(room) + ',"user":' + JSON.stringify(user) + ',"device":' + JSON.stringify(device) + ',"data":' + (data ?? 'null') + '}';
 }
 
+const stateKey = (tenant: string, room: string, user: string, device: string): string => [tenant, room, user, device].join('\u0000');
+
 /** A refusal: the error code and message for the client. */
 export type StateRefusal = { code: string; message: string };
 
@@ -153,8 +155,15 @@ export class Awareness {
   /** A node incarnation died: the states relayed from it are cleared for the members here (each node does its own). */
   private originGone(origin: string): void {
     const lost = this.relayed.gone(origin);
-    for (const s of lost) this.hub.deliverLocal({ kind: 'room', tenant: s.tenant, room: s.room }, stateFrame(s.room, s.user, s.device, null));
-    if (lost.length > 0) this.log.info({ origin, cleared: lost.length }, 'awareness states of a dead node cleared');
+    if (lost.length === 0) return;
+    // A member of the dead node that came back here and set a new state shows that one: not cleared.
+    const shownHere = new Set<string>();
+    for (const [c, rooms] of this.shown) for (const room of rooms) shownHere.add(stateKey(c.tenant, room, c.user, c.device));
+    for (const s of lost) {
+      if (shownHere.has(stateKey(s.tenant, s.room, s.user, s.device))) continue;
+      this.hub.deliverLocal({ kind: 'room', tenant: s.tenant, room: s.room }, stateFrame(s.room, s.user, s.device, null));
+    }
+    this.log.info({ origin, cleared: lost.length }, 'awareness states of a dead node cleared');
   }
 
   /** To the members here and, as a state event naming this incarnation, on other nodes. */

@@ -189,4 +189,36 @@ describe('awareness state and node death (redis)', () => {
     await watcher.waitFor((f) => stateOf('watcher2')(f) && f.data === 'after');
     assert.equal(watcher.frames.filter(cleared).length, 1);
   });
+
+  test('a member of the dead node that came back on a survivor and set a new state keeps it (found by the stress suite, rooms scenario)', { timeout: 60_000 }, async () => {
+    const TTL = 1200;
+    const HB = 300;
+    const live = { engine: 'redis', redisUrl, redisKeyPrefix: prefix, nodeTtlMs: TTL, nodeHeartbeatMs: HB, roomStateFlushMs: 0 } as const;
+    const A = await node({ ...live, nodeId: 'back-survivor' });
+    const port = await freePort();
+    const child = spawnRedisNode({ redisUrl: redisUrl, prefix: prefix, port, nodeId: 'back-doomed', env: { HERALD_ROOM_STATE_FLUSH_MS: '0', HERALD_NODE_TTL_MS: String(TTL), HERALD_NODE_HEARTBEAT_MS: String(HB) } });
+    children.push(child);
+    const K = { url: `http://127.0.0.1:${port}` } as HeraldNode;
+    await waitFor('child node ready', async () => (await fetch(`${K.url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+    const room = 'back-room';
+    const watcher = await on(A, 'bwatcher', room);
+    const hal = await on(K, 'bhal', room);
+    const kim = await on(K, 'bkim', room);
+    await hal.request({ type: 'state', room, data: 'before' });
+    await kim.request({ type: 'state', room, data: 'kim' });
+    await watcher.waitFor((f) => stateOf('bkim')(f) && f.data === 'kim');
+    await watcher.waitFor((f) => stateOf('bhal')(f) && f.data === 'before');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    // hal reconnects to the survivor before the dead node is noticed and sets a new state there.
+    const back = await on(A, 'bhal', room);
+    await back.request({ type: 'state', room, data: 'back' });
+    await watcher.waitFor((f) => stateOf('bhal')(f) && f.data === 'back');
+    // kim's clear comes from the same dead-node sweep that would clear hal's old state.
+    await watcher.waitFor((f) => stateOf('bkim')(f) && f.data === null, 10_000, 'kim cleared');
+    const hals = watcher.frames.filter(stateOf('bhal')).map((f) => f.data);
+    assert.deepEqual(hals, ['before', 'back'], 'the state set again on a live node must not be cleared as the dead node\u2019s');
+    assert.deepEqual((await members(A, room)).find((m) => m.user === 'bhal')?.state, 'back');
+  });
 });
