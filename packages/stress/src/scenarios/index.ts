@@ -5,6 +5,7 @@ import { crossTenant } from './crossTenant.js';
 import { nodeKill } from './nodeKill.js';
 import { preauthFlood } from './preauthFlood.js';
 import { reconnectStorm } from './reconnectStorm.js';
+import { rooms } from './rooms.js';
 import { redisRestart } from './redisRestart.js';
 import { redisUnreachable } from './redisUnreachable.js';
 import { silentHeartbeat } from './silentHeartbeat.js';
@@ -13,4 +14,4 @@ import { tokenExpiry } from './tokenExpiry.js';
 
 export { sabotage } from './sabotage.js';
 
-export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant];
+export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms];
