@@ -10,8 +10,9 @@ import { redisRestart } from './redisRestart.js';
 import { redisUnreachable } from './redisUnreachable.js';
 import { silentHeartbeat } from './silentHeartbeat.js';
 import { slowConsumers } from './slowConsumers.js';
+import { sse } from './sse.js';
 import { tokenExpiry } from './tokenExpiry.js';
 
 export { sabotage } from './sabotage.js';
 
-export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms];
+export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms, sse];
