@@ -27,6 +27,8 @@ export class ChannelSubscriptions {
   private readonly wanted = new Set<string>();
   /** Channels subscribed on the current connection (as far as we sent them). */
   private readonly active = new Set<string>();
+  /** Channels whose UNSUBSCRIBE is sent but not confirmed: still in `active`, yet about to stop. */
+  private readonly leaving = new Set<string>();
   /** Channels added or removed since the last flush: a flush looks at these only, not at every channel. */
   private readonly dirty = new Set<string>();
   private scheduled = false;
@@ -94,7 +96,8 @@ export class ChannelSubscriptions {
    */
   add(channel: string): Promise<void> {
     this.wanted.add(channel);
-    if (this.active.has(channel) && this.synced) return Promise.resolve();
+    // Not while its UNSUBSCRIBE is in flight: that is about to end it (the next flush subscribes again).
+    if (this.active.has(channel) && this.synced && !this.leaving.has(channel)) return Promise.resolve();
     this.dirty.add(channel);
     this.schedule();
     return this.flushed();
@@ -170,7 +173,12 @@ export class ChannelSubscriptions {
         for (const l of this.onConfirmedListeners) l(group);
       }
       for (const group of this.groups(del)) {
-        await this.send('unsub', group);
+        for (const c of group) this.leaving.add(c);
+        try {
+          await this.send('unsub', group);
+        } finally {
+          for (const c of group) this.leaving.delete(c);
+        }
         for (const c of group) this.active.delete(c);
       }
       this.retryMs = 0;

@@ -1,0 +1,46 @@
+/**
+ * ChannelSubscriptions: interest that comes back while the UNSUBSCRIBE of its
+ * channel is in flight must end subscribed, and `add` must not resolve before
+ * it is. Found by the stress suite (rooms scenario, seed 777): the last member
+ * of a room left a node and another joined it with `since` at once; `add`
+ * resolved at once (the channel still counted as active), the UNSUBSCRIBE then
+ * landed, and the node missed the room's live messages — a silent gap after a
+ * recovery that said `recovered: true`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { ChannelSubscriptions } from '../../src/engine/redis/subscriptions.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { sharedRedis, testPrefix } from '../helpers/redisServer.js';
+
+let url: string;
+let admin: Redis;
+const sub: Redis[] = [];
+
+before(async () => {
+  ({ url, client: admin } = await sharedRedis());
+});
+after(() => {
+  for (const c of sub) c.disconnect();
+  admin.disconnect();
+});
+
+test('a channel wanted again while its UNSUBSCRIBE is in flight ends subscribed, and add() waits for it', async () => {
+  const client = new Redis(url, { lazyConnect: true, autoResubscribe: false });
+  sub.push(client);
+  const subs = new ChannelSubscriptions(client, false, createLogger('silent'));
+  await client.connect();
+  await subs.flushed();
+  const channel = `${testPrefix()}race`;
+  await subs.add(channel);
+  assert.equal(await admin.publish(channel, 'one'), 1);
+  subs.remove(channel);
+  // Let the flush start: its UNSUBSCRIBE is now on the wire, unconfirmed.
+  await new Promise<void>((r) => setImmediate(r));
+  await subs.add(channel);
+  assert.equal(await admin.publish(channel, 'two'), 1, 'the node must be subscribed once add() resolved');
+  await subs.flushed();
+  assert.equal(await admin.publish(channel, 'three'), 1, 'and stay subscribed');
+  subs.close();
+});
