@@ -151,7 +151,7 @@ function viewsOf(viewers: readonly RoomMember[], room: string): Map<string, Map<
 async function settledViews(ctx: ScenarioContext, names: readonly string[], viewers: readonly RoomMember[], truth: Map<string, Map<string, unknown>>, what: string, timeoutMs: number, elapsed?: () => number): Promise<number | undefined> {
   const diff = (): ReturnType<typeof checkAwareness> => names.flatMap((r) => checkAwareness(r, truth.get(r) ?? new Map(), viewsOf(viewers, r)));
   try {
-    await waitFor(what, () => diff().length === 0, timeoutMs, 25);
+    await waitFor(what, () => diff().length === 0, timeoutMs, 50);
     return elapsed?.();
   } catch (err) {
     if (!(err instanceof WaitTimeout)) throw err;
