@@ -11,6 +11,9 @@ import type { TargetKind } from './targets/types.js';
 /** What one server did in the measured phase of one case. */
 export interface TargetCounts {
   target: TargetKind;
+  /** Connections open when the phase ended (the workload's fan-out), and errors the clients saw. */
+  held: number;
+  errors: Record<string, number>;
   published: number;
   accepted: number;
   expectedDeliveries: number;
@@ -70,7 +73,9 @@ export function countRows(results: Array<{ name: string; counts: Partial<Record<
   const rows: CountRow[] = [];
   for (const r of results) {
     const all = Object.values(r.counts);
+    rows.push({ case: r.name, figure: 'connections held', values: pick(r.counts, (c) => c.held), absolute: true });
     rows.push({ case: r.name, figure: 'published', values: pick(r.counts, (c) => c.published), absolute: true });
+    rows.push({ case: r.name, figure: 'accepted', values: pick(r.counts, (c) => c.accepted), absolute: true });
     rows.push({ case: r.name, figure: 'delivered', values: pick(r.counts, (c) => c.delivered), absolute: true });
     const baseCounts = byName.get(baseCaseOf(r.name))?.raw;
     for (const f of FIGURES) {

@@ -30,7 +30,7 @@ test('callgrind dump: the summary line is the instruction count', () => {
 });
 
 function counts(target: TargetCounts['target'], delivered: number, perf: Record<string, number | null>): TargetCounts {
-  return { target, published: delivered, accepted: delivered, expectedDeliveries: delivered, delivered, phaseSeconds: 1, perf };
+  return { target, held: 10, errors: {}, published: delivered, accepted: delivered, expectedDeliveries: delivered, delivered, phaseSeconds: 1, perf };
 }
 
 test('figures are per delivery; reliable is compared with raw unicast; unmeasured figures are left out', () => {
