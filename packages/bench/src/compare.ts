@@ -6,7 +6,8 @@
  * writes the JSON of every run plus the table under artifacts/bench/.
  */
 import { cpus, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
 import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
@@ -16,11 +17,15 @@ import type { RunReport, ScenarioName } from './report.js';
 import { CASE_RUN_SETTINGS, fixedRunSettings, intFlag, LIMITS, listFlag, parseFlags, runSourceBase } from './options.js';
 import { awaitQuietMachine, freshCredentials, startTarget } from './serverStart.js';
 import type { SpawnedServer } from './spawn.js';
-import { formatTable, rowsFor } from './table.js';
+import { formatTable, rowsFor, TARGET_LABEL } from './table.js';
+import { summariseProfileDir } from './profile.js';
 import type { CompareRow } from './table.js';
 import { TARGET_KINDS } from './targets/types.js';
 import type { TargetKind } from './targets/types.js';
 import { runIfMain } from './entry.js';
+import { runCounts } from './counts.js';
+import { formatGoals, goalVerdicts } from './goals.js';
+import type { GoalVerdict } from './goals.js';
 
 export interface CompareCase {
   /** Row label, e.g. "broadcast 5k". */
@@ -59,7 +64,9 @@ Options:
   --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
   --repeat <n>             run each case n times per target, interleaved; the table shows the median run (default 1, max 5)
   --quiet-wait <s>         before each run, wait up to this long for other processes to use < 25% of a core (default 30; 0 = don't)
+  --server-bin <file>      the herald.js to start (default: $HERALD_BENCH_BIN, else this checkout's)
   --no-progress            no progress bars
+  --count                  repeatable counts instead (perf stat / callgrind per delivery): see --count --help
   -h, --help               this help
 `;
 
@@ -96,12 +103,15 @@ export interface CompareResult {
   cases: Array<{ name: string; reports: Partial<Record<TargetKind, RunReport>>; runs: Partial<Record<TargetKind, RunReport[]>>; failures: Partial<Record<TargetKind, string>> }>;
   rows: CompareRow[];
   table: string;
+  /** The issue-20 goals, judged on this run's median reports. */
+  goals: GoalVerdict[];
 }
 
 /** The flags of bench:compare (see COMPARE_HELP). */
-const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat'] as const;
+const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat', 'server-bin'] as const;
 
 export async function runCompare(argv: string[]): Promise<number> {
+  if (argv.includes('--count')) return runCounts(argv.filter((a) => a !== '--count'));
   const values = parseFlags(argv, COMPARE_FLAGS);
   if (values.help) {
     process.stdout.write(COMPARE_HELP);
@@ -128,6 +138,7 @@ export async function runCompare(argv: string[]): Promise<number> {
     cases: [],
     rows: [],
     table: '',
+    goals: [],
   };
   let runIndex = 0;
   for (const c of cases) {
@@ -142,7 +153,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       await awaitQuietMachine(quietWaitSec);
       let server: SpawnedServer | null = null;
       try {
-        server = await startTarget({ kind: target, credentials, outDir, profile: values['cpu-prof'] ? `${c.name}-${target}` : undefined });
+        server = await startTarget({ kind: target, credentials, outDir, heraldBin: values['server-bin'], profile: values['cpu-prof'] ? `${c.name}-${target}` : undefined });
         const opts: RunOptions = {
           target,
           scenario: c.scenario,
@@ -182,8 +193,18 @@ export async function runCompare(argv: string[]): Promise<number> {
   }
   const shown = TARGET_KINDS.filter((t) => targets.includes(t));
   result.table = formatTable(result.rows, shown);
-  const base = writeSummaryFiles(outDir, 'compare', result.startedAt, result, result.table);
-  process.stdout.write(`\n${result.table}\n\nRatios are to raw ws. Reports: ${base}.json, ${base}.md\n`);
+  result.goals = goalVerdicts(Object.fromEntries(result.cases.map((c) => [c.name, c.reports])));
+  const goals = formatGoals(result.goals);
+  const base = writeSummaryFiles(outDir, 'compare', result.startedAt, result, `${result.table}\n\nRatios are to raw ws.\n\n${goals}`);
+  process.stdout.write(`\n${result.table}\n\nRatios are to raw ws.\n\n${goals}\n\nReports: ${base}.json, ${base}.md\n`);
+  if (values['cpu-prof']) {
+    // Every target is profiled alike; one markdown summary of all of them.
+    const summaries = result.cases.flatMap((c) => shown.map((t) => summariseProfileDir(join(outDir, 'profiles', `${c.name}-${t}`), `${c.name}: ${TARGET_LABEL[t]}`))).filter((m) => m !== '');
+    if (summaries.length > 0) {
+      writeFileSync(`${base}-profiles.md`, `## CPU profiles: self time by function, package and file\n\n${summaries.join('\n')}`);
+      process.stdout.write(`Profile summaries: ${base}-profiles.md\n`);
+    }
+  }
   return failedRunsExitCode(result.cases.flatMap((c) => Object.entries(c.failures).map(([t, m]) => `${c.name}/${t}: ${m}`)));
 }
 

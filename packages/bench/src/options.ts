@@ -58,6 +58,10 @@ export const BENCH_FLAGS = {
   'no-progress': { type: 'boolean' },
   'cpu-prof': { type: 'boolean' },
   'quiet-wait': { type: 'string' },
+  // bench:compare --count (repeatable counts) and the Herald build to measure
+  count: { type: 'boolean' },
+  callgrind: { type: 'boolean' },
+  'server-bin': { type: 'string' },
 } as const;
 
 export type BenchFlag = keyof typeof BENCH_FLAGS;

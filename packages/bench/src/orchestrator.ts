@@ -64,6 +64,21 @@ export interface RunOptions extends RunParams {
    * measured phase is reported as `machine.auxCpuPercent`.
    */
   auxPids?: number[];
+  /**
+   * Broadcast and unicast: called just before the first publish of the
+   * measured phase (every client process already counting), and just after
+   * it (everything accepted delivered, or the drain deadline passed, and
+   * counted). External counters (perf stat, callgrind) bracket exactly this
+   * phase with them.
+   */
+  onMeasureStart?: () => Promise<void>;
+  /**
+   * Paced publishing: most sends allowed to be overdue before the excess is
+   * skipped (default: the larger of inFlight and 0.1 s of the rate).
+   * Infinity: never skip, so a fixed message count is always published.
+   */
+  pacerMaxBacklog?: number;
+  onMeasureEnd?: () => Promise<void>;
 }
 
 /** Connections node j of `nodes` gets when `connections` users are spread round-robin over `nodes` URLs. */
@@ -324,13 +339,14 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       if (!(await flushAll({ type: 'measure' }, 10_000))) throw new Error('client processes did not start measuring');
 
       const publisher = new Publisher(o.url, o.apiKey, o.inFlight, o.payloadBytes, broadcast ? {} : { reliable: o.reliable });
+      if (o.onMeasureStart) await o.onMeasureStart();
       const startMs = nowMs();
       auxStart = mark(auxPids, nowMs());
       phaseStart = mark(ourPids(), startMs);
       agg.startMeasuring(startMs);
       const endMs = startMs + o.durationSec * 1000;
       // Unpaced broadcast is closed-loop: the window alone bounds it.
-      const pacer = new Pacer(o.rate, startMs, o.maxMessages, o.rate > 0 ? Math.max(o.inFlight, Math.ceil(o.rate / 10)) : Number.POSITIVE_INFINITY);
+      const pacer = new Pacer(o.rate, startMs, o.maxMessages, o.pacerMaxBacklog ?? (o.rate > 0 ? Math.max(o.inFlight, Math.ceil(o.rate / 10)) : Number.POSITIVE_INFINITY));
       let lastPublishMs = startMs;
       let stopPublishing = false;
       let timer: NodeJS.Timeout | null = null;
@@ -441,6 +457,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       if (o.settleSec && o.settleSec > 0) await sleep(o.settleSec * 1000);
       // Exact counts: one final flush answered by every worker.
       await flushAll();
+      if (o.onMeasureEnd) await o.onMeasureEnd();
       phaseEnd = mark(ourPids(), nowMs());
       auxEnd = mark(auxPids, nowMs());
       clearInterval(progressTimer2);

@@ -46,16 +46,19 @@ export class Publisher {
   staleRetries = 0;
 
   async publish(to: PublishTo, k: number, r: number): Promise<PublishResult> {
-    const first = await this.attempt(to, k, r);
     // A keep-alive socket can be closed by the server's idle timeout at the
     // moment we reuse it; the request never reached the server, so Node's
-    // documented remedy is one retry on a fresh socket (re-stamped: the
-    // latency clock starts when the server can first see the message).
-    if (first.staleSocket) {
+    // documented remedy is a retry (re-stamped: the latency clock starts when
+    // the server can first see the message). The retry may pick another idle
+    // socket the server closed too (a slow server, e.g. under valgrind, lets
+    // several expire at once), so retry while the failure is on a reused
+    // socket, at most once per socket the agent can hold.
+    let result = await this.attempt(to, k, r);
+    for (let i = 0; result.staleSocket && i <= this.maxInFlight; i++) {
       this.staleRetries++;
-      return this.attempt(to, k, r);
+      result = await this.attempt(to, k, r);
     }
-    return first;
+    return result;
   }
 
   private attempt(to: PublishTo, k: number, r: number): Promise<PublishResult & { staleSocket?: boolean }> {

@@ -30,6 +30,11 @@ export interface TargetStart {
   /** Write a V8 CPU profile into <outDir>/profiles/<profile> ('' for <outDir>/profiles); undefined: no profile. */
   profile?: string | undefined;
   env?: Record<string, string>;
+  /** The Herald server script (default: see heraldBinPath). */
+  heraldBin?: string | undefined;
+  /** Run the server under this command (see SpawnOptions.wrap). */
+  wrap?: string[];
+  readyTimeoutMs?: number;
 }
 
 export function startTarget(o: TargetStart): Promise<SpawnedServer> {
@@ -40,6 +45,9 @@ export function startTarget(o: TargetStart): Promise<SpawnedServer> {
     logDir: join(o.outDir, 'logs'),
     ...(o.profile !== undefined ? { cpuProfDir: join(o.outDir, 'profiles', o.profile) } : {}),
     ...(o.env ? { env: o.env } : {}),
+    ...(o.heraldBin !== undefined ? { heraldBin: o.heraldBin } : {}),
+    ...(o.wrap ? { wrap: o.wrap } : {}),
+    ...(o.readyTimeoutMs !== undefined ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
   });
 }
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, trackChild } from '@herald/testkit';
 import type { TargetKind } from './targets/types.js';
@@ -24,6 +24,17 @@ export function moduleArgs(relative: string): { file: string; execArgv: string[]
 
 export const HERALD_BIN = fileURLToPath(new URL('../../server/bin/herald.js', import.meta.url));
 
+/**
+ * The Herald server the bench starts: `override` (a --server-bin flag), else
+ * the HERALD_BENCH_BIN environment variable, else this checkout's
+ * packages/server/bin/herald.js. Lets one harness measure another checkout's
+ * build (that build's own node_modules are used).
+ */
+export function heraldBinPath(override?: string): string {
+  const p = override ?? process.env.HERALD_BENCH_BIN;
+  return p && p.length > 0 ? resolve(p) : HERALD_BIN;
+}
+
 export interface SpawnOptions {
   kind: TargetKind;
   secret: string;
@@ -36,6 +47,12 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
   /** Extra environment for the server (e.g. HERALD_* settings). */
   env?: Record<string, string>;
+  /**
+   * A command the server runs under (e.g. valgrind and its options): it is
+   * started as `wrap[0] ...wrap[1..] node <args>`. The pid is the wrapper's,
+   * which for valgrind is the server's own process.
+   */
+  wrap?: string[];
 }
 
 export interface SpawnedServer {
@@ -81,7 +98,7 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
   let args: string[];
   let env: NodeJS.ProcessEnv;
   if (o.kind === 'herald') {
-    args = [...prof, o.heraldBin ?? HERALD_BIN, 'serve'];
+    args = [...prof, heraldBinPath(o.heraldBin), 'serve'];
     env = {
       ...process.env,
       HERALD_PORT: String(port),
@@ -95,7 +112,8 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
     args = [...m.execArgv, ...prof, m.file];
     env = { ...process.env, BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: o.secret, BENCH_API_KEY: o.apiKey };
   }
-  const child = spawn(process.execPath, args, { env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...cmdArgs] = o.wrap && o.wrap.length > 0 ? [...o.wrap, process.execPath, ...args] : [process.execPath, ...args];
+  const child = spawn(cmd as string, cmdArgs, { env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   // Never leave a server running if the bench is interrupted.
   trackChild(child, 'herald bench');
   child.stdout?.pipe(log);
