@@ -6,9 +6,9 @@
  * shared machine, an instruction count does not.
  *
  * Workload: N users connect (one device each); W warm-up publishes, then M
- * measured ones, one at a time (POST /api/v1/publish, awaited, and the
- * frame's arrival at the user awaited; reliable: the client acks it), round
- * robin over the users. Only the measured publishes are counted
+ * measured ones, C at a time (each POST /api/v1/publish awaited, and the
+ * frame's arrival at its user awaited; reliable: the client acks it), over
+ * the users in turn. Only the measured publishes are counted
  * (callgrind_control -i on / -d). The same count is taken over an idle window
  * as long as the measured phase and subtracted, so timers that run while
  * nothing is published (slower under valgrind) do not count as delivery cost.
@@ -17,6 +17,9 @@
  *   node scripts/hotpath-instructions.mjs --target herald --case unicast
  *   node scripts/hotpath-instructions.mjs --target herald --case reliable
  *   node scripts/hotpath-instructions.mjs --target raw --case unicast
+ * Under valgrind V8 is still compiling (TurboFan) and collecting long after the warm-up, and
+ * wall-clock timers fire ~50 times more often per delivery: --keep writes both dumps (measured
+ * and idle) so that compiler and GC instructions can be told apart (callgrind_annotate).
  * Options: --users 50 --warmup 400 --messages 400; --no-valgrind reports CPU
  * time (utime+stime from /proc) instead, quick but noisy; with it, --cpu-prof <dir>
  * writes a V8 CPU profile of the server (node packages/bench/dist/profile.js <file>).
@@ -39,6 +42,8 @@ const { values: o } = parseArgs({
     users: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '400' },
     messages: { type: 'string', default: '400' },
+    /** Publishes in flight (each to its own user): keeps a slowed server busy rather than waiting on round trips. */
+    concurrency: { type: 'string', default: '10' },
     'no-valgrind': { type: 'boolean', default: false },
     /** With --no-valgrind: write a V8 CPU profile of the server into this directory. */
     'cpu-prof': { type: 'string' },
@@ -54,6 +59,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(o.users);
 const W = Number(o.warmup);
 const M = Number(o.messages);
+const C = Math.min(Number(o.concurrency), N);
 const reliable = o.case === 'reliable';
 const valgrind = !o['no-valgrind'];
 if (reliable && o.target !== 'herald') throw new Error('reliable: herald only');
@@ -77,8 +83,9 @@ const script = o.target === 'herald' ? [o['herald-bin'] ?? join(root, 'packages/
 const env = {
   ...process.env,
   HERALD_PORT: String(port), HERALD_HOST: '127.0.0.1', HERALD_JWT_SECRET: secret, HERALD_API_KEY: apiKey, HERALD_LOG_LEVEL: 'warn',
-  // valgrind slows the loop: the load shedder would refuse the publishes.
-  HERALD_SHED_EVENT_LOOP_DELAY_MS: '0',
+  // valgrind slows the server some 50 times: the load shedder would refuse the publishes, silent
+  // clients (unicast: they only receive) would be closed after 2 heartbeats, and acks would time out.
+  HERALD_SHED_EVENT_LOOP_DELAY_MS: '0', HERALD_HEARTBEAT_MS: '600000', HERALD_ACK_TIMEOUT_MS: '600000',
   BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: secret, BENCH_API_KEY: apiKey,
 };
 const cmd = valgrind
@@ -89,6 +96,10 @@ let stderr = '';
 child.stderr.on('data', (d) => (stderr += d));
 const kill = () => child.exitCode === null && child.kill('SIGKILL');
 process.on('exit', () => { kill(); rmSync(outDir, { recursive: true, force: true }); });
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`${err.stack}\nserver exit code ${child.exitCode}, signal ${child.signalCode}; server stderr (tail):\n${stderr.slice(-3000)}\n`);
+  process.exit(1);
+});
 
 const base = `http://127.0.0.1:${port}`;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -110,6 +121,15 @@ for (;;) {
   const ok = await http('GET', '/readyz').then((r) => r.status === 200, () => false);
   if (ok) break;
   await new Promise((r) => setTimeout(r, 200));
+}
+
+/** Publishes k = from … from+count-1, C at a time; publish k goes to user k % N; the C in flight go to different users. */
+async function publishMany(from, count) {
+  let next = from;
+  const worker = async () => {
+    while (next < from + count) await publishOne(next++);
+  };
+  await Promise.all(Array.from({ length: C }, worker));
 }
 
 // Clients: each resolves the waiter of its next expected message.
@@ -146,7 +166,7 @@ async function publishOne(k) {
   waiters.delete(k);
 }
 
-for (let i = 0; i < W; i++) await publishOne(i);
+await publishMany(0, W);
 
 const cpuOf = () => {
   const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -168,17 +188,17 @@ if (valgrind) {
   cg('--instr=on');
   cg('-z');
   const t0 = Date.now();
-  for (let i = 0; i < M; i++) await publishOne(W + i);
+  await publishMany(W, M);
   ms = Date.now() - t0;
   count = readTotal(o.keep);
   await new Promise((r) => setTimeout(r, ms));
-  idle = readTotal();
+  idle = readTotal(o.keep && `${o.keep}.idle`);
 } else {
   const tracer = o.strace ? spawn('strace', ['-c', '-f', '-o', o.strace, '-p', String(child.pid)], { stdio: 'ignore' }) : undefined;
   if (tracer) await new Promise((r) => setTimeout(r, 1000));
   const c0 = cpuOf();
   const t0 = Date.now();
-  for (let i = 0; i < M; i++) await publishOne(W + i);
+  await publishMany(W, M);
   ms = Date.now() - t0;
   count = cpuOf() - c0;
   if (tracer) {
