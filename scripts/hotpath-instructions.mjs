@@ -103,7 +103,16 @@ process.on('uncaughtException', (err) => {
 
 const base = `http://127.0.0.1:${port}`;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-function http(method, path, body) {
+/** A keep-alive socket the server closed just as it was reused (its idle timeout): retried once, as the bench does. */
+async function http(method, path, body) {
+  try {
+    return await http1(method, path, body);
+  } catch (err) {
+    if (err.code !== 'ECONNRESET') throw err;
+    return http1(method, path, body);
+  }
+}
+function http1(method, path, body) {
   return new Promise((resolve, reject) => {
     const req = request(base + path, { method, agent, headers: body ? { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' } : {} }, (res) => {
       let t = '';
