@@ -19,7 +19,7 @@ import type { Stats } from '../observability/stats.js';
 import { readJson, sendError, sendJson } from './http.js';
 import { serveDemoFile } from './staticFiles.js';
 import { requestId } from '../observability/logger.js';
-import { extractContext, inSpan, SpanKind } from '../observability/tracing.js';
+import { extractContext, inSpan, SpanKind, tracingActive } from '../observability/tracing.js';
 import type { AdminHandler } from '../admin/admin.js';
 import type { AdminUserActions } from '../admin/userActions.js';
 import type { ConfigActions } from '../admin/configActions.js';
@@ -74,6 +74,29 @@ interface Route {
   name: string;
   auth: boolean;
   handler: Handler;
+}
+
+const NO_PARAMS: string[] = [];
+
+/**
+ * The common request target — a plain path of [A-Za-z0-9_-/], no query — without building a
+ * URL: `new URL()` would return it unchanged (no dot segments, nothing to percent-encode), so
+ * the routes see the same pathname. Anything else goes through parseTarget.
+ */
+function plainPath(target: string | undefined): { pathname: string; searchParams: URLSearchParams } | undefined {
+  if (target === undefined || !PLAIN_PATH.test(target)) return undefined;
+  return { pathname: target, searchParams: new URLSearchParams() };
+}
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_/-]*$/;
+
+/** `herald_http_requests_total` keys (`route|status`), built once per pair rather than per request. */
+const HTTP_KEYS = new Map<string, Map<number, string>>();
+function httpKey(route: string, status: number): string {
+  let byStatus = HTTP_KEYS.get(route);
+  if (!byStatus) HTTP_KEYS.set(route, (byStatus = new Map()));
+  let k = byStatus.get(status);
+  if (k === undefined) byStatus.set(status, (k = `${route}|${status}`));
+  return k;
 }
 
 /** The request target as a URL; 400 when it is none (e.g. `//[`). */
@@ -153,11 +176,11 @@ export class Router {
     let path = '';
     try {
       // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
-      const url = parseTarget(req.url);
+      const url = plainPath(req.url) ?? parseTarget(req.url);
       path = url.pathname;
       let pathMatched = false;
       for (const r of this.routes) {
-        const m = r.pattern.exec(url.pathname);
+        const m = r.pattern.exec(path);
         if (!m) continue;
         pathMatched = true;
         if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
@@ -169,7 +192,12 @@ export class Router {
             throw new ApiError('unauthorized');
           }
         }
-        const params = m.slice(1).map((s) => decodeURIComponent(s));
+        const params = m.length > 1 ? m.slice(1).map((s) => decodeURIComponent(s)) : NO_PARAMS;
+        // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
+        if (!tracingActive()) {
+          await r.handler(req, res, params, url.searchParams);
+          return;
+        }
         await inSpan(
           `herald.http ${r.name}`,
           { 'http.request.method': req.method ?? '', 'http.route': r.name, 'herald.request_id': reqId },
@@ -192,12 +220,13 @@ export class Router {
         res.destroy();
       }
     } finally {
-      this.d.stats.bump(this.d.stats.http, `${name}|${res.statusCode}`);
-      // Path only: a query string may hold a token. Bodies are never logged.
-      const line = { req: reqId, method: req.method, path, route: name, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 };
-      if (res.statusCode >= 500) this.d.log.error(line, 'request');
-      else if (res.statusCode >= 400) this.d.log.info(line, 'request');
-      else this.d.log.debug(line, 'request');
+      const status = res.statusCode;
+      this.d.stats.bump(this.d.stats.http, httpKey(name, status));
+      // Path only: a query string may hold a token. Bodies are never logged. The line is built
+      // only when its level is logged (a 2xx is debug: off by default).
+      const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+      const log = this.d.log;
+      if (log.isLevelEnabled(level)) log[level]({ req: reqId, method: req.method, path, route: name, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
     }
   }
 

@@ -4,13 +4,13 @@
  * hand to the engine for the other nodes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Engine, InboxMessage, StoredMessage } from '../engine/types.js';
+import type { AppendOnce, Engine, InboxMessage, NewInboxMessage, Route, StoredMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { ApiError } from '../errors.js';
 import type { Limiter } from '../limits/limiter.js';
-import { messageFrame } from '../protocol/serverFrames.js';
-import { parsePublish, resolveTarget, type PublishBody } from './publishRequest.js';
+import { messageFrame, type EphemeralMessage } from '../protocol/serverFrames.js';
+import { parsePublish, resolveTarget, type PublishBody, type ResolvedTarget } from './publishRequest.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
 import { payloadOf } from './payload.js';
@@ -69,36 +69,46 @@ export class Publisher {
    */
   async publishUnknown(body: unknown, fieldPrefix = '', rateLimited = false): Promise<PublishResult> {
     const parsed = parsePublish(body, fieldPrefix);
-    if (rateLimited && this.limiter) {
-      const routes = resolveTarget(parsed.to).routes;
+    // Resolved once: the limits and the pipeline read the same routes.
+    const target = resolveTarget(parsed.to);
+    const limiter = this.limiter;
+    if (limiter && (rateLimited || parsed.event !== undefined)) {
+      const routes = target.routes;
       const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
-      const waitMs = await this.limiter.apiPublish(tenant, routes.length);
-      if (waitMs > 0) {
-        const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
-        err.retryAfterSec = Math.ceil(waitMs / 1000);
-        throw err;
+      if (rateLimited) {
+        // Synchronous unless the engine shares the buckets (limits/limiter.ts): no promise per publish.
+        const pending = limiter.apiPublish(tenant, routes.length);
+        const waitMs = typeof pending === 'number' ? pending : await pending;
+        if (waitMs > 0) {
+          const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
+          err.retryAfterSec = Math.ceil(waitMs / 1000);
+          throw err;
+        }
+      }
+      // The event table (eventRateLimits) holds for API and ingest publishes alike; ingest
+      // retries an entry refused with 429 (streamIngest.ts: transient).
+      if (parsed.event !== undefined) {
+        const pending = limiter.apiEvent(tenant, parsed.event, routes.length);
+        const refused = pending instanceof Promise ? await pending : pending;
+        if (refused) {
+          const err = new ApiError('rate_limited', `event rate limit "${refused.pattern}" (eventRateLimits, limit ${refused.limit}) of tenant "${tenant}" exceeded; retry in ${refused.waitMs} ms`, fieldPrefix + 'event');
+          err.retryAfterSec = Math.ceil(refused.waitMs / 1000);
+          throw err;
+        }
       }
     }
-    // The event table (eventRateLimits) holds for API and ingest publishes alike; ingest
-    // retries an entry refused with 429 (streamIngest.ts: transient).
-    if (this.limiter && parsed.event !== undefined) {
-      const routes = resolveTarget(parsed.to).routes;
-      const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
-      const refused = await this.limiter.apiEvent(tenant, parsed.event, routes.length);
-      if (refused) {
-        const err = new ApiError('rate_limited', `event rate limit "${refused.pattern}" (eventRateLimits, limit ${refused.limit}) of tenant "${tenant}" exceeded; retry in ${refused.waitMs} ms`, fieldPrefix + 'event');
-        err.retryAfterSec = Math.ceil(refused.waitMs / 1000);
-        throw err;
-      }
-    }
-    return this.publish(parsed, fieldPrefix);
+    return this.publishResolved(parsed, target, fieldPrefix);
   }
 
-  async publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
+  publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
+    return this.publishResolved(body, resolveTarget(body.to), fieldPrefix);
+  }
+
+  private async publishResolved(body: PublishBody, target: ResolvedTarget, fieldPrefix: string): Promise<PublishResult> {
     const key = body.idempotency_key;
-    if (key === undefined) return this.run(body, fieldPrefix);
+    if (key === undefined) return this.run(body, target, fieldPrefix);
     const settings = { ttlMs: this.s.idempotencyTtlMs, leaseMs: this.s.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS };
-    return (await withIdempotency(this.engine, key, settings, () => this.run(body, fieldPrefix))) as PublishResult;
+    return (await withIdempotency(this.engine, key, settings, () => this.run(body, target, fieldPrefix))) as PublishResult;
   }
 
   /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
@@ -112,12 +122,11 @@ export class Publisher {
   }
 
   /** Traced (no-op without an OpenTelemetry SDK): herald.publish → herald.store | herald.fanout. */
-  private run(body: PublishBody, fieldPrefix: string): Promise<PublishResult> {
-    return inSpan('herald.publish', {}, (span) => this.pipeline(body, fieldPrefix, span));
+  private run(body: PublishBody, target: ResolvedTarget, fieldPrefix: string): Promise<PublishResult> {
+    return inSpan('herald.publish', {}, (span) => this.pipeline(body, target, fieldPrefix, span));
   }
 
-  private async pipeline(body: PublishBody, fieldPrefix: string, span: Span): Promise<PublishResult> {
-    const target = resolveTarget(body.to);
+  private async pipeline(body: PublishBody, target: ResolvedTarget, fieldPrefix: string, span: Span): Promise<PublishResult> {
     const userTarget = target.kind === 'user' || target.kind === 'device' || target.kind === 'users';
     const reliable = body.reliable ?? userTarget;
     if (reliable && !userTarget) {
@@ -143,66 +152,50 @@ export class Publisher {
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
     const id = randomUUID();
     const ts = Date.now();
-    this.stats.bump(this.stats.published, `${target.kind}|${reliable}`);
+    this.stats.bump(this.stats.published, publishedKey(target.kind, reliable));
     const result: PublishResult = { id };
     if (span.isRecording()) span.setAttributes({ 'herald.message_id': id, 'herald.target': target.kind, 'herald.reliable': reliable, 'herald.routes': target.routes.length });
+    const routes = target.routes;
 
     if (reliable) {
       // Null prototype: user ids are untrusted keys (`__proto__` must be an entry, not a prototype write).
       const seq: Record<string, number> = Object.create(null) as Record<string, number>;
-      const expiresAt = body.ttl !== undefined ? ts + body.ttl * 1000 : undefined;
+      const m: Omit<NewInboxMessage, 'device' | 'platform'> = { id, ts, data };
+      if (binary) m.binary = true;
+      if (body.event !== undefined) m.event = body.event;
+      if (body.ttl !== undefined) m.expiresAt = ts + body.ttl * 1000;
       // Users are independent: store them concurrently. Each append is atomic, and with an
       // idempotency key it is once-only per user: a retry after a crash between store and the
       // recorded result finds the message stored and stores nothing (docs/delivery.md).
       const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
-      let firstId: string | undefined;
-      await inSpan('herald.store', { 'herald.users': target.routes.length }, () =>
-        Promise.all(
-          target.routes.map(async (route) => {
-            if (route.kind !== 'user') return;
-            const stored = await this.store(
-              route.tenant,
-              route.user,
-              { id, ts, data, ...(binary ? { binary } : {}), ...(route.device !== undefined ? { device: route.device } : {}), ...(route.platform !== undefined ? { platform: route.platform } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) },
-              this.hub.settings.retention,
-              once,
-            );
-            seq[route.user] = stored.seq;
-            if (stored.duplicate) firstId = stored.id;
-            // A duplicate was offered when it was first stored (and is in the inbox for every device);
-            // its unacked deadline was set then too.
-            else {
-              this.hub.deliverInbox(route.tenant, route.user, stored);
-              if (notifyAfter !== undefined && this.watchUnacked) await this.watchUnacked(route.tenant, route.user, stored, notifyAfter);
-            }
-          }),
-        ),
-      );
+      const stores: StoreRun = { seq, firstId: undefined };
+      await inSpan('herald.store', { 'herald.users': routes.length }, async () => {
+        // One user (the common case) without an array of promises.
+        if (routes.length === 1) await this.storeFor(routes[0]!, m, once, notifyAfter, stores);
+        else await Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores)));
+      });
       result.seq = seq;
       // The id the first attempt returned, when it had stored the message already.
-      if (firstId !== undefined) result.id = firstId;
+      if (stores.firstId !== undefined) result.id = stores.firstId;
     } else {
-      const frame = messageFrame({ id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}), ...('room' in body.to ? { room: body.to.room } : {}) });
-      await inSpan('herald.fanout', { 'herald.routes': target.routes.length }, async (fan) => {
-        let local = 0;
-        await Promise.all(
-          target.routes.map(async (route) => {
-            if (route.kind === 'room' && this.rooms) {
-              const r = await this.rooms.publish(route, { id, ts, data, ...(binary ? { binary } : {}), ...(body.event !== undefined ? { event: body.event } : {}) }).catch((err: unknown) => {
-                throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
-              });
-              local += r.local;
-              if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
-            } else local += await this.hub.broadcast(route, frame, ts);
-          }),
-        );
+      const em: EphemeralMessage = { id, ts, data };
+      if (binary) em.binary = true;
+      if (body.event !== undefined) em.event = body.event;
+      const frame = messageFrame('room' in body.to ? { ...em, room: body.to.room } : em);
+      await inSpan('herald.fanout', { 'herald.routes': routes.length }, async (fan) => {
+        let local: number;
+        if (routes.length === 1) local = await this.fanOut(routes[0]!, em, frame, result);
+        else {
+          local = 0;
+          await Promise.all(routes.map(async (route) => void (local += await this.fanOut(route, em, frame, result))));
+        }
         // Per-recipient spans would cost one span per socket: the local write is one event.
         if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
       });
     }
     // The message is stored and sent: from here nothing may turn it into a failure (a retrying
     // producer would store it twice). A count that cannot be read is left out of the reply.
-    const online = await this.onlineCount(target.routes);
+    const online = await this.onlineCount(routes);
     if (online !== undefined) {
       result.online = online;
       if (span.isRecording()) span.setAttribute('herald.online', online);
@@ -210,13 +203,60 @@ export class Publisher {
     return result;
   }
 
+  /** Stores the message in one user's inbox and offers it to their local devices. */
+  private async storeFor(route: Route, m: Omit<NewInboxMessage, 'device' | 'platform'>, once: AppendOnce | undefined, notifyAfter: number | undefined, run: StoreRun): Promise<void> {
+    if (route.kind !== 'user') return;
+    let msg: NewInboxMessage = m;
+    if (route.device !== undefined || route.platform !== undefined) {
+      msg = { ...m };
+      if (route.device !== undefined) msg.device = route.device;
+      if (route.platform !== undefined) msg.platform = route.platform;
+    }
+    const stored = await this.store(route.tenant, route.user, msg, this.hub.settings.retention, once);
+    run.seq[route.user] = stored.seq;
+    if (stored.duplicate) run.firstId = stored.id;
+    // A duplicate was offered when it was first stored (and is in the inbox for every device);
+    // its unacked deadline was set then too.
+    else {
+      this.hub.deliverInbox(route.tenant, route.user, stored);
+      if (notifyAfter !== undefined && this.watchUnacked) await this.watchUnacked(route.tenant, route.user, stored, notifyAfter);
+    }
+  }
+
+  /** One route of an ephemeral publish: rooms with history go through the room publisher. Returns the local count. */
+  private async fanOut(route: Route, em: EphemeralMessage, frame: string, result: PublishResult): Promise<number> {
+    if (route.kind === 'room' && this.rooms) {
+      const r = await this.rooms.publish(route, em).catch((err: unknown) => {
+        throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
+      });
+      if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
+      return r.local;
+    }
+    return this.hub.broadcast(route, frame, em.ts);
+  }
+
   /** Connections the routes reach now, or undefined when the engine cannot say. */
-  private async onlineCount(routes: ReturnType<typeof resolveTarget>['routes']): Promise<number | undefined> {
+  private async onlineCount(routes: readonly Route[]): Promise<number | undefined> {
     try {
+      if (routes.length === 1) return await this.engine.onlineCount(routes[0]!);
       const counts = await Promise.all(routes.map((r) => this.engine.onlineCount(r)));
       return counts.reduce((a, b) => a + b, 0);
     } catch {
       return undefined;
     }
   }
+}
+
+/** What the stores of one reliable publish collect. */
+interface StoreRun {
+  seq: Record<string, number>;
+  firstId: string | undefined;
+}
+
+/** `herald_messages_published_total` keys, built once rather than per publish. */
+const PUBLISHED_KEYS = new Map<string, readonly [string, string]>();
+function publishedKey(kind: ResolvedTarget['kind'], reliable: boolean): string {
+  let k = PUBLISHED_KEYS.get(kind);
+  if (!k) PUBLISHED_KEYS.set(kind, (k = [`${kind}|false`, `${kind}|true`]));
+  return k[reliable ? 1 : 0];
 }

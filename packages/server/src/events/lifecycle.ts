@@ -64,73 +64,70 @@ export interface LifecycleListener {
 }
 
 type Kind = Exclude<keyof LifecycleListener, 'wantsAckedMessages'>;
-type Args<K extends Kind> = Parameters<NonNullable<LifecycleListener[K]>>;
 
 const KINDS: readonly Kind[] = ['connected', 'disconnected', 'online', 'offline', 'joined', 'left', 'published', 'delivered', 'acked', 'retried', 'expired'];
 
+/**
+ * Each emitter loops over its own kind's list and calls the method directly: no argument array
+ * and no `apply` per event (issue 20: `delivered` and `acked` run once per reliable message).
+ */
 export class LifecycleEvents {
-  private readonly byKind = new Map<Kind, LifecycleListener[]>(KINDS.map((k) => [k, []]));
+  private readonly byKind: { readonly [K in Kind]: LifecycleListener[] } = {
+    connected: [], disconnected: [], online: [], offline: [], joined: [], left: [], published: [], delivered: [], acked: [], retried: [], expired: [],
+  };
   /** True once a listener wants the acked messages listed: reliable streams then keep seq → id. */
   wantsAckedMessages = false;
 
   /** Adds a listener; returns a function that removes it. */
   add(listener: LifecycleListener): () => void {
-    for (const k of KINDS) if (typeof listener[k] === 'function') this.byKind.get(k)!.push(listener);
+    for (const k of KINDS) if (typeof listener[k] === 'function') this.byKind[k].push(listener);
     if (listener.wantsAckedMessages) this.wantsAckedMessages = true;
     return () => {
       for (const k of KINDS) {
-        const list = this.byKind.get(k)!;
+        const list = this.byKind[k];
         const i = list.indexOf(listener);
         if (i >= 0) list.splice(i, 1);
       }
-      this.wantsAckedMessages = [...this.byKind.get('acked')!].some((l) => l.wantsAckedMessages === true);
+      this.wantsAckedMessages = this.byKind.acked.some((l) => l.wantsAckedMessages === true);
     };
   }
 
   /** Whether anyone listens to `kind`: lets a caller skip work that only feeds the event. */
   has(kind: Kind): boolean {
-    return this.byKind.get(kind)!.length > 0;
-  }
-
-  private emit<K extends Kind>(kind: K, args: Args<K>): void {
-    const list = this.byKind.get(kind)!;
-    for (let i = 0; i < list.length; i++) {
-      const fn = list[i]![kind] as (...a: Args<K>) => void;
-      fn.apply(list[i], args);
-    }
+    return this.byKind[kind].length > 0;
   }
 
   connected(s: SessionRef): void {
-    this.emit('connected', [s]);
+    for (const l of this.byKind.connected) l.connected!(s);
   }
   disconnected(s: SessionRef, code: number, reason: string): void {
-    this.emit('disconnected', [s, code, reason]);
+    for (const l of this.byKind.disconnected) l.disconnected!(s, code, reason);
   }
   online(tenant: string, user: string, s: SessionRef): void {
-    this.emit('online', [tenant, user, s]);
+    for (const l of this.byKind.online) l.online!(tenant, user, s);
   }
   offline(tenant: string, user: string, reason: OfflineReason, s: SessionRef | undefined): void {
-    this.emit('offline', [tenant, user, reason, s]);
+    for (const l of this.byKind.offline) l.offline!(tenant, user, reason, s);
   }
   joined(s: SessionRef, room: string): void {
-    this.emit('joined', [s, room]);
+    for (const l of this.byKind.joined) l.joined!(s, room);
   }
   left(s: SessionRef, room: string): void {
-    this.emit('left', [s, room]);
+    for (const l of this.byKind.left) l.left!(s, room);
   }
   published(s: SessionRef, room: string, messageId: string, data: string, event: string | undefined): void {
-    this.emit('published', [s, room, messageId, data, event]);
+    for (const l of this.byKind.published) l.published!(s, room, messageId, data, event);
   }
   delivered(s: SessionRef, m: InboxMessage, replay: boolean): void {
-    this.emit('delivered', [s, m, replay]);
+    for (const l of this.byKind.delivered) l.delivered!(s, m, replay);
   }
   acked(s: SessionRef, count: number, messages: readonly AckedMessage[] | undefined): void {
-    this.emit('acked', [s, count, messages]);
+    for (const l of this.byKind.acked) l.acked!(s, count, messages);
   }
   retried(s: SessionRef, count: number): void {
-    this.emit('retried', [s, count]);
+    for (const l of this.byKind.retried) l.retried!(s, count);
   }
   expired(s: SessionRef, count: number): void {
-    this.emit('expired', [s, count]);
+    for (const l of this.byKind.expired) l.expired!(s, count);
   }
 }

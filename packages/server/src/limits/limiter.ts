@@ -135,43 +135,52 @@ export class Limiter {
    * event table's entry, one budget per (tenant, entry) — a prefix entry is
    * one budget for every event it matches. Shared by the cluster on Redis.
    */
-  async apiEvent(tenant: string, event: string | undefined, cost: number): Promise<EventRefusal | undefined> {
+  apiEvent(tenant: string, event: string | undefined, cost: number): EventRefusal | undefined | Promise<EventRefusal | undefined> {
     if (event === undefined) return undefined;
     const rule = this.live.eventTable(tenant).match(event);
     if (!rule) return undefined;
-    const refuse = (waitMs: number): EventRefusal => {
+    const refuse = (waitMs: number): EventRefusal | undefined => {
+      if (waitMs <= 0) return undefined;
       this.reject('event_rate_per_tenant');
       return { limit: 'event_rate_per_tenant', pattern: rule.pattern, waitMs };
     };
     // perSec 0 blocks the events (a kill switch for one event type).
     if (rule.spec.perSec <= 0) return refuse(60_000);
-    const wait = await this.take('ev', `ev:${tenant}\u0000${rule.pattern}`, { ratePerSec: rule.spec.perSec, burst: rule.spec.burst }, cost);
-    return wait > 0 ? refuse(wait) : undefined;
+    const wait = this.take('ev', `ev:${tenant}\u0000${rule.pattern}`, { ratePerSec: rule.spec.perSec, burst: rule.spec.burst }, cost);
+    return typeof wait === 'number' ? refuse(wait) : wait.then(refuse);
   }
 
   /**
    * An API publish to `tenant` (`cost` messages): 0 when allowed, else ms to wait.
    * With an engine that shares buckets (Redis) the budget is the cluster's, not
    * this node's; if the engine cannot answer, the node's own bucket decides.
+   * Synchronous (a number) when the node's own buckets decide: no promise per publish.
    */
-  async apiPublish(tenant: string, cost: number): Promise<number> {
-    const spec = { ratePerSec: this.live.limit(tenant, 'apiPublishRatePerTenant'), burst: this.live.limit(tenant, 'apiPublishBurstPerTenant') };
-    if (spec.ratePerSec <= 0) return 0;
-    const wait = await this.take('api', 'api:' + tenant, spec, cost);
+  apiPublish(tenant: string, cost: number): number | Promise<number> {
+    const set = this.tenantSet('api', tenant, 'apiPublishRatePerTenant', 'apiPublishBurstPerTenant');
+    if (!set.enabled) return 0;
+    const wait = this.take('api', 'api:' + tenant, set.spec, cost, set);
+    return typeof wait === 'number' ? this.apiPublishWait(wait) : wait.then((w) => this.apiPublishWait(w));
+  }
+
+  private apiPublishWait(wait: number): number {
     if (wait > 0) this.reject('api_publish_per_tenant');
     return wait;
   }
 
-  /** Takes from the cluster's bucket when the engine shares them, else (or when it cannot answer) the node's. */
-  private async take(name: string, key: string, spec: RateSpec, cost: number): Promise<number> {
-    if (this.shared) {
-      try {
-        return await this.shared.takeTokens(key, spec.ratePerSec, spec.burst, cost);
-      } catch {
-        // fall through to the node's own bucket
-      }
+  /** Takes from the cluster's bucket when the engine shares them (a promise), else from the node's (a number). */
+  private take(name: string, key: string, spec: RateSpec, cost: number, local?: KeyedBuckets): number | Promise<number> {
+    if (this.shared) return this.takeShared(name, key, spec, cost);
+    return (local ?? this.set(name, spec)).take(key, cost);
+  }
+
+  /** If the engine cannot answer, the node's own bucket decides. */
+  private async takeShared(name: string, key: string, spec: RateSpec, cost: number): Promise<number> {
+    try {
+      return await this.shared!.takeTokens(key, spec.ratePerSec, spec.burst, cost);
+    } catch {
+      return this.set(name, spec).take(key, cost);
     }
-    return this.set(name, spec).take(key, cost);
   }
 
   private refused(limit: LimitName): LimitName {
