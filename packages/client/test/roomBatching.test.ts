@@ -66,14 +66,19 @@ const EXPECTED = [
   { data: { n: 3 }, event: undefined, room: 'hot' },
 ];
 
+/** Publishes MESSAGES; both members' apps see exactly EXPECTED. */
+async function publishAndReceive(node: HeraldNode, m: Awaited<ReturnType<typeof members>>): Promise<void> {
+  await publishBatch(node, MESSAGES);
+  await waitForCount(m.json, 'message', m.jsonSeen, 3);
+  await waitForCount(m.bin, 'message', m.binSeen, 3);
+  assert.deepEqual(m.jsonSeen.map(view), EXPECTED);
+  assert.deepEqual(m.binSeen.map(view), EXPECTED);
+}
+
 test('window on: three room messages reach each member as one batch frame; the SDK delivers each, in order', () =>
   withNode({ roomBatchWindowMs: 1000 }, async (node, clients) => {
     const m = await members(node, clients);
-    await publishBatch(node, MESSAGES);
-    await waitForCount(m.json, 'message', m.jsonSeen, 3);
-    await waitForCount(m.bin, 'message', m.binSeen, 3);
-    assert.deepEqual(m.jsonSeen.map(view), EXPECTED);
-    assert.deepEqual(m.binSeen.map(view), EXPECTED);
+    await publishAndReceive(node, m);
 
     const text = m.rawJson();
     assert.equal(text.length, 1, 'one text frame');
@@ -114,11 +119,7 @@ test('window on: a batch is sent early at roomBatchMaxBytes; a lone message goes
 test('window off (the default): every room message is its own frame, as before', () =>
   withNode({}, async (node, clients) => {
     const m = await members(node, clients);
-    await publishBatch(node, MESSAGES);
-    await waitForCount(m.json, 'message', m.jsonSeen, 3);
-    await waitForCount(m.bin, 'message', m.binSeen, 3);
-    assert.deepEqual(m.jsonSeen.map(view), EXPECTED);
-    assert.deepEqual(m.binSeen.map(view), EXPECTED);
+    await publishAndReceive(node, m);
     assert.deepEqual(
       m.rawJson().map((t) => (JSON.parse(t as string) as { type: string }).type),
       ['message', 'message', 'message'],

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import type { BatchFrame } from '../src/frames.js';
 import { BinaryFrameType, BinaryProtocolError, type Compressor, decodeFrame, decodeFrameAsync, encodeFrame, encodeV1, toV1 } from '../src/binary/index.js';
+import { codeOf } from './codeOf.js';
 
 const deflate: Compressor = {
   name: 'deflate',
@@ -23,16 +24,6 @@ const batch: BatchFrame = {
     { type: 'message', id: '3', room: 'hot', data: 'x'.repeat(2000), ts: 12, seq: 5 },
   ],
 };
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof BinaryProtocolError, `expected BinaryProtocolError, got ${String(err)}`);
-    return err.code;
-  }
-  return 'ok';
-}
 
 test('batch: v1 → v2 → v1 keeps every message, in order, bytes and seq included', () => {
   const bytes = encodeV1(batch, 'server');

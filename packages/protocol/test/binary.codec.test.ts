@@ -15,6 +15,7 @@ import {
   toV1,
   withSeq,
 } from '../src/binary/index.js';
+import { codeOf } from './codeOf.js';
 
 /** One v1 object per v2 frame type, with the optional fields present. */
 const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: number }[] = [
@@ -52,16 +53,6 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'client', v2: 0x4d, frame: { type: 'history', room: 'doc', limit: 10, id: 'h1' } },
   { sender: 'client', v2: 0x4e, frame: { type: 'state', room: 'doc', data: null, id: 's2' } },
 ];
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof BinaryProtocolError, `expected BinaryProtocolError, got ${String(err)}`);
-    return err.code;
-  }
-  return 'ok';
-}
 
 test('frame types: 22 distinct ids, one per v1 message and direction (message and publish also with bytes), bit 0x40 = client', () => {
   // 15 types of the first protocol, rpc (0x50, issue 16), the room frames of issue 18 and batch (issue 20).
