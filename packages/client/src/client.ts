@@ -441,7 +441,24 @@ export class HeraldClient extends TypedEmitter<HeraldEvents> {
     this.#ws = ws;
     const wire = kind.create(ws, {
       onFrame: (frame) => {
-        if (this.#ws === ws) this.#onFrame(frame);
+        if (this.#ws !== ws) return;
+        if (frame.type !== 'batch') {
+          this.#onFrame(frame);
+          return;
+        }
+        // A room batch (server option roomBatchWindowMs): its messages, one by one, in order, as if each had
+        // come alone. A listener may close or reconnect the client mid-batch: the rest is then dropped, as
+        // frames still in flight on a closed socket would be.
+        const list = (frame as { messages?: unknown }).messages;
+        if (!Array.isArray(list)) {
+          this.emit('error', new HeraldError('bad_frame', 'batch frame without a messages array'));
+          return;
+        }
+        for (const m of list as WireFrame[]) {
+          if (this.#ws !== ws) return;
+          if (m !== null && typeof m === 'object' && m.type === 'message') this.#onFrame(m);
+          else this.emit('error', new HeraldError('bad_frame', 'a batch entry that is not a message frame'));
+        }
       },
       onError: (error, fatal) => {
         if (this.#ws !== ws) return;

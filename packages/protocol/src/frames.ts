@@ -87,7 +87,18 @@ export interface PongFrame {
   type: 'pong';
 }
 
-export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | StateEventFrame | PongFrame;
+/**
+ * Several messages of one room in one frame, oldest first: sent only when the
+ * server's room batching window is on (config `roomBatchWindowMs`). Each entry
+ * is a complete `message` frame; a receiver handles them one by one, in order,
+ * exactly as if they had come as separate frames.
+ */
+export interface BatchFrame {
+  type: 'batch';
+  messages: MessageFrame[];
+}
+
+export type ServerFrame = WelcomeFrame | MessageFrame | ReplyFrame | ErrorFrame | PresenceEventFrame | StateEventFrame | PongFrame | BatchFrame;
 
 // ---- client → server ----
 

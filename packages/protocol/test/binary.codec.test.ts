@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import type { ClientFrame, ServerFrame } from '../src/frames.js';
+import type { ClientFrame, MessageFrame, ServerFrame } from '../src/frames.js';
 import {
   BinaryFrameType,
   BinaryProtocolError,
@@ -15,6 +15,7 @@ import {
   toV1,
   withSeq,
 } from '../src/binary/index.js';
+import { codeOf } from './codeOf.js';
 
 /** One v1 object per v2 frame type, with the optional fields present. */
 const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: number }[] = [
@@ -27,6 +28,18 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'server', v2: 0x07, frame: { type: 'pong' } },
   { sender: 'server', v2: 0x08, frame: { type: 'message', id: 'm2', offset: 9, room: 'doc', data_b64: 'AAEC/w==', ts: 1_763_700_000_000 } as unknown as ServerFrame },
   { sender: 'server', v2: 0x09, frame: { type: 'state', room: 'doc', user: 'u1', device: 'd1', data: { cursor: 3 } } },
+  {
+    sender: 'server',
+    v2: 0x0a,
+    frame: {
+      type: 'batch',
+      messages: [
+        { type: 'message', id: 'b1', room: 'hot', data: { n: 1 }, ts: 1_763_700_000_000 },
+        { type: 'message', id: 'b2', room: 'hot', data_b64: 'AAEC/w==', ts: 1_763_700_000_001 } as unknown as MessageFrame,
+        { type: 'message', id: 'b3', event: 'e', data: 'три', ts: 1_763_700_000_002, seq: 7 },
+      ],
+    },
+  },
   { sender: 'client', v2: 0x41, frame: { type: 'auth', token: 'eyJ.x.y', id: 'a1' } },
   { sender: 'client', v2: 0x42, frame: { type: 'ack', seq: 2 ** 40 - 1 } },
   { sender: 'client', v2: 0x43, frame: { type: 'sync', after: 99, id: 's1' } },
@@ -41,20 +54,10 @@ const SAMPLES: { sender: FrameSender; frame: ServerFrame | ClientFrame; v2: numb
   { sender: 'client', v2: 0x4e, frame: { type: 'state', room: 'doc', data: null, id: 's2' } },
 ];
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof BinaryProtocolError, `expected BinaryProtocolError, got ${String(err)}`);
-    return err.code;
-  }
-  return 'ok';
-}
-
-test('frame types: 21 distinct ids, one per v1 message and direction (message and publish also with bytes), bit 0x40 = client', () => {
-  // 15 types of the first protocol, rpc (0x50, issue 16), and the room frames of issue 18.
-  assert.equal(FRAME_TYPES.length, 21);
-  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 21);
+test('frame types: 22 distinct ids, one per v1 message and direction (message and publish also with bytes), bit 0x40 = client', () => {
+  // 15 types of the first protocol, rpc (0x50, issue 16), the room frames of issue 18 and batch (issue 20).
+  assert.equal(FRAME_TYPES.length, 22);
+  assert.equal(new Set(FRAME_TYPES.map((t) => t.id)).size, 22);
   assert.deepEqual(
     FRAME_TYPES.map((t) => t.id).sort((a, b) => a - b),
     SAMPLES.map((s) => s.v2).sort((a, b) => a - b),

@@ -13,12 +13,12 @@ const deflate: Compressor = {
 };
 
 test('docs: the frame-type table lists exactly the codec’s types', () => {
-  const rows = [...md.matchAll(/^\| `0x([0-9a-f]{2})` \| (\w+) \| `(\w+)`[^|]*\| (server|client) \| (JSON|empty|bytes) \|/gm)].map((m) => ({
+  const rows = [...md.matchAll(/^\| `0x([0-9a-f]{2})` \| (\w+) \| `(\w+)`[^|]*\| (server|client) \| (JSON|empty|bytes|frames) \|/gm)].map((m) => ({
     id: parseInt(m[1]!, 16),
     name: m[2],
     v1: m[3],
     sender: m[4],
-    payload: m[5] === 'JSON' ? 'json' : m[5] === 'bytes' ? 'bytes' : 'empty',
+    payload: m[5] === 'JSON' ? 'json' : m[5] === 'bytes' || m[5] === 'frames' ? m[5] : 'empty',
   }));
   assert.deepEqual(
     rows,

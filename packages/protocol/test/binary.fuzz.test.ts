@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BinaryProtocolError, FRAME_TYPES, type DecodeOptions, type DecodedFrame, decodeFrame, encodeFrame, toV1 } from '../src/binary/index.js';
+import { BinaryProtocolError, FRAME_TYPES, type DecodeOptions, type DecodedFrame, type PayloadKind, decodeFrame, encodeFrame, toV1 } from '../src/binary/index.js';
 
 const SEED = Number(process.env['FC_SEED'] ?? 0x48_32_f2);
 const RUNS = 2000;
@@ -29,6 +29,13 @@ function withoutData(fields: Record<string, unknown>): Record<string, unknown> {
   const { data: _d, data_b64: _b, ...rest } = fields;
   return rest;
 }
+function payloadFor(kind: PayloadKind, fields: Record<string, unknown>): object | null {
+  if (kind === 'empty') return null;
+  if (kind === 'bytes') return { ...withoutData(fields), data_b64: 'AAEC/w==' };
+  // A batch of two messages built from the same fields: one JSON, one bytes.
+  if (kind === 'frames') return { messages: [{ ...fields, type: 'message' }, { ...withoutData(fields), type: 'message', data_b64: 'AAEC/w==' }] };
+  return fields;
+}
 /** Any valid frame: a random type with a payload fit for it. */
 const validFrame = fc
   .record({
@@ -39,7 +46,7 @@ const validFrame = fc
   .map(({ t, fields, seq }) => ({
     info: t,
     // `bytes` frames: the JSON part must not carry the data; the data travels as data_b64 in the v1 shape.
-    bytes: encodeFrame(t.id, t.payload === 'empty' ? null : t.payload === 'bytes' ? { ...withoutData(fields), data_b64: 'AAEC/w==' } : fields, { seq: t.headerSeq ? seq : 0 }),
+    bytes: encodeFrame(t.id, payloadFor(t.payload, fields), { seq: t.headerSeq ? seq : 0 }),
   }));
 
 test('fuzz: random bytes never throw anything but BinaryProtocolError', () => {

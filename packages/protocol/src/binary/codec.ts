@@ -15,7 +15,7 @@ import { decodeBase64, encodeBase64 } from '../base64.js';
 import { crc32 } from './crc32.js';
 import { type AsyncCompressor, type Compressor, DEFAULT_COMPRESSION_THRESHOLD } from './compression.js';
 import { BinaryErrorCode, BinaryProtocolError } from './errors.js';
-import { type FrameTypeId, type FrameTypeInfo, type FrameSender, frameTypeInfo } from './frameTypes.js';
+import { type FrameTypeId, type FrameTypeInfo, type FrameSender, BinaryFrameType, frameTypeInfo } from './frameTypes.js';
 import { type CompressionName, BINARY_HEADER_BYTES, BINARY_MAX_PAYLOAD, BINARY_MAX_SEQ, BINARY_MAGIC, BINARY_VERSION, readHeader, writeHeader, writeSeq } from './header.js';
 
 /** Default for `DecodeOptions.maxPayloadBytes` and `maxDecompressedBytes`: 1 MiB. */
@@ -179,7 +179,32 @@ function payloadBytes(info: FrameTypeInfo, payload: PayloadInput): Uint8Array {
     if (typeof b64 !== 'string') throw new TypeError(`${info.name} frames need \`data_b64\``);
     return bytesPayload(meta, decodeBase64(b64));
   }
+  if (info.payload === 'frames') return batchPayload(payload as Record<string, unknown>);
   return utf8Encoder.encode(JSON.stringify(payload));
+}
+
+/**
+ * A Batch payload from its v1 shape `{messages: [message frames]}`: each
+ * message becomes an uncompressed Message/MessageBytes frame (its seq in its
+ * own header), one after the other. (The server, which has the frames already,
+ * passes their concatenation as a Uint8Array instead.)
+ */
+function batchPayload(payload: Record<string, unknown>): Uint8Array {
+  const list = payload['messages'];
+  if (!Array.isArray(list) || Object.keys(payload).length !== 1) throw new TypeError('Batch frames need exactly `messages`: an array of message frames');
+  const frames = list.map((m: unknown) => {
+    if (m === null || typeof m !== 'object' || (m as { type?: unknown }).type !== 'message') throw new TypeError('a batch holds message frames only');
+    const { type: _type, seq, ...rest } = m as Record<string, unknown>;
+    const info = requireType(typeof rest['data_b64'] === 'string' ? BinaryFrameType.MessageBytes : BinaryFrameType.Message);
+    return assemble(info.id, 'none', payloadBytes(info, rest), checkSeq(info, seq === undefined ? 0 : (seq as number)));
+  });
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
 }
 
 function assemble(type: number, compression: CompressionName, body: Uint8Array, seq: number, crc: Crc32Function = crc32): Uint8Array {
@@ -203,7 +228,7 @@ function assemble(type: number, compression: CompressionName, body: Uint8Array, 
  */
 export function decodeFrame(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodedFrame {
   const f = checkFrame(bytes, options);
-  if (f.compression === 'none') return finish(f, f.body);
+  if (f.compression === 'none') return finish(f, f.body, options.crc32);
   const c = f.codec as Compressor;
   let raw: Uint8Array;
   try {
@@ -211,20 +236,20 @@ export function decodeFrame(bytes: Uint8Array | ArrayBuffer, options: DecodeOpti
   } catch (err) {
     throw asDecompressError(err);
   }
-  return finish(f, checkDecompressed(raw, f.maxOut));
+  return finish(f, checkDecompressed(raw, f.maxOut), options.crc32);
 }
 
 /** `decodeFrame` with a possibly asynchronous codec (e.g. `webDeflateCompressor()` in browsers). */
 export async function decodeFrameAsync(bytes: Uint8Array | ArrayBuffer, options: AsyncDecodeOptions = {}): Promise<DecodedFrame> {
   const f = checkFrame(bytes, options);
-  if (f.compression === 'none') return finish(f, f.body);
+  if (f.compression === 'none') return finish(f, f.body, options.crc32);
   let raw: Uint8Array;
   try {
     raw = await f.codec!.decompress(f.body, f.maxOut);
   } catch (err) {
     throw asDecompressError(err);
   }
-  return finish(f, checkDecompressed(raw, f.maxOut));
+  return finish(f, checkDecompressed(raw, f.maxOut), options.crc32);
 }
 
 interface CheckedFrame {
@@ -290,8 +315,36 @@ function checkDecompressed(raw: unknown, maxOut: number): Uint8Array {
   return raw;
 }
 
-function finish(f: CheckedFrame, raw: Uint8Array): DecodedFrame {
-  return { type: f.info.id, info: f.info, seq: f.seq, compression: f.compression, payload: parsePayload(f.info, raw) };
+function finish(f: CheckedFrame, raw: Uint8Array, crc?: Crc32Function): DecodedFrame {
+  const payload = f.info.payload === 'frames' ? parseBatch(raw, crc) : parsePayload(f.info, raw);
+  return { type: f.info.id, info: f.info, seq: f.seq, compression: f.compression, payload };
+}
+
+/**
+ * A Batch payload: whole Message/MessageBytes frames back to back, each
+ * uncompressed (the batch as a whole is what gets compressed) and checked like
+ * any frame (length, CRC, payload). Gives the v1 shape's `{messages: […]}`,
+ * each entry a v1 `message` object with its `seq` when the header had one.
+ */
+function parseBatch(raw: Uint8Array, crc?: Crc32Function): Record<string, unknown> {
+  const messages: Record<string, unknown>[] = [];
+  let at = 0;
+  while (at < raw.length) {
+    const rest = raw.subarray(at);
+    const h = readHeader(rest);
+    if (h.type !== BinaryFrameType.Message && h.type !== BinaryFrameType.MessageBytes) {
+      throw new BinaryProtocolError(BinaryErrorCode.BadPayload, `a batch holds Message and MessageBytes frames only, not type 0x${h.type.toString(16)}`);
+    }
+    if (h.compression !== 'none') throw new BinaryProtocolError(BinaryErrorCode.BadPayload, 'frames inside a batch are not compressed (the batch is)');
+    const end = BINARY_HEADER_BYTES + h.length;
+    if (end > rest.length) throw new BinaryProtocolError(BinaryErrorCode.Truncated, `batch entry declares ${h.length} bytes, ${rest.length - BINARY_HEADER_BYTES} left`);
+    const inner = decodeFrame(rest.subarray(0, end), { maxPayloadBytes: h.length, sender: 'server', ...(crc ? { crc32: crc } : {}) });
+    const m: Record<string, unknown> = { type: 'message', ...inner.payload };
+    if (inner.seq > 0) m['seq'] = inner.seq;
+    messages.push(m);
+    at += end;
+  }
+  return { messages };
 }
 
 /**

@@ -20,6 +20,8 @@ export const BinaryFrameType = {
   MessageBytes: 0x08,
   /** A member's awareness state changed. */
   StateEvent: 0x09,
+  /** Several room messages in one frame (room batching window; payload kind `frames`). */
+  Batch: 0x0a,
   // client → server
   Auth: 0x41,
   Ack: 0x42,
@@ -51,8 +53,11 @@ export type FrameSender = 'server' | 'client';
  * - `bytes`: u32 (big-endian) length of a UTF-8 JSON object (the v1 fields
  *   besides the data), that object, then the data bytes as they are. The v1
  *   shape of such a frame carries the bytes as `data_b64`.
+ * - `frames`: complete, uncompressed Message/MessageBytes frames one after the
+ *   other (each with its own header, seq and CRC); the v1 shape is
+ *   `{"type":"batch","messages":[…message frames…]}`.
  */
-export type PayloadKind = 'json' | 'empty' | 'bytes';
+export type PayloadKind = 'json' | 'empty' | 'bytes' | 'frames';
 
 export interface FrameTypeInfo {
   id: FrameTypeId;
@@ -78,6 +83,7 @@ const LIST: readonly FrameTypeInfo[] = [
   { id: BinaryFrameType.Pong, name: 'Pong', v1: 'pong', sender: 'server', payload: 'empty', headerSeq: false },
   { id: BinaryFrameType.MessageBytes, name: 'MessageBytes', v1: 'message', sender: 'server', payload: 'bytes', headerSeq: true },
   { id: BinaryFrameType.StateEvent, name: 'StateEvent', v1: 'state', sender: 'server', payload: 'json', headerSeq: false },
+  { id: BinaryFrameType.Batch, name: 'Batch', v1: 'batch', sender: 'server', payload: 'frames', headerSeq: false },
   { id: BinaryFrameType.Auth, name: 'Auth', v1: 'auth', sender: 'client', payload: 'json', headerSeq: false },
   { id: BinaryFrameType.Ack, name: 'Ack', v1: 'ack', sender: 'client', payload: 'empty', headerSeq: true },
   { id: BinaryFrameType.Sync, name: 'Sync', v1: 'sync', sender: 'client', payload: 'json', headerSeq: false },

@@ -139,6 +139,11 @@ export const CONFIG_KEYS = {
   roomStateRatePerConn: { type: int(0, 100_000).default(60), doc: 'Awareness state frames per second per connection (0: no limit). Over it: error rate_limited.' },
   roomStateBurstPerConn: { type: int(1, 1_000_000).default(120), doc: 'Burst of awareness state frames per connection.' },
   roomStateFlushMs: { type: int(0, 10_000).default(50), doc: 'Awareness state is coalesced per connection and room: members get the latest state at most once per this window, ms (0: every update at once).' },
+  roomBatchWindowMs: {
+    type: int(0, 1_000).default(0),
+    doc: 'Room batching window, ms (0: off). On: room messages published within it reach each member as one `batch` frame (v1) / Batch frame (v2), in order, at most this much later (docs/protocol.md#batch). For very high-rate rooms; SSE streams still get one event per message.',
+  },
+  roomBatchMaxBytes: { type: int(1024, 16 * 1024 * 1024).default(64 * 1024), doc: 'With roomBatchWindowMs on: a room batch is sent early once its messages reach this many bytes (JSON text), bytes.' },
 
   ackTimeoutMs: { type: int(10, 600_000).default(5_000), doc: 'Time a device has to ack a reliable message before it is resent, ms (doubles per attempt).' },
   ackMaxAttempts: { type: int(1, 100).default(5), doc: 'Attempts to deliver an unacked reliable message, the first send included (5 = 1 send + 4 retries); after the last one times out the connection is closed 4012.' },

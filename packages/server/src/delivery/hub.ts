@@ -44,6 +44,11 @@ export class DeliveryHub implements ReliableHost {
   readonly log: Logger;
   /** Awareness state events from other nodes go to rooms/awareness.ts, which registers here (delivery knows no rooms). */
   onStateEvent: ((ev: Extract<BusEvent, { kind: 'state' }>) => void) | undefined;
+  /**
+   * The room batching window (rooms/roomBatching.ts) registers here when configured: it takes a room
+   * frame to send later in a batch (true), or declines (false: written now, after the room's pending batch).
+   */
+  roomBatch: ((route: Extract<Route, { kind: 'room' }>, frame: string, publishedAt: number | undefined) => boolean) | undefined;
 
   constructor(private readonly d: HubDeps) {
     this.registry = d.registry;
@@ -57,9 +62,12 @@ export class DeliveryHub implements ReliableHost {
   /**
    * Writes an ephemeral frame (v1 text, or already encoded) to every local
    * session on the route: each encoding is built once, at the first recipient
-   * that needs it. Returns how many sessions took it.
+   * that needs it. Returns how many sessions took it (0 when the room
+   * batching window took it: written later). `messages`: how many messages
+   * the frame carries (a room batch), for the delivery counts.
    */
-  deliverLocal(route: Route, frame: string | EncodedFrame, publishedAt?: number): number {
+  deliverLocal(route: Route, frame: string | EncodedFrame, publishedAt?: number, messages = 1): number {
+    if (this.roomBatch !== undefined && route.kind === 'room' && typeof frame === 'string' && this.roomBatch(route, frame, publishedAt)) return 0;
     const encoded = typeof frame === 'string' ? EncodedFrame.ofText(frame) : frame;
     const holds = route.kind === 'room' && typeof frame === 'string' && !this.roomHolds.empty ? this.roomHolds : undefined;
     let n = 0;
@@ -69,8 +77,8 @@ export class DeliveryHub implements ReliableHost {
       if (s.send(encoded)) n++;
     }
     const stats = this.d.stats;
-    stats.deliveredEphemeral += n;
-    stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n;
+    stats.deliveredEphemeral += n * messages;
+    stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n * messages;
     if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
     return n;
   }

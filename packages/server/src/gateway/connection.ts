@@ -12,6 +12,7 @@ import { TimerEntry } from '../runtime/timingWheel.js';
 import type { WireFrame } from '../protocol/wireFrame.js';
 import type { EncodedFrame } from '../protocol/encodedFrame.js';
 import { socketOf } from '../protocol/wsInternals.js';
+import { holdWrites } from '../protocol/writeCoalescing.js';
 import type { ReliableStream } from '../delivery/reliableStream.js';
 import type { DeliverySession, SessionState } from '../delivery/session.js';
 import { v2FromText, type V2Session } from '../protocol/v2Frames.js';
@@ -125,6 +126,7 @@ export class Connection implements DeliverySession {
       this.hooks.onOverflow(this);
       return false;
     }
+    holdWrites(this.socket);
     this.socket.write(frame);
     return true;
   }
@@ -139,6 +141,7 @@ export class Connection implements DeliverySession {
       this.hooks.onOverflow(this);
       return;
     }
+    holdWrites(this.socket);
     if (this.v2 === undefined) this.ws.send(text);
     else this.ws.send(v2FromText(text, this.v2), { binary: true });
   }

@@ -7,7 +7,7 @@
  * JSON text and SSE event the same way.
  */
 import type { InboxMessage } from '../engine/types.js';
-import { reliableFrame } from './serverFrames.js';
+import { batchFrame, reliableFrame } from './serverFrames.js';
 import { sseEventOfText } from './sseFrames.js';
 import { V2Frames, type V2Session } from './v2Frames.js';
 import { textWireFrame, type WireFrame } from './wireFrame.js';
@@ -23,6 +23,8 @@ export class EncodedFrame {
     private readonly v2Source: () => V2Frames,
     /** The reliable message's seq: the SSE event id. */
     private readonly seq?: number,
+    /** The SSE events, when they are not the one event of `text()` (a batch). */
+    private readonly sseSource?: () => string,
   ) {}
 
   /** A v1 server text frame (an ephemeral message, a presence event). */
@@ -30,6 +32,20 @@ export class EncodedFrame {
     return new EncodedFrame(
       () => text,
       () => V2Frames.ofText(text),
+    );
+  }
+
+  /**
+   * A room batch: several message frames in one WebSocket frame (v1 `batch`,
+   * v2 Batch). Server-Sent Events get one event per message instead: an SSE
+   * stream is a text stream already, so its readers see no new event shape.
+   */
+  static ofBatch(messages: readonly string[]): EncodedFrame {
+    return new EncodedFrame(
+      () => batchFrame(messages),
+      () => V2Frames.ofBatch(messages),
+      undefined,
+      () => messages.map((m) => sseEventOfText(m)).join(''),
     );
   }
 
@@ -55,7 +71,7 @@ export class EncodedFrame {
 
   /** The frame as one Server-Sent Event (`id: <seq>` for a reliable message), built once. */
   sse(): string {
-    return (this.event ??= sseEventOfText(this.text(), this.seq));
+    return (this.event ??= this.sseSource ? this.sseSource() : sseEventOfText(this.text(), this.seq));
   }
 }
 

@@ -26,6 +26,14 @@ export function messageFrame(m: EphemeralMessage): string {
   return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 
+/**
+ * A room batch (config `roomBatchWindowMs`): message frames already built,
+ * oldest first, joined without re-serializing them.
+ */
+export function batchFrame(messages: readonly string[]): string {
+  return '{"type":"batch","messages":[' + messages.join(',') + ']}';
+}
+
 export function reliableFrame(m: InboxMessage): string {
   let s = '{"type":"message","id":' + JSON.stringify(m.id) + ',"seq":' + m.seq;
   if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);

@@ -179,6 +179,20 @@ export class V2Frames {
     return new V2Frames(() => v2PartsOfText(text));
   }
 
+  /**
+   * For a room batch: each message's uncompressed v2 frame, back to back, as
+   * the payload of one Batch frame (compressed as a whole, when it pays).
+   */
+  static ofBatch(messages: readonly string[]): V2Frames {
+    return new V2Frames(() => {
+      const frames = messages.map((text) => {
+        const p = v2PartsOfText(text);
+        return encodeFrame(p.type, p.payload, { seq: p.seq, ...withCrc });
+      });
+      return { type: BinaryFrameType.Batch, seq: 0, payload: Buffer.concat(frames) };
+    });
+  }
+
   /** For a reliable message: header seq = the user's seq, the same for all the user's devices. */
   static ofReliable(m: InboxMessage): V2Frames {
     return new V2Frames(() => ({ type: m.binary ? BinaryFrameType.MessageBytes : BinaryFrameType.Message, seq: m.seq, payload: reliablePayload(m) }));

@@ -20,6 +20,7 @@ import { sendError } from '../api/http.js';
 import type { GatewaySession } from '../gateway/gatewaySession.js';
 import type { EncodedFrame } from '../protocol/encodedFrame.js';
 import { SSE_HEARTBEAT, sseCloseEvent, sseEventOfText } from '../protocol/sseFrames.js';
+import { holdWrites } from '../protocol/writeCoalescing.js';
 import { TimerEntry } from '../runtime/timingWheel.js';
 
 /** What a stream asks of its endpoint: one shared object, not closures per stream. */
@@ -111,6 +112,8 @@ export class SseSession implements GatewaySession {
       this.hooks.onOverflow(this);
       return false;
     }
+    // Node's http corks for one tick itself; holding to the end of the loop turn batches across publishes too.
+    if (this.socket !== null) holdWrites(this.socket);
     this.res.write(chunk);
     return true;
   }

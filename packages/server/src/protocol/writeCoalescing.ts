@@ -1,0 +1,71 @@
+/**
+ * Write coalescing (DESIGN.md §4, issue 20): every frame written to a socket
+ * during one turn of the event loop leaves in one `writev` system call.
+ *
+ * `holdWrites(socket)` corks the socket the first time it is written in a
+ * turn and puts it on one module-wide list; a single `setImmediate` per turn
+ * uncorks every socket on the list, and Node hands each socket's queued frames
+ * to libuv as one writev. Nothing is kept per connection: the queued frames
+ * live in the socket's own Writable buffer, so `writableLength` — what the
+ * outbound buffer limit (close 4009) reads — still counts them, ordering is the
+ * socket's own, and every writer (pre-built fan-out frames and `ws.send` alike)
+ * goes through the same queue.
+ *
+ * Why setImmediate and not process.nextTick / queueMicrotask: each publish
+ * (an HTTP request, a bus message, a client frame) runs in its own I/O
+ * callback, and a tick or microtask flush ends with that callback, so a
+ * socket would get one frame per flush — cork/uncork cost, no saving. The
+ * check phase runs once after all the I/O callbacks of a loop iteration, so
+ * the frames of every publish handled in that iteration share one write per
+ * socket; on an idle loop the check phase follows at once, so a lone frame is
+ * not held back (docs/benchmarks.md, "Write coalescing and room batching").
+ */
+import type { Socket } from 'node:net';
+
+/**
+ * Held bytes at which a socket's batch is handed over at once. A socket
+ * whose reader keeps up then sees its burst taken by the kernel, as without
+ * coalescing, and is not closed 4009 merely because one turn queued more than
+ * the outbound limit; a 64 KiB writev already amortizes the call.
+ */
+export const EARLY_FLUSH_BYTES = 64 * 1024;
+
+/** Sockets corked by `holdWrites` this turn. */
+let held: Socket[] = [];
+let scheduled = false;
+
+function flush(): void {
+  scheduled = false;
+  const list = held;
+  held = [];
+  // A socket ended or destroyed meanwhile has been uncorked already (end()
+  // uncorks fully); uncork() on it is a no-op.
+  for (const s of list) s.uncork();
+}
+
+/**
+ * Holds the socket's writes until the end of this event-loop turn (idempotent
+ * within a turn). Call before writing; the write then joins the socket's batch.
+ */
+export function holdWrites(socket: Socket): void {
+  if (socket.writableCorked !== 0) {
+    // A big burst goes to the kernel now rather than piling up here: the
+    // bytes held back for one socket stay under EARLY_FLUSH_BYTES + one frame.
+    if (socket.writableLength >= EARLY_FLUSH_BYTES) {
+      socket.uncork();
+      socket.cork();
+    }
+    return;
+  }
+  socket.cork();
+  held.push(socket);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+}
+
+/** Sockets waiting for this turn's flush (tests). */
+export function heldSocketCount(): number {
+  return held.length;
+}

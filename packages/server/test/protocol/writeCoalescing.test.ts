@@ -1,0 +1,130 @@
+/**
+ * Write coalescing (protocol/writeCoalescing.ts): the frames written to one
+ * socket in one event-loop turn go out as one writev, in order, counted in
+ * `writableLength` while held (the outbound limit reads it), and a burst past
+ * EARLY_FLUSH_BYTES is handed over without waiting for the turn to end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
+import { EARLY_FLUSH_BYTES, heldSocketCount, holdWrites } from '../../src/protocol/writeCoalescing.js';
+
+interface Pair {
+  writer: Socket;
+  received: () => Buffer;
+  /** Calls of the socket's _write (one chunk) and _writev (several), and the chunk count of each writev. */
+  calls: { write: number; writev: number[] };
+  close: () => Promise<void>;
+}
+
+async function pair(): Promise<Pair> {
+  const chunks: Buffer[] = [];
+  const server = createServer((s) => s.on('data', (d: Buffer) => chunks.push(d)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const writer = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r) => writer.once('connect', () => r()));
+  const calls = { write: 0, writev: [] as number[] };
+  // Count what the Writable hands to the handle: one _writev per flushed batch.
+  const w = writer as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+  const write = w._write.bind(writer);
+  const writev = w._writev.bind(writer);
+  w._write = (...a: unknown[]) => {
+    calls.write++;
+    write(...a);
+  };
+  w._writev = (c: unknown[], cb: unknown) => {
+    calls.writev.push(c.length);
+    writev(c, cb);
+  };
+  return {
+    writer,
+    received: () => Buffer.concat(chunks),
+    calls,
+    close: async () => {
+      writer.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function receivedAll(p: Pair, bytes: number): Promise<Buffer> {
+  const deadline = Date.now() + 5000;
+  while (p.received().length < bytes) {
+    assert.ok(Date.now() < deadline, `received ${p.received().length} of ${bytes} bytes`);
+    await new Promise((r) => setTimeout(r, 5)); // polling interval for the peer's reads
+  }
+  return p.received();
+}
+
+test('frames written in one turn leave in one writev, in order, counted as buffered until then', async () => {
+  const p = await pair();
+  try {
+    const frames = ['one|', 'two|', 'three|'].map((s) => Buffer.from(s));
+    for (const f of frames) {
+      holdWrites(p.writer);
+      p.writer.write(f);
+    }
+    assert.equal(heldSocketCount(), 1, 'the socket is held once, however many frames');
+    assert.equal(p.writer.writableLength, 14, 'held bytes count in writableLength (the 4009 limit reads it)');
+    assert.deepEqual(p.calls, { write: 0, writev: [] }, 'nothing reaches the handle before the turn ends');
+    await nextTurn();
+    assert.equal(heldSocketCount(), 0);
+    assert.deepEqual(p.calls, { write: 0, writev: [3] }, 'one writev of three frames');
+    assert.equal((await receivedAll(p, 14)).toString(), 'one|two|three|');
+  } finally {
+    await p.close();
+  }
+});
+
+test('without holdWrites each frame is its own write (the baseline the test above differs from)', async () => {
+  const p = await pair();
+  try {
+    for (const s of ['a', 'b', 'c']) p.writer.write(Buffer.from(s));
+    await nextTurn();
+    assert.equal(p.calls.write + p.calls.writev.length > 1, true, 'more than one call to the handle');
+    assert.equal((await receivedAll(p, 3)).toString(), 'abc');
+  } finally {
+    await p.close();
+  }
+});
+
+test('a burst past EARLY_FLUSH_BYTES goes to the kernel within the turn; order is kept', async () => {
+  const p = await pair();
+  try {
+    const frame = Buffer.alloc(16 * 1024, 0x61);
+    const n = Math.ceil(EARLY_FLUSH_BYTES / frame.length) + 2;
+    for (let i = 0; i < n; i++) {
+      holdWrites(p.writer);
+      p.writer.write(i === n - 1 ? Buffer.from('END') : frame);
+    }
+    assert.ok(p.calls.writev.length >= 1, 'handed over before the turn ended');
+    assert.ok(p.writer.writableLength < EARLY_FLUSH_BYTES + frame.length, `held ${p.writer.writableLength} bytes`);
+    await nextTurn();
+    const all = await receivedAll(p, (n - 1) * frame.length + 3);
+    assert.equal(all.subarray(-3).toString(), 'END');
+    assert.equal(all.length, (n - 1) * frame.length + 3);
+  } finally {
+    await p.close();
+  }
+});
+
+test('a socket ended or destroyed while held is flushed harmlessly', async () => {
+  const p = await pair();
+  try {
+    holdWrites(p.writer);
+    p.writer.write(Buffer.from('last'));
+    p.writer.end();
+    assert.equal((await receivedAll(p, 4)).toString(), 'last', 'end() flushes what was held');
+    const q = await pair();
+    holdWrites(q.writer);
+    q.writer.write(Buffer.from('dropped'));
+    q.writer.destroy();
+    await nextTurn();
+    assert.equal(heldSocketCount(), 0);
+    await q.close();
+  } finally {
+    await p.close();
+  }
+});
