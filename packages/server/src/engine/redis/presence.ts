@@ -212,9 +212,10 @@ export class RedisPresence {
   }
 
   /**
-   * Removes the device; true when it was the user's last connection in the cluster. PRESENCE_REMOVE,
-   * then the node's index entry, sent together: commands on one connection run in order, so the
-   * index still outlives the count (a crash in between leaves a reapable record).
+   * Removes the device; true when it was the user's last connection in the cluster. PRESENCE_REMOVE
+   * (record and connection, one script), then the node's index entry once it is done: the index
+   * outlives the count (a crash in between leaves a reapable record), on Redis Cluster too, where
+   * the two keys live on different nodes and commands sent together may run in either order.
    */
   async remove(d: DevicePresence): Promise<boolean> {
     this.devices.delete(d.conn);
@@ -224,10 +225,8 @@ export class RedisPresence {
     bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
     const s = this.client as unknown as WithScripts;
-    const [last] = await Promise.all([
-      s.heraldPresenceRemove(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, d.conn),
-      this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn),
-    ]);
+    const last = await s.heraldPresenceRemove(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, d.conn);
+    await this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn);
     return last === 1;
   }
 
