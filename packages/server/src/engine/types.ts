@@ -357,4 +357,31 @@ export interface Engine extends Bus, InboxStore, IdempotencyStore, PresenceStore
   readonly roomHistory: RoomHistoryStore;
   /** Node incarnations and their death; absent: one process, no other node to lose. */
   readonly liveness?: NodeLiveness;
+  /**
+   * Optional (engines across a network): every read a connect needs, in one round trip. Callers
+   * without it read through InboxStore and userPresence one by one, with the same answers.
+   */
+  connectReads?(q: ConnectReadsQuery): Promise<ConnectReads>;
+}
+
+/** What a connecting device needs read (gateway/activation.ts). */
+export interface ConnectReadsQuery {
+  tenant: string;
+  user: string;
+  device: string;
+  /** The client sent no `last_seq`: its stored cursor (and, when none, the user's device cursors) are needed. */
+  cursor: boolean;
+  /** The per-user connection limit is on: the user's devices online in the cluster are needed. */
+  presence: boolean;
+  retention: Retention;
+}
+
+export interface ConnectReads {
+  /**
+   * Answers the start-point reads (delivery/startPoint.ts) of this device from what was read: the
+   * inbox head, its cursor, the device cursors. Anything else goes to the engine.
+   */
+  inbox: InboxStore;
+  /** The user's devices online in the cluster, when asked for. */
+  presence: DevicePresence[] | undefined;
 }

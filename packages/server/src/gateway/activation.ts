@@ -95,17 +95,22 @@ export class Activation {
     const d = this.d;
     const { engine, hub } = d;
     const max = d.limiter.maxConnectionsPerUser(id.tenant);
+    const retention = hub.settings.retention;
+    // An engine across a network reads all of it in one round trip (the same answers, see engine/types.ts).
+    const pre = engine.connectReads
+      ? await engine.connectReads({ tenant: id.tenant, user: id.user, device: s.device, cursor: s.requestedSeq === undefined, presence: max > 0, retention })
+      : undefined;
     const [point, devices] = await Promise.all([
-      resolveStartPoint(engine, {
+      resolveStartPoint(pre?.inbox ?? engine, {
         tenant: id.tenant,
         user: id.user,
         device: s.device,
         requested: s.requestedSeq,
-        retention: hub.settings.retention,
+        retention,
         newDeviceStart: d.config.newDeviceStart,
       }),
       // The user's devices on every node: the per-user limit is the cluster's.
-      max > 0 ? engine.userPresence(id.tenant, id.user) : [],
+      max > 0 ? (pre?.presence ?? engine.userPresence(id.tenant, id.user)) : [],
     ]);
     if (s.state !== 'authenticating') return; // closed while we waited
     const { start, recovered } = point;

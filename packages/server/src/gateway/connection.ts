@@ -63,6 +63,17 @@ function onWsError(this: WebSocket, err: Error): void {
   c.hooks.onError(c, err);
 }
 
+/** A connection's wheel timer: fires into the shared hooks, with no closure per connection. */
+class ConnectionTimer extends TimerEntry {
+  constructor(private readonly conn: Connection) {
+    super();
+  }
+
+  override fire(): void {
+    this.conn.hooks.onTimer(this.conn);
+  }
+}
+
 export class Connection implements DeliverySession {
   state: ConnState = 'authenticating';
   user = '';
@@ -97,7 +108,7 @@ export class Connection implements DeliverySession {
     private readonly maxBuffered: number,
   ) {
     this.connectedAt = this.lastSeen = Date.now();
-    this.timer = new TimerEntry(() => hooks.onTimer(this));
+    this.timer = new ConnectionTimer(this);
     // ws keeps its socket private; writing pre-built frames to it directly is
     // what lets one frame buffer serve every recipient (see wireFrame.ts).
     this.socket = socketOf(ws);

@@ -15,7 +15,12 @@ export class TimerEntry {
   rounds = 0;
   prev: TimerEntry | null = null;
   next: TimerEntry | null = null;
-  constructor(public fire: () => void) {}
+  /** `callback` runs when the timer fires; a subclass may override `fire` instead (no closure per entry). */
+  constructor(private readonly callback?: () => void) {}
+
+  fire(): void {
+    this.callback?.();
+  }
 
   get scheduled(): boolean {
     return this.slot >= 0;

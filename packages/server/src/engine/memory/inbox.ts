@@ -191,7 +191,9 @@ export class MemoryInboxStore {
   }
 
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention, now = Date.now()): InboxRange {
-    const inbox = this.get(tenant, user);
+    const inbox = this.inboxes.get(tenant + '\u0000' + user);
+    // A user nobody wrote to has an empty inbox: reading it (every connect) creates none.
+    if (!inbox) return { messages: [], tip: 0, floor: 0 };
     this.trimOne(inbox, retention, now);
     return { messages: inbox.readAfter(after, limit, now).map(plain), tip: inbox.tip, floor: inbox.floor };
   }

@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { CONN_ADD, CONN_REMOVE } from './scripts.js';
+import { CONN_ADD, CONN_REMOVE, PRESENCE_ADD, PRESENCE_REMOVE } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -61,6 +61,8 @@ interface WithScripts {
   heraldHsetIfMine(key: string, field: string, value: string, prop: string, mine: string, ttlMs: number): Promise<number>;
   heraldConnAdd(key: string, conn: string, owner: string): Promise<number>;
   heraldConnRemove(key: string, conn: string): Promise<number>;
+  heraldPresenceAdd(presence: string, conns: string, device: string, json: string, ttlMs: number, conn: string, owner: string): Promise<number>;
+  heraldPresenceRemove(presence: string, conns: string, device: string, conn: string): Promise<number>;
 }
 
 /** Records written per round trip when restoring: bounded bursts, not one giant pipeline. */
@@ -75,8 +77,10 @@ export class RedisPresence {
    * This node's own records, so that it can write them again: the periodic
    * refresh keeps their hashes' TTL alive and heals records lost to a Redis
    * restart or swept by a reader while this node's liveness key had lapsed.
+   * Keyed by connection id and holding the caller's record as it is: the keys and JSON texts are
+   * built again when restoring (every keyTtl/3), not kept per connection (issue 20: ~0.5 KB each).
    */
-  private readonly devices = new Map<string, { key: string; field: string; json: string; conn: string; connsKey: string; indexed: string }>();
+  private readonly devices = new Map<string, DevicePresence>();
   private readonly members = new Map<string, { key: string; field: string; json: string }>();
   private readonly tenantCounts = new Map<string, number>();
   /** Connections per user and members per room on this node: the users/rooms figures of the node report. */
@@ -102,6 +106,8 @@ export class RedisPresence {
     // The connection-set scripts belong to presence (and the reaper, on the same client).
     client.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
     client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
+    client.defineCommand('heraldPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
+    client.defineCommand('heraldPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
   }
 
   async start(local: LocalView): Promise<void> {
@@ -169,15 +175,17 @@ export class RedisPresence {
     const s = this.client as unknown as WithScripts;
     const ttl = this.opts.keyTtlMs;
     const jobs: (() => Promise<unknown>)[] = [];
-    for (const d of this.devices.values()) jobs.push(() => s.heraldHsetIfMine(d.key, d.field, d.json, 'conn', d.conn, ttl));
+    for (const d of this.devices.values()) {
+      jobs.push(() => s.heraldHsetIfMine(this.keys.userPresence(d.tenant, d.user), d.device, this.record(d), 'conn', d.conn, ttl));
+    }
     // The connection sets and this incarnation's index too (a Redis restart may have lost them):
     // plain writes, no online events — these users were online all along.
     const index = this.keys.nodeConns(this.nodeId, this.boot);
-    for (const [k, d] of this.devices) {
+    for (const [conn, d] of this.devices) {
       jobs.push(async () => {
         // Checked when issued: a remove issued later goes out after these writes on the same connection.
-        if (this.devices.get(k)?.conn !== d.conn) return;
-        await Promise.all([this.client.hset(d.connsKey, d.conn, `${this.nodeId}|${this.boot}`), this.client.hset(index, d.conn, d.indexed)]);
+        if (this.devices.get(conn) !== d) return;
+        await Promise.all([this.client.hset(this.keys.userConns(d.tenant, d.user), conn, `${this.nodeId}|${this.boot}`), this.client.hset(index, conn, indexedRecord(d))]);
       });
     }
     jobs.push(() => this.client.sadd(this.keys.nodeBoots(), `${this.boot}:${this.nodeId}`));
@@ -185,43 +193,46 @@ export class RedisPresence {
     for (let i = 0; i < jobs.length; i += RESTORE_CHUNK) await Promise.all(jobs.slice(i, i + RESTORE_CHUNK).map((j) => j()));
   }
 
-  /** Records the device; true when it is the user's first connection in the cluster (CONN_ADD). */
+  /**
+   * Records the device; true when it is the user's first connection in the cluster. Two commands,
+   * sent together: the node's index, then PRESENCE_ADD (record and connection, one script).
+   */
   async add(d: DevicePresence): Promise<boolean> {
-    const json = JSON.stringify({ platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot } satisfies DeviceRecord);
-    const key = this.keys.userPresence(d.tenant, d.user);
-    const indexed = JSON.stringify({ tenant: d.tenant, user: d.user, device: d.device, platform: d.platform, since: d.since } satisfies IndexedConn);
-    const connsKey = this.keys.userConns(d.tenant, d.user);
-    this.devices.set(d.tenant + '\u0000' + d.user + '\u0000' + d.device, { key, field: d.device, json, conn: d.conn, connsKey, indexed });
+    this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
     const s = this.client as unknown as WithScripts;
     // The node's index first: a crash right after it leaves a reapable record, never an unreapable count.
-    const [, , , first] = await Promise.all([
-      this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexed),
-      this.client.hset(key, d.device, json),
-      this.client.pexpire(key, this.opts.keyTtlMs),
-      s.heraldConnAdd(connsKey, d.conn, `${this.nodeId}|${this.boot}`),
+    const [, first] = await Promise.all([
+      this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexedRecord(d)),
+      s.heraldPresenceAdd(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`),
     ]);
     return first === 1;
   }
 
-  /** Removes the device; true when it was the user's last connection in the cluster (CONN_REMOVE). */
+  /**
+   * Removes the device; true when it was the user's last connection in the cluster. PRESENCE_REMOVE
+   * (record and connection, one script), then the node's index entry once it is done: the index
+   * outlives the count (a crash in between leaves a reapable record), on Redis Cluster too, where
+   * the two keys live on different nodes and commands sent together may run in either order.
+   */
   async remove(d: DevicePresence): Promise<boolean> {
-    const dk = d.tenant + '\u0000' + d.user + '\u0000' + d.device;
-    if (this.devices.get(dk)?.conn === d.conn) this.devices.delete(dk);
+    this.devices.delete(d.conn);
     const n = (this.tenantCounts.get(d.tenant) ?? 0) - 1;
     if (n > 0) this.tenantCounts.set(d.tenant, n);
     else this.tenantCounts.delete(d.tenant);
     bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
     const s = this.client as unknown as WithScripts;
-    const [, last] = await Promise.all([
-      s.heraldHdelIf(this.keys.userPresence(d.tenant, d.user), d.device, 'conn', d.conn),
-      s.heraldConnRemove(this.keys.userConns(d.tenant, d.user), d.conn),
-    ]);
+    const last = await s.heraldPresenceRemove(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, d.conn);
     await this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn);
     return last === 1;
+  }
+
+  /** A device's presence record (JSON), as every writer of it builds it. */
+  private record(d: DevicePresence): string {
+    return JSON.stringify({ platform: d.platform, node: d.node, conn: d.conn, since: d.since, boot: this.boot } satisfies DeviceRecord);
   }
 
   async join(tenant: string, room: string, m: RoomMember): Promise<void> {
@@ -251,8 +262,12 @@ export class RedisPresence {
   }
 
   async userDevices(tenant: string, user: string): Promise<DevicePresence[]> {
+    return this.devicesOf(tenant, user, await this.client.hgetall(this.keys.userPresence(tenant, user)));
+  }
+
+  /** The live devices in a user's presence hash as read (`all`: field → record); dead records are swept. */
+  async devicesOf(tenant: string, user: string, all: Record<string, string>): Promise<DevicePresence[]> {
     const key = this.keys.userPresence(tenant, user);
-    const all = await this.client.hgetall(key);
     const out: DevicePresence[] = [];
     const dead: [string, string, string, string][] = [];
     for (const [device, raw] of Object.entries(all)) {
@@ -339,6 +354,11 @@ export class RedisPresence {
       (this.client as unknown as WithScripts).heraldHdelIf(key, field, prop, expected).catch(() => {});
     }
   }
+}
+
+/** A connection's entry in its node incarnation's index (what the reaper needs). */
+function indexedRecord(d: DevicePresence): string {
+  return JSON.stringify({ tenant: d.tenant, user: d.user, device: d.device, platform: d.platform, since: d.since } satisfies IndexedConn);
 }
 
 function bump(m: Map<string, number>, k: string, by: number): void {

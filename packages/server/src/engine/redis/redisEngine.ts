@@ -18,7 +18,7 @@
 import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type {
-  AppendOnce, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
+  AppendOnce, ConnectReads, ConnectReadsQuery, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
   InboxInspection, InboxRange, LocalView, LostConnection, NewInboxMessage, Retention, RoomMember, Route,
 } from '../types.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
@@ -32,6 +32,7 @@ import { RedisRoomHistory } from './roomHistory.js';
 import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
 import { RedisLiveness } from './liveness.js';
+import { readForConnect } from './connectReads.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -228,6 +229,11 @@ export class RedisEngine implements Engine {
 
   firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
     return this.inbox.firstForDevice(tenant, user, device, after, upTo);
+  }
+
+  /** Every read of a connect in one script (connectReads.ts). */
+  connectReads(q: ConnectReadsQuery): Promise<ConnectReads> {
+    return readForConnect(this.cmd, this.keys, this.inbox, q, (t, u, all) => this.presence.devicesOf(t, u, all)).catch(this.failed('read'));
   }
 
   // ---- idempotency and shared buckets (redisKeyStore.ts) ----

@@ -110,24 +110,41 @@ return { seq, floor }
  * Returns { tip, floor, entries } with entries as XRANGE returns them,
  * expired ones left out.
  */
-export const READ_AFTER = `${TRIM}
+/**
+ * The inbox head as a read sees it: { tip, floor } after trimming by
+ * retention, and whether the inbox key exists (an absent key holds nothing).
+ */
+const HEAD = `
+local function head(metaKey, inbox, now, maxMessages, maxAgeMs)
+  local meta = redis.call('HMGET', metaKey, 'tip', 'floor', 'ts')
+  local tip = tonumber(meta[1] or '0')
+  local floor = tonumber(meta[2] or '0')
+  if redis.call('EXISTS', inbox) == 0 then
+    -- The inbox key expires (PEXPIRE in APPEND) only after everything in it
+    -- passed the age limit: all of it was dropped by retention.
+    if tip > floor and meta[3] and tonumber(meta[3]) < now - maxAgeMs then
+      floor = tip
+      redis.call('HSET', metaKey, 'floor', string.format('%d', floor))
+    end
+    return tip, floor, false
+  end
+  return tip, trim(metaKey, inbox, now, maxMessages, maxAgeMs), true
+end
+`;
+
+/**
+ * KEYS: meta, inbox
+ * ARGV: now, after, limit, maxMessages, maxAgeMs
+ * Returns { tip, floor, entries } with entries as XRANGE returns them,
+ * expired ones left out.
+ */
+export const READ_AFTER = `${TRIM}${HEAD}
 local now = tonumber(ARGV[1])
 local after = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
-local meta = redis.call('HMGET', KEYS[1], 'tip', 'floor', 'ts')
-local tip = tonumber(meta[1] or '0')
-local floor = tonumber(meta[2] or '0')
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  -- The inbox key expires (PEXPIRE in APPEND) only after everything in it
-  -- passed the age limit: all of it was dropped by retention.
-  if tip > floor and meta[3] and tonumber(meta[3]) < now - tonumber(ARGV[5]) then
-    floor = tip
-    redis.call('HSET', KEYS[1], 'floor', string.format('%d', floor))
-  end
-  return { tip, floor, {} }
-end
-floor = trim(KEYS[1], KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
+local tip, floor, exists = head(KEYS[1], KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
 local out = {}
+if not exists then return { tip, floor, out } end
 local start = string.format('(%d-0', after)
 while #out < limit do
   local batch = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit - #out)
@@ -143,6 +160,37 @@ while #out < limit do
   start = '(' .. batch[#batch][1]
 end
 return { tip, floor, out }
+`;
+
+/**
+ * What a connect reads, in one round trip (issue 20: it took up to three):
+ * KEYS: meta, inbox, cursors, presence
+ * ARGV: now, maxMessages, maxAgeMs, device, wantCursor ('1': the client sent no last_seq),
+ *       wantPresence ('1': the per-user connection limit is on)
+ * Returns { tip, floor, cursor or false, devices with a cursor, highest cursor, presence }:
+ * the inbox head exactly as READ_AFTER with limit 0 returns it; the device's cursor when asked;
+ * the device-cursor summary of DEVICE_CURSORS when asked and the device has none (only a
+ * never-seen device needs it); the presence hash flat (HGETALL) when asked, else {}.
+ */
+export const CONNECT_READS = `${TRIM}${HEAD}
+local tip, floor = head(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+local cursor = false
+local count = 0
+local max = 0
+if ARGV[5] == '1' then
+  cursor = redis.call('HGET', KEYS[3], ARGV[4])
+  if not cursor then
+    local vals = redis.call('HVALS', KEYS[3])
+    for _, v in ipairs(vals) do
+      local n = tonumber(v)
+      if n and n > max then max = n end
+    end
+    count = #vals
+  end
+end
+local presence = {}
+if ARGV[6] == '1' then presence = redis.call('HGETALL', KEYS[4]) end
+return { tip, floor, cursor, count, max, presence }
 `;
 
 /**
@@ -309,28 +357,6 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait
 `;
 
-/**
- * KEYS: user conns hash
- * ARGV: conn, `node|boot`
- * Adds a connection of the user; 1 when it is now the only one (the user came online in the cluster).
- */
-export const CONN_ADD = `
-local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if added == 1 and redis.call('HLEN', KEYS[1]) == 1 then return 1 end
-return 0
-`;
-
-/**
- * KEYS: user conns hash
- * ARGV: conn
- * Removes a connection; 1 only for the call that removed the user's last one (idempotent).
- */
-export const CONN_REMOVE = `
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then return 1 end
-return 0
-`;
-
 /** Registers every script on a client as a command (`heraldAppend`, …). */
 export function defineScripts(c: RedisClient): void {
   // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
@@ -345,5 +371,6 @@ export function defineScripts(c: RedisClient): void {
   c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
   c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
   c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
+  c.defineCommand('heraldConnectReads', { numberOfKeys: 4, lua: CONNECT_READS });
 }
 
