@@ -1,0 +1,75 @@
+/**
+ * The faults of the ingest scenario, each on its own seeded schedule within
+ * the loaded phase: consumer nodes killed with SIGKILL and restarted, and per
+ * broker its connections cut, stalled (a black hole, then released or cut) or
+ * refused for a while at the scenario's fault proxy.
+ */
+import type { FaultProxy } from '../faultProxy.js';
+import type { Rng } from '../rng.js';
+import { delay } from '../wait.js';
+import type { World } from '../world.js';
+
+export type BrokerFault = 'cut' | 'stall' | 'refuse';
+
+/** Kills a node `rounds` times at seeded moments (one at a time) and restarts it after a seeded pause. */
+export async function killNodes(world: World, rng: Rng, rounds: number, phaseMs: number, log: (m: string) => void): Promise<string[]> {
+  const done: string[] = [];
+  const slot = Math.floor(phaseMs / rounds);
+  const t0 = Date.now();
+  for (let r = 0; r < rounds; r++) {
+    const at = r * slot + rng.int(Math.floor(slot / 5), Math.floor((slot * 3) / 5));
+    await delay(Math.max(0, t0 + at - Date.now()));
+    const victim = rng.pick(world.nodes);
+    await victim.kill9();
+    const down = rng.int(300, 1500);
+    log(`killed ${victim.id}; restart in ${down} ms`);
+    await delay(down);
+    // Restarted out of the balancer, so its idle baseline is measured without clients (as node-kill does).
+    const all = world.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+    world.lb.setTargets(all.filter((t) => t.port !== victim.port));
+    try {
+      await victim.start();
+      await victim.recordBaseline();
+    } finally {
+      world.lb.setTargets(all);
+    }
+    done.push(`${victim.id} (down ${down} ms)`);
+  }
+  return done;
+}
+
+/** `rounds` seeded faults on one broker's proxy; returns what was done. Leaves the proxy clean. */
+export async function breakBroker(proxy: FaultProxy, rng: Rng, rounds: number, phaseMs: number): Promise<string[]> {
+  const done: string[] = [];
+  const slot = Math.floor(phaseMs / rounds);
+  const t0 = Date.now();
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const at = r * slot + rng.int(0, Math.floor(slot / 3));
+      await delay(Math.max(0, t0 + at - Date.now()));
+      const kind = rng.pick<BrokerFault>(['cut', 'stall', 'refuse']);
+      if (kind === 'cut') {
+        done.push(`cut ${proxy.cut(1)}`);
+      } else if (kind === 'stall') {
+        const ms = rng.int(500, 3500);
+        const thenCut = rng.chance(0.5);
+        proxy.stall(true);
+        await delay(ms);
+        const n = thenCut ? proxy.cut(1) : 0;
+        proxy.stall(false);
+        done.push(thenCut ? `stalled ${ms} ms, then cut ${n}` : `stalled ${ms} ms`);
+      } else {
+        const ms = rng.int(500, 2500);
+        proxy.setRefuse(true);
+        const n = proxy.cut(1);
+        await delay(ms);
+        proxy.setRefuse(false);
+        done.push(`cut ${n}, refused ${ms} ms`);
+      }
+    }
+  } finally {
+    proxy.stall(false);
+    proxy.setRefuse(false);
+  }
+  return done;
+}

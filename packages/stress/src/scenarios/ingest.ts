@@ -1,0 +1,163 @@
+/**
+ * Ingest from RabbitMQ, NATS JetStream and a PostgreSQL outbox (the machine's
+ * real services, names unique to the run) while consumer nodes are killed -9
+ * and restarted and each broker's connections are cut, stalled and refused at
+ * a fault proxy between the nodes and the broker. Seeded producers write valid
+ * entries to the fleet's users and devices, poison entries of every kind, and
+ * (PostgreSQL) transactions they roll back.
+ *
+ * Invariants (ingestInvariants.ts, then the suite's delivery check): every
+ * confirmed valid entry stored exactly once per target user (one seq), and
+ * delivered to the devices; poison entries dead-lettered exactly once with the
+ * documented reason; nothing else stored or dead-lettered; nothing left in the
+ * brokers; every source reconnected (/readyz).
+ */
+import { randomBytes } from 'node:crypto';
+import { FaultProxy } from '../faultProxy.js';
+import { httpRequest } from '../http.js';
+import { checkIngest, ingestPublishRecords } from '../ingestInvariants.js';
+import { AmqpBroker } from '../ingest/amqpBroker.js';
+import { bestEffort, type Broker } from '../ingest/broker.js';
+import type { DeadLetterRecord, IngestEntry, StoredEntry } from '../ingest/entries.js';
+import { breakBroker, killNodes } from '../ingest/faults.js';
+import { readInboxes } from '../ingest/inboxes.js';
+import { NatsBroker } from '../ingest/natsBroker.js';
+import { PgBroker } from '../ingest/pgBroker.js';
+import { produce, type ProduceStats } from '../ingest/producer.js';
+import { Workload } from '../ingest/workload.js';
+import type { Scenario, ScenarioContext } from '../scenario.js';
+import { standardDevices } from '../scenario.js';
+import { WaitTimeout, waitFor } from '../wait.js';
+
+/** Publish ids of ingest entries start here (far above the HTTP publisher's). */
+const PID_BASE = 10_000_000;
+
+export const ingest: Scenario = {
+  name: 'ingest',
+  summary: 'RabbitMQ, NATS and PostgreSQL ingest while consumer nodes are killed and broker connections cut, stalled and refused',
+  async run(ctx) {
+    const { world, profile: p, rng, fleet } = ctx;
+    const tag = randomBytes(4).toString('hex');
+    const t0 = Date.now();
+    const at = (what: string): void => ctx.log(`${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const brokers: Broker[] = [new AmqpBroker(tag), new NatsBroker(tag), new PgBroker(tag)];
+    const proxies: FaultProxy[] = [];
+    try {
+      const env: Record<string, string> = {};
+      for (const b of brokers) {
+        const px = new FaultProxy(`ingest-${b.kind}`, [b.upstream], rng.fork(`proxy-${b.kind}`));
+        await px.listen();
+        proxies.push(px);
+        Object.assign(env, b.nodeEnv(px.port));
+      }
+      await world.reconfigure(env);
+      await waitSourcesConnected(ctx, 15_000);
+      at('nodes reconfigured');
+      for (const b of brokers) await b.open();
+
+      const specs = standardDevices(ctx);
+      for (const s of specs) fleet.add(s);
+      await fleet.connectAll(30_000);
+
+      const workloads = brokers.map((b, i) => new Workload(b.kind, specs, rng.fork(`entries-${b.kind}`), PID_BASE + i * 1_000_000));
+      const phaseMs = p.phaseMs + 2000;
+      const opts = { ratePerSec: Math.max(5, p.publishRate / 2), durationMs: phaseMs, poisonShare: 0.04, rollbackShare: 0.1, retryShare: 0.05 };
+      const [produced, kills, ...brokerFaults] = await Promise.all([
+        Promise.all(brokers.map((b, i) => produce(b, workloads[i]!, rng.fork(`produce-${b.kind}`), opts))),
+        killNodes(world, rng.fork('kills'), Math.max(1, p.rounds - 1), phaseMs, ctx.log),
+        ...brokers.map((b, i) => breakBroker(proxies[i]!, rng.fork(`faults-${b.kind}`), p.rounds, phaseMs)),
+      ]);
+      const entries = workloads.flatMap((w) => w.entries);
+      at('produced');
+
+      // Everything produced must be consumed: stored, or dead-lettered; nothing left in the brokers.
+      const users = [...new Map(specs.map((s) => [`${s.tenant}/${s.user}`, { tenant: s.tenant, user: s.user }])).values()];
+      const settled = await settle(ctx, brokers, entries, users);
+      at('settled');
+      await waitSourcesConnected(ctx, 15_000);
+
+      // The outcome once it no longer changes (a late redelivery would show as a second copy).
+      const final = await stableOutcome(ctx, brokers, users);
+      at('outcome read');
+      ctx.violations.push(...checkIngest(entries, final.stored, final.dead));
+      for (const b of brokers) {
+        const left = await b.backlog();
+        if (left > 0) ctx.violations.push({ invariant: 'scenario', detail: `ingest: ${left} entr${left === 1 ? 'y' : 'ies'} left unconsumed in ${b.kind}` });
+      }
+      // The devices are held to the stored entries by the suite's delivery check.
+      ctx.publisher.records.push(...ingestPublishRecords(entries, final.stored, ctx.publisher.position()));
+
+      ctx.notes.push(`killed ${kills.join(', ')}; ${settled ? 'settled' : 'NOT settled'}`);
+      brokers.forEach((b, i) => ctx.notes.push(summary(b.kind, entries, produced[i]!, brokerFaults[i]!, final.dead)));
+    } finally {
+      // Cut the nodes off the brokers first: a source would declare a deleted queue, stream or table again.
+      for (const px of proxies) {
+        px.setRefuse(true);
+        px.cut(1);
+      }
+      await bestEffort(...brokers.map((b) => () => b.cleanup()));
+      await bestEffort(...proxies.map((px) => () => px.close()));
+      at('cleaned up');
+    }
+  },
+};
+
+/** Every node's /readyz lists the three sources, each connected (a lost connection is back). */
+async function waitSourcesConnected(ctx: ScenarioContext, ms: number): Promise<void> {
+  for (const n of ctx.world.nodes) {
+    try {
+      await waitFor(`${n.id}: every ingest source connected`, async () => {
+        const r = await httpRequest(n.port, 'GET', '/readyz', { timeoutMs: 2000 });
+        const rows = (JSON.parse(r.body) as { ingest?: { kind: string; connected: boolean }[] }).ingest ?? [];
+        return ['amqp', 'nats', 'pg'].every((k) => rows.some((x) => x.kind === k && x.connected));
+      }, ms, 200);
+    } catch (err) {
+      if (!(err instanceof WaitTimeout)) throw err;
+      ctx.violations.push({ invariant: 'scenario', detail: err.message });
+    }
+  }
+}
+
+/** Waits (bounded) until every confirmed valid entry is stored, every poison one dead-lettered, the brokers empty. */
+async function settle(ctx: ScenarioContext, brokers: Broker[], entries: IngestEntry[], users: { tenant: string; user: string }[]): Promise<boolean> {
+  const want = new Set(entries.filter((e) => e.fate === 'valid' && e.confirmed).flatMap((e) => e.users.map((u) => `${e.id} ${u}`)));
+  try {
+    await waitFor('every ingest entry consumed', async () => {
+      for (const b of brokers) {
+        if ((await b.backlog()) > 0) return false;
+        const poison = entries.filter((e) => e.source === b.kind && e.fate === 'poison' && e.confirmed).length;
+        if ((await b.deadCount()) < poison) return false;
+      }
+      const stored = await readInboxes(ctx.world.admin, ctx.world.prefix, users);
+      const have = new Set(stored.map((s) => `${s.entry ?? ''} ${s.user}`));
+      return [...want].every((k) => have.has(k));
+    }, ctx.profile.deliveryTimeoutMs + 15_000, 500);
+    return true;
+  } catch (err) {
+    if (err instanceof WaitTimeout) return false;
+    throw err;
+  }
+}
+
+/** Inboxes and dead letters, read until two reads 1 s apart agree (bounded). */
+async function stableOutcome(ctx: ScenarioContext, brokers: Broker[], users: { tenant: string; user: string }[]): Promise<{ stored: StoredEntry[]; dead: DeadLetterRecord[] }> {
+  let last = '';
+  const count = async (): Promise<string> => `${(await readInboxes(ctx.world.admin, ctx.world.prefix, users)).length}/${(await Promise.all(brokers.map((b) => b.deadCount()))).join(',')}`;
+  await waitFor('ingest outcome stable', async () => {
+    const now = await count();
+    const same = now === last;
+    last = now;
+    return same;
+  }, 20_000, 1000).catch(() => undefined);
+  const stored = await readInboxes(ctx.world.admin, ctx.world.prefix, users);
+  const dead = (await Promise.all(brokers.map((b) => b.deadLetters()))).flat();
+  return { stored, dead };
+}
+
+function summary(kind: string, all: IngestEntry[], s: ProduceStats, faults: string[], dead: DeadLetterRecord[]): string {
+  const es = all.filter((e) => e.source === kind);
+  const n = (f: IngestEntry['fate']): number => es.filter((e) => e.fate === f).length;
+  const unconfirmed = es.filter((e) => !e.confirmed && e.fate !== 'void').length;
+  const extra = kind === 'pg' ? `, ${n('void')} in ${s.rolledBack} rolled-back transactions` : `, ${s.retries} producer retries`;
+  return `${kind}: ${n('valid')} valid, ${n('poison')} poison (${dead.filter((d) => d.source === kind).length} dead letters)${extra}${unconfirmed ? `, ${unconfirmed} unconfirmed` : ''}; faults: ${faults.join('; ') || 'none'}`;
+}
