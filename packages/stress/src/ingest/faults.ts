@@ -51,7 +51,8 @@ export async function breakBroker(proxy: FaultProxy, rng: Rng, rounds: number, p
       if (kind === 'cut') {
         done.push(`cut ${proxy.cut(1)}`);
       } else if (kind === 'stall') {
-        const ms = rng.int(500, 3500);
+        // Up to past the sources' timeouts (3 s, AMQP heartbeat 2 s): sometimes noticed, sometimes not.
+        const ms = rng.int(500, 5000);
         const thenCut = rng.chance(0.5);
         proxy.stall(true);
         await delay(ms);
@@ -72,4 +73,18 @@ export async function breakBroker(proxy: FaultProxy, rng: Rng, rounds: number, p
     proxy.setRefuse(false);
   }
   return done;
+}
+
+/** Redis (the engine) unreachable once, for a seeded 0.5–2 s: every source's publishes fail transiently and are retried. */
+export async function redisOutage(world: World, rng: Rng, phaseMs: number): Promise<string> {
+  await delay(rng.int(Math.floor(phaseMs / 4), Math.floor((phaseMs * 3) / 4)));
+  const ms = rng.int(500, 2000);
+  world.redisProxy.setRefuse(true);
+  const n = world.redisProxy.cut(1);
+  try {
+    await delay(ms);
+  } finally {
+    world.redisProxy.setRefuse(false);
+  }
+  return `Redis unreachable ${ms} ms (${n} connections cut)`;
 }

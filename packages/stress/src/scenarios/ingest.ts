@@ -14,12 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FaultProxy } from '../faultProxy.js';
-import { httpRequest } from '../http.js';
+import { httpRequest, metricSum } from '../http.js';
 import { checkIngest, ingestPublishRecords } from '../ingestInvariants.js';
 import { AmqpBroker } from '../ingest/amqpBroker.js';
 import { bestEffort, type Broker } from '../ingest/broker.js';
 import type { DeadLetterRecord, IngestEntry, StoredEntry } from '../ingest/entries.js';
-import { breakBroker, killNodes } from '../ingest/faults.js';
+import { breakBroker, killNodes, redisOutage } from '../ingest/faults.js';
 import { readInboxes } from '../ingest/inboxes.js';
 import { NatsBroker } from '../ingest/natsBroker.js';
 import { PgBroker } from '../ingest/pgBroker.js';
@@ -43,7 +43,9 @@ export const ingest: Scenario = {
     const brokers: Broker[] = [new AmqpBroker(tag), new NatsBroker(tag), new PgBroker(tag)];
     const proxies: FaultProxy[] = [];
     try {
-      const env: Record<string, string> = {};
+      // One at a time (in order) or several at once: two code paths of every source, seeded.
+      const concurrency = String(rng.pick([1, 4]));
+      const env: Record<string, string> = { HERALD_INGEST_AMQP_CONCURRENCY: concurrency, HERALD_INGEST_NATS_CONCURRENCY: concurrency, HERALD_INGEST_PG_CONCURRENCY: concurrency };
       for (const b of brokers) {
         const px = new FaultProxy(`ingest-${b.kind}`, [b.upstream], rng.fork(`proxy-${b.kind}`));
         await px.listen();
@@ -62,9 +64,10 @@ export const ingest: Scenario = {
       const workloads = brokers.map((b, i) => new Workload(b.kind, specs, rng.fork(`entries-${b.kind}`), PID_BASE + i * 1_000_000));
       const phaseMs = p.phaseMs + 2000;
       const opts = { ratePerSec: Math.max(5, p.publishRate / 2), durationMs: phaseMs, poisonShare: 0.04, rollbackShare: 0.1, retryShare: 0.05 };
-      const [produced, kills, ...brokerFaults] = await Promise.all([
+      const [produced, kills, redis, ...brokerFaults] = await Promise.all([
         Promise.all(brokers.map((b, i) => produce(b, workloads[i]!, rng.fork(`produce-${b.kind}`), opts))),
         killNodes(world, rng.fork('kills'), Math.max(1, p.rounds - 1), phaseMs, ctx.log),
+        redisOutage(world, rng.fork('redis'), phaseMs),
         ...brokers.map((b, i) => breakBroker(proxies[i]!, rng.fork(`faults-${b.kind}`), p.rounds, phaseMs)),
       ]);
       const entries = workloads.flatMap((w) => w.entries);
@@ -78,6 +81,7 @@ export const ingest: Scenario = {
 
       // The outcome once it no longer changes (a late redelivery would show as a second copy).
       const final = await stableOutcome(ctx, brokers, users);
+      const redelivered = await sourceCounter(ctx, 'herald_ingest_source_redelivered_total');
       at('outcome read');
       ctx.violations.push(...checkIngest(entries, final.stored, final.dead));
       for (const b of brokers) {
@@ -87,8 +91,8 @@ export const ingest: Scenario = {
       // The devices are held to the stored entries by the suite's delivery check.
       ctx.publisher.records.push(...ingestPublishRecords(entries, final.stored, ctx.publisher.position()));
 
-      ctx.notes.push(`killed ${kills.join(', ')}; ${settled ? 'settled' : 'NOT settled'}`);
-      brokers.forEach((b, i) => ctx.notes.push(summary(b.kind, entries, produced[i]!, brokerFaults[i]!, final.dead)));
+      ctx.notes.push(`concurrency ${concurrency}; killed ${kills.join(', ')}; ${redis}; ${settled ? 'settled' : 'NOT settled'}`);
+      brokers.forEach((b, i) => ctx.notes.push(summary(b.kind, entries, produced[i]!, brokerFaults[i]!, final.dead, redelivered.get(b.kind) ?? 0)));
     } finally {
       // Cut the nodes off the brokers first: a source would declare a deleted queue, stream or table again.
       for (const px of proxies) {
@@ -154,10 +158,20 @@ async function stableOutcome(ctx: ScenarioContext, brokers: Broker[], users: { t
   return { stored, dead };
 }
 
-function summary(kind: string, all: IngestEntry[], s: ProduceStats, faults: string[], dead: DeadLetterRecord[]): string {
+/** A per-source counter summed over the live nodes (a killed node's counts died with it), by `kind`. */
+async function sourceCounter(ctx: ScenarioContext, metric: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const n of ctx.world.liveNodes()) {
+    const page = await httpRequest(n.port, 'GET', '/metrics', { timeoutMs: 5000 }).catch(() => undefined);
+    for (const kind of ['amqp', 'nats', 'pg']) out.set(kind, (out.get(kind) ?? 0) + (page ? (metricSum(page.body, metric, { kind }) ?? 0) : 0));
+  }
+  return out;
+}
+
+function summary(kind: string, all: IngestEntry[], s: ProduceStats, faults: string[], dead: DeadLetterRecord[], redelivered: number): string {
   const es = all.filter((e) => e.source === kind);
   const n = (f: IngestEntry['fate']): number => es.filter((e) => e.fate === f).length;
   const unconfirmed = es.filter((e) => !e.confirmed && e.fate !== 'void').length;
   const extra = kind === 'pg' ? `, ${n('void')} in ${s.rolledBack} rolled-back transactions` : `, ${s.retries} producer retries`;
-  return `${kind}: ${n('valid')} valid, ${n('poison')} poison (${dead.filter((d) => d.source === kind).length} dead letters)${extra}${unconfirmed ? `, ${unconfirmed} unconfirmed` : ''}; faults: ${faults.join('; ') || 'none'}`;
+  return `${kind}: ${n('valid')} valid, ${n('poison')} poison (${dead.filter((d) => d.source === kind).length} dead letters)${extra}; ${redelivered} redeliveries seen by the live nodes${unconfirmed ? `, ${unconfirmed} unconfirmed` : ''}; faults: ${faults.join('; ') || 'none'}`;
 }
