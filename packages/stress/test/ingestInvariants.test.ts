@@ -50,7 +50,9 @@ test('a message stored for a user the entry does not target, with a wrong device
 
 test('dead letters: missing, twice, wrong reason, of a valid entry, unknown — each fails', () => {
   assert.match(details(checkIngest(entries, goodStored, [])), /never dead-lettered: e4 \(not UTF-8\)/);
-  assert.match(details(checkIngest(entries, goodStored, [...goodDead, ...goodDead])), /dead-lettered more than once: e4 ×2/);
+  const twice = checkIngest(entries, goodStored, [...goodDead, ...goodDead]);
+  assert.match(details(twice), /dead-lettered more than once: e4 ×2/);
+  assert.equal(twice[0]?.known, undefined, 'a NATS duplicate dead letter is a hard failure');
   assert.match(details(checkIngest(entries, goodStored, [dead('4', 'payload is not JSON: x')])), /wrong reason: e4 \(not UTF-8\): "payload is not JSON: x"/);
   assert.match(details(checkIngest(entries, goodStored, [...goodDead, dead('1', 'rejected (400): to: bad')])), /not poison were dead-lettered: e1 \(valid\)/);
   assert.match(details(checkIngest(entries, goodStored, [...goodDead, dead('5', 'x', { source: 'pg' })])), /not poison were dead-lettered: e5 \(void\)/);
@@ -85,4 +87,12 @@ test('entryBody: one user, several users, one device; data names the publish, te
   assert.deepEqual(entryBody(entry('e1')), { to: { user: 'u', tenant: 't1' }, data: { p: 101, t: 't1', e: 'e1', s: 'nats' } });
   assert.deepEqual(entryBody(entry('e2', { users: ['u', 'w'] })).to, { users: ['u', 'w'], tenant: 't1' });
   assert.deepEqual(entryBody(entry('e3', { device: 'd1' })).to, { user: 'u', tenant: 't1', device: 'd1' });
+});
+
+test('a RabbitMQ poison entry dead-lettered twice is reported as the known issue amqp-dead-letter-twice (fails with --strict)', () => {
+  const amqp = entry('e6', { source: 'amqp', ref: 'e6', fate: 'poison', reason: /^payload is not JSON: /, label: 'not JSON' });
+  const v = checkIngest([amqp], [], [dead('e6', 'payload is not JSON: x', { source: 'amqp' }), dead('e6', 'payload is not JSON: x', { source: 'amqp' })]);
+  assert.equal(v.length, 1);
+  assert.match(v[0]!.detail, /dead-lettered more than once: e6 ×2/);
+  assert.equal(v[0]!.known, 'amqp-dead-letter-twice');
 });
