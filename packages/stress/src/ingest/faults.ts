@@ -11,12 +11,18 @@ import type { World } from '../world.js';
 
 export type BrokerFault = 'cut' | 'stall' | 'refuse';
 
-/** Kills a node `rounds` times at seeded moments (one at a time) and restarts it after a seeded pause. */
-export async function killNodes(world: World, rng: Rng, rounds: number, phaseMs: number, log: (m: string) => void): Promise<string[]> {
-  const done: string[] = [];
+/**
+ * Kills a node `rounds` times at seeded moments (one at a time) and restarts it after a seeded
+ * pause. Resolves after the last kill, with the last restart still running (`restarted`): it
+ * overlaps the settling of the run instead of lengthening the loaded phase.
+ */
+export async function killNodes(world: World, rng: Rng, rounds: number, phaseMs: number, log: (m: string) => void): Promise<{ kills: string[]; restarted: Promise<void> }> {
+  const kills: string[] = [];
   const slot = Math.floor(phaseMs / rounds);
   const t0 = Date.now();
+  let restarted = Promise.resolve();
   for (let r = 0; r < rounds; r++) {
+    await restarted;
     const at = r * slot + rng.int(Math.floor(slot / 5), Math.floor((slot * 3) / 5));
     await delay(Math.max(0, t0 + at - Date.now()));
     const victim = rng.pick(world.nodes);
@@ -24,18 +30,24 @@ export async function killNodes(world: World, rng: Rng, rounds: number, phaseMs:
     const down = rng.int(300, 1500);
     log(`killed ${victim.id}; restart in ${down} ms`);
     await delay(down);
-    // Restarted out of the balancer, so its idle baseline is measured without clients (as node-kill does).
-    const all = world.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
-    world.lb.setTargets(all.filter((t) => t.port !== victim.port));
-    try {
-      await victim.start();
-      await victim.recordBaseline();
-    } finally {
-      world.lb.setTargets(all);
-    }
-    done.push(`${victim.id} (down ${down} ms)`);
+    restarted = restart(world, victim);
+    // Never an unhandled rejection while it runs unawaited; the caller awaits it and sees the error.
+    restarted.catch(() => undefined);
+    kills.push(`${victim.id} (down ${down} ms)`);
   }
-  return done;
+  return { kills, restarted };
+}
+
+/** Restarted out of the balancer, so its idle baseline is measured without clients (as node-kill does). */
+async function restart(world: World, victim: World['nodes'][number]): Promise<void> {
+  const all = world.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  world.lb.setTargets(all.filter((t) => t.port !== victim.port));
+  try {
+    await victim.start();
+    await victim.recordBaseline();
+  } finally {
+    world.lb.setTargets(all);
+  }
 }
 
 /** `rounds` seeded faults on one broker's proxy; returns what was done. Leaves the proxy clean. */

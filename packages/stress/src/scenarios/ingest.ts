@@ -64,7 +64,7 @@ export const ingest: Scenario = {
       const workloads = brokers.map((b, i) => new Workload(b.kind, specs, rng.fork(`entries-${b.kind}`), PID_BASE + i * 1_000_000));
       const phaseMs = p.phaseMs + 2000;
       const opts = { ratePerSec: Math.max(5, p.publishRate / 2), durationMs: phaseMs, poisonShare: 0.04, rollbackShare: 0.1, retryShare: 0.05 };
-      const [produced, kills, redis, ...brokerFaults] = await Promise.all([
+      const [produced, { kills, restarted }, redis, ...brokerFaults] = await Promise.all([
         Promise.all(brokers.map((b, i) => produce(b, workloads[i]!, rng.fork(`produce-${b.kind}`), opts))),
         killNodes(world, rng.fork('kills'), Math.max(1, p.rounds - 1), phaseMs, ctx.log),
         redisOutage(world, rng.fork('redis'), phaseMs),
@@ -77,6 +77,7 @@ export const ingest: Scenario = {
       const users = [...new Map(specs.map((s) => [`${s.tenant}/${s.user}`, { tenant: s.tenant, user: s.user }])).values()];
       const settled = await settle(ctx, brokers, entries, users);
       at('settled');
+      await restarted;
       await waitSourcesConnected(ctx, 15_000);
 
       // The outcome once it no longer changes (a late redelivery would show as a second copy).
