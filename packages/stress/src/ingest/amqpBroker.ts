@@ -6,6 +6,7 @@
  * their `x-herald-reason` header.
  */
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { withTimeout } from '../wait.js';
 import { bestEffort, type Broker, type Outgoing } from './broker.js';
 import type { DeadLetterRecord } from './entries.js';
 
@@ -55,7 +56,8 @@ export class AmqpBroker implements Broker {
   async produce(batch: readonly Outgoing[]): Promise<void> {
     const ch = this.ch;
     if (!ch) throw new Error('amqp producer not open');
-    await Promise.all(
+    // Bounded: a message never confirmed stays unconfirmed (ambiguous for the check).
+    const all = Promise.all(
       batch.map(
         ({ entry, bytes }) =>
           new Promise<void>((resolve) => {
@@ -68,6 +70,7 @@ export class AmqpBroker implements Broker {
           }),
       ),
     );
+    await withTimeout('amqp publisher confirms', all, 10_000);
   }
 
   async backlog(): Promise<number> {
@@ -83,7 +86,8 @@ export class AmqpBroker implements Broker {
     const ch = await conn.createChannel();
     const out: DeadLetterRecord[] = [];
     try {
-      for (let m = await ch.get(this.deadQueue, { noAck: true }); m !== false; m = await ch.get(this.deadQueue, { noAck: true })) {
+      const get = (): ReturnType<typeof ch.get> => withTimeout('amqp basic.get', ch.get(this.deadQueue, { noAck: true }), 5000);
+      for (let m = await get(); m !== false; m = await get()) {
         const reason = (m.properties.headers as Record<string, unknown> | undefined)?.['x-herald-reason'];
         out.push({ source: 'amqp', ref: String(m.properties.messageId), reason: reasonText(reason) });
       }
@@ -116,10 +120,10 @@ export class AmqpBroker implements Broker {
 
   /** Passive declare on a channel of its own (a missing queue closes the channel it is asked on). */
   private async check(queue: string): Promise<{ messageCount: number }> {
-    const ch = await this.need().createChannel();
+    const ch = await withTimeout('amqp channel.open', this.need().createChannel(), 5000);
     ch.on('error', () => {});
     try {
-      return await ch.checkQueue(queue);
+      return await withTimeout(`amqp queue.declare ${queue} (passive)`, ch.checkQueue(queue), 5000);
     } finally {
       await ch.close().catch(() => {});
     }

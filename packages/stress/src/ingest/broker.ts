@@ -6,6 +6,7 @@
  * and the clean-up of everything the run created. The services are shared
  * with other work: every name is unique per run, and everything is deleted.
  */
+import { withTimeout } from '../wait.js';
 import type { DeadLetterRecord, IngestEntry, IngestKind } from './entries.js';
 
 /** The entry's bytes as the producer sends them (a valid body, or a poison one). */
@@ -37,11 +38,14 @@ export interface Broker {
   cleanup(): Promise<void>;
 }
 
-/** Runs every step, ignoring failures: clean-up on failure paths must go as far as it can. */
+/** Bound of each clean-up step: a shared broker that hangs must not hang the run. */
+const STEP_MS = 10_000;
+
+/** Runs every step, each bounded, ignoring failures: clean-up on failure paths must go as far as it can. */
 export async function bestEffort(...steps: (() => Promise<unknown>)[]): Promise<void> {
   for (const s of steps) {
     try {
-      await s();
+      await withTimeout('clean-up step', s(), STEP_MS);
     } catch {
       // best effort
     }

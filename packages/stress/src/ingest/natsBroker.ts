@@ -39,7 +39,7 @@ export class NatsBroker implements Broker {
       HERALD_INGEST_NATS_SUBJECT: this.subject,
       HERALD_INGEST_NATS_DURABLE: 'herald',
       HERALD_INGEST_NATS_ACK_WAIT_MS: String(NATS_ACK_WAIT_MS),
-      HERALD_INGEST_NATS_BATCH: '16',
+      HERALD_INGEST_NATS_BATCH: '4', // pulled entries wait their turn: keep them within the short ack wait
       HERALD_INGEST_NATS_RETRY_DELAY_MS: '200',
       HERALD_INGEST_NATS_TIMEOUT_MS: '3000',
     };

@@ -63,7 +63,7 @@ export const ingest: Scenario = {
 
       const workloads = brokers.map((b, i) => new Workload(b.kind, specs, rng.fork(`entries-${b.kind}`), PID_BASE + i * 1_000_000));
       const phaseMs = p.phaseMs + 2000;
-      const opts = { ratePerSec: Math.max(5, p.publishRate / 2), durationMs: phaseMs, poisonShare: 0.04, rollbackShare: 0.1, retryShare: 0.05 };
+      const opts = { ratePerSec: Math.max(5, p.publishRate / 4), durationMs: phaseMs, poisonShare: 0.04, rollbackShare: 0.1, retryShare: 0.05 };
       const [produced, { kills, restarted }, redis, ...brokerFaults] = await Promise.all([
         Promise.all(brokers.map((b, i) => produce(b, workloads[i]!, rng.fork(`produce-${b.kind}`), opts))),
         killNodes(world, rng.fork('kills'), Math.max(1, p.rounds - 1), phaseMs, ctx.log),
@@ -123,16 +123,22 @@ async function waitSourcesConnected(ctx: ScenarioContext, ms: number): Promise<v
   }
 }
 
-/** Waits (bounded) until every confirmed valid entry is stored, every poison one dead-lettered, the brokers empty. */
+/**
+ * Waits (bounded) until every confirmed valid entry is stored, every poison one dead-lettered, the
+ * brokers empty. Logs when each broker got there (what a slow settle waited for).
+ */
 async function settle(ctx: ScenarioContext, brokers: Broker[], entries: IngestEntry[], users: { tenant: string; user: string }[]): Promise<boolean> {
   const want = new Set(entries.filter((e) => e.fate === 'valid' && e.confirmed).flatMap((e) => e.users.map((u) => `${e.id} ${u}`)));
+  const t0 = Date.now();
+  const doneAt = new Map<string, number>();
   try {
     await waitFor('every ingest entry consumed', async () => {
       for (const b of brokers) {
-        if ((await b.backlog()) > 0) return false;
+        if (doneAt.has(b.kind)) continue;
         const poison = entries.filter((e) => e.source === b.kind && e.fate === 'poison' && e.confirmed).length;
-        if ((await b.deadCount()) < poison) return false;
+        if ((await b.backlog()) === 0 && (await b.deadCount()) >= poison) doneAt.set(b.kind, Date.now() - t0);
       }
+      if (doneAt.size < brokers.length) return false;
       const stored = await readInboxes(ctx.world.admin, ctx.world.prefix, users);
       const have = new Set(stored.map((s) => `${s.entry ?? ''} ${s.user}`));
       return [...want].every((k) => have.has(k));
@@ -141,6 +147,8 @@ async function settle(ctx: ScenarioContext, brokers: Broker[], entries: IngestEn
   } catch (err) {
     if (err instanceof WaitTimeout) return false;
     throw err;
+  } finally {
+    ctx.log(`brokers drained after ${brokers.map((b) => `${b.kind} ${doneAt.has(b.kind) ? `${((doneAt.get(b.kind) ?? 0) / 1000).toFixed(1)} s` : 'never'}`).join(', ')}`);
   }
 }
 
