@@ -68,7 +68,6 @@ export function checkIngest(entries: readonly IngestEntry[], stored: readonly St
   }
   const notDead: string[] = [];
   const deadTwice: string[] = [];
-  const amqpDeadTwice: string[] = [];
   const badReason: string[] = [];
   const wronglyDead: string[] = [];
   for (const e of entries) {
@@ -78,12 +77,11 @@ export function checkIngest(entries: readonly IngestEntry[], stored: readonly St
       continue;
     }
     if (ds.length === 0 && e.confirmed) notDead.push(`${e.id} (${e.label ?? 'poison'})`);
-    if (ds.length > 1) (e.source === 'amqp' ? amqpDeadTwice : deadTwice).push(`${e.id} ×${ds.length}`);
+    if (ds.length > 1) deadTwice.push(`${e.id} ×${ds.length}`);
     for (const d of ds) if (e.reason && !e.reason.test(d.reason)) badReason.push(`${e.id} (${e.label ?? 'poison'}): "${d.reason.slice(0, 160)}", expected ${String(e.reason)}`);
   }
   if (notDead.length) out.push({ invariant: 'scenario', detail: `ingest: poison entries never dead-lettered: ${list(notDead)}` });
   if (deadTwice.length) out.push({ invariant: 'scenario', detail: `ingest: poison entries dead-lettered more than once: ${list(deadTwice)}` });
-  if (amqpDeadTwice.length) out.push({ invariant: 'scenario', detail: `ingest: poison entries dead-lettered more than once: ${list(amqpDeadTwice)}`, known: 'amqp-dead-letter-twice' });
   if (badReason.length) out.push({ invariant: 'scenario', detail: `ingest: dead letters with the wrong reason: ${list(badReason)}` });
   if (wronglyDead.length) out.push({ invariant: 'scenario', detail: `ingest: entries that are not poison were dead-lettered: ${list(wronglyDead)}` });
   if (unknownDead.length) out.push({ invariant: 'scenario', detail: `ingest: dead letters of no entry of this run: ${list(unknownDead)}` });

@@ -6,9 +6,9 @@
  */
 // auth-timeout-linger (found by this suite, seed 2): fixed by closeTimeout in the gateway's
 // WebSocketServer options; the preauth-flood check fails hard on it again.
-export const KNOWN_ISSUES = {
-  'amqp-dead-letter-twice':
-    'RabbitMQ ingest dead letters are at least once: a connection lost (cut, node killed) after the broker confirmed the dead letter and before it received the ack of the original redelivers it, and it is dead-lettered a second time (same message_id). Found by the ingest scenario, seed 10. Exact needs an atomic publish+ack (AMQP tx, not offered with confirms) or a dead-letter record in the engine.',
-} as const;
+// amqp-dead-letter-twice (found by ingest, seed 10): fixed by a dead-letter mark in the engine,
+// written after the broker's confirm and before the ack (server src/ingest/amqpDeadMarks.ts); the
+// dead-letters-exact check fails hard on it again.
+export const KNOWN_ISSUES = {} as const;
 
 export type KnownIssue = keyof typeof KNOWN_ISSUES;
