@@ -16,7 +16,9 @@ import type { Redis } from 'ioredis';
 import type { HeraldNode } from '../src/node.js';
 import type { HeraldConfigInput } from '../src/config/schema.js';
 import type { RedisEngine } from '../src/engine/redis/redisEngine.js';
-import type { AmqpSource } from '../src/ingest/amqpSource.js';
+import { AmqpSource } from '../src/ingest/amqpSource.js';
+import { RedisDeadMarks } from '../src/ingest/amqpDeadMarks.js';
+import { createLogger } from '../src/observability/logger.js';
 import { spawnRedisNode, api, connect, nodeFactory, publish, type Frame, type TestClient } from './helpers/harness.js';
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from './helpers/redisServer.js';
 import { FaultProxy } from '../../stress/src/faultProxy.js';
@@ -352,4 +354,52 @@ test('a queue the business declared itself (a quorum queue) is consumed as it is
   await waitFor('acked, lag read', () => source(A).stats().consumed === 1 && source(A).stats().lag === 0);
   // The dead-letter queue did not exist: Herald declared it (classic, durable).
   assert.equal((await ch.checkQueue(`${queue}.dead`)).messageCount, 0);
+});
+
+test('a connection lost after the dead letter was confirmed and before the ack: the redelivered entry is acked, not dead-lettered twice (with and without message_id)', { timeout: 60_000 }, async () => {
+  const { prefix, queue } = names();
+  const u = new URL(AMQP_URL);
+  const proxy = new FaultProxy('amqp', [{ host: u.hostname, port: Number(u.port || 5672) }], new Rng(23));
+  proxies.push(proxy);
+  await proxy.listen();
+  // The real Redis marks; the first mark of each entry cuts the connection right after it is written, i.e. exactly
+  // between the broker's confirm of the dead letter and the ack of the original.
+  const marks = new RedisDeadMarks(redis, prefix, 2_000, 60_000, false);
+  const cutAfter = new Set<string>();
+  const src = new AmqpSource({
+    url: `amqp://${u.username}:${u.password}@127.0.0.1:${proxy.port}?heartbeat=1`,
+    queue,
+    prefetch: 1,
+    concurrency: 1,
+    maxBytes: 1024,
+    retryDelayMs: 50,
+    timeoutMs: 2_000,
+    reconnectMaxMs: 200,
+    nodeId: 'dead-once',
+    publish: () => Promise.resolve(),
+    logger: createLogger(process.env.HERALD_LOG_LEVEL ?? 'silent'),
+    deadMarks: {
+      has: (k) => marks.has(k),
+      mark: async (k) => {
+        await marks.mark(k);
+        if (!cutAfter.has(k)) {
+          cutAfter.add(k);
+          proxy.cut();
+        }
+      },
+    },
+  });
+  await src.start();
+  try {
+    send(queue, 'not json, with id', 'poison-1');
+    send(queue, 'not json, no id');
+    await waitFor('both entries marked and redelivered', () => cutAfter.size === 2 && src.stats().redelivered >= 2, 20_000);
+    await waitFor('queue empty', async () => (await queueDepth(queue)) === 0 && src.busy === 0, 20_000);
+  } finally {
+    await src.stop();
+  }
+  const dead = await drainDead(queue);
+  assert.deepEqual(dead.map((m) => m.content.toString()).sort(), ['not json, no id', 'not json, with id'], 'each poison entry dead-lettered exactly once');
+  assert.equal(await redis.exists(`${prefix}amqp-dead:${queue}:id:poison-1`), 1, 'the mark is keyed by message_id');
+  assert.equal((await redis.keys(`${prefix}amqp-dead:${queue}:sha256:*`)).length, 1, 'an entry without message_id is keyed by its content hash');
 });

@@ -13,7 +13,8 @@
  * - A message that can never succeed (body over ingestAmqpMaxBytes, not JSON, a
  *   4xx from the pipeline other than 409/429) is published to `<queue>.dead`
  *   (durable, declared here) with the reason in header `x-herald-reason`, confirmed
- *   by the broker, then acked: never a poison loop.
+ *   by the broker, marked as dead-lettered (amqpDeadMarks.ts), then acked: never a
+ *   poison loop. A redelivered entry already marked is acked without a second dead letter.
  * - A transient failure (engine down, 409 idempotency key in progress, 429) holds
  *   the message for ingestAmqpRetryDelayMs, then nacks it with requeue: no hot loop.
  * - A lost connection or channel: reconnect with capped exponential backoff and
@@ -23,6 +24,7 @@
  */
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from '../observability/logger.js';
+import { deadMarkKey, MemoryDeadMarks, type AmqpDeadMarks } from './amqpDeadMarks.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
 
 export interface AmqpSourceOptions {
@@ -40,6 +42,8 @@ export interface AmqpSourceOptions {
   nodeId: string;
   publish: IngestPublish;
   logger: Logger;
+  /** Where dead-lettered entries are marked (default: in memory, this process only). */
+  deadMarks?: AmqpDeadMarks;
 }
 
 /** The reason header of a dead letter. */
@@ -94,7 +98,7 @@ export class AmqpSource implements IngestSource {
   private lagInFlight = false;
 
   constructor(opts: AmqpSourceOptions) {
-    this.o = { reconnectBaseMs: 250, ...opts };
+    this.o = { reconnectBaseMs: 250, deadMarks: new MemoryDeadMarks(), ...opts };
     this.name = opts.queue;
     this.deadQueue = `${opts.queue}.dead`;
     this.log = opts.logger.child({ component: 'ingest', source: 'amqp', queue: opts.queue });
@@ -127,6 +131,7 @@ export class AmqpSource implements IngestSource {
     await Promise.allSettled([...this.inflight]);
     this.lost?.();
     await this.loop;
+    await this.o.deadMarks.close?.().catch(() => undefined);
   }
 
   /** Messages this node holds: being published, held for a retry, or waiting for a slot. */
@@ -322,6 +327,15 @@ export class AmqpSource implements IngestSource {
   private async toDead(h: Held, reason: string): Promise<void> {
     const { msg, ch } = h;
     const p = msg.properties;
+    const key = deadMarkKey(this.o.queue, msg);
+    const t = this.o.timeoutMs;
+    // Only a redelivery can have been dead-lettered already (a first delivery never was): one lookup per redelivered poison entry.
+    // A failed lookup dead-letters it (at least once beats lost).
+    if (msg.fields.redelivered && (await withTimeout(this.o.deadMarks.has(key), t, 'dead mark read').catch(() => false))) {
+      this.settle(h, 'ack');
+      this.log.info({ messageId: p.messageId }, 'redelivered entry was already dead-lettered; acked');
+      return;
+    }
     try {
       await withTimeout(
         new Promise<void>((resolve, reject) => {
@@ -348,6 +362,8 @@ export class AmqpSource implements IngestSource {
       this.settle(h, 'requeue');
       return;
     }
+    // Before the ack: a connection lost from here on redelivers the entry, and the mark stops a second dead letter.
+    await withTimeout(this.o.deadMarks.mark(key), t, 'dead mark write').catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'dead letter not marked; a redelivery would dead-letter it again'));
     if (this.settle(h, 'ack')) this.counts.deadLettered++;
     this.log.warn({ reason, messageId: p.messageId }, 'ingest message dead-lettered');
   }

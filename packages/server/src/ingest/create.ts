@@ -36,7 +36,11 @@ const redis: IngestBuilder = async ({ config, publish, logger, nodeId }) => {
 const amqp: IngestBuilder = async ({ config, publish, logger, nodeId }) => {
   if (!config.ingestAmqpUrl) return undefined;
   const { AmqpSource } = await import('./amqpSource.js');
+  const { RedisDeadMarks } = await import('./amqpDeadMarks.js');
+  // The redis engine: marks shared by every node consuming the queue, kept across a node's crash.
+  const deadMarks = config.engine === 'redis' ? RedisDeadMarks.fromUrl(config.redisUrl, config.redisKeyPrefix, config.ingestAmqpTimeoutMs, nodeId, logger) : undefined;
   return new AmqpSource({
+    ...(deadMarks ? { deadMarks } : {}),
     url: config.ingestAmqpUrl,
     queue: config.ingestAmqpQueue,
     prefetch: config.ingestAmqpPrefetch,

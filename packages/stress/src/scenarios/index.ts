@@ -2,6 +2,7 @@
 import type { Scenario } from '../scenario.js';
 import { badFrames } from './badFrames.js';
 import { crossTenant } from './crossTenant.js';
+import { ingest } from './ingest.js';
 import { nodeKill } from './nodeKill.js';
 import { preauthFlood } from './preauthFlood.js';
 import { reconnectStorm } from './reconnectStorm.js';
@@ -15,4 +16,4 @@ import { tokenExpiry } from './tokenExpiry.js';
 
 export { sabotage } from './sabotage.js';
 
-export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms, sse];
+export const SCENARIOS: Scenario[] = [] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms, sse, ingest];
