@@ -70,7 +70,7 @@ test('webhooks: events of one node out of its order fail; disconnect before conn
   assert.match(details(checkWebhookEvents(input(swapped)).violations), /disconnect arrived before its connect: a\.1/);
 });
 
-const crash = (o: Partial<NodeCrash> = {}): NodeCrash => ({ node: 'a', at: 1000, boundMs: 500, conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1' }], orphans: [{ tenant: 't1', user: 'ns.u' }], windowMs: 100, ...o });
+const crash = (o: Partial<NodeCrash> = {}): NodeCrash => ({ node: 'a', at: 1000, boundMs: 500, conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1' }], orphans: [{ tenant: 't1', user: 'ns.u' }], maxWindowMs: 5000, ...o });
 const lost = (ts: number, reason = 'node lost'): ReceivedEvent[] => [
   ev('a.b.1', 'connect', { conn: 'a.1', ts: 0 }),
   ev('a.b.2', 'online', { conn: 'a.1', ts: 0 }),
@@ -85,13 +85,20 @@ test('webhooks: a crashed node: node-lost events within the bound pass; late or 
   assert.match(details(checkWebhookEvents(input(lost(1400).slice(0, 3), { crash: crash() })).violations), /no offline after the crash/);
 });
 
-test('webhooks: facts lost in the crash window are excused (and listed), not outside it', () => {
-  const events = lost(1400).slice(0, 2); // the node died before its disconnect/offline were reaped… or written
-  const inWindow = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt: 950 }] }));
+test('webhooks: facts the killed node made after its last event that arrived are excused (and listed), earlier ones are not', () => {
+  // The node's last event that arrived was made at 900: it died before writing anything later.
+  const events = [...lost(1400).slice(0, 2), ev('a.b.3', 'join', { conn: 'a.1', ts: 900 })];
+  const opts = (closedAt: number): Partial<EventCheckInput> => ({ crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt }] });
+  const inWindow = checkWebhookEvents(input(events, opts(950)));
   assert.deepEqual(inWindow.violations, []);
+  assert.equal(inWindow.crashWindowMs, 100);
   assert.match(inWindow.excused.join(' '), /a\.1: no disconnect/);
-  const before = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt: 500 }] }));
-  assert.match(details(before.violations), /without a disconnect event: a\.1/);
+  assert.match(details(checkWebhookEvents(input(events, opts(500))).violations), /without a disconnect event: a\.1/);
+});
+
+test('webhooks: a killed node that wrote nothing for longer than the accepted window fails', () => {
+  const v = checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }) })).violations;
+  assert.match(details(v), /last event that arrived was made 1000 ms before the kill \(over 500 ms/);
 });
 
 test('webhooks: unacked must fire once for a message nobody could ack, and not after an ack in time', () => {
