@@ -169,6 +169,7 @@ async function runLoaded(ctx: ScenarioContext, receiver: WebhookReceiver, proxy:
     if (!(err instanceof WaitTimeout)) throw err;
   }
   ctx.violations.push(...result.violations);
+  // HERALD_STRESS_DUMP=<file>: what the receiver got and the clients saw, for analysing a failure.
   if (process.env.HERALD_STRESS_DUMP) {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(process.env.HERALD_STRESS_DUMP, JSON.stringify({ crash, unacked, conns, accepted: receiver.accepted.filter((e) => mine(e.user)), refused: receiver.refused.filter((e) => mine(e.user)) }, null, 1));
