@@ -13,7 +13,9 @@ import { silentHeartbeat } from './silentHeartbeat.js';
 import { slowConsumers } from './slowConsumers.js';
 import { sse } from './sse.js';
 import { tokenExpiry } from './tokenExpiry.js';
+import { webhooks } from './webhooks.js';
+import { hooks } from './hooks.js';
 
 export { sabotage } from './sabotage.js';
 
-export const SCENARIOS: Scenario[] = [] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms, sse, ingest];
+export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, rooms, sse, ingest, webhooks, hooks];
