@@ -141,8 +141,8 @@ export class HeraldProcess {
       if (r.status !== 200) return false;
       // The port answers as soon as one worker listens: wait for all of them.
       return this.processes === 1 || (await this.readAll().catch(() => undefined))?.every((x) => x.admin.engineUp) === true;
-      // A workers node starts three processes: on a loaded 2-core machine that can take a while.
-    }, this.processes === 1 ? 30_000 : 60_000, 100);
+      // Generous: on a loaded 2-core machine a start (three processes for a workers node) can take a while.
+    }, this.processes === 1 ? 60_000 : 90_000, 100);
   }
 
   /** kill -9: no drain, no cleanup, sockets reset by the kernel. A workers node: the whole process group. */
