@@ -46,6 +46,7 @@ export class Device {
   readonly rec: DeviceRecording;
   readonly client: HeraldClient;
   private readonly ackTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     readonly spec: DeviceSpec,
@@ -106,11 +107,15 @@ export class Device {
   }
 
   async connect(): Promise<void> {
+    // A closed device stays closed: the SDK would connect again, and a connect still queued when a
+    // scenario ends (connectAll timed out, a late joiner) would leave a device online in the next one.
+    if (this.closed) return;
     await this.client.connect();
-    for (const r of this.spec.rooms ?? []) await this.client.join(r);
+    for (const r of this.spec.rooms ?? []) if (!this.closed) await this.client.join(r);
   }
 
   close(): void {
+    this.closed = true;
     for (const t of this.ackTimers) clearTimeout(t);
     this.ackTimers.clear();
     this.rec.duplicatesDropped = this.client.stats.duplicatesDropped;

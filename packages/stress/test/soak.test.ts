@@ -7,7 +7,7 @@ import type { Sample } from '../src/soak/sampler.js';
 import { Fleet } from '../src/clients.js';
 import { Rng } from '../src/rng.js';
 import { alive, groupPids, openFds, processRss } from '../src/procfs.js';
-import { waitFor } from '../src/wait.js';
+import { waitFor, withTimeout } from '../src/wait.js';
 
 /** 60 samples, one per 10 s, of `f(t)` for node a. */
 const series = (f: (t: number) => number, extra: Partial<Sample> = {}): Sample[] => Array.from({ length: 60 }, (_, i) => ({ t: i * 10, node: 'a', rssMiB: f(i * 10), ...extra }));
@@ -77,5 +77,18 @@ test('procfs: a process and its children, their RSS and open files; a killed gro
     } catch {
       // gone
     }
+  }
+});
+
+test('a closed device stays closed: a connect queued before the end of a scenario does not bring it back', async () => {
+  const f = new Fleet({ url: 'ws://127.0.0.1:1/ws', jwtSecret: 'x'.repeat(32), rng: new Rng(1), publishIndex: () => 0 });
+  const d = f.add({ tenant: 't1', user: 'u', device: 'd0' });
+  f.closeAll();
+  try {
+    await withTimeout('connect() of a closed device', d.connect(), 2000);
+    assert.notEqual(d.client.state, 'connecting');
+    assert.notEqual(d.client.state, 'connected');
+  } finally {
+    d.client.close();
   }
 });

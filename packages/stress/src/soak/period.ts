@@ -21,6 +21,7 @@ import type { Scenario, ScenarioContext } from '../scenario.js';
 import { standardDevices, targetsFor, uid } from '../scenario.js';
 import { delay } from '../wait.js';
 import type { HeraldProcess } from '../cluster.js';
+import type { DeviceSpec } from '../clients.js';
 
 export const FAULT_KINDS = ['node-kill', 'redis-cut', 'redis-latency', 'client-storm', 'redis-stall'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -51,70 +52,70 @@ export const soakPeriod: Scenario = {
     const t0 = Date.now();
     let over = false;
     const jobs: Promise<unknown>[] = [];
-
-    // Reliable traffic for the whole phase.
-    jobs.push(publisher.stream(targetsFor(specs), { ratePerSec: p.publishRate, durationMs: p.phaseMs, padBytes: rng.int(16, 512), concurrency: 12 }));
-
-    // Late joiners over the first half.
-    jobs.push(
-      (async () => {
-        for (const s of late) {
-          await delay(rng.int(0, Math.floor(p.phaseMs / 2 / Math.max(1, late.length))));
-          const d = fleet.add(s);
-          await d.connect().catch((err: unknown) => ctx.violations.push({ invariant: 'scenario', detail: `late joiner ${s.user}/${s.device} could not connect: ${String(err)}` }));
-        }
-      })(),
-    );
-
-    // Ephemeral unicast and room messages, tagged with the tenant.
-    let ephemeral = 0;
-    let ephemeralFailed = 0;
-    jobs.push(
-      (async () => {
-        const eRng = rng.fork('ephemeral');
-        while (!over) {
-          await delay(200);
-          const s = eRng.pick(specs);
-          const to = eRng.chance(0.5) ? { tenant: s.tenant, user: s.user } : { tenant: s.tenant, room: s.rooms[0] };
-          const st = await publisher.publishEphemeral(to, s.tenant);
-          ephemeral++;
-          if (st !== 200) ephemeralFailed++;
-        }
-      })(),
-    );
-
-    // Transport churn: a small share of client connections cut every few seconds.
-    let churnCuts = 0;
-    jobs.push(
-      (async () => {
-        const cRng = rng.fork('churn');
-        while (!over) {
-          await delay(cRng.int(4000, 9000));
-          if (!over) churnCuts += ctx.world.lb.cut(cRng.int(5, 15) / 100);
-        }
-      })(),
-    );
-
-    // Faults at seeded offsets in [10 %, 75 %] of the phase, one after another.
-    const offsets = Array.from({ length: p.rounds }, () => rng.int(Math.floor(p.phaseMs * 0.1), Math.floor(p.phaseMs * 0.75))).sort((a, b) => a - b);
     const marks: FaultMark[] = [];
-    for (let j = 0; j < offsets.length; j++) {
-      const wait = t0 + offsets[j]! - Date.now();
-      if (wait > 0) await delay(wait);
-      const kind = FAULT_KINDS[(period * p.rounds + j) % FAULT_KINDS.length]!;
-      const detail = await inject(ctx, kind);
-      const mark = { at: Date.now() - t0, kind, detail };
-      marks.push(mark);
-      faultLog.push({ ...mark, at: Date.now() });
-      ctx.log(`${kind}: ${detail}`);
+    const count = { ephemeral: 0, ephemeralFailed: 0, churnCuts: 0 };
+    try {
+      // Reliable traffic for the whole phase.
+      jobs.push(publisher.stream(targetsFor(specs), { ratePerSec: p.publishRate, durationMs: p.phaseMs, padBytes: rng.int(16, 512), concurrency: 12, stop: () => over }));
+      jobs.push(lateJoiners(ctx, late, () => over));
+      jobs.push(ephemeralTraffic(ctx, specs, count, () => over));
+      // Transport churn: a small share of client connections cut every few seconds.
+      jobs.push(
+        (async () => {
+          const cRng = rng.fork('churn');
+          while (!over) {
+            await delay(cRng.int(4000, 9000));
+            if (!over) count.churnCuts += ctx.world.lb.cut(cRng.int(5, 15) / 100);
+          }
+        })(),
+      );
+      // Faults at seeded offsets in [10 %, 75 %] of the phase, one after another.
+      const offsets = Array.from({ length: p.rounds }, () => rng.int(Math.floor(p.phaseMs * 0.1), Math.floor(p.phaseMs * 0.75))).sort((x, y) => x - y);
+      for (let j = 0; j < offsets.length; j++) {
+        const wait = t0 + offsets[j]! - Date.now();
+        if (wait > 0) await delay(wait);
+        const kind = FAULT_KINDS[(period * p.rounds + j) % FAULT_KINDS.length]!;
+        const detail = await inject(ctx, kind);
+        const mark = { at: Date.now() - t0, kind, detail };
+        marks.push(mark);
+        faultLog.push({ ...mark, at: Date.now() });
+        ctx.log(`${kind}: ${detail}`);
+      }
+      await jobs[0];
+    } finally {
+      // Also when a fault failed (a restart timed out): no loop of this period may outlive it.
+      over = true;
+      await Promise.allSettled(jobs);
     }
-    await jobs[0];
-    over = true;
-    await Promise.all(jobs);
     ctx.notes.push(`faults: ${marks.map((m) => `${(m.at / 1000).toFixed(0)} s ${m.kind} (${m.detail})`).join('; ')}`);
-    ctx.notes.push(`${early.length} devices at start, ${late.length} joined later; ${churnCuts} client connections cut for churn; ${ephemeral} ephemeral publishes (${ephemeralFailed} not 200)`);
+    ctx.notes.push(`${early.length} devices at start, ${late.length} joined later; ${count.churnCuts} client connections cut for churn; ${count.ephemeral} ephemeral publishes (${count.ephemeralFailed} not 200)`);
   },
 };
+
+/** The devices that were not there at the start join over the first half of the phase. */
+async function lateJoiners(ctx: ScenarioContext, late: DeviceSpec[], over: () => boolean): Promise<void> {
+  const { rng, fleet, profile: p } = ctx;
+  for (const s of late) {
+    if (over()) return;
+    await delay(rng.int(0, Math.floor(p.phaseMs / 2 / Math.max(1, late.length))));
+    if (over()) return;
+    const d = fleet.add(s);
+    await d.connect().catch((err: unknown) => ctx.violations.push({ invariant: 'scenario', detail: `late joiner ${s.user}/${s.device} could not connect: ${String(err)}` }));
+  }
+}
+
+/** Ephemeral unicast (`reliable: false`) and room messages, ~5/s, tagged with the tenant. */
+async function ephemeralTraffic(ctx: ScenarioContext, specs: DeviceSpec[], count: { ephemeral: number; ephemeralFailed: number }, over: () => boolean): Promise<void> {
+  const eRng = ctx.rng.fork('ephemeral');
+  while (!over()) {
+    await delay(200);
+    const s = eRng.pick(specs);
+    const to = eRng.chance(0.5) ? { tenant: s.tenant, user: s.user } : { tenant: s.tenant, room: s.rooms?.[0] };
+    const st = await ctx.publisher.publishEphemeral(to, s.tenant);
+    count.ephemeral++;
+    if (st !== 200) count.ephemeralFailed++;
+  }
+}
 
 /** Injects one fault and undoes it (a killed node is restarted, out of the balancer while it records its idle baseline). */
 async function inject(ctx: ScenarioContext, kind: FaultKind): Promise<string> {
