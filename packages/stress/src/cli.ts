@@ -12,7 +12,7 @@ import { formatReport } from './report.js';
 import { randomSeed } from './rng.js';
 import { runStress, selectScenarios } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
-import { runSoak } from './soak/runSoak.js';
+import { reanalyseSoak, runSoak, type SoakResult } from './soak/runSoak.js';
 
 async function main(): Promise<number> {
   let values;
@@ -28,6 +28,7 @@ async function main(): Promise<number> {
         duration: { type: 'string' },
         period: { type: 'string' },
         out: { type: 'string' },
+        reanalyse: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -38,7 +39,13 @@ async function main(): Promise<number> {
   if (values.help) {
     process.stdout.write('usage: npm run stress -- [--profile short|long] [--seed N] [--only name,name] [--json report.json] [--strict] [--list]\n');
     process.stdout.write('       npm run stress -- --profile soak [--seed N] [--duration MIN (60)] [--period SEC (120)] [--out DIR (artifacts/soak-<seed>)]\n');
+    process.stdout.write('       npm run stress -- --reanalyse DIR   (a finished soak: verdict and plots again from its files)\n');
     return 0;
+  }
+  if (values.reanalyse !== undefined) {
+    const r = await reanalyseSoak(values.reanalyse);
+    printSoak(r, r.report.seed, values.reanalyse);
+    return r.ok ? 0 : 1;
   }
   if (values.list) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.summary}\n`);
@@ -63,9 +70,8 @@ async function main(): Promise<number> {
     }
     try {
       const r = await runSoak({ seed, durationMin, outDir: values.out ?? `artifacts/soak-${seed}`, strict: values.strict, ...(periodSec !== undefined ? { periodMs: periodSec * 1000 } : {}) });
-      process.stdout.write(formatReport(r.report) + '\n' + r.summary + '\n');
-      for (const st of r.stats.filter((x) => !x.flat)) process.stdout.write(`  not flat: ${st.node} ${st.metric}: last third ${st.lastThird.toFixed(1)} > ${st.limit.toFixed(1)} (first third ${st.firstThird.toFixed(1)}) [seed ${seed}]\n`);
-      process.stdout.write(`${r.ok ? 'SOAK PASS' : 'SOAK FAIL'} (seed ${seed}); plots: ${values.out ?? `artifacts/soak-${seed}`}/soak.html${r.png ? ' and soak.png' : ''}\n`);
+      process.stdout.write(formatReport(r.report) + '\n');
+      printSoak(r, seed, values.out ?? `artifacts/soak-${seed}`);
       return r.ok ? 0 : 1;
     } catch (err) {
       process.stderr.write(`stress: soak failed: ${(err as Error).stack ?? String(err)}\nreplay with --profile soak --seed ${seed}\n`);
@@ -92,6 +98,12 @@ async function main(): Promise<number> {
   } finally {
     killAllChildren();
   }
+}
+
+function printSoak(r: SoakResult, seed: number, dir: string): void {
+  process.stdout.write(r.summary + '\n');
+  for (const st of r.stats.filter((x) => !x.flat)) process.stdout.write(`  not flat: ${st.node} ${st.metric}: last third ${st.lastThird.toFixed(1)} > ${st.limit.toFixed(1)} (first third ${st.firstThird.toFixed(1)}) [seed ${seed}]\n`);
+  process.stdout.write(`${r.ok ? 'SOAK PASS' : 'SOAK FAIL'} (seed ${seed}); plots: ${dir}/soak.html${r.png ? ' and soak.png' : ''}\n`);
 }
 
 process.exitCode = await main();

@@ -92,3 +92,13 @@ test('a closed device stays closed: a connect queued before the end of a scenari
     d.client.close();
   }
 });
+
+test('fdsNet: open files beyond the client sockets — more clients is not a leak, more other files is', () => {
+  // fds follow the connection count (20 → 100) while the rest stays at 30: flat.
+  const busy = Array.from({ length: 60 }, (_, i) => ({ t: i * 10, node: 'a', fds: 30 + (i < 30 ? 20 : 100), connections: i < 30 ? 20 : 100 }));
+  const byMetric = (s: Sample[]): Record<string, boolean> => Object.fromEntries(flatness(s, 0).map((x) => [x.metric, x.flat]));
+  assert.deepEqual(byMetric(busy), { fds: false, fdsNet: true });
+  // 60 more files with the same clients: not flat.
+  const leak = busy.map((s, i) => ({ ...s, fds: s.fds + (i >= 40 ? 60 : 0) }));
+  assert.equal(byMetric(leak).fdsNet, false);
+});

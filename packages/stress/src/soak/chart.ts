@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { svgChart } from '@herald/bench/chart';
-import type { SeriesStats, Metric } from './flatness.js';
+import { valueOf, type SeriesStats, type Metric } from './flatness.js';
 import type { Sample } from './sampler.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -18,14 +18,17 @@ function esc(s: string): string {
 }
 
 function chart(samples: readonly Sample[], metric: Metric, title: string, unit: string): string {
-  const nodes = [...new Set(samples.filter((s) => typeof s[metric] === 'number').map((s) => s.node))].sort();
+  const nodes = [...new Set(samples.filter((s) => valueOf(s, metric) !== undefined).map((s) => s.node))].sort();
   return svgChart(
     title,
     unit,
     nodes.map((node, i) => ({
       name: node,
       color: COLORS[i % COLORS.length]!,
-      values: samples.filter((s) => s.node === node && typeof s[metric] === 'number').map((s) => [s.t, s[metric] as number] as [number, number]),
+      values: samples.flatMap((s) => {
+        const v = s.node === node && !s.down ? valueOf(s, metric) : undefined;
+        return v === undefined ? [] : [[s.t, v] as [number, number]];
+      }),
     })),
   );
 }
@@ -47,6 +50,7 @@ ${chart(samples, 'rssMiB', 'RSS per node (workers node: primary + workers)', 'Mi
 ${chart(samples, 'heapMiB', 'Heap used per node (summed over workers)', 'MiB')}
 ${chart(samples, 'lagP99Ms', 'Event-loop delay p99 (max over workers)', 'ms')}
 ${chart(samples, 'fds', 'Open file descriptors per node', 'fds')}
+${chart(samples, 'fdsNet', 'Open file descriptors minus client connections', 'fds')}
 ${chart(samples, 'usedMemoryMiB', 'Redis used_memory', 'MiB')}
 <table><tr><th>series</th><th>metric</th><th>start</th><th>median</th><th>end</th><th>1st third</th><th>last third</th><th>limit</th><th></th></tr>
 ${rows}
@@ -63,7 +67,7 @@ export function chromiumPath(): string | undefined {
 }
 
 /** PNG of the page's top `height` px (the charts). Resolves false when Chromium is missing or fails (bounded: 60 s). */
-export function screenshot(htmlFile: string, pngFile: string, height = 1420): Promise<boolean> {
+export function screenshot(htmlFile: string, pngFile: string, height = 1650): Promise<boolean> {
   const bin = chromiumPath();
   if (!bin) return Promise.resolve(false);
   return new Promise((resolve) => {

@@ -7,7 +7,15 @@
  */
 import type { Sample } from './sampler.js';
 
-export type Metric = 'rssMiB' | 'heapMiB' | 'lagP99Ms' | 'fds' | 'usedMemoryMiB';
+/** Sample fields, plus `fdsNet`: open files minus client connections (the files a node holds beyond its clients' sockets). */
+export type Metric = 'rssMiB' | 'heapMiB' | 'lagP99Ms' | 'fds' | 'fdsNet' | 'usedMemoryMiB';
+
+/** A metric's value in a sample, when the sample has it. */
+export function valueOf(s: Sample, metric: Metric): number | undefined {
+  if (metric === 'fdsNet') return typeof s.fds === 'number' && typeof s.connections === 'number' ? s.fds - s.connections : undefined;
+  const v = s[metric];
+  return typeof v === 'number' ? v : undefined;
+}
 
 export interface Tolerance {
   factor: number;
@@ -20,6 +28,7 @@ export const TOLERANCES: Record<Metric, Tolerance> = {
   heapMiB: { factor: 1.25, slack: 8 },
   lagP99Ms: { factor: 1.5, slack: 20 },
   fds: { factor: 1.2, slack: 8 },
+  fdsNet: { factor: 1.2, slack: 8 },
   usedMemoryMiB: { factor: 1.25, slack: 8 },
 };
 
@@ -57,7 +66,10 @@ export function flatness(samples: readonly Sample[], warmupSec: number, toleranc
   const nodes = [...new Set(samples.map((s) => s.node))].sort();
   for (const node of nodes) {
     for (const metric of Object.keys(tolerances) as Metric[]) {
-      const all = samples.filter((s) => s.node === node && !s.down && typeof s[metric] === 'number').map((s) => [s.t, s[metric] as number] as const);
+      const all = samples.flatMap((s) => {
+        const v = s.node === node && !s.down ? valueOf(s, metric) : undefined;
+        return v === undefined ? [] : [[s.t, v] as const];
+      });
       if (all.length === 0) continue;
       const post = all.filter(([t]) => t >= warmupSec);
       const tEnd = all[all.length - 1]![0];

@@ -6,7 +6,7 @@
  * nodes and Redis every few seconds, then the flatness verdict, the plots
  * (HTML, PNG when Chromium is there) and the report, all under DIR.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { failed, type RunReport } from '../report.js';
@@ -14,7 +14,7 @@ import { runStress } from '../runner.js';
 import { soakHtml, screenshot } from './chart.js';
 import { flatness, TOLERANCES, type SeriesStats } from './flatness.js';
 import { faultLog, soakPeriod } from './period.js';
-import { Sampler } from './sampler.js';
+import { Sampler, type Sample } from './sampler.js';
 
 export interface SoakOptions {
   seed: number;
@@ -70,27 +70,59 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   } finally {
     clearInterval(loadTimer);
   }
-  const samples = sampler?.samples ?? [];
-  const stats = flatness(samples, warmupMin * 60);
+  const loads = [startedLoad, ...load].map((l) => l[0]!);
+  const faults = faultLog.map((f) => ({ t: sampler ? sampler.since(f.at) : 0, kind: f.kind, detail: f.detail }));
+  const out = await writeOutputs({ outDir: o.outDir, seed: o.seed, durationMin, warmupMin, report, samples: sampler?.samples ?? [], faults, loadRange: [Math.min(...loads), Math.max(...loads)] });
+  return { report, ...out, ok: report.ok && out.flat };
+}
+
+interface Outputs {
+  outDir: string;
+  seed: number;
+  durationMin: number;
+  warmupMin: number;
+  report: RunReport;
+  samples: Sample[];
+  faults: { t: number; kind: string; detail: string }[];
+  /** 1-minute load average, lowest and highest seen during the run. */
+  loadRange: [number, number];
+}
+
+/** Flatness, summary, report.json, flatness.json, soak.html and soak.png from a run's data. */
+async function writeOutputs(o: Outputs): Promise<{ stats: SeriesStats[]; flat: boolean; summary: string; png: boolean }> {
+  const { report, samples, faults } = o;
+  const stats = flatness(samples, o.warmupMin * 60);
   const flat = stats.length > 0 && stats.every((s) => s.flat);
   const periods = report.scenarios;
   const sum = (f: (r: (typeof periods)[number]) => number): number => periods.reduce((a, r) => a + f(r), 0);
-  const loads = [startedLoad, ...load].map((l) => l[0]!);
-  const faults = faultLog.map((f) => ({ t: sampler ? sampler.since(f.at) : 0, kind: f.kind, detail: f.detail }));
   const byKind = new Map<string, number>();
   for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
   const summary = [
-    `herald soak: seed ${o.seed}, ${(report.durationMs / 60_000).toFixed(1)} min (asked ${durationMin}), ${periods.length} periods, warm-up ${warmupMin.toFixed(1)} min, ${cpus().length} CPUs, load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+    `herald soak: seed ${o.seed}, ${(report.durationMs / 60_000).toFixed(1)} min (asked ${o.durationMin}), ${periods.length} periods, warm-up ${o.warmupMin.toFixed(1)} min, ${cpus().length} CPUs, load average (1 min) ${o.loadRange[0].toFixed(1)}–${o.loadRange[1].toFixed(1)}`,
     `invariants: ${periods.filter((r) => !failed(r, report.strict)).length}/${periods.length} periods passed; publishes ${sum((r) => r.publishes.total)} (200: ${sum((r) => r.publishes.ok)}, 5xx: ${sum((r) => r.publishes.s5xx)}, no answer: ${sum((r) => r.publishes.noAnswer)}), deliveries checked ${sum((r) => r.delivered)}, device sessions ${sum((r) => r.devices)}`,
     `faults: ${[...byKind].map(([k, n]) => `${k} ×${n}`).join(', ')}`,
     `flat after warm-up: ${flat ? 'PASS' : 'FAIL'} (${stats.filter((s) => s.flat).length}/${stats.length} series; limit = first-third median × factor + slack: ${Object.entries(TOLERANCES).map(([m, t]) => `${m} ×${t.factor}+${t.slack}`).join(', ')})`,
   ].join('\n');
-  const html = soakHtml(`herald soak — seed ${o.seed}`, summary, samples, stats, faults);
   const htmlFile = join(o.outDir, 'soak.html');
-  writeFileSync(htmlFile, html);
+  writeFileSync(htmlFile, soakHtml(`herald soak — seed ${o.seed}`, summary, samples, stats, faults));
   writeFileSync(join(o.outDir, 'flatness.json'), JSON.stringify(stats, null, 2));
-  writeFileSync(join(o.outDir, 'report.json'), JSON.stringify({ ...report, faults, summary }, null, 2));
+  writeFileSync(join(o.outDir, 'report.json'), JSON.stringify({ ...report, faults, summary, durationMin: o.durationMin, warmupMin: o.warmupMin, loadRange: o.loadRange }, null, 2));
   const png = await screenshot(htmlFile, join(o.outDir, 'soak.png'));
-  const ok = report.ok && flat;
-  return { report, stats, flat, ok, summary, png };
+  return { stats, flat, summary, png };
+}
+
+/**
+ * Recomputes the verdict, summary and plots of a finished soak from its files (`--reanalyse DIR`):
+ * after a change to the flatness check or the plots, without running the hour again.
+ */
+export async function reanalyseSoak(outDir: string): Promise<SoakResult> {
+  const saved = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as RunReport & { faults: Outputs['faults']; summary: string; durationMin?: number; warmupMin?: number; loadRange?: [number, number] };
+  const samples = readFileSync(join(outDir, 'samples.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Sample);
+  const m = /asked (\d+(?:\.\d+)?)\).*warm-up (\d+(?:\.\d+)?) min.*load average \(1 min\) (\d+(?:\.\d+)?)–(\d+(?:\.\d+)?)/.exec(saved.summary);
+  const durationMin = saved.durationMin ?? Number(m?.[1] ?? 60);
+  const warmupMin = saved.warmupMin ?? Number(m?.[2] ?? Math.min(10, durationMin / 6));
+  const loadRange = saved.loadRange ?? [Number(m?.[3] ?? NaN), Number(m?.[4] ?? NaN)];
+  const { faults: _f, summary: _s, ...report } = saved;
+  const out = await writeOutputs({ outDir, seed: saved.seed, durationMin, warmupMin, report, samples, faults: saved.faults, loadRange });
+  return { report, ...out, ok: report.ok && out.flat };
 }
