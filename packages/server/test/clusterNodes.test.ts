@@ -129,6 +129,21 @@ describe('session control across nodes', () => {
     await second.waitFor(withData('after-replace'));
   });
 
+  test('a late replace event of an older connection does not close the newer one (soak, seed 20261201)', async () => {
+    // The soak found it: a device's connection on A is cut while A's replace event is still on its
+    // way (Redis slow); the device reconnects on B; A's late event reached B and closed the live
+    // connection 4004, and the SDK stops on 4004 for good.
+    const live = await on(B, 'gina', { device: 'phone' });
+    const connectedAt = Date.now();
+    await A.engine.publish({ kind: 'replace', tenant: 'default', user: 'gina', device: 'phone', conn: 'gone-1', at: connectedAt - 5000 });
+    await publish(C, { to: { user: 'gina' }, data: { k: 'after-late-replace' } });
+    await live.waitFor(withData('after-late-replace'));
+    assert.equal(live.closed, undefined);
+    // A replace of a newer connection still closes it.
+    await A.engine.publish({ kind: 'replace', tenant: 'default', user: 'gina', device: 'phone', conn: 'newer-1', at: Date.now() + 1000 });
+    assert.equal((await live.waitClosed(10_000)).code, 4004);
+  });
+
   test('an API disconnect on node B closes the device on node A (4011)', async () => {
     const frank = await on(A, 'frank', { device: 'pc' });
     const keep = await on(A, 'frank', { device: 'tablet' });

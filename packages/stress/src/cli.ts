@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run stress -- [--profile short|long] [--seed N] [--only a,b] [--json FILE] [--list]`
- * Exit status: 0 when every invariant held, 1 on a violation, 2 on bad usage.
+ * `npm run stress -- --profile soak [--seed N] [--duration MIN] [--period SEC] [--out DIR]`
+ * Exit status: 0 when every invariant held (soak: and every series flat), 1 on a violation, 2 on bad usage.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { formatReport } from './report.js';
 import { randomSeed } from './rng.js';
 import { runStress, selectScenarios } from './runner.js';
 import { SCENARIOS } from './scenarios/index.js';
+import { reanalyseSoak, runSoak, type SoakResult } from './soak/runSoak.js';
 
 async function main(): Promise<number> {
   let values;
@@ -23,6 +25,10 @@ async function main(): Promise<number> {
         json: { type: 'string' },
         list: { type: 'boolean', default: false },
         strict: { type: 'boolean', default: false },
+        duration: { type: 'string' },
+        period: { type: 'string' },
+        out: { type: 'string' },
+        reanalyse: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -32,7 +38,14 @@ async function main(): Promise<number> {
   }
   if (values.help) {
     process.stdout.write('usage: npm run stress -- [--profile short|long] [--seed N] [--only name,name] [--json report.json] [--strict] [--list]\n');
+    process.stdout.write('       npm run stress -- --profile soak [--seed N] [--duration MIN (60)] [--period SEC (120)] [--out DIR (artifacts/soak-<seed>)]\n');
+    process.stdout.write('       npm run stress -- --reanalyse DIR   (a finished soak: verdict and plots again from its files)\n');
     return 0;
+  }
+  if (values.reanalyse !== undefined) {
+    const r = await reanalyseSoak(values.reanalyse);
+    printSoak(r, r.report.seed, values.reanalyse);
+    return r.ok ? 0 : 1;
   }
   if (values.list) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.summary}\n`);
@@ -40,13 +53,32 @@ async function main(): Promise<number> {
   }
   const profile = values.profile as Profile['name'];
   if (!(profile in PROFILES)) {
-    process.stderr.write(`stress: unknown profile "${values.profile}" (short or long)\n`);
+    process.stderr.write(`stress: unknown profile "${values.profile}" (short, long or soak)\n`);
     return 2;
   }
   const seed = values.seed === undefined ? randomSeed() : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     process.stderr.write(`stress: --seed must be an integer in [0, 2^32)\n`);
     return 2;
+  }
+  if (profile === 'soak') {
+    const durationMin = values.duration === undefined ? 60 : Number(values.duration);
+    const periodSec = values.period === undefined ? undefined : Number(values.period);
+    if (!(durationMin > 0) || (periodSec !== undefined && !(periodSec >= 10))) {
+      process.stderr.write('stress: --duration must be > 0 minutes, --period ≥ 10 seconds\n');
+      return 2;
+    }
+    try {
+      const r = await runSoak({ seed, durationMin, outDir: values.out ?? `artifacts/soak-${seed}`, strict: values.strict, ...(periodSec !== undefined ? { periodMs: periodSec * 1000 } : {}) });
+      process.stdout.write(formatReport(r.report) + '\n');
+      printSoak(r, seed, values.out ?? `artifacts/soak-${seed}`);
+      return r.ok ? 0 : 1;
+    } catch (err) {
+      process.stderr.write(`stress: soak failed: ${(err as Error).stack ?? String(err)}\nreplay with --profile soak --seed ${seed}\n`);
+      return 1;
+    } finally {
+      killAllChildren();
+    }
   }
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   try {
@@ -66,6 +98,12 @@ async function main(): Promise<number> {
   } finally {
     killAllChildren();
   }
+}
+
+function printSoak(r: SoakResult, seed: number, dir: string): void {
+  process.stdout.write(r.summary + '\n');
+  for (const st of r.stats.filter((x) => !x.flat)) process.stdout.write(`  not flat: ${st.node} ${st.metric}: last third ${st.lastThird.toFixed(1)} > ${st.limit.toFixed(1)} (first third ${st.firstThird.toFixed(1)}) [seed ${seed}]\n`);
+  process.stdout.write(`${r.ok ? 'SOAK PASS' : 'SOAK FAIL'} (seed ${seed}); plots: ${dir}/soak.html${r.png ? ' and soak.png' : ''}\n`);
 }
 
 process.exitCode = await main();

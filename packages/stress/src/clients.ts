@@ -1,10 +1,12 @@
 /**
- * SDK devices (`@herald/client` on `ws`) with per-device recording of what the
- * app receives: reliable seqs after the SDK's dedupe, ephemeral messages,
- * close codes, unrecovered resumes.
+ * SDK devices (`@herald/client/binary` on `ws`) with per-device recording of
+ * what the app receives: reliable seqs after the SDK's dedupe, ephemeral
+ * messages, close codes, unrecovered resumes. A seeded share of a fleet speaks
+ * the binary protocol v2 (`herald.v2.bin`), the rest JSON v1: the invariants
+ * hold for both, and both are mixed on every node.
  */
 import { WebSocket } from 'ws';
-import { HeraldClient, type HeraldMessage, type WebSocketConstructor } from '@herald/client';
+import { HeraldClient, type HeraldMessage, type WebSocketConstructor } from '@herald/client/binary';
 import type { DeviceRecording } from './recording.js';
 import type { Rng } from './rng.js';
 import { mintToken } from '@herald/testkit';
@@ -24,6 +26,10 @@ export interface DeviceSpec {
   url?: string;
   /** SDK heartbeat timeout override (a throttled device should be cut by the server, not by itself). */
   heartbeatTimeoutMs?: number;
+  /** Wire protocol; unset: the fleet picks (seeded, `binaryShare`). */
+  protocol?: 'json' | 'binary';
+  /** Binary protocol: offer DEFLATE (`auto`) or nothing. Unset: seeded. */
+  compression?: 'auto' | 'none';
 }
 
 export interface FleetOptions {
@@ -32,12 +38,15 @@ export interface FleetOptions {
   rng: Rng;
   /** Publisher position, read at each device's first welcome. */
   publishIndex: () => number;
+  /** Share of devices (without an explicit `protocol`) that speak binary v2, 0..1 (default 0). */
+  binaryShare?: number;
 }
 
 export class Device {
   readonly rec: DeviceRecording;
   readonly client: HeraldClient;
   private readonly ackTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     readonly spec: DeviceSpec,
@@ -54,6 +63,8 @@ export class Device {
       ...(spec.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: spec.heartbeatTimeoutMs } : {}),
       token: spec.refreshTokens ? mint : mint(),
       device: spec.device,
+      protocol: spec.protocol ?? 'json',
+      ...(spec.protocol === 'binary' ? { compression: spec.compression ?? 'auto' } : {}),
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       ackMode: manual ? 'manual' : 'auto',
       minReconnectDelayMs: 100,
@@ -96,11 +107,15 @@ export class Device {
   }
 
   async connect(): Promise<void> {
+    // A closed device stays closed: the SDK would connect again, and a connect still queued when a
+    // scenario ends (connectAll timed out, a late joiner) would leave a device online in the next one.
+    if (this.closed) return;
     await this.client.connect();
-    for (const r of this.spec.rooms ?? []) await this.client.join(r);
+    for (const r of this.spec.rooms ?? []) if (!this.closed) await this.client.join(r);
   }
 
   close(): void {
+    this.closed = true;
     for (const t of this.ackTimers) clearTimeout(t);
     this.ackTimers.clear();
     this.rec.duplicatesDropped = this.client.stats.duplicatesDropped;
@@ -115,7 +130,14 @@ export class Fleet {
   constructor(private readonly o: FleetOptions) {}
 
   add(spec: DeviceSpec): Device {
-    const d = new Device(spec, this.o, this.o.rng.fork(`${spec.tenant}/${spec.user}/${spec.device}`));
+    const key = `${spec.tenant}/${spec.user}/${spec.device}`;
+    if (spec.protocol === undefined) {
+      // A separate fork: the protocol draw does not shift the device's own stream (backoff jitter, ack delays).
+      const r = this.o.rng.fork(`protocol:${key}`);
+      const binary = r.next() < (this.o.binaryShare ?? 0);
+      spec = { ...spec, protocol: binary ? 'binary' : 'json', ...(binary && spec.compression === undefined ? { compression: r.next() < 0.5 ? 'auto' : 'none' } : {}) };
+    }
+    const d = new Device(spec, this.o, this.o.rng.fork(key));
     this.devices.push(d);
     return d;
   }
@@ -127,6 +149,11 @@ export class Fleet {
       for (let d = queue.shift(); d; d = queue.shift()) await d.connect();
     });
     await withTimeout('connecting every device', Promise.all(workers), timeoutMs);
+  }
+
+  /** Devices on the binary protocol v2. */
+  binaryCount(): number {
+    return this.devices.filter((d) => d.spec.protocol === 'binary').length;
   }
 
   recordings(): DeviceRecording[] {

@@ -2,13 +2,22 @@
  * Real Herald processes (`node packages/server/bin/herald.js serve`) on the
  * Redis engine: start, wait ready, kill -9, restart on the same port, stop, and
  * read their health (/metrics, /admin/api/stats, RSS from /proc).
+ *
+ * A node may run `serve --workers N` (node:cluster): a primary and N worker
+ * processes sharing the port. It is started in its own process group so that
+ * kill -9 takes the primary and every worker at once (a machine crash, not a
+ * worker crash the primary would repair), and its health is the sum over the
+ * workers: the shared port hands each HTTP request to the next worker, so the
+ * suite reads until it has heard from every worker (each names itself: the
+ * `node` label of /metrics, `node` of the admin feed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { track } from './children.js';
 import { httpRequest, metricSum } from './http.js';
 import { freePort, isRunning, killAndWait } from '@herald/testkit';
+import { alive, forgetGroup, groupPids, killGroupOnExit, openFds, processRss } from './procfs.js';
 import { waitFor } from './wait.js';
 
 /** The server under test; HERALD_STRESS_BIN points the suite at another build (e.g. a candidate fix). */
@@ -34,6 +43,25 @@ export interface NodeHealth {
   engineUp: boolean;
   disconnectsByCode: Record<string, number>;
   limitRejections: Record<string, number>;
+  /** Event-loop delay p99 over the server's last window, seconds (max over workers); -1 when not exposed. */
+  loopLagP99: number;
+  /** Open file descriptors of the node's processes (/proc/<pid>/fd, summed over primary and workers). */
+  openFds: number;
+}
+
+/** One worker's (or a single node's) reading. */
+interface Reading {
+  node: string;
+  metrics: string;
+  admin: AdminStats;
+}
+
+interface AdminStats {
+  node: string;
+  local: { connections: number; users: number; rooms: number };
+  engineUp: boolean;
+  disconnectsByCode: Record<string, number>;
+  limitRejections: Record<string, number>;
 }
 
 export class HeraldProcess {
@@ -47,11 +75,18 @@ export class HeraldProcess {
     readonly id: string,
     readonly port: number,
     private readonly s: ClusterSettings,
+    /** `serve --workers N` when ≥ 2; 0 or 1: a single process. */
+    readonly workers = 0,
   ) {}
 
-  static async create(id: string, s: ClusterSettings): Promise<HeraldProcess> {
+  static async create(id: string, s: ClusterSettings, workers = 0): Promise<HeraldProcess> {
     if (!existsSync(SERVER_DIST)) throw new Error(`the server is not built (${SERVER_DIST} missing): run \`npm run build\` first`);
-    return new HeraldProcess(id, await freePort(), s);
+    return new HeraldProcess(id, await freePort(), s, workers);
+  }
+
+  /** Processes answering on the port: the workers, or the node itself. */
+  get processes(): number {
+    return this.workers >= 2 ? this.workers : 1;
   }
 
   get pid(): number | undefined {
@@ -87,10 +122,14 @@ export class HeraldProcess {
       HERALD_LOG_LEVEL: 'warn',
       ...this.s.env,
     };
-    const proc = spawn(process.execPath, [HERALD_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const multi = this.workers >= 2;
+    const args = multi ? [HERALD_BIN, 'serve', '--workers', String(this.workers)] : [HERALD_BIN, 'serve'];
+    // A workers node leads its own process group: kill9() and the exit hook signal the whole group.
+    const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: multi });
     this.proc = proc;
     this.starts++;
     track(proc);
+    if (multi && proc.pid !== undefined) killGroupOnExit(proc.pid);
     const keep = (d: Buffer): void => {
       this.output = (this.output + d.toString()).slice(-20_000);
     };
@@ -99,54 +138,116 @@ export class HeraldProcess {
     await waitFor(`${this.id} ready on port ${this.port}`, async () => {
       if (proc.exitCode !== null) throw new Error(`${this.id} exited with ${proc.exitCode}: ${this.tail()}`);
       const r = await httpRequest(this.port, 'GET', '/readyz', { timeoutMs: 2000 });
-      return r.status === 200;
-    }, 30_000, 100);
+      if (r.status !== 200) return false;
+      // The port answers as soon as one worker listens: wait for all of them.
+      return this.processes === 1 || (await this.readAll().catch(() => undefined))?.every((x) => x.admin.engineUp) === true;
+      // Generous: on a loaded 2-core machine a start (three processes for a workers node) can take a while.
+    }, this.processes === 1 ? 60_000 : 90_000, 100);
   }
 
-  /** kill -9: no drain, no cleanup, sockets reset by the kernel. */
+  /** kill -9: no drain, no cleanup, sockets reset by the kernel. A workers node: the whole process group. */
   async kill9(): Promise<void> {
-    await killAndWait(this.proc, 'SIGKILL');
+    const p = this.proc;
+    if (this.workers >= 2 && p?.pid !== undefined && isRunning(p)) {
+      const pids = groupPids(p.pid);
+      const exited = new Promise<void>((r) => p.once('exit', () => r()));
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited;
+      // Workers are gone when their /proc entries are (bounded: SIGKILL cannot be caught).
+      await waitFor(`${this.id} workers gone`, () => pids.every((pid) => !alive(pid)), 5000, 20);
+      forgetGroup(p.pid);
+      return;
+    }
+    await killAndWait(p, 'SIGKILL');
   }
 
   /** SIGTERM (graceful drain), SIGKILL if it outlasts `ms`. */
   async stop(ms = 15_000): Promise<void> {
-    await killAndWait(this.proc, 'SIGTERM', ms);
+    const p = this.proc;
+    if (this.workers < 2 || p?.pid === undefined || !isRunning(p)) {
+      await killAndWait(p, 'SIGTERM', ms);
+      return;
+    }
+    // The primary stops its workers gracefully; a worker outliving it (SIGKILL after `ms`) goes with the group.
+    const pids = groupPids(p.pid);
+    await killAndWait(p, 'SIGTERM', ms);
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+    } catch {
+      // the group is empty
+    }
+    await waitFor(`${this.id} workers gone`, () => pids.every((pid) => !alive(pid)), 5000, 20);
+    forgetGroup(p.pid);
   }
 
-  /** Resident set size from /proc/<pid>/status, bytes. */
-  rssBytes(): number {
+  /** PIDs of the node: the process, plus its workers. */
+  pids(): number[] {
     const pid = this.proc?.pid;
-    if (pid === undefined) return 0;
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    if (pid === undefined) return [];
+    return this.workers >= 2 ? groupPids(pid) : [pid];
+  }
+
+  /** Resident set size from /proc/<pid>/status, bytes (primary + workers). */
+  rssBytes(): number {
+    return this.pids().reduce((a, pid) => a + processRss(pid), 0);
   }
 
   async health(): Promise<NodeHealth> {
-    const [m, a] = await Promise.all([
-      httpRequest(this.port, 'GET', '/metrics', { timeoutMs: 5000 }),
-      httpRequest(this.port, 'GET', '/admin/api/stats', { apiKey: this.s.apiKey, timeoutMs: 5000 }),
-    ]);
-    if (m.status !== 200) throw new Error(`${this.id} /metrics answered ${m.status}`);
-    if (a.status !== 200) throw new Error(`${this.id} /admin/api/stats answered ${a.status}: ${a.body.slice(0, 200)}`);
-    const admin = JSON.parse(a.body) as {
-      local: { connections: number; users: number; rooms: number };
-      engineUp: boolean;
-      disconnectsByCode: Record<string, number>;
-      limitRejections: Record<string, number>;
+    const rs = await this.readAll();
+    const sum = (f: (r: Reading) => number): number => rs.reduce((a, r) => a + f(r), 0);
+    const merge = (f: (r: Reading) => Record<string, number>): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const r of rs) for (const [k, v] of Object.entries(f(r))) out[k] = (out[k] ?? 0) + v;
+      return out;
     };
     // /metrics and the admin feed are read a few ms apart: report the larger (a leak shows in both).
-    const conns = metricSum(m.body, 'herald_connections') ?? -1;
     return {
-      connections: Math.max(conns, admin.local.connections),
-      users: Math.max(metricSum(m.body, 'herald_users') ?? 0, admin.local.users),
-      rooms: Math.max(metricSum(m.body, 'herald_rooms') ?? 0, admin.local.rooms),
-      handles: metricSum(m.body, 'nodejs_active_handles') ?? -1,
-      heapUsed: metricSum(m.body, 'nodejs_heap_size_used_bytes') ?? -1,
+      connections: sum((r) => Math.max(metricSum(r.metrics, 'herald_connections') ?? -1, r.admin.local.connections)),
+      users: sum((r) => Math.max(metricSum(r.metrics, 'herald_users') ?? 0, r.admin.local.users)),
+      rooms: sum((r) => Math.max(metricSum(r.metrics, 'herald_rooms') ?? 0, r.admin.local.rooms)),
+      handles: sum((r) => metricSum(r.metrics, 'nodejs_active_handles') ?? -1),
+      heapUsed: sum((r) => metricSum(r.metrics, 'nodejs_heap_size_used_bytes') ?? -1),
       rss: this.rssBytes(),
-      engineUp: admin.engineUp,
-      disconnectsByCode: admin.disconnectsByCode,
-      limitRejections: admin.limitRejections,
+      engineUp: rs.every((r) => r.admin.engineUp),
+      disconnectsByCode: merge((r) => r.admin.disconnectsByCode),
+      limitRejections: merge((r) => r.admin.limitRejections),
+      loopLagP99: Math.max(...rs.map((r) => metricSum(r.metrics, 'herald_event_loop_lag_seconds', { stat: 'p99' }) ?? -1)),
+      openFds: this.pids().reduce((a, pid) => a + openFds(pid), 0),
     };
+  }
+
+  /** One reading per process answering on the port (each worker once). */
+  private async readAll(): Promise<Reading[]> {
+    const n = this.processes;
+    const metrics = new Map<string, string>();
+    const admin = new Map<string, AdminStats>();
+    // Round-robin over the workers: a few times the worker count reaches each (other clients' connections interleave).
+    for (let i = 0; i < n * 12 && (metrics.size < n || admin.size < n); i++) {
+      const [m, a] = await Promise.all([
+        metrics.size < n ? httpRequest(this.port, 'GET', '/metrics', { timeoutMs: 5000 }) : undefined,
+        admin.size < n ? httpRequest(this.port, 'GET', '/admin/api/stats', { apiKey: this.s.apiKey, timeoutMs: 5000 }) : undefined,
+      ]);
+      if (m) {
+        if (m.status !== 200) throw new Error(`${this.id} /metrics answered ${m.status}`);
+        metrics.set(/\{[^}]*node="([^"]*)"/.exec(m.body)?.[1] ?? this.id, m.body);
+      }
+      if (a) {
+        if (a.status !== 200) throw new Error(`${this.id} /admin/api/stats answered ${a.status}: ${a.body.slice(0, 200)}`);
+        const s = JSON.parse(a.body) as AdminStats;
+        admin.set(s.node, s);
+      }
+    }
+    const out: Reading[] = [];
+    for (const [node, ad] of admin) {
+      const m = metrics.get(node) ?? (n === 1 ? [...metrics.values()][0] : undefined);
+      if (m !== undefined) out.push({ node, metrics: m, admin: ad });
+    }
+    if (out.length < n) throw new Error(`${this.id}: heard from ${out.length} of ${n} workers (${[...admin.keys()].join(', ')})`);
+    return out;
   }
 
   /** Records the idle baseline (after a short bounded settle of the handle count). */

@@ -55,11 +55,11 @@ export class Publisher {
     return rec;
   }
 
-  /** An ephemeral message (room / tenant), tagged with its tenant for isolation checks. */
+  /** An ephemeral message (room / tenant / user: `reliable: false`), tagged with its tenant for isolation checks. */
   async publishEphemeral(to: Record<string, unknown>, tenant: string): Promise<number> {
     const ports = this.ports();
     try {
-      const r = await httpRequest(this.rng.pick(ports), 'POST', '/api/v1/publish', { apiKey: this.apiKey, body: { to, data: { t: tenant } }, timeoutMs: 10_000 });
+      const r = await httpRequest(this.rng.pick(ports), 'POST', '/api/v1/publish', { apiKey: this.apiKey, body: { to, data: { t: tenant }, reliable: false }, timeoutMs: 10_000 });
       return r.status;
     } catch {
       return 0;

@@ -27,15 +27,22 @@ export interface RunOptions {
   deliveryTimeoutMs?: number;
   /** Known (reported) server bugs fail the run too. */
   strict?: boolean;
+  /** Overrides the profile's loaded phase per scenario, ms (a short soak test). */
+  phaseMs?: number;
+  /** Repeat the scenario list until this much time has passed (instead of the profile's iterations): the soak. */
+  durationMs?: number;
+  /** Called once the World is up (the soak starts its sampler); the returned function runs before it stops. */
+  attach?: (world: World) => () => Promise<void>;
 }
 
 const MEMORY: Record<Profile['name'], MemoryBounds> = {
   short: { rssFactor: 1, rssSlackBytes: 200 * 1048576, heapSlackBytes: 64 * 1048576 },
   long: { rssFactor: 1, rssSlackBytes: 320 * 1048576, heapSlackBytes: 96 * 1048576 },
+  soak: { rssFactor: 1, rssSlackBytes: 320 * 1048576, heapSlackBytes: 96 * 1048576 },
 };
 const HANDLE_SLACK = 4;
 const LEAK_WAIT_MS = 20_000;
-const SCENARIO_CAP_MS: Record<Profile['name'], number> = { short: 90_000, long: 600_000 };
+const SCENARIO_CAP_MS: Record<Profile['name'], number> = { short: 90_000, long: 600_000, soak: 600_000 };
 
 export function selectScenarios(only: string[] | undefined): Scenario[] {
   if (!only || only.length === 0) return SCENARIOS;
@@ -45,7 +52,7 @@ export function selectScenarios(only: string[] | undefined): Scenario[] {
 }
 
 export async function runStress(o: RunOptions): Promise<RunReport> {
-  const profile: Profile = { ...PROFILES[o.profile], ...(o.deliveryTimeoutMs !== undefined ? { deliveryTimeoutMs: o.deliveryTimeoutMs } : {}) };
+  const profile: Profile = { ...PROFILES[o.profile], ...(o.deliveryTimeoutMs !== undefined ? { deliveryTimeoutMs: o.deliveryTimeoutMs } : {}), ...(o.phaseMs !== undefined ? { phaseMs: o.phaseMs } : {}) };
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const scenarios = o.scenarios ?? selectScenarios(o.only);
   const root = new Rng(o.seed);
@@ -54,11 +61,14 @@ export async function runStress(o: RunOptions): Promise<RunReport> {
   const results: ScenarioResult[] = [];
   const peakRss = new Map<string, number>();
   const report: RunReport = { seed: o.seed, profile: profile.name, startedAt: new Date(started).toISOString(), durationMs: 0, scenarios: results, memory: [], ok: false, strict: o.strict ?? false };
-  log(`herald stress: profile ${profile.name}, seed ${o.seed}, ${profile.nodes} nodes, scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
+  log(`herald stress: profile ${profile.name}, seed ${o.seed}, ${profile.nodes} nodes${profile.workers >= 2 ? ` (the last with --workers ${profile.workers})` : ''}, scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
+  let detach: (() => Promise<void>) | undefined;
   try {
     await world.start();
     const first = new Map(world.nodes.map((n) => [n.id, n.baseline]));
-    for (let it = 0; it < profile.iterations; it++) {
+    detach = o.attach?.(world);
+    const more = (it: number): boolean => (o.durationMs !== undefined ? Date.now() - started < o.durationMs : it < profile.iterations);
+    for (let it = 0; more(it); it++) {
       for (const sc of scenarios) {
         const r = await runOne(world, sc, it, root.fork(`${it}:${sc.name}`), profile, log, peakRss);
         results.push(r);
@@ -73,6 +83,7 @@ export async function runStress(o: RunOptions): Promise<RunReport> {
       report.memory.push({ node: n.id, baselineRssMiB: mib(b.rss), finalRssMiB: mib(h.rss), peakRssMiB: mib(peakRss.get(n.id) ?? h.rss), baselineHeapMiB: mib(b.heapUsed), finalHeapMiB: mib(h.heapUsed) });
     }
   } finally {
+    await detach?.();
     await world.stop();
   }
   report.durationMs = Date.now() - started;
@@ -83,7 +94,7 @@ export async function runStress(o: RunOptions): Promise<RunReport> {
 async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, profile: Profile, log: (l: string) => void, peakRss: Map<string, number>): Promise<ScenarioResult> {
   const t0 = Date.now();
   const publisher = new Publisher(world.settings.apiKey, rng.fork('publisher'), () => world.liveNodes().map((n) => n.port));
-  const fleet = new Fleet({ url: world.wsUrl, jwtSecret: world.settings.jwtSecret, rng: rng.fork('fleet'), publishIndex: () => publisher.position() });
+  const fleet = new Fleet({ url: world.wsUrl, jwtSecret: world.settings.jwtSecret, rng: rng.fork('fleet'), publishIndex: () => publisher.position(), binaryShare: profile.binaryShare });
   const ctx: ScenarioContext = { world, profile, rng, fleet, publisher, violations: [], notes: [], ns: `i${iteration}-${sc.name}-${rng.u32().toString(36)}`, log: (m) => log(`  [${sc.name}] ${m}`) };
   const result: ScenarioResult = { name: sc.name, iteration, durationMs: 0, publishes: publisher.summary(), delivered: 0, devices: 0, notes: ctx.notes, violations: ctx.violations };
   const sampler = setInterval(() => {
@@ -108,6 +119,7 @@ async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, p
     }
     ctx.violations.push(...checkDelivery(publisher.records, fleet.recordings()));
     fleet.closeAll();
+    if (fleet.devices.length) ctx.notes.push(`SDK devices on binary v2: ${fleet.binaryCount()} of ${fleet.devices.length}`);
     ctx.violations.push(...(await leaksSettled(world, subsBefore)));
     const codesAfter = await closeCodes(world);
     const delta = [...codesAfter].map(([c, n]) => [c, n - (codesBefore.get(c) ?? 0)] as const).filter(([, n]) => n > 0);
@@ -162,7 +174,7 @@ async function leaksSettled(world: World, subsBefore: Record<string, number>): P
       const v: Violation[] = [];
       for (const n of world.nodes) {
         if (!n.baseline) continue;
-        v.push(...checkNodeLeaks(n.id, n.baseline, await n.health(), { handleSlack: HANDLE_SLACK }));
+        v.push(...checkNodeLeaks(n.id, n.baseline, await n.health(), { handleSlack: HANDLE_SLACK * n.processes }));
       }
       v.push(...checkSubscriptions(subsBefore, await world.subscriptions()));
       last = v;

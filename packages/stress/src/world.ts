@@ -48,7 +48,7 @@ export class World {
       apiKey: `stress-key-${randomBytes(12).toString('hex')}`,
       redisUrl: '',
       prefix: `herald-stress-${tag}:`,
-      env: NODE_ENV,
+      env: { ...NODE_ENV, ...profile.env },
     };
   }
 
@@ -71,7 +71,10 @@ export class World {
     this.settings.redisUrl = `redis://127.0.0.1:${this.redisProxy.port}`;
     this.admin = new Redis(this.redis.url, { maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(n * 100, 1000) });
     this.admin.on('error', () => {});
-    for (let i = 0; i < this.profile.nodes; i++) this.nodes.push(await HeraldProcess.create(`stress-${String.fromCharCode(97 + i)}`, this.settings));
+    for (let i = 0; i < this.profile.nodes; i++) {
+      const workers = i === this.profile.nodes - 1 ? this.profile.workers : 0;
+      this.nodes.push(await HeraldProcess.create(`stress-${String.fromCharCode(97 + i)}`, this.settings, workers));
+    }
     await Promise.all(this.nodes.map((n) => n.start()));
     this.lb = new FaultProxy('clients', this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), this.rng.fork('client-proxy'));
     await this.lb.listen();
@@ -84,7 +87,7 @@ export class World {
    * source… The runner puts the defaults back before the next scenario.
    */
   async reconfigure(extra: Record<string, string>): Promise<void> {
-    const next = { ...NODE_ENV, ...extra };
+    const next = { ...NODE_ENV, ...this.profile.env, ...extra };
     if (sameEnv(this.settings.env, next)) return;
     this.settings.env = next;
     await Promise.all(this.nodes.map((n) => n.stop(5000)));
@@ -92,7 +95,7 @@ export class World {
     for (const n of this.nodes) await n.recordBaseline();
   }
 
-  /** Back to the suite's default node settings (a no-op when nothing changed them). */
+  /** Back to the suite's (and the profile's) default node settings (a no-op when nothing changed them). */
   async resetConfiguration(): Promise<void> {
     await this.reconfigure({});
   }

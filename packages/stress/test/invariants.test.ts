@@ -87,6 +87,8 @@ const health = (o: Partial<NodeHealth> = {}): NodeHealth => ({
   engineUp: true,
   disconnectsByCode: {},
   limitRejections: {},
+  loopLagP99: 0.01,
+  openFds: 30,
   ...o,
 });
 

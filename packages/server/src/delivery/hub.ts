@@ -126,10 +126,13 @@ export class DeliveryHub implements ReliableHost {
     return n;
   }
 
-  /** Another node accepted `conn` for this user+device: ours leaves every index at once and closes 4004. */
-  replaceLocal(tenant: string, user: string, device: string, conn: string): void {
+  /**
+   * Another node accepted `conn` (connected at `at`) for this user+device: ours, unless it is the
+   * newer one, leaves every index at once and closes 4004.
+   */
+  replaceLocal(tenant: string, user: string, device: string, conn: string, at?: number): void {
     const s = this.registry.device(tenant, user, device);
-    if (s && s.id !== conn) s.evict(CloseCode.Replaced, 'replaced: the same user and device connected on another node');
+    if (s && s.id !== conn && (at === undefined || s.connectedAt <= at)) s.evict(CloseCode.Replaced, 'replaced: the same user and device connected on another node');
   }
 
   /** After the transport missed events (an outage): every device re-reads its inbox. */
@@ -150,7 +153,7 @@ export class DeliveryHub implements ReliableHost {
         this.disconnectLocal(ev.tenant, ev.user, ev.device, ev.code, ev.reason);
         return;
       case 'replace':
-        this.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn);
+        this.replaceLocal(ev.tenant, ev.user, ev.device, ev.conn, ev.at);
         return;
       case 'state':
         this.onStateEvent?.(ev);

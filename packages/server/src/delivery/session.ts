@@ -11,6 +11,8 @@ export type SessionState = 'authenticating' | 'active' | 'closing' | 'closed';
 export interface DeliverySession extends StreamSink {
   readonly platform: Platform;
   readonly state: SessionState;
+  /** When the transport connected, ms since the epoch (a replacement closes only older sessions). */
+  readonly connectedAt: number;
   /** Rooms joined, created on first join. */
   rooms: Set<string> | undefined;
   /** The device's reliable stream, once the session is active. */

@@ -78,8 +78,12 @@ export type BusEvent =
   | { kind: 'inbox'; tenant: string; user: string; message: InboxMessage }
   /** Close the user's (or one device's) connections: API disconnect. */
   | { kind: 'disconnect'; tenant: string; user: string; device?: string; code: number; reason: string }
-  /** A user+device connected as `conn`: every other connection of it closes 4004. */
-  | { kind: 'replace'; tenant: string; user: string; device: string; conn: string }
+  /**
+   * A user+device connected as `conn` at `at` (ms since the epoch): every other connection of it
+   * that is not newer closes 4004. A late event (Redis slow, the publishing node lagging) must not
+   * close the successor of a connection already gone. Without `at` (older nodes): every other closes.
+   */
+  | { kind: 'replace'; tenant: string; user: string; device: string; conn: string; at?: number }
   /**
    * A member's awareness state (JSON text; null: cleared) for the room's members on other nodes.
    * `origin`: the incarnation of the node holding the member (`NodeLiveness.self`), so that the

@@ -166,7 +166,7 @@ export class Activation {
       (first) => first && older === undefined && d.events.online(s.tenant, s.user, s),
       (err: unknown) => d.log.warn({ err }, 'presence add failed'),
     );
-    this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id }), 'replace publish');
+    this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id, at: s.connectedAt }), 'replace publish');
   }
 
   /** Closes an active session whose token ran out (checked on its heartbeat tick); true when it did. */
