@@ -107,7 +107,7 @@ async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, p
     }
   }, 500);
   try {
-    await restore(world);
+    await restore(world, sc);
     const subsBefore = await world.subscriptions();
     const codesBefore = await closeCodes(world);
     await withTimeout(`scenario ${sc.name}`, sc.run(ctx), SCENARIO_CAP_MS[profile.name]);
@@ -139,7 +139,7 @@ async function runOne(world: World, sc: Scenario, iteration: number, rng: Rng, p
 }
 
 /** Undo what a failed scenario may have left: proxies clean, Redis and every node up. */
-async function restore(world: World): Promise<void> {
+async function restore(world: World, next: Scenario): Promise<void> {
   for (const p of [world.lb, world.redisProxy]) {
     p.setLatency(0);
     p.setRefuse(false);
@@ -147,7 +147,7 @@ async function restore(world: World): Promise<void> {
     p.stall(false);
   }
   if (!world.redis.isRunning()) await world.redis.spawn();
-  await world.resetConfiguration();
+  if (!next.reconfigures) await world.resetConfiguration();
   for (const n of world.nodes) {
     if (!n.isRunning()) {
       await n.start();

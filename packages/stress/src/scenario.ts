@@ -29,6 +29,11 @@ export function uid(ctx: ScenarioContext, name: string): string {
 export interface Scenario {
   name: string;
   summary: string;
+  /**
+   * The scenario calls `world.reconfigure()` itself: the runner then does not
+   * first restart the nodes back to the defaults (one restart saved per such scenario).
+   */
+  reconfigures?: boolean;
   run(ctx: ScenarioContext): Promise<void>;
 }
 

@@ -24,7 +24,7 @@ test('self-test: a message deleted from Redis is reported as lost (the delivery 
   assert.ok(res.violations.some((v) => v.invariant === 'delivery' && /never delivered/.test(v.detail)), formatReport(r));
 });
 
-test(`short profile: every scenario, every invariant (seed ${seed})`, { timeout: 230_000 }, async () => {
+test(`short profile: every scenario, every invariant (seed ${seed})`, { timeout: 480_000 }, async () => {
   const lines: string[] = [];
   const r = await runStress({ profile: 'short', seed, log: (l) => lines.push(l) });
   const text = formatReport(r);

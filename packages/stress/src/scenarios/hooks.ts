@@ -34,6 +34,7 @@ const BAD: readonly Phase[] = ['hang', 'fail', 'garbage', 'down'];
 export const hooks: Scenario = {
   name: 'hooks',
   summary: 'connect hook hanging / failing / down during connect storms: 1013 in bound, breaker opens, recovery',
+  reconfigures: true,
   async run(ctx) {
     const { world, rng } = ctx;
     const secret = `stress-hook-secret-${rng.u32().toString(16)}`;

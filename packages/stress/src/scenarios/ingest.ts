@@ -35,6 +35,7 @@ const PID_BASE = 10_000_000;
 export const ingest: Scenario = {
   name: 'ingest',
   summary: 'RabbitMQ, NATS and PostgreSQL ingest while consumer nodes are killed and broker connections cut, stalled and refused',
+  reconfigures: true,
   async run(ctx) {
     const { world, profile: p, rng, fleet } = ctx;
     const tag = randomBytes(4).toString('hex');

@@ -28,6 +28,7 @@ const TENANT = 't1';
 export const rooms: Scenario = {
   name: 'rooms',
   summary: 'rooms with history: members recover through cuts and a kill -9; awareness of the dead node cleared',
+  reconfigures: true,
   async run(ctx) {
     const { world, profile: p, rng, fleet } = ctx;
     await world.reconfigure({ HERALD_ROOM_HISTORY_SIZE: '10000', HERALD_NODE_TTL_MS: String(NODE_TTL_MS), HERALD_NODE_HEARTBEAT_MS: String(NODE_HEARTBEAT_MS) });

@@ -39,6 +39,7 @@ const FAULTS: readonly Fault[] = ['ok', 'garbage', 'slow', 'error', 'reject', 'h
 export const webhooks: Scenario = {
   name: 'webhooks',
   summary: 'webhook receiver slow / 5xx / hanging / down / flapping while devices churn and a node is killed -9',
+  reconfigures: true,
   async run(ctx) {
     const { world, rng } = ctx;
     const secret = `stress-webhook-secret-${rng.u32().toString(16)}`;
