@@ -148,3 +148,16 @@ test('window on: a presence event for the room sends the pending batch first (or
     assert.ok(batchAt >= 0 && joinAt > batchAt, `batch before join: ${frames.map((f) => f.type).join(',')}`);
     assert.deepEqual(m.jsonSeen.map(view), EXPECTED.slice(0, 2));
   }));
+
+test('window on: a graceful shutdown sends the pending batch before it closes the members 1001', () =>
+  withNode({ roomBatchWindowMs: 1000, drainWindowMs: 0 }, async (node, clients) => {
+    const m = await members(node, clients);
+    await publishBatch(node, MESSAGES);
+    assert.equal(m.jsonSeen.length, 0, 'held in the window');
+    // Without the drain's flush the window's timer would fire after the members were closed.
+    await node.close();
+    await waitForCount(m.json, 'message', m.jsonSeen, 3);
+    await waitForCount(m.bin, 'message', m.binSeen, 3);
+    assert.deepEqual(m.jsonSeen.map(view), EXPECTED);
+    assert.deepEqual(m.binSeen.map(view), EXPECTED);
+  }));

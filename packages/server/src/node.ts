@@ -340,6 +340,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       );
       // 2. Let HTTP requests already in progress (publishes accepted before the drain) finish.
       await bounded(Promise.allSettled([...inflight]), left() / 4);
+      // Room messages held in a batching window go out before their members are closed.
+      gw.roomParts.batcher?.stop();
       // 3. Close clients 1001 in waves, leaving a fifth of the remaining budget for the rest.
       const budget = left();
       await gw.closeAll(CloseCode.GoingAway, 'server shutting down', budget, Math.min(config.drainWindowMs, Math.floor(budget * 0.8)));

@@ -85,9 +85,19 @@ export class RoomBatcher {
     return this.pending.size;
   }
 
-  /** Sends every pending batch now (shutdown, tests). */
+  /** Sends every pending batch now (tests). */
   flushAll(): void {
     for (const [key, p] of [...this.pending]) this.send(key, p);
+  }
+
+  /**
+   * Graceful drain, before clients are closed: sends what is pending and
+   * uninstalls the window, so messages that still arrive during the drain go
+   * straight out rather than into a window their members may not outlive.
+   */
+  stop(): void {
+    if (this.hub.roomBatch !== undefined) this.hub.roomBatch = undefined;
+    this.flushAll();
   }
 
   private send(key: string, p: Pending): void {

@@ -119,3 +119,18 @@ test('EncodedFrame.ofBatch: v1 batch text, v2 Batch frame with the same messages
   assert.equal(e.sse(), texts.map((t) => `event: message\ndata: ${t}\n\n`).join(''));
   assert.equal(e.frameFor(none), ws, 'built once');
 });
+
+test('stop() (graceful drain) sends what is pending at once and later room messages go straight out', () => {
+  const { hub, written } = fakeHub();
+  const b = new RoomBatcher(hub, 60_000, 64 * 1024);
+  b.install();
+  hub.deliverLocal(room('hot'), msg('1'));
+  hub.deliverLocal(room('hot'), msg('2'));
+  assert.equal(written.length, 0, 'held in a one-minute window');
+  b.stop();
+  assert.equal(written.length, 1, 'the pending batch is sent by stop(), not by its timer');
+  assert.deepEqual(ids(written[0]!), ['1', '2']);
+  assert.equal(hub.deliverLocal(room('hot'), msg('3')), 1, 'after stop() a room message is written now');
+  assert.equal(b.pendingRooms, 0);
+  assert.equal(hub.roomBatch, undefined);
+});
