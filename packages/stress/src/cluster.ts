@@ -84,6 +84,16 @@ export class HeraldProcess {
     return new HeraldProcess(id, await freePort(), s, workers);
   }
 
+  /**
+   * Whether a connection whose welcome names `nodeId` is held by this node: a workers node's
+   * workers name themselves `<id>-w<slot>` (cli/workers.ts), never `<id>`.
+   */
+  hosts(nodeId: string | undefined): boolean {
+    if (nodeId === undefined) return false;
+    if (this.workers < 2) return nodeId === this.id;
+    return nodeId.startsWith(`${this.id}-w`) && /^\d+$/.test(nodeId.slice(this.id.length + 2));
+  }
+
   /** Processes answering on the port: the workers, or the node itself. */
   get processes(): number {
     return this.workers >= 2 ? this.workers : 1;

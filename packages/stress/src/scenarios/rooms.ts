@@ -8,6 +8,7 @@
  * members of the surviving node within nodeTtlMs + nodeHeartbeatMs, and a
  * member that came back elsewhere and set a new state shows that one.
  */
+import type { HeraldProcess } from '../cluster.js';
 import { httpRequest } from '../http.js';
 import type { Violation } from '../invariants.js';
 import { checkAwareness, checkRoomDelivery, type RoomMemberRecording } from '../roomInvariants.js';
@@ -68,14 +69,14 @@ export const rooms: Scenario = {
     const victim = rng.pick(world.nodes);
     const welcomesAtKill = new Map(members.map((m) => [m, m.nodes.length]));
     // Viewers whose connection lives from the states to the end: states are not replayed, so only their view must be exact.
-    const steady = (): RoomMember[] => members.filter((m) => m.node !== victim.id && m.nodes.length === welcomesAtKill.get(m));
+    const steady = (): RoomMember[] => members.filter((m) => !victim.hosts(m.node) && m.nodes.length === welcomesAtKill.get(m));
     await settledViews(ctx, names, steady(), truth, 'states set before the kill reach every member', 10_000);
     await delay(Math.max(0, t0 + duration / 2 - Date.now()) + rng.int(0, 300));
-    const killed = members.filter((m) => m.node === victim.id);
+    const killed = members.filter((m) => victim.hosts(m.node));
     await victim.kill9();
     const killedAt = Date.now();
     ctx.log(`killed ${victim.id}: ${killed.length} member(s) on it`);
-    await waitFor('the killed node\u2019s members reconnected elsewhere', () => settled() && killed.every((m) => m.node !== victim.id), p.deliveryTimeoutMs, 100);
+    await waitFor('the killed node\u2019s members reconnected elsewhere', () => settled() && killed.every((m) => !victim.hosts(m.node)), p.deliveryTimeoutMs, 100);
     // A seeded half come back with a new state before the dead node is noticed; the others set none.
     const renewed = killed.filter(() => rng.chance(0.5));
     for (const t of truth.values()) for (const m of killed) if (t.has(m.key)) t.set(m.key, null);
@@ -89,7 +90,7 @@ export const rooms: Scenario = {
     await delay(NODE_HEARTBEAT_MS * 2);
     for (const r of names) ctx.violations.push(...checkAwareness(r, truth.get(r) ?? new Map(), viewsOf(exact, r)));
     let presence: Violation[] = [];
-    await waitFor('presence answers without the killed node', async () => (presence = await checkPresence(ctx, names, truth, victim.id)).length === 0, CLEAR_SLACK_MS + NODE_TTL_MS, 100).catch((err: unknown) => {
+    await waitFor('presence answers without the killed node', async () => (presence = await checkPresence(ctx, names, truth, victim)).length === 0, CLEAR_SLACK_MS + NODE_TTL_MS, 100).catch((err: unknown) => {
       if (!(err instanceof WaitTimeout)) throw err;
       ctx.violations.push(...presence);
     });
@@ -162,7 +163,7 @@ async function settledViews(ctx: ScenarioContext, names: readonly string[], view
 }
 
 /** `GET /rooms/:room/presence`: no member of the dead node listed, and every listed state is the member's real one. */
-async function checkPresence(ctx: ScenarioContext, names: readonly string[], truth: Map<string, Map<string, unknown>>, deadNode: string): Promise<Violation[]> {
+async function checkPresence(ctx: ScenarioContext, names: readonly string[], truth: Map<string, Map<string, unknown>>, dead: HeraldProcess): Promise<Violation[]> {
   const out: Violation[] = [];
   for (const room of names) {
     const node = ctx.world.liveNodes()[0];
@@ -173,10 +174,10 @@ async function checkPresence(ctx: ScenarioContext, names: readonly string[], tru
       continue;
     }
     const body = JSON.parse(r.body) as { members: { user: string; device: string; node?: string; state?: unknown }[] };
-    const stale = body.members.filter((m) => m.node === deadNode);
-    if (stale.length) out.push({ invariant: 'scenario', detail: `presence of ${room} still lists ${stale.length} member(s) of the killed node ${deadNode}` });
+    const stale = body.members.filter((m) => dead.hosts(m.node));
+    if (stale.length) out.push({ invariant: 'scenario', detail: `presence of ${room} still lists ${stale.length} member(s) of the killed node ${dead.id}` });
     const t = truth.get(room) ?? new Map<string, unknown>();
-    const wrong = body.members.filter((m) => m.node !== deadNode && t.has(`${m.user}/${m.device}`) && JSON.stringify(m.state ?? null) !== JSON.stringify(t.get(`${m.user}/${m.device}`) ?? null));
+    const wrong = body.members.filter((m) => !dead.hosts(m.node) && t.has(`${m.user}/${m.device}`) && JSON.stringify(m.state ?? null) !== JSON.stringify(t.get(`${m.user}/${m.device}`) ?? null));
     if (wrong.length) out.push({ invariant: 'scenario', detail: `presence of ${room} lists wrong states: ${wrong.map((m) => `${m.user}/${m.device}=${JSON.stringify(m.state ?? null)}`).join(', ')}` });
   }
   return out;
