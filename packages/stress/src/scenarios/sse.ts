@@ -19,6 +19,9 @@ export const sse: Scenario = {
   async run(ctx) {
     const { world, profile: p, rng, publisher } = ctx;
     // The sticky path for POSTs: one proxy per node (a balancer keeping a client on its stream's node).
+    // Streams on the workers node (welcome node `<id>-w<i>`) find no entry and do not ack by POST:
+    // node:cluster hands each request to any worker, so a POST there would mostly answer 404
+    // (docs/protocol.md). Their messages are still checked: unacked ones are resent and resumed.
     const sticky = new Map<string, FaultProxy>();
     const devices: SseDevice[] = [];
     try {
