@@ -45,6 +45,8 @@ function options(scenario: ScenarioName, url: string, pid: number, base: string,
     heapSource: 'metrics',
     reportIntervalMs: 100,
     handshakeTimeoutMs: 10_000,
+    // The counts must be exact whatever the machine is doing: a starved publisher catches up, never skips.
+    pacerMaxBacklog: Number.POSITIVE_INFINITY,
     drainTimeoutSec: 15,
     ...extra,
   };

@@ -46,6 +46,8 @@ function options(target: TargetKind, scenario: ScenarioName, url: string, pid: n
     heapSource: 'stats',
     reportIntervalMs: 100,
     handshakeTimeoutMs: 10_000,
+    // The counts must be exact whatever the machine is doing: a starved publisher catches up, never skips.
+    pacerMaxBacklog: Number.POSITIVE_INFINITY,
     drainTimeoutSec: 15,
     ...extra,
   };
