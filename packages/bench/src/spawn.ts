@@ -99,8 +99,10 @@ export async function startServer(o: SpawnOptions): Promise<SpawnedServer> {
   let env: NodeJS.ProcessEnv;
   if (o.kind === 'herald') {
     args = [...prof, heraldBinPath(o.heraldBin), 'serve'];
+    // The bench's own variable is not a server setting: Herald refuses unknown HERALD_* variables.
+    const { HERALD_BENCH_BIN: _bin, ...inherited } = process.env;
     env = {
-      ...process.env,
+      ...inherited,
       HERALD_PORT: String(port),
       HERALD_HOST: '127.0.0.1',
       HERALD_JWT_SECRET: o.secret,
