@@ -10,7 +10,9 @@ import { redisUnreachable } from './redisUnreachable.js';
 import { silentHeartbeat } from './silentHeartbeat.js';
 import { slowConsumers } from './slowConsumers.js';
 import { tokenExpiry } from './tokenExpiry.js';
+import { webhooks } from './webhooks.js';
+import { hooks } from './hooks.js';
 
 export { sabotage } from './sabotage.js';
 
-export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant];
+export const SCENARIOS: Scenario[] = [reconnectStorm, nodeKill, redisRestart, redisUnreachable, slowConsumers, silentHeartbeat, badFrames, preauthFlood, tokenExpiry, crossTenant, webhooks, hooks];
