@@ -86,6 +86,11 @@ describe('presence events commit with the presence change (kill -9 before the no
     const n = await doomedNode('doomed-on');
     t.diagnostic(`up after ${Date.now() - t0} ms`);
     const user = 'pc-online';
+    // A first user through the node unhindered: its command connection then knows the presence
+    // script is loaded (ioredis checks that with a round trip before a script's first use).
+    const warm = await connect({ url: n.url } as HeraldNode, 'pc-warm', { device: 'w1' });
+    clients.push(warm);
+    await waitFor('warm-up online stored', async () => (await stored('pc-warm')).some(([t]) => t === 'online'), 10_000);
     // Hold the subscription's confirmation: the node then waits (SUBSCRIBE_WAIT_MS) before its presence add.
     n.proxy.throttle(await connOf(n.proxy, 'herald:doomed-on:sub'), true);
     const cmd = await connOf(n.proxy, 'herald:doomed-on:cmd');
