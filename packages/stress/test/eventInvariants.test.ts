@@ -105,9 +105,11 @@ test('webhooks: online/offline are never excused by the crash window (written wi
   assert.match(details(r.violations), /not offline at the end/);
 });
 
-test('webhooks: a killed node that wrote nothing for longer than the accepted window fails', () => {
-  const v = checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }) })).violations;
-  assert.match(details(v), /last event that arrived was made 1000 ms before the kill \(over 500 ms/);
+test('webhooks: a killed node whose missing facts lie further back than the accepted window fails; a quiet node that lost nothing passes', () => {
+  const missing = { conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0 }, { tenant: 't1', user: 'ns.u', conn: 'a.2', node: 'a', at: 990 }] };
+  const v = checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }), ...missing })).violations;
+  assert.match(details(v), /last event that arrived was made 1000 ms before the kill and 1 later fact\(s\) are missing \(over 500 ms/);
+  assert.deepEqual(checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }) })).violations, []);
 });
 
 test('webhooks: unacked must fire once for a message nobody could ack, and not after an ack in time', () => {

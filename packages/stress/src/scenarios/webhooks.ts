@@ -30,11 +30,12 @@ const WEBHOOK_TIMEOUT_MS = 800;
  */
 const CRASH_SLACK_MS = 2000;
 /**
- * Longest crash window accepted: the killed node's events made after its last one that arrived are
- * excused (eventInvariants.ts, crashWindowFrom; online/offline never are). Each event's write is
- * issued when it is made (issue 23), so the window is how long before the kill the victim last
- * made an event — its devices ack the message stream every few hundred ms. Was 10 s while the
- * outbox wrote one batch at a time (at load 300–800 ms each: events 1.4–2.9 s old unwritten).
+ * Longest crash window accepted when it excuses missing facts: the killed node's events made after
+ * its last one that arrived are excused (eventInvariants.ts, crashWindowFrom; online/offline never
+ * are). Each event's write is issued when it is made (issue 23), so a missing fact lies within
+ * moments of the kill; a longer window with nothing missing is a quiet victim. Was 10 s (and held
+ * even with nothing missing) while the outbox wrote one batch at a time (at load 300–800 ms each:
+ * events 1.4–2.9 s old unwritten).
  */
 const MAX_CRASH_WINDOW_MS = 2000;
 /** Pids of the notify publishes this scenario makes itself (the Publisher numbers from 1). */
