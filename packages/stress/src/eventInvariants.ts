@@ -41,7 +41,7 @@ export interface NodeCrash {
   conns: ObservedConn[];
   /** Users whose every connection was on it (and who did not reconnect): they must go offline. */
   orphans: { tenant: string; user: string }[];
-  /** Longest crash window accepted (see `crashWindowFrom`): a longer one fails — the node wrote nothing for that long. */
+  /** Longest crash window accepted (see `crashWindowFrom`): a longer one that excuses missing facts fails — the node's writes were held that long. */
   maxWindowMs: number;
 }
 
@@ -99,8 +99,9 @@ const CLIENT_SKEW_MS = 250;
 
 /**
  * The crash window (events.md, "Durability"): an event a node made before its write reached Redis
- * dies with it — and with it, for a connection that opened or closed then, its connect/disconnect
- * and the user's online/offline. A node writes its events in the order it makes them (ids
+ * dies with it — for a connection that opened or closed then, its connect/disconnect. Never the
+ * user's online/offline: those are written by the presence change itself (issue 23), so they are
+ * never excused. A node writes its events in the order it makes them (ids
  * `<node>.<boot>.<counter>`), so the window starts at the last event of the killed incarnation that
  * arrived: everything it made later was lost together. Undefined when nothing of it arrived.
  */
@@ -126,10 +127,7 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
   const excused: string[] = [];
   const mineOnly = input.events.filter((e) => input.mine(e.user));
   const from = input.crash ? crashWindowFrom(input.crash, mineOnly) : undefined;
-  if (input.crash && from !== undefined && input.crash.at - from > input.crash.maxWindowMs)
-    bad(`crash of ${input.crash.node}: its last event that arrived was made ${input.crash.at - from} ms before the kill (over ${input.crash.maxWindowMs} ms: its outbox stopped writing)`);
   const windowConns = new Set(input.conns.filter((o) => inCrashWindow(o, input.crash, from)).map((o) => o.conn));
-  const windowUsers = new Set(input.conns.filter((o) => windowConns.has(o.conn)).map((o) => key(o.tenant, o.user)));
   const first = new Map<string, ReceivedEvent>();
   let repeats = 0;
   const changed: string[] = [];
@@ -193,7 +191,7 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
     let state: 'offline' | 'online' = 'offline';
     for (const e of l) {
       if (e.type !== 'online' && e.type !== 'offline') continue;
-      if (e.type === state) (windowUsers.has(u) ? excused : presence).push(`${u}: ${e.type} (${e.id}) ${e.type === 'offline' ? 'without an online before it' : 'twice in a row'}`);
+      if (e.type === state) presence.push(`${u}: ${e.type} (${e.id}) ${e.type === 'offline' ? 'without an online before it' : 'twice in a row'}`);
       state = e.type;
     }
     const last = new Map<string, { n: number; id: string }>();
@@ -209,9 +207,8 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
   for (const u of input.users) {
     const l = (perUser.get(key(u.tenant, u.user)) ?? []).filter((e) => e.type === 'online' || e.type === 'offline');
     const k = key(u.tenant, u.user);
-    const to = windowUsers.has(k) ? excused : notOffline;
-    if (l.length === 0) to.push(`${k} (no online/offline at all)`);
-    else if (l[l.length - 1]!.type !== 'offline') to.push(`${k} (not offline at the end)`);
+    if (l.length === 0) notOffline.push(`${k} (no online/offline at all)`);
+    else if (l[l.length - 1]!.type !== 'offline') notOffline.push(`${k} (not offline at the end)`);
   }
   if (presence.length) bad(`online/offline do not alternate: ${list(presence)}`);
   if (notOffline.length) bad(`${notOffline.length} user(s) not offline at the end: ${list(notOffline)}`);
@@ -219,6 +216,9 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
 
   if (input.crash) checkCrash(input.crash, events, byConn, bad);
   if (input.unacked) checkUnacked(input.unacked, events, input.ackMarginMs ?? 1000, bad, input.crash, from, excused);
+  // A long window only matters when it excuses something: a node quiet before the kill lost nothing.
+  if (input.crash && from !== undefined && input.crash.at - from > input.crash.maxWindowMs && excused.length > 0)
+    bad(`crash of ${input.crash.node}: its last event that arrived was made ${input.crash.at - from} ms before the kill and ${excused.length} later fact(s) are missing (over ${input.crash.maxWindowMs} ms: its outbox stopped writing)`);
   return { violations: v, distinct: events.length, repeats, excused, ...(input.crash && from !== undefined ? { crashWindowMs: input.crash.at - from } : {}) };
 }
 

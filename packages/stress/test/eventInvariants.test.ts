@@ -86,8 +86,9 @@ test('webhooks: a crashed node: node-lost events within the bound pass; late or 
 });
 
 test('webhooks: facts the killed node made after its last event that arrived are excused (and listed), earlier ones are not', () => {
-  // The node's last event that arrived was made at 900: it died before writing anything later.
-  const events = [...lost(1400).slice(0, 2), ev('a.b.3', 'join', { conn: 'a.1', ts: 900 })];
+  // The node's last event that arrived was made at 900: it died before writing anything later
+  // (but the user's offline, written with the presence change, is there).
+  const events = [...lost(1400).slice(0, 2), ev('a.b.3', 'join', { conn: 'a.1', ts: 900 }), ev('f9', 'offline', { conn: 'a.1', ts: 940 })];
   const opts = (closedAt: number): Partial<EventCheckInput> => ({ crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt }] });
   const inWindow = checkWebhookEvents(input(events, opts(950)));
   assert.deepEqual(inWindow.violations, []);
@@ -96,9 +97,19 @@ test('webhooks: facts the killed node made after its last event that arrived are
   assert.match(details(checkWebhookEvents(input(events, opts(500))).violations), /without a disconnect event: a\.1/);
 });
 
-test('webhooks: a killed node that wrote nothing for longer than the accepted window fails', () => {
-  const v = checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }) })).violations;
-  assert.match(details(v), /last event that arrived was made 1000 ms before the kill \(over 500 ms/);
+test('webhooks: online/offline are never excused by the crash window (written with the presence change)', () => {
+  // The user's online arrived, its offline did not: in the window or not, it fails.
+  const events = [ev('a.b.1', 'connect', { conn: 'a.1', ts: 0 }), ev('a.b.2', 'online', { conn: 'a.1', ts: 0 }), ev('a.b.3', 'join', { conn: 'a.1', ts: 900 })];
+  const r = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt: 950 }] }));
+  assert.match(r.excused.join(' '), /a\.1: no disconnect/);
+  assert.match(details(r.violations), /not offline at the end/);
+});
+
+test('webhooks: a killed node whose missing facts lie further back than the accepted window fails; a quiet node that lost nothing passes', () => {
+  const missing = { conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0 }, { tenant: 't1', user: 'ns.u', conn: 'a.2', node: 'a', at: 990 }] };
+  const v = checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }), ...missing })).violations;
+  assert.match(details(v), /last event that arrived was made 1000 ms before the kill and 1 later fact\(s\) are missing \(over 500 ms/);
+  assert.deepEqual(checkWebhookEvents(input(lost(1400), { crash: crash({ maxWindowMs: 500 }) })).violations, []);
 });
 
 test('webhooks: unacked must fire once for a message nobody could ack, and not after an ack in time', () => {

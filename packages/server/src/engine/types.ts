@@ -104,6 +104,25 @@ export interface DevicePresence {
 }
 
 /** A connection of a node that died without closing it. */
+/**
+ * A webhook event ready to be stored (webhooks/redisOutbox.ts): its outbox stream, the stream's
+ * approximate length cap, and the entry's fields.
+ */
+export interface EventWrite {
+  key: string;
+  maxLen: number;
+  fields: string[];
+}
+
+/**
+ * Builds the presence-derived webhook events (webhooks/presenceEvents.ts) for an engine that stores
+ * them in the same atomic step as the presence change that decides them. undefined: not sent.
+ */
+export interface PresenceEventSink {
+  online(d: DevicePresence): EventWrite | undefined;
+  offline(d: DevicePresence, reason: 'disconnected' | 'node_lost'): EventWrite | undefined;
+}
+
 export interface LostConnection extends DevicePresence {
   /** True when no other connection of the user is left in the cluster. */
   last: boolean;
@@ -225,10 +244,27 @@ export interface PresenceStore {
   /**
    * Records a connection; resolves true when it is now the user's only connection in the whole
    * cluster (decided atomically by the engine: exactly one of two racing first devices is first).
+   * `announce` (default true): false when the change is not reported (a device replacing its own session).
    */
-  presenceAdd(device: DevicePresence): Promise<boolean>;
-  /** Removes a connection; resolves true when it was the user's last one in the cluster (once, even if called twice). */
-  presenceRemove(device: DevicePresence): Promise<boolean>;
+  presenceAdd(device: DevicePresence, announce?: boolean): Promise<boolean>;
+  /**
+   * Removes a connection; resolves true when it was the user's last one in the cluster (once, even if called twice).
+   * `announce` (default true): false when the change is not reported (a device replacing its own session):
+   * an engine that writes presence events (`writePresenceEvents`) then writes none.
+   */
+  presenceRemove(device: DevicePresence, announce?: boolean): Promise<boolean>;
+  /**
+   * Asks the engine to store `online`/`offline` (built by `sink`) atomically with the presence change
+   * that decides them — the change and its event commit together or not at all. True when it does
+   * (Redis, not Cluster: the outbox stream is in another slot than the user's keys); false or absent:
+   * the caller stores them itself.
+   */
+  writePresenceEvents?(sink: PresenceEventSink): boolean;
+  /**
+   * Stores an event on the connection the presence scripts use: a node's events then reach the
+   * store in the order the node made them, presence events included.
+   */
+  appendEvent?(w: EventWrite): Promise<void>;
   /**
    * Connections of nodes found dead (crashed, not shut down), reported once for the cluster by the
    * node that claimed the dead incarnation, with `last` set when it was the user's last connection.

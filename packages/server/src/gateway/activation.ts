@@ -160,7 +160,7 @@ export class Activation {
     }
     s.reliable.begin();
     started();
-    engine.presenceAdd(this.presenceOf(s)).then(
+    engine.presenceAdd(this.presenceOf(s), older === undefined).then(
       // The engine decides "first in the cluster" atomically. A device that replaced its own older
       // session was online all along.
       (first) => first && older === undefined && d.events.online(s.tenant, s.user, s),
@@ -199,7 +199,7 @@ export class Activation {
     if (r.lastOfUser) engine.unsubscribe({ kind: 'user', tenant: s.tenant, user: s.user });
     if (r.lastOfTenant) engine.unsubscribe({ kind: 'tenant', tenant: s.tenant });
     rooms.leaveAll(s, r.roomsEmptied);
-    engine.presenceRemove(this.presenceOf(s)).then(
+    engine.presenceRemove(this.presenceOf(s), s.closeCode !== CloseCode.Replaced).then(
       // `last` is decided atomically by the engine. A replaced session (4004) leaves its place to
       // the new one: the user stays online.
       (last) => last && s.closeCode !== CloseCode.Replaced && this.d.events.offline(s.tenant, s.user, 'disconnected', s),

@@ -35,6 +35,20 @@ export interface WebhookEvent {
   data?: string;
 }
 
+/** What a connection-scoped event says about the connection. */
+export interface ConnFacts {
+  tenant: string;
+  user: string;
+  device: string;
+  platform: string;
+  conn: string;
+}
+
+/** A connection-scoped event with its common fields, as every emitter builds it (field order included). */
+export function connEvent(node: string, type: EventType, id: string, c: ConnFacts): WebhookEvent {
+  return { id, type, ts: Date.now(), node, tenant: c.tenant, user: c.user, device: c.device, platform: c.platform, conn: c.conn };
+}
+
 /** Ids of one node incarnation: a random boot part and a counter. */
 export class EventIds {
   private n = 0;

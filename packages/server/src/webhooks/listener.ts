@@ -8,7 +8,7 @@
  * crashed node (its connections' disconnect and offline).
  */
 import type { LifecycleListener, SessionRef } from '../events/lifecycle.js';
-import { factId, type EventIds, type EventType, type WebhookEvent } from './event.js';
+import { connEvent, factId, type EventIds, type EventType, type WebhookEvent } from './event.js';
 
 /** The reason of a disconnect the cluster reports for a crashed node's connections (fixed text). */
 export const NODE_LOST_REASON = 'node lost';
@@ -24,17 +24,8 @@ export interface ListenerDeps {
 
 export function webhookListener(d: ListenerDeps): LifecycleListener {
   const wants = (t: EventType): boolean => d.types.size === 0 || d.types.has(t);
-  const base = (type: EventType, s: SessionRef, id = d.ids.next()): WebhookEvent => ({
-    id,
-    type,
-    ts: Date.now(),
-    node: d.node,
-    tenant: s.tenant,
-    user: s.user,
-    device: s.device,
-    platform: s.platform,
-    conn: s.id,
-  });
+  const base = (type: EventType, s: SessionRef, id = d.ids.next()): WebhookEvent =>
+    connEvent(d.node, type, id, { tenant: s.tenant, user: s.user, device: s.device, platform: s.platform, conn: s.id });
   const l: LifecycleListener = { wantsAckedMessages: wants('acked') };
   if (wants('connect')) l.connected = (s) => d.emit(base('connect', s));
   if (wants('disconnect')) {

@@ -13,6 +13,11 @@ export interface OutboxEvent {
   json: string;
 }
 
+/** The stream entry's fields of an event (Redis outbox; also written by the engine's presence scripts). */
+export function outboxFields(e: OutboxEvent): string[] {
+  return ['t', e.type, 'ts', String(e.ts), 'e', e.json];
+}
+
 /** An event as read back: `ref` names it in the outbox (the Redis entry id). */
 export interface OutboxEntry extends OutboxEvent {
   ref: string;

@@ -16,15 +16,21 @@
  *   round) and hands back idle partitions above it, so a node that joins
  *   starts sending within a few rounds.
  *
- * Appends are buffered for one tick and written in one pipeline. While Redis
- * is unreachable they stay buffered, up to `maxBuffered`; beyond that they
- * are dropped and counted.
+ * Appends are written at once, each XADD issued when the event is made —
+ * never queued behind the previous write's reply (issue 23: batches written one
+ * after another left events seconds old unwritten at a kill -9 under load).
+ * With `write` (the engine's command connection, which also runs the presence
+ * scripts that write `online`/`offline`), a node's events reach Redis in the
+ * order it made them. A write that fails is kept, in order, and later events
+ * wait behind it; it is tried again every RETRY_MS. Up to `maxBuffered` events
+ * wait that way; beyond that they are dropped and counted.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import { closeClient, connectClient, createClient, type RedisClient } from '../redis/connect.js';
 import type { EventType } from './event.js';
-import type { Outbox, OutboxDepth, OutboxEntry, OutboxEvent } from './outbox.js';
+import type { EventWrite } from '../engine/types.js';
+import { outboxFields, type Outbox, type OutboxDepth, type OutboxEntry, type OutboxEvent } from './outbox.js';
 
 export interface RedisOutboxOptions {
   url: string;
@@ -37,8 +43,13 @@ export interface RedisOutboxOptions {
   maxLen: number;
   /** Events buffered in this process while Redis is unreachable. */
   maxBuffered: number;
+  /** Writes an entry (the engine's `appendEvent`); default: this outbox's own connection. */
+  write?: (w: EventWrite) => Promise<void>;
   logger: Logger;
 }
+
+/** Pause before failed writes are tried again, ms. */
+const RETRY_MS = 500;
 
 const GROUP = 'herald-webhooks';
 
@@ -56,8 +67,12 @@ export class RedisOutbox implements Outbox {
   private readonly me: string;
   /** Partitions held, and whether their pending entries still have to be claimed. */
   private readonly held = new Map<number, { claim: boolean }>();
+  /** Events whose write failed (and those made after them), in order, waiting for a retry. */
   private readonly buffer: { partition: number; e: OutboxEvent }[] = [];
-  private flushing = false;
+  /** Writes issued and not answered yet: stop() waits for them. */
+  private readonly writing = new Set<Promise<void>>();
+  private retrying = false;
+  private failing = false;
   private timer: NodeJS.Timeout | undefined;
   private owners = 1;
   private stopped = false;
@@ -94,7 +109,8 @@ export class RedisOutbox implements Outbox {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
+    await Promise.allSettled([...this.writing]);
+    await this.retry(false);
     this.stopped = true;
     // Hand the partitions back at once: another node continues without waiting out the lease.
     await Promise.allSettled([
@@ -108,41 +124,71 @@ export class RedisOutbox implements Outbox {
   append(partition: number, events: readonly OutboxEvent[]): void {
     if (this.stopped) return;
     for (const e of events) {
-      if (this.buffer.length >= this.o.maxBuffered) this.onDrop(e.type, 'overflow');
-      else this.buffer.push({ partition, e });
-    }
-    if (!this.flushing && this.buffer.length > 0) {
-      this.flushing = true;
-      setImmediate(() => void this.flush());
+      // Behind events waiting for a retry, so that a user's events keep their order.
+      if (this.retrying || this.buffer.length > 0) this.keep(partition, e);
+      else this.write(partition, e);
     }
   }
 
-  /**
-   * Writes the buffered events, in order: commands issued in one tick go out in one write per
-   * Redis node (auto-pipelining; partitions may live on different Cluster nodes, so no MULTI or
-   * explicit pipeline). Events whose write failed stay buffered, in order, and are tried again.
-   */
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  private writeOne(partition: number, e: OutboxEvent): Promise<unknown> {
+    const w: EventWrite = { key: this.stream(partition), maxLen: this.o.maxLen, fields: outboxFields(e) };
+    return this.o.write ? this.o.write(w) : this.client.xadd(w.key, 'MAXLEN', '~', w.maxLen, '*', ...w.fields);
+  }
+
+  private write(partition: number, e: OutboxEvent): void {
+    const p: Promise<void> = this.writeOne(partition, e).then(
+      () => {
+        if (this.failing) this.o.logger.info('webhook outbox writes recovered');
+        this.failing = false;
+      },
+      (err: Error) => {
+        this.failed(err);
+        this.keep(partition, e);
+      },
+    );
+    this.writing.add(p);
+    void p.finally(() => this.writing.delete(p));
+  }
+
+  /** Keeps an event for the retry (bounded: beyond `maxBuffered` it is dropped and counted). */
+  private keep(partition: number, e: OutboxEvent): void {
+    if (this.buffer.length >= this.o.maxBuffered) this.onDrop(e.type, 'overflow');
+    else this.buffer.push({ partition, e });
+    if (!this.retrying && !this.stopped) {
+      this.retrying = true;
+      setTimeout(() => void this.retry(true), RETRY_MS).unref();
+    }
+  }
+
+  private failed(err: Error): void {
+    // Once per outage, not per event.
+    if (!this.failing) this.o.logger.warn({ err: err.message, buffered: this.buffer.length }, 'webhook outbox write failed; retrying');
+    this.failing = true;
+  }
+
+  /** Writes the kept events, in order, a chunk at a time; what fails stays kept (and is tried again if `again`). */
+  private async retry(again: boolean): Promise<void> {
+    if (again && this.stopped) return;
+    this.retrying = true;
     try {
-      while (this.buffer.length > 0 && this.client.status === 'ready') {
+      while (this.buffer.length > 0) {
         const chunk = this.buffer.splice(0, 1000);
-        const res = await Promise.allSettled(
-          chunk.map(({ partition, e }) => this.client.xadd(this.stream(partition), 'MAXLEN', '~', this.o.maxLen, '*', 't', e.type, 'ts', String(e.ts), 'e', e.json)),
-        );
+        const res = await Promise.allSettled(chunk.map(({ partition, e }) => this.writeOne(partition, e)));
         const failed = chunk.filter((_, i) => res[i]!.status === 'rejected');
         if (failed.length > 0) {
           this.buffer.unshift(...failed);
           throw (res.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
         }
       }
+      if (this.failing) this.o.logger.info('webhook outbox writes recovered');
+      this.failing = false;
     } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message, buffered: this.buffer.length }, 'webhook outbox write failed; retrying');
+      this.failed(err as Error);
     } finally {
-      this.flushing = false;
-      if (this.buffer.length > 0 && !this.stopped) {
-        this.flushing = true;
-        setTimeout(() => void this.flush(), 500).unref();
+      this.retrying = false;
+      if (again && this.buffer.length > 0 && !this.stopped) {
+        this.retrying = true;
+        setTimeout(() => void this.retry(true), RETRY_MS).unref();
       }
     }
   }

@@ -3,7 +3,10 @@
  * lifecycle seam, writes events to the engine's outbox (memory: in-process;
  * Redis: streams shared by the cluster), sends them with the Sender, and
  * watches unacked deadlines. Everything is off the hot paths: a listener
- * call serializes one small object and queues it.
+ * call serializes one small object and hands it to the outbox (Redis: one
+ * XADD issued at once, never awaited by the caller). With the Redis engine on
+ * a single Redis, online/offline are written by the presence scripts
+ * themselves (presenceEvents.ts, issue 23) and not appended here again.
  */
 import type client from 'prom-client';
 import type { HeraldConfig } from '../config/schema.js';
@@ -15,6 +18,7 @@ import { MemoryDeadlines, type DeadlineStore } from './deadlines.js';
 import { EventIds, partitionOf, serialize, type EventType, type WebhookEvent } from './event.js';
 import { webhookListener } from './listener.js';
 import { MemoryOutbox } from './memoryOutbox.js';
+import { presenceEventSink } from './presenceEvents.js';
 import type { Outbox } from './outbox.js';
 import { Sender } from './sender.js';
 import { WebhookStats } from './stats.js';
@@ -55,10 +59,13 @@ export class Webhooks {
     let deadlines: DeadlineStore | undefined;
     const types = new Set<EventType>(c.webhookEvents);
     const wantsUnacked = types.size === 0 || types.has('unacked');
+    const ids = new EventIds(d.nodeId);
+    /** online/offline written by the engine's presence scripts, with the change (issue 23). */
+    let presenceInEngine = (): boolean => false;
     if (c.engine === 'redis') {
       // Loaded only with the Redis engine, like the engine itself.
       const { RedisOutbox } = await import('./redisOutbox.js');
-      outbox = new RedisOutbox({
+      const redisOutbox = new RedisOutbox({
         url: c.redisUrl,
         keyPrefix: c.redisKeyPrefix,
         nodeId: d.nodeId,
@@ -66,8 +73,13 @@ export class Webhooks {
         leaseMs: Math.max(1000, c.nodeTtlMs),
         maxLen: c.webhookRedisMaxEvents,
         maxBuffered: c.webhookMemoryMaxEvents,
+        // On the engine's command connection: in order with the presence scripts' events.
+        ...(d.engine.appendEvent ? { write: d.engine.appendEvent.bind(d.engine) } : {}),
         logger: log,
       });
+      outbox = redisOutbox;
+      const sink = presenceEventSink({ node: d.nodeId, ids, types, partitions, stream: (p) => redisOutbox.stream(p), maxLen: c.webhookRedisMaxEvents });
+      presenceInEngine = () => d.engine.writePresenceEvents?.(sink) === true;
       if (wantsUnacked) {
         const { RedisDeadlines } = await import('./redisDeadlines.js');
         deadlines = new RedisDeadlines(c.redisUrl, c.redisKeyPrefix, d.nodeId, log);
@@ -83,9 +95,11 @@ export class Webhooks {
       stats,
       log,
     );
-    const ids = new EventIds(d.nodeId);
+    let engineWrites = false;
     const emit = (e: WebhookEvent): void => {
       stats.bump('emitted', e.type);
+      // Already in the outbox: written by the presence change itself.
+      if (engineWrites && (e.type === 'online' || e.type === 'offline')) return;
       outbox.append(partitionOf(e.tenant, e.user, partitions), [{ type: e.type, ts: e.ts, json: serialize(e) }]);
     };
     const unacked = deadlines ? new UnackedWatch(deadlines, d.engine, d.nodeId, emit, log) : undefined;
@@ -93,13 +107,14 @@ export class Webhooks {
     outbox.onDrop = (type) => stats.bump('dropped_overflow', type);
     registerWebhookMetrics(d.registry, stats);
     await outbox.start();
+    engineWrites = presenceInEngine();
     await deadlines?.start();
     w.removeListener = d.events.add(webhookListener({ node: d.nodeId, ids, types, emit }));
     sender.start();
     unacked?.start();
     w.depthTimer = setInterval(() => void w.refreshDepth(), DEPTH_REFRESH_MS);
     w.depthTimer.unref();
-    log.info({ partitions, types: types.size === 0 ? 'all' : [...types], engine: c.engine }, 'webhooks on');
+    log.info({ partitions, types: types.size === 0 ? 'all' : [...types], engine: c.engine, presenceEventsWithChange: engineWrites }, 'webhooks on');
     return w;
   }
 

@@ -77,10 +77,14 @@ describe('webhooks on Redis, two nodes', () => {
     ]);
     // The nodes that held the connections emitted their events.
     assert.deepEqual(all.filter((e) => e.type === 'connect').map((e) => `${e.device}@${e.node}`).sort(), ['d1@wh-a', 'd2@wh-b']);
-    // Order per user: online before offline, connects before their disconnects.
+    // Order per user: online before offline, connects before their disconnects. (offline is written
+    // with the presence change, before the disconnect of the connection that caused it is made.)
     const order = all.map((e) => e.type);
     assert.ok(order.indexOf('online') < order.indexOf('offline'));
-    assert.equal(order.at(-1), 'offline');
+    for (const c of all.filter((e) => e.type === 'connect')) {
+      assert.ok(all.indexOf(c) < all.findIndex((e) => e.type === 'disconnect' && e.conn === c.conn), `connect before disconnect of ${String(c.conn)}`);
+    }
+    assert.equal(order.filter((t) => t === 'online' || t === 'offline').at(-1), 'offline');
   });
 
   test('an unacked deadline fires once for the cluster, whichever node scans it', async () => {

@@ -22,10 +22,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
-import type { DevicePresence, LocalView, LostConnection, RoomMember, Route } from '../types.js';
+import type { DevicePresence, LocalView, LostConnection, PresenceEventSink, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { CONN_ADD, CONN_REMOVE, PRESENCE_ADD, PRESENCE_REMOVE } from './presenceScripts.js';
+import { CONN_ADD, CONN_REMOVE, eventArgs, PRESENCE_ADD, PRESENCE_REMOVE } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -63,6 +63,8 @@ interface WithScripts {
   heraldConnRemove(key: string, conn: string): Promise<number>;
   heraldPresenceAdd(presence: string, conns: string, device: string, json: string, ttlMs: number, conn: string, owner: string): Promise<number>;
   heraldPresenceRemove(presence: string, conns: string, device: string, conn: string): Promise<number>;
+  heraldPresenceAddEv(presence: string, conns: string, stream: string, ...args: (string | number)[]): Promise<number>;
+  heraldPresenceRemoveEv(presence: string, conns: string, stream: string, ...args: (string | number)[]): Promise<number>;
 }
 
 /** Records written per round trip when restoring: bounded bursts, not one giant pipeline. */
@@ -93,6 +95,8 @@ export class RedisPresence {
   private readonly liveCache = new Map<string, { boot: string | null; at: number }>();
   /** Told about the connections of crashed nodes this node reaped (nodeReaper.ts). */
   onLost: ((lost: LostConnection[]) => void) | undefined;
+  /** Builds online/offline events the scripts write with the change (webhooks on, single Redis only). */
+  sink: PresenceEventSink | undefined;
   private reaping = false;
 
   constructor(
@@ -108,6 +112,10 @@ export class RedisPresence {
     client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
     client.defineCommand('heraldPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
     client.defineCommand('heraldPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
+    // The same scripts with the outbox stream as one more key: they write the event they decide.
+    client.defineCommand('heraldConnRemoveEv', { numberOfKeys: 2, lua: CONN_REMOVE });
+    client.defineCommand('heraldPresenceAddEv', { numberOfKeys: 3, lua: PRESENCE_ADD });
+    client.defineCommand('heraldPresenceRemoveEv', { numberOfKeys: 3, lua: PRESENCE_REMOVE });
   }
 
   async start(local: LocalView): Promise<void> {
@@ -115,7 +123,7 @@ export class RedisPresence {
     await this.heartbeat();
     await this.client.sadd(this.keys.nodeBoots(), `${this.boot}:${this.nodeId}`);
     this.timer = setInterval(() => {
-      this.reap();
+      void this.reap();
       this.heartbeat().then(
         () => {
           if (this.heartbeatFailing) this.logger.info('presence heartbeat recovered');
@@ -155,15 +163,14 @@ export class RedisPresence {
     if (now - this.lastRestore >= this.opts.keyTtlMs / 3) await this.restore(now);
   }
 
-  /** Looks for crashed nodes and reports their connections (one pass at a time). */
-  private reap(): void {
-    if (this.reaping) return;
+  /** Looks for crashed nodes and reports their connections, chunk by chunk as removed (one pass at a time). */
+  reap(): Promise<void> {
+    if (this.reaping) return Promise.resolve();
     this.reaping = true;
-    reapDeadNodes(this.client, this.keys, { node: this.nodeId, boot: this.boot }, Math.max(30_000, this.opts.nodeTtlMs * 2))
+    const me = { node: this.nodeId, boot: this.boot };
+    return reapDeadNodes(this.client, this.keys, me, Math.max(30_000, this.opts.nodeTtlMs * 2), (lost) => this.onLost?.(lost), this.sink)
       .then(
-        (lost) => {
-          if (lost.length > 0) this.onLost?.(lost);
-        },
+        () => {},
         (err: Error) => this.logger.warn({ err: err.message }, 'reaping dead nodes failed'),
       )
       .finally(() => (this.reaping = false));
@@ -197,16 +204,19 @@ export class RedisPresence {
    * Records the device; true when it is the user's first connection in the cluster. Two commands,
    * sent together: the node's index, then PRESENCE_ADD (record and connection, one script).
    */
-  async add(d: DevicePresence): Promise<boolean> {
+  async add(d: DevicePresence, announce = true): Promise<boolean> {
     this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
     const s = this.client as unknown as WithScripts;
     // The node's index first: a crash right after it leaves a reapable record, never an unreapable count.
+    const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`] as const;
+    const ev = announce ? this.sink?.online(d) : undefined;
+    const [presence, conns] = [this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user)];
     const [, first] = await Promise.all([
       this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexedRecord(d)),
-      s.heraldPresenceAdd(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`),
+      ev ? s.heraldPresenceAddEv(presence, conns, ev.key, ...args, ...eventArgs(ev)) : s.heraldPresenceAdd(presence, conns, ...args),
     ]);
     return first === 1;
   }
@@ -217,7 +227,7 @@ export class RedisPresence {
    * outlives the count (a crash in between leaves a reapable record), on Redis Cluster too, where
    * the two keys live on different nodes and commands sent together may run in either order.
    */
-  async remove(d: DevicePresence): Promise<boolean> {
+  async remove(d: DevicePresence, announce = true): Promise<boolean> {
     this.devices.delete(d.conn);
     const n = (this.tenantCounts.get(d.tenant) ?? 0) - 1;
     if (n > 0) this.tenantCounts.set(d.tenant, n);
@@ -225,7 +235,9 @@ export class RedisPresence {
     bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
     const s = this.client as unknown as WithScripts;
-    const last = await s.heraldPresenceRemove(this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user), d.device, d.conn);
+    const ev = announce ? this.sink?.offline(d, 'disconnected') : undefined;
+    const [presence, conns] = [this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user)];
+    const last = ev ? await s.heraldPresenceRemoveEv(presence, conns, ev.key, d.device, d.conn, ...eventArgs(ev)) : await s.heraldPresenceRemove(presence, conns, d.device, d.conn);
     await this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn);
     return last === 1;
   }

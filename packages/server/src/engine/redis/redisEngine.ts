@@ -19,7 +19,7 @@ import type { Cluster } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type {
   AppendOnce, ConnectReads, ConnectReadsQuery, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
-  InboxInspection, InboxRange, LocalView, LostConnection, NewInboxMessage, Retention, RoomMember, Route,
+  EventWrite, InboxInspection, InboxRange, LocalView, LostConnection, NewInboxMessage, PresenceEventSink, Retention, RoomMember, Route,
 } from '../types.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
 import { RedisKeys } from './keys.js';
@@ -261,14 +261,23 @@ export class RedisEngine implements Engine {
 
   // ---- presence ----
 
-  presenceAdd(device: DevicePresence): Promise<boolean> {
-    return this.presence.add(device).catch(this.failed('presence'));
+  presenceAdd(device: DevicePresence, announce?: boolean): Promise<boolean> {
+    return this.presence.add(device, announce).catch(this.failed('presence'));
   }
 
-  presenceRemove(device: DevicePresence): Promise<boolean> {
-    return this.presence.remove(device).catch(this.failed('presence'));
+  presenceRemove(device: DevicePresence, announce?: boolean): Promise<boolean> {
+    return this.presence.remove(device, announce).catch(this.failed('presence'));
   }
 
+  /** Single Redis only: on Cluster the outbox stream and the user's keys are in different slots. */
+  writePresenceEvents(sink: PresenceEventSink): boolean {
+    if (!this.sharded) this.presence.sink = sink;
+    return !this.sharded;
+  }
+  /** On the command connection, like the presence scripts: a node's events are stored in the order it made them. */
+  appendEvent(w: EventWrite): Promise<void> {
+    return this.cmd.xadd(w.key, 'MAXLEN', '~', w.maxLen, '*', ...w.fields).then(() => undefined);
+  }
   onNodeLost(listener: (lost: LostConnection[]) => void): void {
     this.presence.onLost = listener;
   }
@@ -331,8 +340,6 @@ export class RedisEngine implements Engine {
   refreshPresence(): Promise<void> {
     return this.presence.heartbeat();
   }
-
-  // ---- internals ----
 
   /** Counts a failed operation and passes the error on. */
   private failed(op: string): (err: unknown) => never {
