@@ -32,6 +32,7 @@ export interface ObservedConn {
 }
 
 export interface NodeCrash {
+  /** The killed node's id; with `--workers`, its workers `<node>-w<i>` died with it. */
   node: string;
   /** When the process was killed, ms since the epoch. */
   at: number;
@@ -105,17 +106,26 @@ const CLIENT_SKEW_MS = 250;
  * arrived: everything it made later was lost together. Undefined when nothing of it arrived.
  */
 export function crashWindowFrom(c: NodeCrash, events: readonly ReceivedEvent[]): number | undefined {
-  let last: number | undefined;
+  // A workers node is one outbox writer per worker (`<node>-w<i>`), each in its own order: the
+  // window opens at the earliest of their last arrived events.
+  const last = new Map<string, number>();
   for (const e of events) {
-    if (!e.id.startsWith(`${c.node}.`) || e.ts > c.at || counterOf(e.id) === undefined) continue;
-    last = Math.max(last ?? -Infinity, e.ts);
+    const inc = counterOf(e.id)?.inc;
+    if (inc === undefined || e.ts > c.at || !processOf(c, inc.slice(0, inc.lastIndexOf('.')))) continue;
+    last.set(inc, Math.max(last.get(inc) ?? -Infinity, e.ts));
   }
-  return last;
+  return last.size ? Math.min(...last.values()) : undefined;
+}
+
+/** Is `node` the crashed node or, with `herald serve --workers`, one of its workers (`<node>-w<i>`)? */
+export function processOf(c: { node: string }, node: string | undefined): boolean {
+  if (node === undefined) return false;
+  return node === c.node || (node.startsWith(`${c.node}-w`) && /^\d+$/.test(node.slice(c.node.length + 2)));
 }
 
 /** Did this connection open or close, on the crashed node, after its last written event? */
 function inCrashWindow(o: ObservedConn, c: NodeCrash | undefined, from: number | undefined): boolean {
-  if (!c || from === undefined || o.node !== c.node) return false;
+  if (!c || from === undefined || !processOf(c, o.node)) return false;
   const f = from - CLIENT_SKEW_MS;
   return (o.at !== undefined && o.at >= f && o.at <= c.at) || (o.closedAt !== undefined && o.closedAt >= f && o.closedAt <= c.at);
 }
