@@ -106,15 +106,24 @@ const CLIENT_SKEW_MS = 250;
  * arrived: everything it made later was lost together. Undefined when nothing of it arrived.
  */
 export function crashWindowFrom(c: NodeCrash, events: readonly ReceivedEvent[]): number | undefined {
-  // A workers node is one outbox writer per worker (`<node>-w<i>`), each in its own order: the
-  // window opens at the earliest of their last arrived events.
+  const w = crashWindows(c, events);
+  return w.size ? Math.min(...w.values()) : undefined;
+}
+
+/**
+ * The crash window per process of the killed node: a workers node is one outbox writer per worker
+ * (`<node>-w<i>`), each writing in its own order, so each worker's window opens at its own last
+ * event that arrived. Keyed by the process's node id; a process with no arrived event is absent.
+ */
+export function crashWindows(c: NodeCrash, events: readonly ReceivedEvent[]): Map<string, number> {
   const last = new Map<string, number>();
   for (const e of events) {
     const inc = counterOf(e.id)?.inc;
-    if (inc === undefined || e.ts > c.at || !processOf(c, inc.slice(0, inc.lastIndexOf('.')))) continue;
-    last.set(inc, Math.max(last.get(inc) ?? -Infinity, e.ts));
+    if (inc === undefined || e.ts > c.at) continue;
+    const node = inc.slice(0, inc.lastIndexOf('.'));
+    if (processOf(c, node)) last.set(node, Math.max(last.get(node) ?? -Infinity, e.ts));
   }
-  return last.size ? Math.min(...last.values()) : undefined;
+  return last;
 }
 
 /** Is `node` the crashed node or, with `herald serve --workers`, one of its workers (`<node>-w<i>`)? */
@@ -124,8 +133,9 @@ export function processOf(c: { node: string }, node: string | undefined): boolea
 }
 
 /** Did this connection open or close, on the crashed node, after its last written event? */
-function inCrashWindow(o: ObservedConn, c: NodeCrash | undefined, from: number | undefined): boolean {
-  if (!c || from === undefined || !processOf(c, o.node)) return false;
+function inCrashWindow(o: ObservedConn, c: NodeCrash | undefined, windows: Map<string, number>): boolean {
+  const from = o.node === undefined ? undefined : windows.get(o.node);
+  if (!c || from === undefined) return false;
   const f = from - CLIENT_SKEW_MS;
   return (o.at !== undefined && o.at >= f && o.at <= c.at) || (o.closedAt !== undefined && o.closedAt >= f && o.closedAt <= c.at);
 }
@@ -138,7 +148,8 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
   const from = input.crash ? crashWindowFrom(input.crash, mineOnly) : undefined;
   if (input.crash && from !== undefined && input.crash.at - from > input.crash.maxWindowMs)
     bad(`crash of ${input.crash.node}: its last event that arrived was made ${input.crash.at - from} ms before the kill (over ${input.crash.maxWindowMs} ms: its outbox stopped writing)`);
-  const windowConns = new Set(input.conns.filter((o) => inCrashWindow(o, input.crash, from)).map((o) => o.conn));
+  const windows = input.crash ? crashWindows(input.crash, mineOnly) : new Map<string, number>();
+  const windowConns = new Set(input.conns.filter((o) => inCrashWindow(o, input.crash, windows)).map((o) => o.conn));
   const windowUsers = new Set(input.conns.filter((o) => windowConns.has(o.conn)).map((o) => key(o.tenant, o.user)));
   const first = new Map<string, ReceivedEvent>();
   let repeats = 0;

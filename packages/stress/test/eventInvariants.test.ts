@@ -105,11 +105,17 @@ test('webhooks: a killed workers node: its workers `<node>-w<i>` are its process
     ev('a-w0.b.1', 'connect', { conn: 'a-w0.1', ts: 950, user: 'ns.v' }),
     ev('a-w10x.b.1', 'connect', { conn: 'x.1', ts: 990, user: 'ns.w' }),
   ];
-  const conns = [{ tenant: 't1', user: 'ns.u', conn: 'a-w1.1', node: 'a-w1', at: 0, closedAt: 920 }];
+  // a-w1.1 closed after a-w1's last written event: excused. a-w0.0 closed at 680, before a-w0's
+  // window (950 − 250 ms): its missing disconnect fails although a-w1's window (900 − 250) covers 680.
+  const conns = [
+    { tenant: 't1', user: 'ns.u', conn: 'a-w1.1', node: 'a-w1', at: 0, closedAt: 920 },
+    { tenant: 't1', user: 'ns.v', conn: 'a-w0.0', node: 'a-w0', at: 0, closedAt: 680 },
+  ];
   const r = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns, users: [] }));
   assert.equal(r.crashWindowMs, 100);
   assert.match(r.excused.join(' '), /a-w1\.1: no disconnect/);
   assert.doesNotMatch(details(r.violations), /a-w1\.1/);
+  assert.match(details(r.violations), /without a disconnect event: [^|]*a-w0\.0/);
   assert.ok(processOf({ node: 'a' }, 'a-w0') && processOf({ node: 'a' }, 'a') && !processOf({ node: 'a' }, 'a-w10x') && !processOf({ node: 'a' }, 'ab'));
 });
 
