@@ -106,17 +106,35 @@ const CLIENT_SKEW_MS = 250;
  * arrived: everything it made later was lost together. Undefined when nothing of it arrived.
  */
 export function crashWindowFrom(c: NodeCrash, events: readonly ReceivedEvent[]): number | undefined {
-  let last: number | undefined;
+  const w = [...crashWindows(c, events).values()];
+  return w.length ? Math.min(...w) : undefined;
+}
+
+/**
+ * Per process of the killed node (itself, or each `<node>-w<i>` worker of a `--workers` node: each
+ * writes its own events in its own order), the time of its last event that arrived.
+ */
+export function crashWindows(c: NodeCrash, events: readonly ReceivedEvent[]): Map<string, number> {
+  const last = new Map<string, number>();
   for (const e of events) {
-    if (!e.id.startsWith(`${c.node}.`) || e.ts > c.at || counterOf(e.id) === undefined) continue;
-    last = Math.max(last ?? -Infinity, e.ts);
+    const inc = counterOf(e.id)?.inc;
+    if (inc === undefined || e.ts > c.at) continue;
+    const node = inc.slice(0, inc.lastIndexOf('.'));
+    if (processOf(c, node)) last.set(node, Math.max(last.get(node) ?? -Infinity, e.ts));
   }
   return last;
 }
 
-/** Did this connection open or close, on the crashed node, after its last written event? */
-function inCrashWindow(o: ObservedConn, c: NodeCrash | undefined, from: number | undefined): boolean {
-  if (!c || from === undefined || o.node !== c.node) return false;
+/** Is `node` (a welcome's or an event's node id) the crashed node or one of its workers? */
+export function processOf(c: { node: string }, node: string | undefined): boolean {
+  if (node === undefined) return false;
+  return node === c.node || (node.startsWith(`${c.node}-w`) && /^\d+$/.test(node.slice(c.node.length + 2)));
+}
+
+/** Did this connection open or close, on a process of the crashed node, after that process's last written event? */
+function inCrashWindow(o: ObservedConn, c: NodeCrash | undefined, windows: Map<string, number>): boolean {
+  const from = o.node === undefined ? undefined : windows.get(o.node);
+  if (!c || from === undefined) return false;
   const f = from - CLIENT_SKEW_MS;
   return (o.at !== undefined && o.at >= f && o.at <= c.at) || (o.closedAt !== undefined && o.closedAt >= f && o.closedAt <= c.at);
 }
@@ -127,7 +145,8 @@ export function checkWebhookEvents(input: EventCheckInput): EventCheckResult {
   const excused: string[] = [];
   const mineOnly = input.events.filter((e) => input.mine(e.user));
   const from = input.crash ? crashWindowFrom(input.crash, mineOnly) : undefined;
-  const windowConns = new Set(input.conns.filter((o) => inCrashWindow(o, input.crash, from)).map((o) => o.conn));
+  const windows = input.crash ? crashWindows(input.crash, mineOnly) : new Map<string, number>();
+  const windowConns = new Set(input.conns.filter((o) => inCrashWindow(o, input.crash, windows)).map((o) => o.conn));
   const first = new Map<string, ReceivedEvent>();
   let repeats = 0;
   const changed: string[] = [];

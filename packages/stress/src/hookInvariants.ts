@@ -22,6 +22,8 @@ export interface ConnectAttempt {
   /** Close code when closed before a welcome. */
   code?: number;
   reason?: string;
+  /** A retry after a breaker_open refusal (the recovery storm). */
+  retry?: boolean;
 }
 
 export interface AttemptStats {

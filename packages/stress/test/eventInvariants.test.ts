@@ -1,7 +1,7 @@
 /** The webhook-event and connect-hook checks fail on recordings that break them (a check that cannot fail is a defect). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkWebhookEvents, type EventCheckInput, type NodeCrash } from '../src/eventInvariants.js';
+import { checkWebhookEvents, processOf, type EventCheckInput, type NodeCrash } from '../src/eventInvariants.js';
 import { checkConnectAttempts, type ConnectAttempt } from '../src/hookInvariants.js';
 import type { ReceivedEvent } from '../src/webhookReceiver.js';
 
@@ -103,6 +103,29 @@ test('webhooks: online/offline are never excused by the crash window (written wi
   const r = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns: [{ tenant: 't1', user: 'ns.u', conn: 'a.1', node: 'a', at: 0, closedAt: 950 }] }));
   assert.match(r.excused.join(' '), /a\.1: no disconnect/);
   assert.match(details(r.violations), /not offline at the end/);
+});
+
+test('webhooks: a killed workers node: its workers `<node>-w<i>` are its processes, each with its own crash window', () => {
+  // Node a ran two workers; a-w1's last event that arrived was made at 900, a-w0's at 950: the window opens at 900.
+  const events = [
+    ev('a-w1.b.1', 'connect', { conn: 'a-w1.1', ts: 0 }),
+    ev('a-w1.b.2', 'online', { conn: 'a-w1.1', ts: 0 }),
+    ev('a-w1.b.3', 'join', { conn: 'a-w1.1', ts: 900 }),
+    ev('a-w0.b.1', 'connect', { conn: 'a-w0.1', ts: 950, user: 'ns.v' }),
+    ev('a-w10x.b.1', 'connect', { conn: 'x.1', ts: 990, user: 'ns.w' }),
+  ];
+  // a-w1.1 closed after a-w1's last written event: excused. a-w0.0 closed at 680, before a-w0's
+  // window (950 − 250 ms): its missing disconnect fails although a-w1's window (900 − 250) covers 680.
+  const conns = [
+    { tenant: 't1', user: 'ns.u', conn: 'a-w1.1', node: 'a-w1', at: 0, closedAt: 920 },
+    { tenant: 't1', user: 'ns.v', conn: 'a-w0.0', node: 'a-w0', at: 0, closedAt: 680 },
+  ];
+  const r = checkWebhookEvents(input(events, { crash: crash({ conns: [], orphans: [] }), conns, users: [] }));
+  assert.equal(r.crashWindowMs, 100);
+  assert.match(r.excused.join(' '), /a-w1\.1: no disconnect/);
+  assert.doesNotMatch(details(r.violations), /a-w1\.1/);
+  assert.match(details(r.violations), /without a disconnect event: [^|]*a-w0\.0/);
+  assert.ok(processOf({ node: 'a' }, 'a-w0') && processOf({ node: 'a' }, 'a') && !processOf({ node: 'a' }, 'a-w10x') && !processOf({ node: 'a' }, 'ab'));
 });
 
 test('webhooks: a killed node whose missing facts lie further back than the accepted window fails; a quiet node that lost nothing passes', () => {

@@ -12,7 +12,7 @@
 import { httpRequest, metricSum } from '../http.js';
 import { FaultProxy } from '../faultProxy.js';
 import { checkDelivery } from '../invariants.js';
-import { checkWebhookEvents, type NodeCrash, type ObservedConn, type UnackedWatch } from '../eventInvariants.js';
+import { checkWebhookEvents, processOf, type NodeCrash, type ObservedConn, type UnackedWatch } from '../eventInvariants.js';
 import type { Device } from '../clients.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 import { standardDevices, targetsFor, uid } from '../scenario.js';
@@ -139,7 +139,7 @@ async function runLoaded(ctx: ScenarioContext, receiver: WebhookReceiver, proxy:
   })();
 
   await delay(rng.int(Math.floor(p.phaseMs / 2), Math.floor((p.phaseMs * 3) / 4)));
-  const onVictim = [...lastWelcome].filter(([d, w]) => d.client.state === 'connected' && w.node === victim.id);
+  const onVictim = [...lastWelcome].filter(([d, w]) => d.client.state === 'connected' && processOf({ node: victim.id }, w.node));
   const crash: NodeCrash = {
     node: victim.id,
     at: Date.now(),
