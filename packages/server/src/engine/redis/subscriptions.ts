@@ -165,6 +165,11 @@ export class ChannelSubscriptions {
       } else if (this.active.has(c)) del.push(c);
     }
     if (add.length === 0 && del.length === 0) return;
+    // Leaving from now on, not only once their UNSUBSCRIBE is on the wire: it is sent after this
+    // flush's SUBSCRIBEs (and earlier chunks), and interest that comes back meanwhile must not
+    // count the channel as active — add() would resolve at once and the UNSUBSCRIBE then end it
+    // for good (found by the soak: a Redis stall held a storm's SUBSCRIBE, a device lost a message).
+    for (const c of del) this.leaving.add(c);
     // `active` follows confirmed chunks only, so a failure leaves it exact for the next attempt.
     try {
       for (const group of this.groups(add)) {
@@ -173,12 +178,7 @@ export class ChannelSubscriptions {
         for (const l of this.onConfirmedListeners) l(group);
       }
       for (const group of this.groups(del)) {
-        for (const c of group) this.leaving.add(c);
-        try {
-          await this.send('unsub', group);
-        } finally {
-          for (const c of group) this.leaving.delete(c);
-        }
+        await this.send('unsub', group);
         for (const c of group) this.active.delete(c);
       }
       this.retryMs = 0;
@@ -195,6 +195,9 @@ export class ChannelSubscriptions {
         }, this.retryMs);
         this.retryTimer.unref();
       }
+    } finally {
+      // Confirmed ones are out of `active` by now; failed ones are retried (dirty) from `active` as it is.
+      for (const c of del) this.leaving.delete(c);
     }
   }
 
