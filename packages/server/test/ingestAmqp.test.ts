@@ -403,3 +403,45 @@ test('a connection lost after the dead letter was confirmed and before the ack: 
   assert.equal(await redis.exists(`${prefix}amqp-dead:${queue}:id:poison-1`), 1, 'the mark is keyed by message_id');
   assert.equal((await redis.keys(`${prefix}amqp-dead:${queue}:sha256:*`)).length, 1, 'an entry without message_id is keyed by its content hash');
 });
+
+test('a dead letter whose confirm is held by a stalled network: the connection is dropped (not nacked on the live channel), so the entry is dead-lettered once, not twice', { timeout: 60_000 }, async () => {
+  const { queue } = names();
+  const u = new URL(AMQP_URL);
+  const proxy = new FaultProxy('amqp', [{ host: u.hostname, port: Number(u.port || 5672) }], new Rng(29));
+  proxies.push(proxy);
+  await proxy.listen();
+  let rejected = 0;
+  const src = new AmqpSource({
+    // A long heartbeat: only the confirm timeout can notice the stall.
+    url: `amqp://${u.username}:${u.password}@127.0.0.1:${proxy.port}?heartbeat=60`,
+    queue,
+    prefetch: 1,
+    concurrency: 1,
+    maxBytes: 1024,
+    retryDelayMs: 50,
+    timeoutMs: 1_000,
+    reconnectMaxMs: 200,
+    nodeId: 'stalled-confirm',
+    // The pipeline refuses the entry (a 400: dead letter); the first time, the network stalls just before the dead letter is published.
+    publish: () => {
+      if (rejected++ === 0) proxy.stall(true);
+      return Promise.reject(Object.assign(new Error('to: bad'), { status: 400 }));
+    },
+    logger: createLogger(process.env.HERALD_LOG_LEVEL ?? 'silent'),
+  });
+  await src.start();
+  try {
+    send(queue, { to: 1 }, 'refused-1');
+    await waitFor('the unconfirmed dead letter counted', () => src.stats().deadLetterUnconfirmed === 1, 20_000);
+    // Released after Herald gave up: a held publish would now reach the broker.
+    proxy.stall(false);
+    await waitFor('dead-lettered on the redelivery', () => src.stats().deadLettered === 1, 20_000);
+    await waitFor('queue empty', async () => (await queueDepth(queue)) === 0 && src.busy === 0, 20_000);
+  } finally {
+    await src.stop();
+  }
+  const dead = await drainDead(queue);
+  assert.equal(dead.length, 1, 'one dead letter');
+  assert.equal(dead[0]!.properties.messageId, 'refused-1');
+  assert.equal(rejected, 2, 'handled twice: once into the stall, once redelivered');
+});

@@ -12,7 +12,8 @@
  * `node` label of /metrics, `node` of the admin feed).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { track } from './children.js';
 import { httpRequest, metricSum } from './http.js';
@@ -140,8 +141,11 @@ export class HeraldProcess {
     this.starts++;
     track(proc);
     if (multi && proc.pid !== undefined) killGroupOnExit(proc.pid);
+    // HERALD_STRESS_NODE_LOGS=<dir>: every node's whole output also goes to <dir>/<id>.log (for diagnosing a failed seed).
+    const logDir = process.env.HERALD_STRESS_NODE_LOGS;
     const keep = (d: Buffer): void => {
       this.output = (this.output + d.toString()).slice(-20_000);
+      if (logDir) appendFileSync(join(logDir, `${this.id}.log`), d);
     };
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
@@ -204,6 +208,11 @@ export class HeraldProcess {
   /** Resident set size from /proc/<pid>/status, bytes (primary + workers). */
   rssBytes(): number {
     return this.pids().reduce((a, pid) => a + processRss(pid), 0);
+  }
+
+  /** The /metrics page of every process of the node (each worker of a workers node). */
+  async metricsPages(): Promise<string[]> {
+    return (await this.readAll()).map((r) => r.metrics);
   }
 
   async health(): Promise<NodeHealth> {

@@ -96,3 +96,13 @@ test('a RabbitMQ poison entry dead-lettered twice is a hard failure (amqp-dead-l
   assert.match(v[0]!.detail, /dead-lettered more than once: e6 ×2/);
   assert.equal(v[0]!.known, undefined);
 });
+
+test('repeats up to the nodes\' count of unconfirmed RabbitMQ dead letters are excused; one more fails, and other sources get no allowance', () => {
+  const a = entry('e7', { source: 'amqp', ref: 'e7', fate: 'poison', reason: /^payload is not JSON: /, label: 'not JSON' });
+  const b = entry('e8', { source: 'amqp', ref: 'e8', fate: 'poison', reason: /^payload is not JSON: /, label: 'not JSON' });
+  const d = (ref: string): ReturnType<typeof dead> => dead(ref, 'payload is not JSON: x', { source: 'amqp' });
+  const twice = [d('e7'), d('e7'), d('e8'), d('e8')];
+  assert.deepEqual(checkIngest([a, b], [], twice, new Map([['amqp', 2]])), []);
+  assert.match(details(checkIngest([a, b], [], twice, new Map([['amqp', 1]]))), /dead-lettered more than once: e8 ×2/);
+  assert.match(details(checkIngest([a, b], [], twice, new Map([['nats', 5]]))), /dead-lettered more than once: e7 ×2, e8 ×2/);
+});

@@ -69,6 +69,20 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
 }
 
+/** What amqplib passes to a publish callback when the broker nacks it. */
+const NACKED = 'message nacked';
+
+/**
+ * Ends a connection at once, without AMQP's close handshake: the socket is destroyed, amqplib
+ * fails every pending confirm and closes the channels, and the broker requeues what was unacked.
+ */
+function dropConnection(conn: ChannelModel, why: string): void {
+  const stream = (conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream;
+  // With an error: amqplib closes the connection on a socket 'error'; a plain destroy emits neither 'error' nor 'end'.
+  if (stream) stream.destroy(new Error(why));
+  else void conn.close().catch(() => undefined);
+}
+
 function withHeartbeat(url: string): string {
   if (/[?&]heartbeat=/.test(url)) return url;
   return url + (url.includes('?') ? '&' : '?') + `heartbeat=${DEFAULT_HEARTBEAT_SEC}`;
@@ -91,7 +105,7 @@ export class AmqpSource implements IngestSource {
   /** Delivered, waiting for a concurrency slot. */
   private readonly waiting: Held[] = [];
   private readonly inflight = new Set<Promise<void>>();
-  private readonly counts = { consumed: 0, deadLettered: 0, redelivered: 0 };
+  private readonly counts = { consumed: 0, deadLettered: 0, redelivered: 0, deadLetterUnconfirmed: 0 };
   private lastError: string | undefined;
   private lag: number | undefined;
   private lagRead = 0;
@@ -349,17 +363,27 @@ export class AmqpSource implements IngestSource {
               ...(p.contentType !== undefined ? { contentType: p.contentType as string } : {}),
               ...(p.correlationId !== undefined ? { correlationId: p.correlationId as string } : {}),
             },
-            (err: unknown) => (err ? reject(err instanceof Error ? err : new Error('dead letter nacked by the broker')) : resolve()),
+            (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(NACKED)) : resolve()),
           );
         }),
         this.o.timeoutMs,
         'dead-letter confirm',
       );
     } catch (err) {
-      // Not stored as a dead letter: leave the message unacked; it comes back (redelivered) and is tried again.
       this.lastError = (err as Error).message;
-      this.log.warn({ err: this.lastError }, 'dead letter not confirmed; message left for redelivery');
-      this.settle(h, 'requeue');
+      if (this.lastError === NACKED) {
+        // The broker refused it, so it holds no copy: requeueing is exact.
+        this.log.warn({ err: this.lastError }, 'dead letter nacked by the broker; message left for redelivery');
+        this.settle(h, 'requeue');
+        return;
+      }
+      // Timed out, or the channel closed first: the broker may or may not hold the dead letter.
+      // Requeueing on a live channel (or closing it gracefully) would deliver a publish that a stalled
+      // network still holds, and the redelivery would be dead-lettered a second time. So the connection
+      // is dropped without a close handshake; the broker requeues the message.
+      this.counts.deadLetterUnconfirmed++;
+      this.log.warn({ err: this.lastError, messageId: p.messageId }, 'dead letter not confirmed; connection dropped, message left for redelivery');
+      if (h.ch === this.ch && this.conn) dropConnection(this.conn, `dead letter not confirmed: ${this.lastError}`);
       return;
     }
     // Before the ack: a connection lost from here on redelivers the entry, and the mark stops a second dead letter.

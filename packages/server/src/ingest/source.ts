@@ -28,6 +28,11 @@ export interface IngestSourceStats {
   deadLettered: number;
   /** Entries seen again after a failed or unacknowledged earlier delivery. */
   redelivered: number;
+  /**
+   * Dead letters whose publish was neither confirmed nor refused (timeout, connection lost): the
+   * broker may hold one, and the entry's redelivery is dead-lettered again. RabbitMQ only.
+   */
+  deadLetterUnconfirmed?: number;
   /** Entries waiting in the broker, when the broker can tell cheaply (else undefined). */
   lag?: number;
   /** Message of the last connection or handling error, for /readyz detail and the admin page. */

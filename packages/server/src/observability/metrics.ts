@@ -44,6 +44,7 @@ export interface IngestSourceMetricsRow {
   consumed: number;
   deadLettered: number;
   redelivered: number;
+  deadLetterUnconfirmed?: number;
   lag?: number;
 }
 
@@ -224,6 +225,9 @@ export class Metrics {
     readCounter(r, 'herald_ingest_source_dead_lettered_total', 'Ingest entries sent to the dead letter, by source.', ['kind', 'name'], () => per((x) => x.deadLettered));
     readCounter(r, 'herald_ingest_source_redelivered_total', 'Ingest entries seen again after a failed or unacknowledged delivery, by source.', ['kind', 'name'], () =>
       per((x) => x.redelivered),
+    );
+    readCounter(r, 'herald_ingest_source_dead_letter_unconfirmed_total', 'Dead letters neither confirmed nor refused by the broker (possibly dead-lettered twice), by source.', ['kind', 'name'], () =>
+      per((x) => x.deadLetterUnconfirmed),
     );
     readGauge(r, 'herald_ingest_source_lag_entries', 'Ingest entries waiting in the broker, by source (when the broker tells cheaply).', ['kind', 'name'], () => per((x) => x.lag));
 
