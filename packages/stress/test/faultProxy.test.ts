@@ -1,7 +1,9 @@
 /** The fault proxy against a local echo server: forwarding, latency, refusal, cuts, stalls, failover. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { FaultProxy } from '../src/faultProxy.js';
 import { Rng } from '../src/rng.js';
 import { waitFor } from '../src/wait.js';
@@ -90,5 +92,25 @@ test('balances over targets and skips one that refuses', async () => {
   } finally {
     await p.close();
     srv.close();
+  }
+});
+
+test('a socket the proxy resets after its end() leaves a process that exits (resetAndDestroy there made Node 20 spin at exit)', { timeout: 30_000 }, async () => {
+  const fixture = fileURLToPath(new URL('./fixtures/halfClosedExit.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await waitFor('the fixture closed everything', () => out.includes('closed'), 20_000, 20).catch((e: Error) => {
+      throw new Error(`${e.message}; exit ${String(child.exitCode)}; stderr: ${err.slice(0, 600)}`);
+    });
+    // Bounded: a process that spins in its exit cleanup never gets here.
+    await waitFor('the fixture process exited', () => child.exitCode !== null, 10_000, 20);
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
   }
 });

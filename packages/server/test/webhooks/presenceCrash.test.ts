@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { FaultProxy, type ProxyConn } from '../../../stress/src/faultProxy.js';
+import { FaultProxy } from '../../../stress/src/faultProxy.js';
 import { Rng } from '../../../stress/src/rng.js';
 import { RedisKeys } from '../../src/engine/redis/keys.js';
 import { REAP_CHUNK, reapDeadNodes } from '../../src/engine/redis/nodeReaper.js';
@@ -21,6 +21,7 @@ import type { LostConnection } from '../../src/engine/types.js';
 import { EventIds, partitionOf } from '../../src/webhooks/event.js';
 import { presenceEventSink } from '../../src/webhooks/presenceEvents.js';
 import type { HeraldNode } from '../../src/node.js';
+import { proxiedConnOf } from '../helpers/proxiedClient.js';
 import { connect, spawnRedisNode, type TestClient } from '../helpers/harness.js';
 import { freePort, useSharedRedis, waitFor } from '../helpers/redisServer.js';
 
@@ -55,17 +56,6 @@ async function doomedNode(nodeId: string): Promise<{ url: string; proxy: FaultPr
   return { url, proxy, child, exited };
 }
 
-/** The proxied connection of the node's Redis client named `herald:<node>:<role>` (matched by its port at Redis). */
-async function connOf(proxy: FaultProxy, name: string): Promise<ProxyConn> {
-  const list = (await redis.admin.client('LIST')) as string;
-  const line = list.split('\n').find((l) => l.includes(` name=${name} `));
-  assert.ok(line, `client ${name} connected`);
-  const port = Number(/ addr=[^ ]*:(\d+) /.exec(' ' + line)![1]);
-  const c = proxy.openConnections().find((p) => p.upstream.localPort === port);
-  assert.ok(c, `proxied connection of ${name}`);
-  return c;
-}
-
 /** The outbox events of a user, as stored: [type, event]. */
 async function stored(user: string): Promise<[string, Record<string, unknown>][]> {
   const key = `${redis.prefix}webhooks:{${partitionOf('default', user, PARTITIONS)}}:outbox`;
@@ -92,8 +82,8 @@ describe('presence events commit with the presence change (kill -9 before the no
     clients.push(warm);
     await waitFor('warm-up online stored', async () => (await stored('pc-warm')).some(([t]) => t === 'online'), 10_000);
     // Hold the subscription's confirmation: the node then waits (SUBSCRIBE_WAIT_MS) before its presence add.
-    n.proxy.throttle(await connOf(n.proxy, 'herald:doomed-on:sub'), true);
-    const cmd = await connOf(n.proxy, 'herald:doomed-on:cmd');
+    n.proxy.throttle(await proxiedConnOf(redis.admin, n.proxy, 'herald:doomed-on:sub'), true);
+    const cmd = await proxiedConnOf(redis.admin, n.proxy, 'herald:doomed-on:cmd');
     clients.push(await connect({ url: n.url } as HeraldNode, user, { device: 'd1' }));
     // Welcome seen: hold every reply from now on; the presence script still reaches Redis.
     n.proxy.throttle(cmd, true);
@@ -114,7 +104,7 @@ describe('presence events commit with the presence change (kill -9 before the no
     const c = await connect({ url: n.url } as HeraldNode, user, { device: 'd1' });
     clients.push(c);
     await waitFor('online stored', async () => (await stored(user)).some(([t]) => t === 'online'), 10_000);
-    n.proxy.throttle(await connOf(n.proxy, 'herald:doomed-off:cmd'), true);
+    n.proxy.throttle(await proxiedConnOf(redis.admin, n.proxy, 'herald:doomed-off:cmd'), true);
     c.close();
     await waitFor('presence remove reached Redis', async () => (await conns(user)) === 0, 10_000);
     n.child.kill('SIGKILL');
