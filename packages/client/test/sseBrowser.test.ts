@@ -154,3 +154,34 @@ test('three tabs with shared: true hold one connection; each tab gets every mess
   await waitUntil(() => (connections() === 1 ? true : undefined), 10_000, 'one connection again');
   await ctx.close();
 });
+
+test('shared: true — the app closes the leader tab\'s client: neither other tab stops; one leads, both get every message', { skip }, async () => {
+  const ctx = await browser!.newContext();
+  const user = 'tabs-close';
+  const tok = await token(node!, user);
+  const connections = (): number => [...node!.gateway.registry.all()].filter((s) => s.user === user).length;
+  const state = (p: Page): Promise<string> => p.evaluate(() => (window as unknown as { client: { state: string } }).client.state);
+  const tabs: Page[] = [];
+  for (let i = 0; i < 3; i++) {
+    const p = await ctx.newPage();
+    await sdkPage(p, tok, { shared: true, device: 'desk' });
+    await p.waitForFunction(() => (window as unknown as { client: { state: string } }).client.state === 'connected', undefined, { timeout: 15_000 });
+    tabs.push(p);
+  }
+  assert.equal(connections(), 1);
+  // The first tab leads. Its app closes the client (1000). The tab that takes the lead reconnects; the
+  // close of the old connection reaches the third tab, still a follower, and must not stop it.
+  await tabs[0]!.evaluate(() => (window as unknown as { client: { close(): void } }).client.close());
+  assert.equal(await state(tabs[0]!), 'closed');
+  const rest = tabs.slice(1);
+  await waitUntil(() => (connections() === 1 ? true : undefined), 10_000, 'another tab holds the connection');
+  for (let i = 1; i <= 5; i++) await publish(node!, { to: { user }, data: i });
+  for (const p of rest) {
+    await p.waitForFunction(() => (window as unknown as { msgs: unknown[] }).msgs.length >= 5, undefined, { timeout: 10_000 }).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; the other tabs are ${JSON.stringify(await Promise.all(rest.map(state)))}`);
+    });
+    assert.deepEqual(await msgs(p), [1, 2, 3, 4, 5]);
+    assert.equal(await state(p), 'connected');
+  }
+  await ctx.close();
+});

@@ -29,7 +29,11 @@ type Msg =
 
 const OPEN = 1;
 const CLOSED = 3;
-/** A socket ended because this tab's role changed: reconnect at once. */
+/**
+ * A socket ended because a tab's role changed (this one leads now, or the leader tab left or gave
+ * the place up): reconnect at once. Never the real connection's own 1000 — that code tells a client
+ * to stop for good, and the other tabs must carry on.
+ */
 const ROLE_CHANGED = 1012;
 const ID_SEP = '~';
 
@@ -90,6 +94,8 @@ abstract class SharedSocketBase implements WebSocketLike {
 class LeaderSocket extends SharedSocketBase {
   private readonly real: WebSocketLike;
   private welcome: string | undefined;
+  /** This tab closed the connection because it no longer leads (or the app closed its client): the other tabs carry on. */
+  private leaving = false;
 
   constructor(hub: Hub, Real: WebSocketConstructor, url: string, protocols?: string | string[]) {
     super(hub);
@@ -101,7 +107,10 @@ class LeaderSocket extends SharedSocketBase {
     this.real.onerror = (e) => this.onerror?.(e);
     this.real.onmessage = (e) => this.fromServer(e.data);
     this.real.onclose = (e) => {
-      this.post({ t: 'closed', code: e.code, reason: e.reason });
+      // The server ended the connection: every tab does what its code says. This tab left the lead:
+      // the others reconnect at once, and one of them opens the next connection.
+      if (this.leaving) this.post({ t: 'closed', code: ROLE_CHANGED, reason: 'the leader tab left' });
+      else this.post({ t: 'closed', code: e.code, reason: e.reason });
       this.finish(e.code, e.reason);
     };
   }
@@ -129,7 +138,10 @@ class LeaderSocket extends SharedSocketBase {
 
   close(code?: number, reason?: string): void {
     // The app closed the leader's client: leave the place to another tab.
-    if (code === 1000) this.hub.election.resign();
+    if (code === 1000) {
+      this.leaving = true;
+      this.hub.election.resign();
+    }
     this.real.close(code, reason);
   }
 
@@ -146,7 +158,11 @@ class LeaderSocket extends SharedSocketBase {
   }
 
   roleChanged(): void {
-    if (!this.hub.election.leader) this.real.close(1000, 'no longer the leader tab');
+    if (this.hub.election.leader) return;
+    this.leaving = true;
+    this.real.close(1000, 'no longer the leader tab');
+    // This tab's client carries on as a follower (the real close event may never come: the tab may be going away).
+    this.finish(ROLE_CHANGED, 'another tab leads now');
   }
 }
 
