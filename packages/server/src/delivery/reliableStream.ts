@@ -66,7 +66,8 @@ export class ReliableStream {
   /** Bumped by resync so an in-flight read started before it is discarded. */
   private generation = 0;
   private closed = false;
-  private readonly timer: TimerEntry;
+  /** Made on first use: most connections never have a reliable message in flight, and an idle one holds none. */
+  private timer: AckTimer | undefined;
   private cursorWrite: Promise<void> | undefined;
   private cursorDirty = false;
   /**
@@ -83,7 +84,6 @@ export class ReliableStream {
     start: number,
   ) {
     this.sent = this.awaiting = this.acked = this.knownTip = start;
-    this.timer = new TimerEntry(() => this.onAckTimeout());
   }
 
   /** The device's position, for tests and the admin view. */
@@ -121,8 +121,8 @@ export class ReliableStream {
     this.acked = seq;
     if (this.awaiting < this.acked) this.awaiting = this.acked;
     this.attempts = 0;
-    if (this.awaiting > this.acked) this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
-    else this.host.wheel.cancel(this.timer);
+    if (this.awaiting > this.acked) this.arm(this.host.settings.ackTimeoutMs);
+    else this.disarm();
     this.persistCursor();
     if (!this.pulling && this.needsPull() && !this.windowFull()) void this.pull();
   }
@@ -138,7 +138,7 @@ export class ReliableStream {
     this.sent = this.awaiting = this.acked = from;
     this.flight = this.flightIds = undefined;
     this.attempts = 0;
-    this.host.wheel.cancel(this.timer);
+    this.disarm();
     this.pulling = false;
     void this.pull();
     return from;
@@ -146,7 +146,7 @@ export class ReliableStream {
 
   close(): void {
     this.closed = true;
-    this.host.wheel.cancel(this.timer);
+    this.disarm();
     this.flight = this.flightIds = undefined;
   }
 
@@ -194,9 +194,9 @@ export class ReliableStream {
     if (this.host.events.wantsAckedMessages && (this.flightIds?.length ?? 0) === flight.length - 1) (this.flightIds ??= []).push(m.id);
     else this.flightIds = undefined;
     this.host.events.delivered(this.conn, m, replay);
-    if (!this.timer.scheduled) {
+    if (!this.armed) {
       this.attempts = 1;
-      this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
+      this.arm(this.host.settings.ackTimeoutMs);
     }
   }
 
@@ -231,13 +231,26 @@ export class ReliableStream {
       // The engine failed (e.g. Redis down): retry on the next ack timeout tick.
       this.host.log.warn({ err, conn: c.id }, 'inbox read failed; will retry');
       this.readFailed = true;
-      if (!this.timer.scheduled) this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs);
+      if (!this.armed) this.arm(this.host.settings.ackTimeoutMs);
     } finally {
       if (gen === this.generation) this.pulling = false;
     }
   }
 
-  private onAckTimeout(): void {
+  private get armed(): boolean {
+    return this.timer?.scheduled === true;
+  }
+
+  private arm(ms: number): void {
+    this.host.wheel.schedule((this.timer ??= new AckTimer(this)), ms);
+  }
+
+  private disarm(): void {
+    if (this.timer) this.host.wheel.cancel(this.timer);
+  }
+
+  /** The ack timer fired (called by AckTimer only). */
+  onAckTimeout(): void {
     if (this.closed) return;
     if (this.awaiting <= this.acked) {
       // Timer used to retry a failed read.
@@ -249,7 +262,7 @@ export class ReliableStream {
       return;
     }
     this.attempts++;
-    this.host.wheel.schedule(this.timer, this.host.settings.ackTimeoutMs * 2 ** (this.attempts - 1));
+    this.arm(this.host.settings.ackTimeoutMs * 2 ** (this.attempts - 1));
     void this.resend();
   }
 
@@ -297,5 +310,16 @@ export class ReliableStream {
   /** Waits for the last cursor write (graceful shutdown). */
   async flush(): Promise<void> {
     while (this.cursorWrite) await this.cursorWrite;
+  }
+}
+
+/** The stream's wheel entry: fires into the stream, with no closure (and its captured scope) per stream. */
+class AckTimer extends TimerEntry {
+  constructor(private readonly stream: ReliableStream) {
+    super();
+  }
+
+  override fire(): void {
+    this.stream.onAckTimeout();
   }
 }
