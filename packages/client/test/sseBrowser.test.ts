@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { waitUntil } from '@herald/testkit';
 import { publish, startServer, token, type HeraldNode } from './helpers/realServer.js';
 
@@ -87,6 +87,21 @@ async function sdkPage(page: Page, tok: string, options: Record<string, unknown>
   );
 }
 
+/** `n` tabs of one browser context, each with an SDK client `shared: true` on device `desk`, each connected. */
+async function sharedTabs(ctx: BrowserContext, tok: string, n: number): Promise<Page[]> {
+  const tabs: Page[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = await ctx.newPage();
+    await sdkPage(p, tok, { shared: true, device: 'desk' });
+    await p.waitForFunction(() => (window as unknown as { client: { state: string } }).client.state === 'connected', undefined, { timeout: 15_000 });
+    tabs.push(p);
+  }
+  return tabs;
+}
+
+/** The server's connections of `user` (a shared group holds one). */
+const userConnections = (user: string): number => [...node!.gateway.registry.all()].filter((s) => s.user === user).length;
+
 const msgs = (p: Page): Promise<unknown[]> => p.evaluate(() => (window as unknown as { msgs: unknown[] }).msgs);
 
 test('the SDK with transports: [sse] runs over the browser EventSource', { skip }, async () => {
@@ -105,14 +120,8 @@ test('three tabs with shared: true hold one connection; each tab gets every mess
   const ctx = await browser!.newContext();
   const user = 'tabs';
   const tok = await token(node!, user);
-  const connections = (): number => [...node!.gateway.registry.all()].filter((s) => s.user === user).length;
-  const tabs: Page[] = [];
-  for (let i = 0; i < 3; i++) {
-    const p = await ctx.newPage();
-    await sdkPage(p, tok, { shared: true, device: 'desk' });
-    await p.waitForFunction(() => (window as unknown as { client: { state: string } }).client.state === 'connected', undefined, { timeout: 15_000 });
-    tabs.push(p);
-  }
+  const connections = (): number => userConnections(user);
+  const tabs = await sharedTabs(ctx, tok, 3);
   assert.equal(connections(), 1, 'one server connection for three tabs');
   let n = 0;
   const send = async (k: number): Promise<void> => {
@@ -159,15 +168,9 @@ test('shared: true — the app closes the leader tab\'s client: neither other ta
   const ctx = await browser!.newContext();
   const user = 'tabs-close';
   const tok = await token(node!, user);
-  const connections = (): number => [...node!.gateway.registry.all()].filter((s) => s.user === user).length;
+  const connections = (): number => userConnections(user);
   const state = (p: Page): Promise<string> => p.evaluate(() => (window as unknown as { client: { state: string } }).client.state);
-  const tabs: Page[] = [];
-  for (let i = 0; i < 3; i++) {
-    const p = await ctx.newPage();
-    await sdkPage(p, tok, { shared: true, device: 'desk' });
-    await p.waitForFunction(() => (window as unknown as { client: { state: string } }).client.state === 'connected', undefined, { timeout: 15_000 });
-    tabs.push(p);
-  }
+  const tabs = await sharedTabs(ctx, tok, 3);
   assert.equal(connections(), 1);
   // The first tab leads. Its app closes the client (1000). The tab that takes the lead reconnects; the
   // close of the old connection reaches the third tab, still a follower, and must not stop it.
