@@ -22,7 +22,8 @@
  *   by the broker (their acks can no longer be sent, and are not attempted).
  * - Every call to the broker has a timeout (ingestAmqpTimeoutMs).
  */
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { dropConnection, ensureQueue, NACKED, passiveDeclare, withHeartbeat, withTimeout } from './amqpChannels.js';
 import type { Logger } from '../observability/logger.js';
 import { deadMarkKey, MemoryDeadMarks, type AmqpDeadMarks } from './amqpDeadMarks.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
@@ -51,41 +52,11 @@ export const REASON_HEADER = 'x-herald-reason';
 /** Longest reason written to the header (zod messages can be long; headers are bounded). */
 const MAX_REASON_CHARS = 1000;
 const LAG_REFRESH_MS = 1000;
-const DEFAULT_HEARTBEAT_SEC = 10;
 
 interface Held {
   msg: ConsumeMessage;
   /** The channel that delivered it: delivery tags mean nothing on another channel. */
   ch: ConfirmChannel;
-}
-
-/** Rejects with `what timed out after N ms` unless `p` settles first. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    t.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
-}
-
-/** What amqplib passes to a publish callback when the broker nacks it. */
-const NACKED = 'message nacked';
-
-/**
- * Ends a connection at once, without AMQP's close handshake: the socket is destroyed, amqplib
- * fails every pending confirm and closes the channels, and the broker requeues what was unacked.
- */
-function dropConnection(conn: ChannelModel, why: string): void {
-  const stream = (conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream;
-  // With an error: amqplib closes the connection on a socket 'error'; a plain destroy emits neither 'error' nor 'end'.
-  if (stream) stream.destroy(new Error(why));
-  else void conn.close().catch(() => undefined);
-}
-
-function withHeartbeat(url: string): string {
-  if (/[?&]heartbeat=/.test(url)) return url;
-  return url + (url.includes('?') ? '&' : '?') + `heartbeat=${DEFAULT_HEARTBEAT_SEC}`;
 }
 
 export class AmqpSource implements IngestSource {
@@ -167,39 +138,12 @@ export class AmqpSource implements IngestSource {
   private refreshLag(conn: ChannelModel): void {
     this.lagInFlight = true;
     this.lagRead = Date.now();
-    this.passive(conn, this.o.queue)
+    passiveDeclare(conn, this.o.queue, this.o.timeoutMs)
       .then((q) => {
         if (q) this.lag = q.messageCount;
       })
       .catch(() => undefined)
       .finally(() => (this.lagInFlight = false));
-  }
-
-  /**
-   * A passive declare (queue.declare passive) on a short-lived channel of its own: a missing queue
-   * closes the channel it is asked on (404), which must never be the consuming one. Undefined: no such queue.
-   */
-  private async passive(conn: ChannelModel, queue: string): Promise<{ messageCount: number } | undefined> {
-    const t = this.o.timeoutMs;
-    const side: Channel = await withTimeout(conn.createChannel(), t, 'channel.open');
-    side.on('error', () => undefined);
-    try {
-      return await withTimeout(side.checkQueue(queue), t, 'queue.declare (passive)');
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
-      throw err;
-    } finally {
-      await withTimeout(side.close(), t, 'channel.close').catch(() => undefined);
-    }
-  }
-
-  /**
-   * Declares `queue` durable unless it exists: a queue the business declared itself (a quorum queue, a
-   * max-length or TTL argument) is used as it is, where a declare with other arguments would fail.
-   */
-  private async ensureQueue(conn: ChannelModel, ch: ConfirmChannel, queue: string): Promise<void> {
-    if (await this.passive(conn, queue)) return;
-    await withTimeout(ch.assertQueue(queue, { durable: true }), this.o.timeoutMs, 'queue.declare');
   }
 
   /** Connect, consume until the connection is lost, pause, again; until stop(). */
@@ -251,8 +195,8 @@ export class AmqpSource implements IngestSource {
     ch.on('error', (err: Error) => (this.lastError = err.message));
     // A channel closed by the broker (e.g. the queue was deleted under us): start over on a new connection.
     ch.on('close', () => markLost());
-    await this.ensureQueue(conn, ch, this.o.queue);
-    await this.ensureQueue(conn, ch, this.deadQueue);
+    await ensureQueue(conn, ch, this.o.queue, t);
+    await ensureQueue(conn, ch, this.deadQueue, t);
     await withTimeout(ch.prefetch(this.o.prefetch), t, 'basic.qos');
     if (this.stopping) throw new Error('stopping');
     const ok = await withTimeout(
