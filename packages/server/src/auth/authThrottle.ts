@@ -42,6 +42,9 @@ export class AuthThrottle {
 
   /** Throws 429 rate_limited (with Retry-After) when `req`'s address has used up its failures. */
   admit(req: IncomingMessage): void {
+    // No address has failed lately (the usual case, checked on every authenticated request): no
+    // bucket to read, so the address is not worked out (peek() would answer 0 for any).
+    if (this.buckets.size === 0) return;
     const waitMs = this.buckets.peek(this.address(req));
     if (waitMs <= 0) return;
     this.stats.limitRejected(AUTH_THROTTLE_LIMIT);

@@ -11,7 +11,7 @@ import { ApiError } from '../errors.js';
 import type { Limiter } from '../limits/limiter.js';
 import { messageFrame, type EphemeralMessage } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody, type ResolvedTarget } from './publishRequest.js';
-import { inSpan, type Span } from '../observability/tracing.js';
+import { inSpan, tracingActive, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
 import { payloadOf } from './payload.js';
 import type { RoomPublisher } from '../rooms/roomPublish.js';
@@ -104,9 +104,15 @@ export class Publisher {
     return this.publishResolved(body, resolveTarget(body.to), fieldPrefix);
   }
 
-  private async publishResolved(body: PublishBody, target: ResolvedTarget, fieldPrefix: string): Promise<PublishResult> {
+  private publishResolved(body: PublishBody, target: ResolvedTarget, fieldPrefix: string): Promise<PublishResult> {
     const key = body.idempotency_key;
+    // Without a key (the common case) the pipeline's own promise: no async layer per publish.
+    // run() cannot throw synchronously (inSpan calls an async function), so callers still see a rejection.
     if (key === undefined) return this.run(body, target, fieldPrefix);
+    return this.publishOnce(body, target, fieldPrefix, key);
+  }
+
+  private async publishOnce(body: PublishBody, target: ResolvedTarget, fieldPrefix: string, key: string): Promise<PublishResult> {
     const settings = { ttlMs: this.s.idempotencyTtlMs, leaseMs: this.s.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS };
     return (await withIdempotency(this.engine, key, settings, () => this.run(body, target, fieldPrefix))) as PublishResult;
   }
@@ -182,7 +188,9 @@ export class Publisher {
       if (binary) em.binary = true;
       if (body.event !== undefined) em.event = body.event;
       const frame = messageFrame('room' in body.to ? { ...em, room: body.to.room } : em);
-      await inSpan('herald.fanout', { 'herald.routes': routes.length }, async (fan) => {
+      // One route without a tracing SDK (the usual unicast): the span would be a no-op, so no closure for it.
+      if (routes.length === 1 && !tracingActive()) await this.fanOut(routes[0]!, em, frame, result);
+      else await inSpan('herald.fanout', { 'herald.routes': routes.length }, async (fan) => {
         let local: number;
         if (routes.length === 1) local = await this.fanOut(routes[0]!, em, frame, result);
         else {
@@ -224,14 +232,9 @@ export class Publisher {
   }
 
   /** One route of an ephemeral publish: rooms with history go through the room publisher. Returns the local count. */
-  private async fanOut(route: Route, em: EphemeralMessage, frame: string, result: PublishResult): Promise<number> {
-    if (route.kind === 'room' && this.rooms) {
-      const r = await this.rooms.publish(route, em).catch((err: unknown) => {
-        throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
-      });
-      if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
-      return r.local;
-    }
+  private fanOut(route: Route, em: EphemeralMessage, frame: string, result: PublishResult): Promise<number> {
+    // Not async: the hub's promise is returned as is (broadcast is async, so it cannot throw synchronously).
+    if (route.kind === 'room' && this.rooms) return roomFanOut(this.rooms, route, em, result);
     return this.hub.broadcast(route, frame, em.ts);
   }
 
@@ -245,6 +248,15 @@ export class Publisher {
       return undefined;
     }
   }
+}
+
+/** A room route through the room publisher (history, offsets): its local count. */
+async function roomFanOut(rooms: RoomPublisher, route: Route & { kind: 'room' }, em: EphemeralMessage, result: PublishResult): Promise<number> {
+  const r = await rooms.publish(route, em).catch((err: unknown) => {
+    throw new ApiError('engine_unavailable', `room message not stored: ${(err as Error).message}`);
+  });
+  if (r.offset !== undefined) Object.assign(result, { offset: r.offset, epoch: r.epoch });
+  return r.local;
 }
 
 /** What the stores of one reliable publish collect. */

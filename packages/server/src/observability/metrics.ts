@@ -4,8 +4,9 @@
  *
  * Hot-path counters are plain numbers in Stats, read at scrape time: a
  * fan-out never pays for labelled metric updates per recipient. The only
- * prom-client calls on the message path are histogram observations once per
- * fan-out (deliver latency) or per sampled ack (ack latency).
+ * metric calls on the message path are histogram observations once per
+ * fan-out (deliver latency) or per sampled ack (ack latency), and those two
+ * histograms count into an array (CountingHistogram).
  *
  * Engine-specific series (ingest lag and pending entries, Redis round trip,
  * engine errors) come from the engine's optional `introspection.stats()`, read once
@@ -18,6 +19,7 @@ import type { Stats, DeliveredTarget } from './stats.js';
 import { AckClock } from './ackClock.js';
 import { internalErrorCounts } from './lastResort.js';
 import { collectDefaultMetrics } from './defaultMetrics.js';
+import { CountingHistogram } from './countingHistogram.js';
 
 import type { EngineStats } from '../engine/types.js';
 
@@ -173,13 +175,14 @@ export class Metrics {
       const d = src.inboxDepth() ?? eng().inboxMessages;
       return d === undefined ? [] : [[{}, d]];
     });
-    this.deliverLatency = new client.Histogram({
+    // Observed once per delivery (and per sampled ack): counted cheaply, exported as prom-client's.
+    this.deliverLatency = new CountingHistogram({
       name: 'herald_deliver_latency_seconds',
       help: 'Publish to socket write, seconds.',
       buckets: LATENCY_BUCKETS,
       registers: [r],
     });
-    this.ackLatency = new client.Histogram({
+    this.ackLatency = new CountingHistogram({
       name: 'herald_ack_latency_seconds',
       help: 'Publish to device ack of a reliable message, seconds (sampled: acks of the newest message of a user).',
       buckets: LATENCY_BUCKETS,
