@@ -30,6 +30,8 @@ export interface ProxyConn {
   readonly upstream: Socket;
   readonly target: ProxyTarget;
   throttled: boolean;
+  /** Set by throttleWhenSent: the client's bytes that, once seen, throttle this connection. */
+  throttleOn?: ((chunk: Buffer) => boolean) | undefined;
   closed: boolean;
   /** One side closed: finish writing what is queued, then close the other. */
   closing: boolean;
@@ -120,6 +122,15 @@ export class FaultProxy {
     return n;
   }
 
+  /**
+   * Throttles the connection (as `throttle(c, true)`) the moment the client sends bytes that
+   * `match` — before they are forwarded, so the upstream's answer to them is surely held. For a
+   * test that needs a command to reach the server while its reply does not come back.
+   */
+  throttleWhenSent(c: ProxyConn, match: (chunk: Buffer) => boolean): void {
+    c.throttleOn = match;
+  }
+
   /** Stops reading the upstream side of a connection (or resumes it). */
   throttle(c: ProxyConn, on: boolean): void {
     c.throttled = on;
@@ -192,7 +203,13 @@ export class FaultProxy {
     };
     this.conns.add(c);
     this.stats.open = this.conns.size;
-    client.on('data', (b: Buffer) => this.forward(c, c.up, b, upstream));
+    client.on('data', (b: Buffer) => {
+      if (c.throttleOn?.(b)) {
+        c.throttleOn = undefined;
+        this.throttle(c, true);
+      }
+      this.forward(c, c.up, b, upstream);
+    });
     upstream.on('data', (b: Buffer) => this.forward(c, c.down, b, client));
     const end = (): void => {
       c.closing = true;

@@ -148,16 +148,31 @@ export async function connectClient(client: RedisClient, timeoutMs: number, what
   }
 }
 
-/** Closes politely (QUIT flushes pending replies); falls back to a hard disconnect when Redis is away. */
-export async function closeClient(client: RedisClient): Promise<void> {
+/** How long a polite close may take before the connection is dropped, ms. */
+export const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Closes politely (QUIT flushes pending replies); falls back to a hard disconnect when Redis is
+ * away, or when QUIT gets no answer within QUIT_TIMEOUT_MS (a stalled server, or a Cluster node
+ * whose connection is mid-reconnect): a node's shutdown must not wait on Redis for ever.
+ */
+export async function closeClient(client: RedisClient, timeoutMs = QUIT_TIMEOUT_MS): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();
     return;
   }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    timer.unref();
+  });
   try {
-    await client.quit();
+    const r = await Promise.race([client.quit(), timedOut]);
+    if (r === 'timeout') client.disconnect();
   } catch {
     client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -10,6 +10,7 @@
  *    users' `offline` written) as soon as it is removed, not after the last connection.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { FaultProxy } from '../../../stress/src/faultProxy.js';
@@ -68,6 +69,9 @@ async function stored(user: string): Promise<[string, Record<string, unknown>][]
   return out;
 }
 
+/** ioredis runs the script by EVALSHA of its SHA-1 (it was loaded above, SCRIPT LOAD). */
+const PRESENCE_ADD_SHA = createHash('sha1').update(PRESENCE_ADD).digest('hex');
+
 const conns = (user: string) => redis.admin.hlen(new RedisKeys(redis.prefix).userConns('default', user));
 
 describe('presence events commit with the presence change (kill -9 before the node hears back)', () => {
@@ -84,11 +88,13 @@ describe('presence events commit with the presence change (kill -9 before the no
     // Hold the subscription's confirmation: the node then waits (SUBSCRIBE_WAIT_MS) before its presence add.
     n.proxy.throttle(await proxiedConnOf(redis.admin, n.proxy, 'herald:doomed-on:sub'), true);
     const cmd = await proxiedConnOf(redis.admin, n.proxy, 'herald:doomed-on:cmd');
+    // From the presence script on, hold every reply: the script reaches Redis, its answer does not
+    // reach the node (set when the proxy sees the script's EVALSHA, so no timing decides it).
+    n.proxy.throttleWhenSent(cmd, (chunk) => chunk.includes(PRESENCE_ADD_SHA));
     clients.push(await connect({ url: n.url } as HeraldNode, user, { device: 'd1' }));
-    // Welcome seen: hold every reply from now on; the presence script still reaches Redis.
-    n.proxy.throttle(cmd, true);
     t.diagnostic(`welcome after ${Date.now() - t0} ms`);
     await waitFor('presence add reached Redis', async () => (await conns(user)) === 1, 10_000);
+    assert.ok(cmd.throttled, 'the presence script went out and its reply is held (the window this test is about)');
     t.diagnostic(`presence after ${Date.now() - t0} ms`);
     n.child.kill('SIGKILL');
     await n.exited;
