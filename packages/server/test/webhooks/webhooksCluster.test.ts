@@ -21,9 +21,10 @@ const clients: TestClient[] = [];
 
 before(async () => {
   for (let i = 0; i < 3; i++) servers.push(await RedisServer.start({ cluster: true }));
-  await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+  // Bounded: a cluster that never forms fails here, naming the step, instead of hanging the file.
+  await run('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
   for (const s of servers) {
-    await waitFor(`cluster state ok on ${s.port}`, async () => (await run('redis-cli', ['-p', String(s.port), 'cluster', 'info'])).stdout.includes('cluster_state:ok'), 20_000, 100);
+    await waitFor(`cluster state ok on ${s.port}`, async () => (await run('redis-cli', ['-p', String(s.port), 'cluster', 'info'], { timeout: 5000 })).stdout.includes('cluster_state:ok'), 20_000, 100);
   }
   await receiver.start();
 });
@@ -35,7 +36,7 @@ after(async () => {
   for (const s of servers) await s.stop();
 });
 
-test('webhooks on Redis Cluster: every event once, exact online/offline, unacked, across slots', async () => {
+test('webhooks on Redis Cluster: every event once, exact online/offline, unacked, across slots', { timeout: 90_000 }, async () => {
   const redisUrl = `redis+cluster://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
   const cfg = { engine: 'redis' as const, redisUrl, webhookUrl: receiver.url, webhookSecret: WEBHOOK_SECRET, webhookBatchMs: 20, nodeTtlMs: 1500, nodeHeartbeatMs: 300 };
   const A = await startNode({ ...cfg, nodeId: 'cl-a' });
