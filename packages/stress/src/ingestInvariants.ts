@@ -17,11 +17,21 @@ const list = (xs: readonly string[]): string => (xs.length > MAX_LISTED ? `${xs.
  * - poison and rolled-back (void) entries are never stored; nothing stored is foreign to the run;
  * - every confirmed poison entry is dead-lettered exactly once, with the expected reason — except
  *   that a source may show as many repeats as its nodes counted dead letters the broker neither
- *   confirmed nor refused (`unconfirmedDead`, by source: the one window docs/ingest.md names);
+ *   confirmed nor refused (`unconfirmedDead`, by source), plus one per copy written by a node the
+ *   scenario killed (`killedNodes`: killed between the broker's confirm and its mark); the two
+ *   windows docs/ingest.md names;
  * - no valid or void entry is dead-lettered, and no dead letter is unknown.
  * Unconfirmed entries (the broker never confirmed them) may be stored or not, but at most once.
  */
-export function checkIngest(entries: readonly IngestEntry[], stored: readonly StoredEntry[], dead: readonly DeadLetterRecord[], unconfirmedDead: ReadonlyMap<string, number> = new Map()): Violation[] {
+export function checkIngest(
+  entries: readonly IngestEntry[],
+  stored: readonly StoredEntry[],
+  dead: readonly DeadLetterRecord[],
+  unconfirmedDead: ReadonlyMap<string, number> = new Map(),
+  killedNodes: readonly string[] = [],
+): Violation[] {
+  // A workers node's processes are `<id>-w<i>`; killing the node kills them all.
+  const byKilled = (d: DeadLetterRecord): boolean => d.node !== undefined && killedNodes.some((k) => d.node === k || d.node!.startsWith(`${k}-w`));
   const out: Violation[] = [];
   const byId = new Map(entries.map((e) => [e.id, e]));
   const byRef = new Map<string, IngestEntry>();
@@ -80,7 +90,7 @@ export function checkIngest(entries: readonly IngestEntry[], stored: readonly St
       continue;
     }
     if (ds.length === 0 && e.confirmed) notDead.push(`${e.id} (${e.label ?? 'poison'})`);
-    const repeats = ds.length - 1;
+    const repeats = ds.length - 1 - Math.min(ds.length - 1, ds.filter(byKilled).length);
     if (repeats > 0) {
       const allowance = excused.get(e.source) ?? 0;
       if (repeats <= allowance) excused.set(e.source, allowance - repeats);

@@ -115,15 +115,17 @@ export interface MemoryBounds {
   /** RSS may exceed the idle baseline by this factor plus `rssSlackBytes` after the settle period. */
   rssFactor: number;
   rssSlackBytes: number;
+  /** Per V8 heap: a workers node's health sums its workers' heaps, each with its own uncollected garbage. */
   heapSlackBytes: number;
 }
 
-export function checkMemory(node: string, baseline: NodeHealth, now: NodeHealth, b: MemoryBounds): Violation[] {
+/** `heaps`: how many V8 heaps `heapUsed` sums (the workers of a `--workers` node); the heap slack is per heap. */
+export function checkMemory(node: string, baseline: NodeHealth, now: NodeHealth, b: MemoryBounds, heaps = 1): Violation[] {
   const out: Violation[] = [];
   const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
   const rssLimit = baseline.rss * b.rssFactor + b.rssSlackBytes;
   if (now.rss > rssLimit) out.push({ invariant: 'memory', detail: `${node}: RSS ${mib(now.rss)} after settling, limit ${mib(rssLimit)} (baseline ${mib(baseline.rss)})` });
-  const heapLimit = baseline.heapUsed + b.heapSlackBytes;
+  const heapLimit = baseline.heapUsed + b.heapSlackBytes * heaps;
   if (now.heapUsed > heapLimit) out.push({ invariant: 'memory', detail: `${node}: heap used ${mib(now.heapUsed)} after settling, limit ${mib(heapLimit)} (baseline ${mib(baseline.heapUsed)})` });
   return out;
 }

@@ -193,7 +193,7 @@ async function memorySettled(world: World, profile: Profile): Promise<Violation[
   try {
     await waitFor('memory back within bounds', async () => {
       const v: Violation[] = [];
-      for (const n of world.nodes) if (n.baseline) v.push(...checkMemory(n.id, n.baseline, await n.health(), MEMORY[profile.name]));
+      for (const n of world.nodes) if (n.baseline) v.push(...checkMemory(n.id, n.baseline, await n.health(), MEMORY[profile.name], n.processes));
       last = v;
       return v.length === 0;
     }, 15_000, 500);

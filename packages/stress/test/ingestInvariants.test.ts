@@ -106,3 +106,12 @@ test('repeats up to the nodes\' count of unconfirmed RabbitMQ dead letters are e
   assert.match(details(checkIngest([a, b], [], twice, new Map([['amqp', 1]]))), /dead-lettered more than once: e8 ×2/);
   assert.match(details(checkIngest([a, b], [], twice, new Map([['nats', 5]]))), /dead-lettered more than once: e7 ×2, e8 ×2/);
 });
+
+test('a repeat whose copy was written by a node the scenario killed is excused (killed between confirm and mark); by a live node it fails', () => {
+  const e = entry('e9', { source: 'amqp', ref: 'e9', fate: 'poison', reason: /^payload is not JSON: /, label: 'not JSON' });
+  const copy = (node: string): ReturnType<typeof dead> => ({ ...dead('e9', 'payload is not JSON: x', { source: 'amqp' }), node });
+  assert.deepEqual(checkIngest([e], [], [copy('stress-a'), copy('stress-b-w1')], new Map(), ['stress-a']), []);
+  assert.deepEqual(checkIngest([e], [], [copy('stress-b-w0'), copy('stress-a')], new Map(), ['stress-b']), []);
+  assert.match(details(checkIngest([e], [], [copy('stress-a'), copy('stress-b-w1')], new Map(), ['stress-c'])), /dead-lettered more than once: e9 ×2/);
+  assert.match(details(checkIngest([e], [], [copy('stress-a'), copy('stress-a'), copy('stress-b-w1')], new Map(), [])), /e9 ×3/);
+});

@@ -109,4 +109,7 @@ test('memory above the bound after settling fails', () => {
   const b = { rssFactor: 1, rssSlackBytes: 100e6, heapSlackBytes: 30e6 };
   assert.deepEqual(checkMemory('n', health(), health({ rss: 180e6, heapUsed: 45e6 }), b), []);
   assert.equal(checkMemory('n', health(), health({ rss: 200e6, heapUsed: 60e6 }), b).length, 2);
+  // A node of two workers sums two heaps: the heap slack is per heap.
+  assert.deepEqual(checkMemory('w', health(), health({ rss: 180e6, heapUsed: 60e6 }), b, 2), []);
+  assert.match(details(checkMemory('w', health(), health({ rss: 180e6, heapUsed: 95e6 }), b, 2)), /w: heap used [0-9.]+ MiB after settling/);
 });

@@ -88,8 +88,9 @@ export class AmqpBroker implements Broker {
     try {
       const get = (): ReturnType<typeof ch.get> => withTimeout('amqp basic.get', ch.get(this.deadQueue, { noAck: true }), 5000);
       for (let m = await get(); m !== false; m = await get()) {
-        const reason = (m.properties.headers as Record<string, unknown> | undefined)?.['x-herald-reason'];
-        out.push({ source: 'amqp', ref: String(m.properties.messageId), reason: reasonText(reason) });
+        const headers = m.properties.headers as Record<string, unknown> | undefined;
+        const node = headers?.['x-herald-node'];
+        out.push({ source: 'amqp', ref: String(m.properties.messageId), reason: reasonText(headers?.['x-herald-reason']), ...(typeof node === 'string' ? { node } : {}) });
       }
     } finally {
       await ch.close().catch(() => {});

@@ -53,6 +53,8 @@ export interface DeadLetterRecord {
   /** The broker identity of the entry it came from (message_id, stream sequence, original row id). */
   ref: string;
   reason: string;
+  /** The Herald process that wrote it (RabbitMQ: header x-herald-node), when the source says. */
+  node?: string;
 }
 
 /** The publish body of a valid entry: data carries the publish id, tenant and entry id (see clients.ts). */

@@ -87,7 +87,8 @@ export const ingest: Scenario = {
       // RabbitMQ dead letters the broker neither confirmed nor refused: each may be one too many (docs/ingest.md#rabbitmq).
       const unconfirmedDead = await sourceCounter(ctx, 'herald_ingest_source_dead_letter_unconfirmed_total');
       at('outcome read');
-      ctx.violations.push(...checkIngest(entries, final.stored, final.dead, unconfirmedDead));
+      const killed = kills.map((k) => k.split(' ')[0]!);
+      ctx.violations.push(...checkIngest(entries, final.stored, final.dead, unconfirmedDead, killed));
       for (const b of brokers) {
         const left = await b.backlog();
         if (left > 0) ctx.violations.push({ invariant: 'scenario', detail: `ingest: ${left} entr${left === 1 ? 'y' : 'ies'} left unconsumed in ${b.kind}` });
