@@ -130,7 +130,7 @@ export class HeraldProcess {
       HERALD_ENGINE: 'redis',
       HERALD_REDIS_URL: this.s.redisUrl,
       HERALD_REDIS_KEY_PREFIX: this.s.prefix,
-      HERALD_LOG_LEVEL: 'warn',
+      HERALD_LOG_LEVEL: process.env.HERALD_STRESS_NODE_LOG_LEVEL ?? 'warn',
       ...this.s.env,
     };
     const multi = this.workers >= 2;

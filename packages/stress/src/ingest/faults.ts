@@ -43,7 +43,17 @@ async function restart(world: World, victim: World['nodes'][number]): Promise<vo
   const all = world.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   world.lb.setTargets(all.filter((t) => t.port !== victim.port));
   try {
-    await victim.start();
+    // NATS and PostgreSQL must answer a node's first connect (docs/ingest.md): a restart that lands
+    // in a broker fault exits 1, and is started again, as its supervisor would.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await victim.start();
+        break;
+      } catch (err) {
+        if (attempt >= 4 || !/ exited with /.test((err as Error).message)) throw err;
+        await delay(500);
+      }
+    }
     await victim.recordBaseline();
   } finally {
     world.lb.setTargets(all);
