@@ -3,18 +3,9 @@
  * timeout, queue declares that never close the consuming channel, and dropping a connection at once.
  */
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { withTimeout } from '../runtime/timeouts.js';
 
 const DEFAULT_HEARTBEAT_SEC = 10;
-
-/** Rejects with `what timed out after N ms` unless `p` settles first. */
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    t.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
-}
 
 /** What amqplib passes to a publish callback when the broker nacks it. */
 export const NACKED = 'message nacked';

@@ -23,8 +23,9 @@
  * - Every call to the broker has a timeout (ingestAmqpTimeoutMs).
  */
 import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { dropConnection, ensureQueue, NACKED, passiveDeclare, withHeartbeat, withTimeout } from './amqpChannels.js';
+import { dropConnection, ensureQueue, NACKED, passiveDeclare, withHeartbeat } from './amqpChannels.js';
 import type { Logger } from '../observability/logger.js';
+import { wakeablePause, withTimeout } from '../runtime/timeouts.js';
 import { deadMarkKey, MemoryDeadMarks, type AmqpDeadMarks } from './amqpDeadMarks.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
 
@@ -351,14 +352,10 @@ export class AmqpSource implements IngestSource {
   /** A pause that stop() cuts short. */
   private pause(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakers.add(done);
+    const pause = wakeablePause(ms);
+    this.wakers.add(pause.wake);
+    return pause.done.then(() => {
+      this.wakers.delete(pause.wake);
     });
   }
 }

@@ -29,6 +29,7 @@
 import { connect, ConsumerEvents, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { wakeablePause, withTimeout } from '../runtime/timeouts.js';
 import { backoffMs, decodeIngestBody, rejectionReason } from './body.js';
 import { NatsDeadLetters } from './natsDead.js';
 import { ensureNatsTopology } from './natsTopology.js';
@@ -329,14 +330,9 @@ export class NatsSource implements IngestSource {
 
   /** A pause that stop() cuts short. */
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
+    const pause = wakeablePause(ms);
+    this.wake = pause.wake;
+    return pause.done;
   }
 }
 
@@ -349,18 +345,3 @@ function safely(fn: () => void): void {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e as Error);
-      },
-    );
-  });
-}

@@ -26,6 +26,7 @@
 import pg from 'pg';
 import type { HeraldConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { wakeablePause } from '../runtime/timeouts.js';
 import { backoffMs, decodeIngestBody, rejectionReason } from './body.js';
 import { connectOutbox, destroyClient, endClient, ensureOutboxTables, outboxNames, type OutboxNames } from './pgSetup.js';
 import { classifyIngestFailure, withIdempotencyKey, type IngestPublish, type IngestSource, type IngestSourceStats } from './source.js';
@@ -344,27 +345,19 @@ export class PgSource implements IngestSource {
   /** Waits `ms`, cut short by stop() and, when `onNotify`, by a NOTIFY (also one that came during the batch). */
   private pauseWork(ms: number, onNotify: boolean): Promise<void> {
     if (this.stopping || (onNotify && this.notified)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakeWork = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakeWork = onNotify ? done : () => this.stopping && done();
+    const pause = wakeablePause(ms);
+    this.wakeWork = onNotify ? pause.wake : () => this.stopping && pause.wake();
+    return pause.done.then(() => {
+      this.wakeWork = undefined;
     });
   }
 
   private pauseListener(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakeListener = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakeListener = done;
+    const pause = wakeablePause(ms);
+    this.wakeListener = pause.wake;
+    return pause.done.then(() => {
+      this.wakeListener = undefined;
     });
   }
 }

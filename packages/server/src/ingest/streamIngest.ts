@@ -23,6 +23,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { wakeablePause } from '../runtime/timeouts.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../redis/connect.js';
 import { DeadLetters } from './deadLetter.js';
 import { classifyIngestFailure } from './source.js';
@@ -345,14 +346,9 @@ export class StreamIngest {
 
   /** A pause that stop() cuts short. */
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
+    const pause = wakeablePause(ms);
+    this.wake = pause.wake;
+    return pause.done;
   }
 }
 
