@@ -64,7 +64,16 @@ export class MemoryEngine implements Engine {
   subscribe(_route: Route): void {}
   unsubscribe(_route: Route): void {}
 
-  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
+  /** Not async (once per reliable message): the append is done when it returns; a refusal is a rejection, never a throw. */
+  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
+    try {
+      return Promise.resolve(this.appendNow(tenant, user, message, retention, once));
+    } catch (err) {
+      return Promise.reject(err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err);
+    }
+  }
+
+  private appendNow(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once: AppendOnce | undefined): StoredMessage {
     this.lastRetention = retention;
     const onceKey = once ? userKey(tenant, user) + '\u0000' + once.key : undefined;
     const now = Date.now();
@@ -72,14 +81,9 @@ export class MemoryEngine implements Engine {
       const done = this.appended.get(onceKey);
       if (done && done.expiresAt > now) return { ...message, seq: done.seq, id: done.id, duplicate: true };
     }
-    try {
-      const stored = this.inbox.append(tenant, user, message, retention, now);
-      if (onceKey !== undefined) this.appended.set(onceKey, { seq: stored.seq, id: stored.id, expiresAt: now + once!.ttlMs });
-      return stored;
-    } catch (err) {
-      if (err instanceof StoreFullError) throw new ApiError('storage_full', err.message);
-      throw err;
-    }
+    const stored = this.inbox.append(tenant, user, message, retention, now);
+    if (onceKey !== undefined) this.appended.set(onceKey, { seq: stored.seq, id: stored.id, expiresAt: now + once!.ttlMs });
+    return stored;
   }
 
   async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
