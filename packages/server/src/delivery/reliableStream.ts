@@ -77,8 +77,6 @@ export class ReliableStream {
   private timer: AckTimer | undefined;
   private cursorWrite: Promise<void> | undefined;
   private cursorDirty = false;
-  /** The cursor write's settle handlers, made at the first ack (an idle stream holds none). */
-  private cursorSettled: [() => void, (err: unknown) => void] | undefined;
   /**
    * Seqs written to this device and not yet acked, ascending (undefined when none): an ack
    * counts exactly the messages this device was sent, not seqs it skipped as another device's.
@@ -324,8 +322,8 @@ export class ReliableStream {
     }
     const c = this.conn;
     // One reaction per write (not .catch().finally(): three promises and two closures per ack);
-    // its handlers are made once per stream, at its first ack.
-    const settled = (this.cursorSettled ??= [() => this.cursorWritten(false), (err: unknown) => this.cursorWritten(true, err)]);
+    // its handlers are made once per stream, at its first ack, and kept with its timer (an idle stream holds neither).
+    const settled = ((this.timer ??= new AckTimer(this)).settled ??= [() => this.cursorWritten(false), (err: unknown) => this.cursorWritten(true, err)]);
     this.cursorWrite = this.host.inbox.setCursor(c.tenant, c.user, c.device, this.acked).then(settled[0], settled[1]);
   }
 
@@ -351,6 +349,8 @@ class AckTimer extends TimerEntry {
   due = 0;
   /** When the wheel fires this entry (while scheduled), ms since the epoch. */
   at = 0;
+  /** The stream's cursor-write handlers (ReliableStream.persistCursor), made at its first ack. */
+  settled: [() => void, (err: unknown) => void] | undefined;
 
   constructor(private readonly stream: ReliableStream) {
     super();
