@@ -4,7 +4,7 @@
  * hand to the engine for the other nodes.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppendOnce, Engine, InboxMessage, NewInboxMessage, Route, StoredMessage } from '../engine/types.js';
+import type { AppendOnce, Engine, InboxMessage, NewInboxMessage, Retention, Route, StoredMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { ApiError } from '../errors.js';
@@ -117,13 +117,15 @@ export class Publisher {
     return (await withIdempotency(this.engine, key, settings, () => this.run(body, target, fieldPrefix))) as PublishResult;
   }
 
-  /** Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged. */
-  private async store(...args: Parameters<Engine['append']>): Promise<StoredMessage> {
+  /**
+   * Appends to the inbox; an engine failure becomes 503 so nothing unstored is ever acknowledged.
+   * Not async: one reaction maps the failure (reliable publishes, issue 20).
+   */
+  private store(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, once: AppendOnce | undefined): Promise<StoredMessage> {
     try {
-      return await this.engine.append(...args);
+      return this.engine.append(tenant, user, msg, retention, once).then(undefined, throwStoreError);
     } catch (err) {
-      if (err instanceof ApiError) throw err; // a coded refusal (storage_full): nothing was stored
-      throw new ApiError('engine_unavailable', `message not stored: ${(err as Error).message}`);
+      return Promise.reject(storeError(err));
     }
   }
 
@@ -175,7 +177,9 @@ export class Publisher {
       // recorded result finds the message stored and stores nothing (docs/delivery.md).
       const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
       const stores: StoreRun = { seq, firstId: undefined };
-      await inSpan('herald.store', { 'herald.users': routes.length }, async () => {
+      // One user without a tracing SDK (the usual reliable publish): the span would be a no-op, so no closure for it.
+      if (routes.length === 1 && !tracingActive()) await this.storeFor(routes[0]!, m, once, notifyAfter, stores);
+      else await inSpan('herald.store', { 'herald.users': routes.length }, async () => {
         // One user (the common case) without an array of promises.
         if (routes.length === 1) await this.storeFor(routes[0]!, m, once, notifyAfter, stores);
         else await Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores)));
@@ -248,6 +252,16 @@ export class Publisher {
       return undefined;
     }
   }
+}
+
+/** What a failed append becomes: a coded refusal (storage_full: nothing was stored) as is, anything else 503. */
+function storeError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  return new ApiError('engine_unavailable', `message not stored: ${(err as Error).message}`);
+}
+
+function throwStoreError(err: unknown): never {
+  throw storeError(err);
 }
 
 /** A room route through the room publisher (history, offsets): its local count. */

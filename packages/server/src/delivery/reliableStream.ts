@@ -16,6 +16,13 @@
  * One wheel timer per stream guards the oldest unacked message: on expiry
  * everything unacked is resent, the timeout doubling each attempt; after the
  * last attempt the connection closes 4012 and the messages stay in the inbox.
+ * The deadline is kept beside the timer and the timer is moved lazily: an ack
+ * that leaves nothing unacked does not cancel it, and a message written when
+ * nothing is unacked does not reschedule one that fires sooner; a timer that
+ * fires before the deadline is set again for the rest of it (or does nothing
+ * when nothing is unacked). So a device that acks as it goes costs no wheel
+ * operation per message (issue 20), and a resend still never comes before the
+ * deadline.
  */
 import { CloseCode } from '@herald/protocol';
 import type { InboxMessage, InboxStore, Retention } from '../engine/types.js';
@@ -121,8 +128,8 @@ export class ReliableStream {
     this.acked = seq;
     if (this.awaiting < this.acked) this.awaiting = this.acked;
     this.attempts = 0;
-    if (this.awaiting > this.acked) this.arm(this.host.settings.ackTimeoutMs);
-    else this.disarm();
+    // Everything acked: the timer stays, and finds nothing to resend if it fires (no wheel operation here).
+    if (this.awaiting > this.acked) this.setDeadline(this.host.settings.ackTimeoutMs);
     this.persistCursor();
     if (!this.pulling && this.needsPull() && !this.windowFull()) void this.pull();
   }
@@ -162,10 +169,13 @@ export class ReliableStream {
     if (ids !== undefined && ids.length === flight.length) {
       messages = [];
       for (let i = 0; i < n; i++) messages.push({ seq: flight[i]!, id: ids[i]! });
-      ids.splice(0, n);
     }
-    flight.splice(0, n);
-    if (flight.length === 0) this.flight = this.flightIds = undefined;
+    // All acked (the usual case: a device acks as it goes): drop the lists rather than splice them.
+    if (n === flight.length) this.flight = this.flightIds = undefined;
+    else {
+      flight.splice(0, n);
+      if (messages !== undefined) ids!.splice(0, n);
+    }
     this.host.events.acked(this.conn, n, messages);
   }
 
@@ -186,7 +196,10 @@ export class ReliableStream {
       this.host.events.expired(this.conn, 1);
       return;
     }
-    if (!this.conn.send(this.host.encodings.of(m))) return;
+    // Live: the user's devices share the encoding without caching it per message (encodedFrame.ts).
+    if (!this.conn.send(this.host.encodings.of(m, !replay))) return;
+    // Nothing was unacked: this message starts the ack deadline.
+    const idle = this.awaiting <= this.acked;
     this.awaiting = m.seq;
     const flight = (this.flight ??= []);
     flight.push(m.seq);
@@ -194,9 +207,9 @@ export class ReliableStream {
     if (this.host.events.wantsAckedMessages && (this.flightIds?.length ?? 0) === flight.length - 1) (this.flightIds ??= []).push(m.id);
     else this.flightIds = undefined;
     this.host.events.delivered(this.conn, m, replay);
-    if (!this.armed) {
+    if (idle) {
       this.attempts = 1;
-      this.arm(this.host.settings.ackTimeoutMs);
+      this.setDeadline(this.host.settings.ackTimeoutMs);
     }
   }
 
@@ -231,18 +244,25 @@ export class ReliableStream {
       // The engine failed (e.g. Redis down): retry on the next ack timeout tick.
       this.host.log.warn({ err, conn: c.id }, 'inbox read failed; will retry');
       this.readFailed = true;
-      if (!this.armed) this.arm(this.host.settings.ackTimeoutMs);
+      this.fireWithin(this.host.settings.ackTimeoutMs, Date.now());
     } finally {
       if (gen === this.generation) this.pulling = false;
     }
   }
 
-  private get armed(): boolean {
-    return this.timer?.scheduled === true;
+  /** The unacked messages are resent `ms` from now unless acked: the timer fires by then. */
+  private setDeadline(ms: number): void {
+    const now = Date.now();
+    (this.timer ??= new AckTimer(this)).due = now + ms;
+    this.fireWithin(ms, now);
   }
 
-  private arm(ms: number): void {
-    this.host.wheel.schedule((this.timer ??= new AckTimer(this)), ms);
+  /** Makes the timer fire within `ms` of `now`: scheduled anew unless it already fires by then. */
+  private fireWithin(ms: number, now: number): void {
+    const timer = (this.timer ??= new AckTimer(this));
+    if (timer.scheduled && timer.at <= now + ms) return;
+    timer.at = now + ms;
+    this.host.wheel.schedule(timer, ms);
   }
 
   private disarm(): void {
@@ -253,8 +273,15 @@ export class ReliableStream {
   onAckTimeout(): void {
     if (this.closed) return;
     if (this.awaiting <= this.acked) {
-      // Timer used to retry a failed read.
+      // Nothing unacked: a timer left from acked messages, or one retrying a failed read.
       if (this.needsPull()) void this.pull();
+      return;
+    }
+    const timer = this.timer!;
+    const now = Date.now();
+    if (timer.due > now) {
+      // Fired for an earlier deadline: wait for this one.
+      this.fireWithin(timer.due - now, now);
       return;
     }
     if (this.attempts >= this.host.settings.ackMaxAttempts) {
@@ -262,7 +289,7 @@ export class ReliableStream {
       return;
     }
     this.attempts++;
-    this.arm(this.host.settings.ackTimeoutMs * 2 ** (this.attempts - 1));
+    this.setDeadline(this.host.settings.ackTimeoutMs * 2 ** (this.attempts - 1));
     void this.resend();
   }
 
@@ -294,17 +321,20 @@ export class ReliableStream {
       return;
     }
     const c = this.conn;
-    const seq = this.acked;
-    this.cursorWrite = this.host.inbox
-      .setCursor(c.tenant, c.user, c.device, seq)
-      .catch((err: unknown) => this.host.log.warn({ err, conn: c.id }, 'cursor write failed'))
-      .finally(() => {
-        this.cursorWrite = undefined;
-        if (this.cursorDirty) {
-          this.cursorDirty = false;
-          this.persistCursor();
-        }
-      });
+    // One reaction per write (not .catch().finally(): three promises and two closures per ack);
+    // its handlers are made once per stream, at its first ack, and kept with its timer (an idle stream holds neither).
+    const settled = ((this.timer ??= new AckTimer(this)).settled ??= [() => this.cursorWritten(false), (err: unknown) => this.cursorWritten(true, err)]);
+    this.cursorWrite = this.host.inbox.setCursor(c.tenant, c.user, c.device, this.acked).then(settled[0], settled[1]);
+  }
+
+  /** The last cursor write settled (`failed`: logged): write again if acks came meanwhile. */
+  private cursorWritten(failed: boolean, err?: unknown): void {
+    if (failed) this.host.log.warn({ err, conn: this.conn.id }, 'cursor write failed');
+    this.cursorWrite = undefined;
+    if (this.cursorDirty) {
+      this.cursorDirty = false;
+      this.persistCursor();
+    }
   }
 
   /** Waits for the last cursor write (graceful shutdown). */
@@ -315,6 +345,13 @@ export class ReliableStream {
 
 /** The stream's wheel entry: fires into the stream, with no closure (and its captured scope) per stream. */
 class AckTimer extends TimerEntry {
+  /** When the unacked messages are due for a resend, ms since the epoch. */
+  due = 0;
+  /** When the wheel fires this entry (while scheduled), ms since the epoch. */
+  at = 0;
+  /** The stream's cursor-write handlers (ReliableStream.persistCursor), made at its first ack. */
+  settled: [() => void, (err: unknown) => void] | undefined;
+
   constructor(private readonly stream: ReliableStream) {
     super();
   }

@@ -8,7 +8,10 @@
  * acks the newest message, so this is a faithful sample; a device acking a
  * backlog in one cumulative ack is observed once, for the newest message.
  * Memory: one small entry per recently written-to user, bounded by `max`
- * (the map is cleared when it grows past it).
+ * (the maps are cleared when they grow past it).
+ *
+ * Entries are found by tenant, then user (no key string built per message), and
+ * a user's entry is updated in place (issue 20: this runs twice per reliable message).
  */
 import { recordAckSpan, recordingSpanContext, type SpanContext } from './tracing.js';
 
@@ -18,10 +21,10 @@ interface Entry {
   span: SpanContext | undefined;
 }
 
-const SEP = '\u0000';
-
 export class AckClock {
-  private readonly latest = new Map<string, Entry>();
+  /** tenant → user → the newest stored message. */
+  private readonly latest = new Map<string, Map<string, Entry>>();
+  private entries = 0;
 
   constructor(
     private readonly observe: (seconds: number) => void,
@@ -30,19 +33,34 @@ export class AckClock {
 
   /** A reliable message for a user with local devices was stored (call once per message, not per device). */
   stored(tenant: string, user: string, seq: number, ts: number): void {
-    if (this.latest.size >= this.max) this.latest.clear();
-    this.latest.set(tenant + SEP + user, { seq, ts, span: recordingSpanContext() });
+    const span = recordingSpanContext();
+    let users = this.latest.get(tenant);
+    const e = users?.get(user);
+    if (e !== undefined) {
+      e.seq = seq;
+      e.ts = ts;
+      e.span = span;
+      return;
+    }
+    if (this.entries >= this.max) {
+      this.latest.clear();
+      this.entries = 0;
+      users = undefined;
+    }
+    if (users === undefined) this.latest.set(tenant, (users = new Map()));
+    users.set(user, { seq, ts, span });
+    this.entries++;
   }
 
   /** A device of the user acked `seq` (cumulative). */
   acked(tenant: string, user: string, seq: number): void {
-    const e = this.latest.get(tenant + SEP + user);
+    const e = this.latest.get(tenant)?.get(user);
     if (e === undefined || e.seq !== seq) return;
     this.observe(Math.max(0, Date.now() - e.ts) / 1000);
     if (e.span) recordAckSpan(e.span, e.ts, { 'herald.seq': seq });
   }
 
   get size(): number {
-    return this.latest.size;
+    return this.entries;
   }
 }

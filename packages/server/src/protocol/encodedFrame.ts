@@ -79,16 +79,27 @@ export class EncodedFrame {
  * The encodings of reliable messages, one per message object: every device of
  * a user — and every node-local read that returns the same object — shares
  * them. Weakly held: an encoding lives as long as its message is referenced.
+ *
+ * A live message is offered to the user's devices one after the other, right
+ * after it is stored: `of(m, true)` shares its encoding through the last
+ * message asked for, without a WeakMap entry (an insert per message cost more
+ * than building the encoding, issue 20). A later read of it (replay, resend)
+ * asks without `live` and keeps its encoding in the WeakMap from then on.
  */
 export class ReliableEncodings {
   private readonly cache = new WeakMap<InboxMessage, EncodedFrame>();
+  private last: InboxMessage | undefined;
+  private lastFrame: EncodedFrame | undefined;
 
-  of(m: InboxMessage): EncodedFrame {
+  of(m: InboxMessage, live = false): EncodedFrame {
+    if (m === this.last) return this.lastFrame!;
     let e = this.cache.get(m);
     if (e === undefined) {
       e = EncodedFrame.ofReliable(m);
-      this.cache.set(m, e);
+      if (!live) this.cache.set(m, e);
     }
+    this.last = m;
+    this.lastFrame = e;
     return e;
   }
 }

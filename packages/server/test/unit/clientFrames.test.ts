@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClientFrame, ProtocolViolation } from '../../src/protocol/clientFrames.js';
+import { parseClientFrame, ProtocolViolation, validateClientFrame } from '../../src/protocol/clientFrames.js';
 
 test('parses every client frame type', () => {
   assert.deepEqual(parseClientFrame('{"type":"ping"}'), { type: 'ping' });
@@ -42,4 +42,28 @@ test('bad fields are recoverable and name the field; ids are echoed', () => {
   assert.equal(violation('{"type":"warp"}').code, 'unknown_type');
   assert.equal(violation('{"id":"x"}').code, 'unknown_type');
   assert.match(violation('{"type":"ping","id":42}').message, /id/);
+});
+
+test('an ack written as the SDK writes it is read without JSON.parse, to the frame the general path gives', () => {
+  // The general path: what parseClientFrame returned for every text before the ack shortcut.
+  const outcome = (read: () => unknown): unknown => {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof SyntaxError) return { code: 'bad_frame', fatal: true, message: 'frame is not valid JSON' }; // JSON.parse's refusal, as parseClientFrame reports it
+      assert.ok(err instanceof ProtocolViolation);
+      return { code: err.code, fatal: err.fatal, message: err.message };
+    }
+  };
+  const general = (text: string): unknown => outcome(() => validateClientFrame(JSON.parse(text)));
+  const got = (text: string): unknown => outcome(() => parseClientFrame(text));
+  const texts = [
+    ...[0, 1, 9, 10, 123, 99_999, 2 ** 31, 123_456_789_012_345, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2].map((seq) => JSON.stringify({ type: 'ack', seq })),
+    '{"type":"ack","seq":}', '{"type":"ack","seq":01}', '{"type":"ack","seq":00}', '{"type":"ack","seq":-1}', '{"type":"ack","seq":1.5}',
+    '{"type":"ack","seq":1e3}', '{"type":"ack","seq":"1"}', '{"type":"ack","seq":1 }', '{"type":"ack","seq":1}}', '{"type":"ack","seq":1]',
+    '{"type":"ack","seq":1234567890123456}', '{"type":"ack","seq":12345678901234567}', '{"type":"ack","seq":1,"id":"x"}', '{"seq":1,"type":"ack"}',
+  ];
+  for (const text of texts) assert.deepEqual(got(text), general(text), text);
+  const fast = parseClientFrame('{"type":"ack","seq":42}');
+  assert.deepEqual(Object.keys(fast), ['type', 'seq']);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryInboxStore } from '../../src/engine/memory/inbox.js';
+import { createPayloadCodec } from '../../src/engine/payloadCodec.js';
 
 const R = { maxMessages: 5, maxAgeMs: 1000 };
 const msg = (ts: number, extra: Record<string, unknown> = {}) => ({ id: 'x', ts, data: '1', ...extra });
@@ -58,4 +59,15 @@ test('compaction keeps reads correct over long runs', () => {
   const r = s.readAfter('t', 'a', 9997, 10, R, 0);
   assert.deepEqual(r.messages.map((m) => m.seq), [9998, 9999, 10000]);
   assert.equal(s.depth(), 5);
+});
+
+test('a stored message is the published one with its seq, optional fields included, plain or compressed', () => {
+  const full = { id: 'f', ts: 1, data: '{"a":1}', binary: true, event: 'e', expiresAt: 99, device: 'd', platform: 'web' };
+  for (const codec of [undefined, createPayloadCodec({ codec: 'deflate', thresholdBytes: 64 })]) {
+    const s = new MemoryInboxStore(0, codec);
+    const big = JSON.stringify({ text: 'x'.repeat(500) });
+    const stored = [s.append('t', 'a', msg(0), R, 0), s.append('t', 'a', full, R, 0), s.append('t', 'a', { ...full, data: big }, R, 0)];
+    assert.deepEqual(stored, [{ ...msg(0), seq: 1 }, { ...full, seq: 2 }, { ...full, data: big, seq: 3 }]);
+    assert.deepEqual(s.readAfter('t', 'a', 0, 10, R, 0).messages, stored);
+  }
 });

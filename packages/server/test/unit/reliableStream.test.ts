@@ -1,5 +1,5 @@
 /** ReliableStream against a scripted engine: a failed inbox read is retried even when nothing new arrives. */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { ReliableStream, type ReliableHost } from '../../src/delivery/reliableStream.js';
@@ -71,4 +71,63 @@ test('a live gap whose read failed is retried too', async () => {
   for (let i = 0; i < 6; i++) wheel.tick();
   await settle();
   assert.deepEqual(sent, [1, 2, 3, 4, 5, 6, 7]);
+});
+
+/** Advances the clock and the wheel together, 10 ms (one tick of the test wheel) at a time. */
+function clock(wheel: TimingWheel) {
+  mock.timers.enable({ apis: ['Date'], now: 0 });
+  return (ms: number): void => {
+    for (let t = 0; t < ms; t += 10) {
+      mock.timers.tick(10);
+      wheel.tick();
+    }
+  };
+}
+
+test('a message written after all were acked is resent only after its own timeout, though the earlier timer still runs', async (t) => {
+  t.after(() => mock.timers.reset());
+  const inbox = msgs(1);
+  const { stream, wheel, sent } = setup(inbox, 0);
+  const advance = clock(wheel);
+  stream.begin();
+  await settle();
+  assert.deepEqual(sent, [1]);
+  stream.ack(1); // at 0 ms: nothing unacked
+  advance(40);
+  inbox.push({ seq: 2, id: 'm2', ts: 0, data: '1' });
+  stream.offer(inbox[1]!); // at 40 ms: due at 90 ms
+  advance(40);
+  await settle();
+  assert.deepEqual(sent, [1, 2], 'the timer set for message 1 (50 ms) fired before message 2 was due: no resend');
+  advance(20);
+  await settle();
+  assert.deepEqual(sent, [1, 2, 2], 'resent once its 50 ms had passed');
+});
+
+test('a new message is resent after the ack timeout even when the timer left from a backoff would fire much later', async (t) => {
+  t.after(() => mock.timers.reset());
+  const inbox = msgs(1);
+  const { stream, wheel, sent } = setup(inbox, 0);
+  const advance = clock(wheel);
+  stream.begin();
+  await settle();
+  advance(50);
+  await settle();
+  assert.deepEqual(sent, [1, 1], 'first resend at 50 ms; the next one would be 100 ms later');
+  advance(10);
+  stream.ack(1); // at 60 ms; the timer stays set for 150 ms
+  inbox.push({ seq: 2, id: 'm2', ts: 0, data: '1' });
+  stream.offer(inbox[1]!); // due at 110 ms
+  advance(40);
+  await settle();
+  assert.deepEqual(sent, [1, 1, 2]);
+  advance(10);
+  await settle();
+  assert.deepEqual(sent, [1, 1, 2, 2], 'resent 50 ms after it was written, with the timeout of a first attempt');
+  advance(90);
+  await settle();
+  assert.deepEqual(sent, [1, 1, 2, 2], 'the next attempt waits twice as long');
+  advance(10);
+  await settle();
+  assert.deepEqual(sent, [1, 1, 2, 2, 2]);
 });

@@ -29,8 +29,8 @@ export class MemoryEngine implements Engine {
   private readonly inbox: MemoryInboxStore;
   /** tenant\0room → user\0device → awareness state (JSON text) of members on this node. */
   private readonly states = new Map<string, Map<string, string>>();
-  /** tenant\0user → device → highest acked seq (per user, so a user's devices are found at once). */
-  private readonly cursors = new Map<string, Map<string, number>>();
+  /** tenant → user → device → highest acked seq (per user, so a user's devices are found at once; no key string per ack). */
+  private readonly cursors = new Map<string, Map<string, Map<string, number>>>();
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
   /** Appends made once per user and key (AppendOnce): userKey \0 key → the stored seq and id. */
   private readonly appended = new Map<string, { seq: number; id: string; expiresAt: number }>();
@@ -64,7 +64,16 @@ export class MemoryEngine implements Engine {
   subscribe(_route: Route): void {}
   unsubscribe(_route: Route): void {}
 
-  async append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
+  /** Not async (once per reliable message): the append is done when it returns; a refusal is a rejection, never a throw. */
+  append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
+    try {
+      return Promise.resolve(this.appendNow(tenant, user, message, retention, once));
+    } catch (err) {
+      return Promise.reject(err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err);
+    }
+  }
+
+  private appendNow(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once: AppendOnce | undefined): StoredMessage {
     this.lastRetention = retention;
     const onceKey = once ? userKey(tenant, user) + '\u0000' + once.key : undefined;
     const now = Date.now();
@@ -72,14 +81,9 @@ export class MemoryEngine implements Engine {
       const done = this.appended.get(onceKey);
       if (done && done.expiresAt > now) return { ...message, seq: done.seq, id: done.id, duplicate: true };
     }
-    try {
-      const stored = this.inbox.append(tenant, user, message, retention);
-      if (onceKey !== undefined) this.appended.set(onceKey, { seq: stored.seq, id: stored.id, expiresAt: now + once!.ttlMs });
-      return stored;
-    } catch (err) {
-      if (err instanceof StoreFullError) throw new ApiError('storage_full', err.message);
-      throw err;
-    }
+    const stored = this.inbox.append(tenant, user, message, retention, now);
+    if (onceKey !== undefined) this.appended.set(onceKey, { seq: stored.seq, id: stored.id, expiresAt: now + once!.ttlMs });
+    return stored;
   }
 
   async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
@@ -87,22 +91,26 @@ export class MemoryEngine implements Engine {
   }
 
   async getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
-    return this.cursors.get(userKey(tenant, user))?.get(device);
+    return this.cursorsOf(tenant, user)?.get(device);
   }
 
-  async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
-    const key = userKey(tenant, user);
-    let devices = this.cursors.get(key);
-    if (!devices) {
-      devices = new Map();
-      this.cursors.set(key, devices);
-    }
+  /** Not async (once per ack): the write is done when it returns; the promise is a settled one. */
+  setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
+    let users = this.cursors.get(tenant);
+    if (!users) this.cursors.set(tenant, (users = new Map()));
+    let devices = users.get(user);
+    if (!devices) users.set(user, (devices = new Map()));
     const prev = devices.get(device);
     if (prev === undefined || seq > prev) devices.set(device, seq);
+    return DONE;
+  }
+
+  private cursorsOf(tenant: string, user: string): Map<string, number> | undefined {
+    return this.cursors.get(tenant)?.get(user);
   }
 
   async deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
-    const devices = this.cursors.get(userKey(tenant, user));
+    const devices = this.cursorsOf(tenant, user);
     let max = 0;
     if (devices) for (const v of devices.values()) if (v > max) max = v;
     return { count: devices?.size ?? 0, max };
@@ -183,7 +191,7 @@ export class MemoryEngine implements Engine {
 
   /** The admin user lookup: depth, and each device's cursor and unacked count. */
   async inspectInbox(tenant: string, user: string, devices: string[], maxMessages: number): Promise<InboxInspection> {
-    const cursors = devices.map((device) => ({ device, cursor: this.cursors.get(userKey(tenant, user))?.get(device) }));
+    const cursors = devices.map((device) => ({ device, cursor: this.cursorsOf(tenant, user)?.get(device) }));
     const r = this.inbox.inspect(tenant, user, cursors.map((c) => ({ device: c.device, cursor: c.cursor ?? 0 })), maxMessages);
     return {
       depth: r.depth,
@@ -222,6 +230,9 @@ export class MemoryEngine implements Engine {
     this.roomHistory.sweep(now);
   }
 }
+
+/** What a write that finished synchronously returns (one settled promise, not one per call). */
+const DONE: Promise<void> = Promise.resolve();
 
 function userKey(tenant: string, user: string): string {
   return tenant + '\u0000' + user;
