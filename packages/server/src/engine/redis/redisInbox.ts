@@ -7,6 +7,7 @@
  */
 import type { AppendOnce, InboxMessage, InboxRange, InboxStore, NewInboxMessage, Retention, StoredMessage } from '../types.js';
 import type { RedisClient } from '../../redis/connect.js';
+import { withSeq } from '../inboxMessage.js';
 import { inboxEventParts, toMessage, type StreamEntry } from './inboxFormat.js';
 import type { RedisKeys } from './keys.js';
 import { PLAIN_CODEC, type PayloadCodec } from '../payloadCodec.js';
@@ -79,8 +80,12 @@ export class RedisInbox implements InboxStore {
         message.binary ? '1' : '',
       )
       .catch(this.o.failed('append'));
-    if (Number(floor) === -1) return { ...message, seq: Number(seq), id: firstId ?? message.id, duplicate: true };
-    return { ...message, seq: Number(seq) };
+    const result: StoredMessage = withSeq(message, Number(seq));
+    if (Number(floor) === -1) {
+      result.id = firstId ?? message.id;
+      result.duplicate = true;
+    }
+    return result;
   }
 
   async readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
