@@ -46,16 +46,22 @@ export interface ResolvedTarget {
 }
 
 export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
-  const p = 'platform' in to && to.platform !== undefined ? { platform: to.platform } : {};
-  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all', ...p }] };
+  // Built field by field (no spread of a `{platform}` object per publish); `platform` only when given.
+  const platform = 'platform' in to ? to.platform : undefined;
+  if ('all' in to) return { kind: 'all', routes: [withPlatform({ kind: 'all' }, platform)] };
   const t = to.tenant ?? DEFAULT_TENANT;
-  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user, ...p })) };
+  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => withPlatform({ kind: 'user', tenant: t, user }, platform)) };
   if ('user' in to) {
     if ('device' in to) return { kind: 'device', routes: [{ kind: 'user', tenant: t, user: to.user, device: to.device }] };
-    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user, ...p }] };
+    return { kind: 'user', routes: [withPlatform({ kind: 'user', tenant: t, user: to.user }, platform)] };
   }
-  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room, ...p }] };
-  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t, ...p }] };
+  if ('room' in to) return { kind: 'room', routes: [withPlatform({ kind: 'room', tenant: t, room: to.room }, platform)] };
+  return { kind: 'tenant', routes: [withPlatform({ kind: 'tenant', tenant: t }, platform)] };
+}
+
+function withPlatform<R extends Route>(route: R, platform: Route['platform']): R {
+  if (platform !== undefined) route.platform = platform;
+  return route;
 }
 
 /** Validates an unknown body; throws ApiError 400 naming the first bad field. */
