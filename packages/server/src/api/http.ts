@@ -48,12 +48,14 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  */
 export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
   const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
+  if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
   // Parsed where the body ends: one promise per request, no async layer around it.
   return readBody(req, limit, maxDepth);
 }
+
+const JSON_MEDIA_TYPE = /^application\/(.+\+)?json\b/i;
 
 /** The body's JSON value; throws ApiError `bad_json`. */
 function parseBody(text: string, maxDepth: number): unknown {

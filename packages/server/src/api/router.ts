@@ -80,10 +80,23 @@ interface Route {
    * writeHead; any other handler gets it by setHeader before it runs.
    */
   json?: true;
+  /** The handler reads the query string (its 4th argument); the others get none built. */
+  query?: boolean;
 }
 
-/** Routes whose handler reads the query string (the 4th argument): the others get none built. */
-const takesQuery = (r: Route): boolean => r.handler.length >= 4;
+/** A route that matches a literal path, with its match (found once, at construction). */
+interface ExactMatch {
+  route: Route;
+  m: RegExpExecArray;
+}
+
+/** The path a pattern like `^\/api\/v1\/publish$` matches, when it matches only that one plain path. */
+function literalPath(pattern: RegExp): string | undefined {
+  const s = pattern.source;
+  if (!s.startsWith('^') || !s.endsWith('$')) return undefined;
+  const path = s.slice(1, -1).replaceAll('\\/', '/');
+  return PLAIN_PATH.test(path) ? path : undefined;
+}
 
 const NO_PARAMS: string[] = [];
 
@@ -129,6 +142,8 @@ export function parseTarget(target: string | undefined): URL {
 
 export class Router {
   private readonly routes: Route[];
+  /** Each literal route path → every route matching it, in order: no regex run for these paths. */
+  private readonly exact = new Map<string, ExactMatch[]>();
 
   constructor(private readonly d: RouterDeps) {
     this.routes = [
@@ -160,6 +175,17 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
+    for (const r of this.routes) {
+      r.query = r.handler.length >= 4;
+      const path = literalPath(r.pattern);
+      if (path === undefined || this.exact.has(path)) continue;
+      const matches: ExactMatch[] = [];
+      for (const x of this.routes) {
+        const m = x.pattern.exec(path);
+        if (m) matches.push({ route: x, m });
+      }
+      this.exact.set(path, matches);
+    }
   }
 
   private sse(): SseEndpoint {
@@ -197,12 +223,21 @@ export class Router {
     try {
       // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
       const target = req.url;
-      const url = target !== undefined && PLAIN_PATH.test(target) ? undefined : parseTarget(target);
+      // A route's literal path (the API's own, as clients send them) picks its routes without a regex.
+      const exact = target === undefined ? undefined : this.exact.get(target);
+      const url = exact !== undefined || (target !== undefined && PLAIN_PATH.test(target)) ? undefined : parseTarget(target);
       path = url === undefined ? target! : url.pathname;
       let pathMatched = false;
-      for (const r of this.routes) {
-        const m = r.pattern.exec(path);
-        if (!m) continue;
+      const count = exact !== undefined ? exact.length : this.routes.length;
+      for (let i = 0; i < count; i++) {
+        let r: Route;
+        let m: RegExpExecArray | null;
+        if (exact !== undefined) ({ route: r, m } = exact[i]!);
+        else {
+          r = this.routes[i]!;
+          m = r.pattern.exec(path);
+          if (!m) continue;
+        }
         pathMatched = true;
         if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
         name = r.name;
@@ -218,7 +253,7 @@ export class Router {
           }
         }
         const params = m.length > 1 ? m.slice(1).map((s) => decodeURIComponent(s)) : NO_PARAMS;
-        const query = url !== undefined ? url.searchParams : takesQuery(r) ? new URLSearchParams() : EMPTY_QUERY;
+        const query = url !== undefined ? url.searchParams : r.query === true ? new URLSearchParams() : EMPTY_QUERY;
         // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
         if (!tracingActive()) {
           await r.handler(req, res, params, query);

@@ -98,7 +98,10 @@ function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
   return first;
 }
 
-const CONTROL = /^\P{Cc}+$/u;
+// No control character (Cc: U+0000–U+001F, U+007F–U+009F), as the schema's /^\P{Cc}+$/u, without the
+// `u` flag's slower matching: surrogates (paired or not) are no Cc either way.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /^[^\u0000-\u001f\u007f-\u009f]+$/;
 const validId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 128 && CONTROL.test(v) && isWellFormedId(v);
 const PLAIN_KEYS = new Set(['to', 'data', 'event', 'reliable']);
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
