@@ -39,10 +39,10 @@ export const EARLY_FLUSH_BYTES = 64 * 1024;
  * Turns in a row in which no socket got a second frame, after which writes go
  * straight to their socket (see holdWrites): holding them saved nothing.
  */
-export const QUIET_TURNS = 32;
+export const QUIET_TURNS = 16;
 
 /** Writes made straight to their sockets before holding is tried again. */
-export const DIRECT_PROBE_WRITES = 1024;
+export const DIRECT_PROBE_WRITES = 256;
 
 /** Sockets corked by `holdWrites` this turn. */
 let held: Socket[] = [];
