@@ -177,7 +177,6 @@ export class Publisher {
     }
     // The message is stored and sent: from here nothing may turn it into a failure (a retrying
     // producer would store it twice). A count that cannot be read is left out of the reply.
-    // Connections the routes reach now; left out when the engine cannot say.
     let online: number | undefined;
     try {
       online = routes.length === 1 ? await this.engine.onlineCount(routes[0]!) : await this.onlineSum(routes);
