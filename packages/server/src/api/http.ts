@@ -5,14 +5,39 @@ import { ApiError } from '../errors.js';
 import { answerAndDestroy } from './socketGuard.js';
 import { DEFAULT_MAX_JSON_DEPTH, jsonTextDepthExceeds } from '../protocol/jsonDepth.js';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
+/**
+ * Where the router leaves a request id that is not set as a header yet: sendJson writes it in the
+ * same `writeHead` as its own headers. A header set beforehand with setHeader would send writeHead
+ * down Node's progressive path (setHeader — validate and lower-case — for every other header);
+ * handlers that write their own replies get it by setHeader instead (router.ts).
+ */
+export const PENDING_REQUEST_ID = Symbol('herald.pendingRequestId');
+type WithRequestId = ServerResponse & { [PENDING_REQUEST_ID]?: string };
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  sendJsonText(res, status, JSON.stringify(body), headers);
 }
 
+/** sendJson for a body already serialized. */
+export function sendJsonText(res: ServerResponse, status: number, text: string, headers?: Record<string, string>): void {
+  const reqId = (res as WithRequestId)[PENDING_REQUEST_ID];
+  if (headers === undefined && reqId !== undefined) {
+    // One flat list, as writeHead takes raw headers: no object to walk, no setHeader per header.
+    res.writeHead(status, ['x-request-id', reqId, 'content-type', JSON_TYPE, 'content-length', Buffer.byteLength(text), 'cache-control', 'no-store']);
+  } else {
+    const all: Record<string, string | number> = reqId !== undefined ? { 'x-request-id': reqId } : {};
+    all['content-type'] = JSON_TYPE;
+    all['content-length'] = Buffer.byteLength(text);
+    all['cache-control'] = 'no-store';
+    if (headers !== undefined) for (const k in headers) all[k] = headers[k]!;
+    res.writeHead(status, all);
+  }
+  res.end(text);
+}
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 export function sendError(res: ServerResponse, err: ApiError): void {
-  sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : {});
+  sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : undefined);
 }
 
 /**
@@ -21,17 +46,26 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * nothing downstream — zod, JSON.stringify — can recurse into a stack overflow).
  * Throws nothing but ApiError.
  */
-export async function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
+export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
   const type = req.headers['content-type'];
-  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type)) throw new ApiError('unsupported_media_type');
+  if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`);
-  const text = await readBody(req, limit);
-  if (text.trim() === '') throw new ApiError('bad_json', 'request body is empty; expected a JSON object');
+  if (declared > limit) return Promise.reject(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
+  // Parsed where the body ends: one promise per request, no async layer around it.
+  return readBody(req, limit, maxDepth);
+}
+
+const JSON_MEDIA_TYPE = /^application\/(.+\+)?json\b/i;
+
+/** The body's JSON value; throws ApiError `bad_json`. */
+function parseBody(text: string, maxDepth: number): unknown {
+  // The depth scan comes first (nothing may recurse into a deep value later); an empty body is
+  // told apart from bad JSON only when the parse fails.
   if (jsonTextDepthExceeds(text, maxDepth)) throw new ApiError('bad_json', `request body nests arrays/objects deeper than ${maxDepth} levels (maxJsonDepth)`, 'body');
   try {
     return JSON.parse(text);
   } catch (err) {
+    if (text.trim() === '') throw new ApiError('bad_json', 'request body is empty; expected a JSON object');
     throw new ApiError('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
 }
@@ -43,8 +77,8 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, co
   answerAndDestroy(socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-/** Reads a body of at most `limit` bytes with plain events (cheaper than an async iterator per request). */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async iterator per request). */
+function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -59,8 +93,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
+    req.on('end', () => {
+      if (size > limit) return; // refused above
+      try {
+        resolve(parseBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'), maxDepth));
+      } catch (err) {
+        reject(err as ApiError);
+      }
+    });
     // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
-    req.once('error', (err) => reject(new ApiError('bad_json', `request body not received: ${err.message}`)));
+    req.on('error', (err) => reject(new ApiError('bad_json', `request body not received: ${err.message}`)));
   });
 }

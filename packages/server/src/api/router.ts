@@ -16,7 +16,8 @@ import type { DeliveryHub } from '../delivery/hub.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
-import { readJson, sendError, sendJson } from './http.js';
+import { PENDING_REQUEST_ID, readJson, sendError, sendJson, sendJsonText } from './http.js';
+import { jsonString } from '../protocol/serverFrames.js';
 import { serveDemoFile } from './staticFiles.js';
 import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind, tracingActive } from '../observability/tracing.js';
@@ -74,20 +75,41 @@ interface Route {
   name: string;
   auth: boolean;
   handler: Handler;
+  /**
+   * The handler answers only through sendJson/sendError, which write the request id in their one
+   * writeHead; any other handler gets it by setHeader before it runs.
+   */
+  json?: true;
+  /** The handler reads the query string (its 4th argument); the others get none built. */
+  query?: boolean;
+}
+
+/** A route that matches a literal path, with its match (found once, at construction). */
+interface ExactMatch {
+  route: Route;
+  m: RegExpExecArray;
+}
+
+/** The path a pattern like `^\/api\/v1\/publish$` matches, when it matches only that one plain path. */
+function literalPath(pattern: RegExp): string | undefined {
+  const s = pattern.source;
+  if (!s.startsWith('^') || !s.endsWith('$')) return undefined;
+  const path = s.slice(1, -1).replaceAll('\\/', '/');
+  return PLAIN_PATH.test(path) ? path : undefined;
 }
 
 const NO_PARAMS: string[] = [];
 
 /**
- * The common request target — a plain path of [A-Za-z0-9_-/], no query — without building a
- * URL: `new URL()` would return it unchanged (no dot segments, nothing to percent-encode), so
- * the routes see the same pathname. Anything else goes through parseTarget.
+ * The common request target — a plain path of [A-Za-z0-9_-/], no query — is used as is, without
+ * building a URL: `new URL()` would return it unchanged (no dot segments, nothing to
+ * percent-encode), so the routes see the same pathname and an empty query. Anything else goes
+ * through parseTarget.
  */
-function plainPath(target: string | undefined): { pathname: string; searchParams: URLSearchParams } | undefined {
-  if (target === undefined || !PLAIN_PATH.test(target)) return undefined;
-  return { pathname: target, searchParams: new URLSearchParams() };
-}
 const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_/-]*$/;
+
+/** What a handler that does not read the query gets (it is never read, so one serves every request). */
+const EMPTY_QUERY = new URLSearchParams();
 
 /** `herald_http_requests_total` keys (`route|status`), built once per pair rather than per request. */
 const HTTP_KEYS = new Map<string, Map<number, string>>();
@@ -97,6 +119,16 @@ function httpKey(route: string, status: number): string {
   let k = byStatus.get(status);
   if (k === undefined) byStatus.set(status, (k = `${route}|${status}`));
   return k;
+}
+
+/**
+ * `JSON.stringify(result)` of a publish: the common `{id, online}` (an ephemeral publish) written
+ * directly, in the same key order; anything else through JSON.stringify.
+ */
+export function publishReply(result: PublishResult): string {
+  const { online } = result;
+  if (result.seq !== undefined || result.offset !== undefined || result.epoch !== undefined || (online !== undefined && !Number.isSafeInteger(online))) return JSON.stringify(result);
+  return online === undefined ? '{"id":' + jsonString(result.id) + '}' : '{"id":' + jsonString(result.id) + ',"online":' + online + '}';
 }
 
 /** The request target as a URL; 400 when it is none (e.g. `//[`). */
@@ -110,23 +142,25 @@ export function parseTarget(target: string | undefined): URL {
 
 export class Router {
   private readonly routes: Route[];
+  /** Each literal route path → every route matching it, in order: no regex run for these paths. */
+  private readonly exact = new Map<string, ExactMatch[]>();
 
   constructor(private readonly d: RouterDeps) {
     this.routes = [
-      { method: 'POST', pattern: /^\/api\/v1\/publish$/, name: 'publish', auth: true, handler: (req, res) => this.publish(req, res) },
-      { method: 'POST', pattern: /^\/api\/v1\/publish\/batch$/, name: 'publish_batch', auth: true, handler: (req, res) => this.batch(req, res) },
-      { method: 'POST', pattern: /^\/api\/v1\/disconnect$/, name: 'disconnect', auth: true, handler: (req, res) => this.disconnect(req, res) },
-      { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
-      { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/presence$/, name: 'room_presence', auth: true, handler: (_q, res, p, q) => this.roomPresence(res, p[0]!, q) },
+      { method: 'POST', pattern: /^\/api\/v1\/publish$/, name: 'publish', auth: true, json: true, handler: (req, res) => this.publish(req, res) },
+      { method: 'POST', pattern: /^\/api\/v1\/publish\/batch$/, name: 'publish_batch', auth: true, json: true, handler: (req, res) => this.batch(req, res) },
+      { method: 'POST', pattern: /^\/api\/v1\/disconnect$/, name: 'disconnect', auth: true, json: true, handler: (req, res) => this.disconnect(req, res) },
+      { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, json: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
+      { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/presence$/, name: 'room_presence', auth: true, json: true, handler: (_q, res, p, q) => this.roomPresence(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/api\/v1\/rooms\/([^/]+)\/history$/, name: 'room_history', auth: true, handler: (_q, res, p, q) => this.roomHistory(res, p[0]!, q) },
       { method: 'GET', pattern: /^\/sse$/, name: 'sse', auth: false, handler: (req, res, _p, q) => this.sse().stream(req, res, q) },
       { method: 'POST', pattern: /^\/sse\/ack$/, name: 'sse_ack', auth: false, handler: (req, res) => this.sse().ack(req, res) },
       { method: 'POST', pattern: /^\/sse\/frame$/, name: 'sse_frame', auth: false, handler: (req, res) => this.sse().frame(req, res) },
       { method: 'OPTIONS', pattern: /^\/sse\/(ack|frame)$/, name: 'sse_preflight', auth: false, handler: (req, res) => this.sse().preflight(req, res) },
-      { method: 'GET', pattern: /^\/healthz$/, name: 'healthz', auth: false, handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }) },
-      { method: 'GET', pattern: /^\/readyz$/, name: 'readyz', auth: false, handler: async (_q, res) => this.ready(res) },
+      { method: 'GET', pattern: /^\/healthz$/, name: 'healthz', auth: false, json: true, handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }) },
+      { method: 'GET', pattern: /^\/readyz$/, name: 'readyz', auth: false, json: true, handler: async (_q, res) => this.ready(res) },
       { method: 'GET', pattern: /^\/metrics$/, name: 'metrics', auth: false, handler: async (_q, res) => this.metrics(res) },
-      { method: 'GET', pattern: /^\/demo\/token$/, name: 'demo_token', auth: false, handler: (_q, res, _p, q) => this.demoToken(res, q) },
+      { method: 'GET', pattern: /^\/demo\/token$/, name: 'demo_token', auth: false, json: true, handler: (_q, res, _p, q) => this.demoToken(res, q) },
       { method: 'GET', pattern: /^\/demo$/, name: 'demo', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
       { method: 'GET', pattern: /^\/demo\/(.*)$/, name: 'demo', auth: false, handler: (_q, res, p) => this.demo(res, p[0]!) },
       { method: 'GET', pattern: /^\/admin$/, name: 'admin', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/admin/' }).end() },
@@ -141,6 +175,17 @@ export class Router {
       { method: 'GET', pattern: /^\/admin\/(.*)$/, name: 'admin', auth: false, handler: (req, res, p) => this.admin().page(req, res, p[0]!) },
       { method: 'GET', pattern: /^\/$/, name: 'root', auth: false, handler: async (_q, res) => void res.writeHead(302, { location: '/demo/' }).end() },
     ];
+    for (const r of this.routes) {
+      r.query = r.handler.length >= 4;
+      const path = literalPath(r.pattern);
+      if (path === undefined || this.exact.has(path)) continue;
+      const matches: ExactMatch[] = [];
+      for (const x of this.routes) {
+        const m = x.pattern.exec(path);
+        if (m) matches.push({ route: x, m });
+      }
+      this.exact.set(path, matches);
+    }
   }
 
   private sse(): SseEndpoint {
@@ -168,23 +213,38 @@ export class Router {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the request.
+    // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the
+    // request. JSON answers (and every error) write it with their other headers (http.ts).
     const reqId = requestId(req.headers['x-request-id']);
-    res.setHeader('x-request-id', reqId);
+    (res as ServerResponse & { [PENDING_REQUEST_ID]?: string })[PENDING_REQUEST_ID] = reqId;
     const started = performance.now();
     let name = 'unknown';
     let path = '';
     try {
       // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
-      const url = plainPath(req.url) ?? parseTarget(req.url);
-      path = url.pathname;
+      const target = req.url;
+      // A route's literal path (the API's own, as clients send them) picks its routes without a regex.
+      const exact = target === undefined ? undefined : this.exact.get(target);
+      const url = exact !== undefined || (target !== undefined && PLAIN_PATH.test(target)) ? undefined : parseTarget(target);
+      path = url === undefined ? target! : url.pathname;
       let pathMatched = false;
-      for (const r of this.routes) {
-        const m = r.pattern.exec(path);
-        if (!m) continue;
+      const count = exact !== undefined ? exact.length : this.routes.length;
+      for (let i = 0; i < count; i++) {
+        let r: Route;
+        let m: RegExpExecArray | null;
+        if (exact !== undefined) ({ route: r, m } = exact[i]!);
+        else {
+          r = this.routes[i]!;
+          m = r.pattern.exec(path);
+          if (!m) continue;
+        }
         pathMatched = true;
         if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
         name = r.name;
+        if (r.json !== true) {
+          (res as ServerResponse & { [PENDING_REQUEST_ID]?: string })[PENDING_REQUEST_ID] = undefined;
+          res.setHeader('x-request-id', reqId);
+        }
         if (r.auth) {
           this.d.authThrottle.admit(req);
           if (!this.d.apiKey.check(req.headers.authorization)) {
@@ -193,16 +253,17 @@ export class Router {
           }
         }
         const params = m.length > 1 ? m.slice(1).map((s) => decodeURIComponent(s)) : NO_PARAMS;
+        const query = url !== undefined ? url.searchParams : r.query === true ? new URLSearchParams() : EMPTY_QUERY;
         // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
         if (!tracingActive()) {
-          await r.handler(req, res, params, url.searchParams);
+          await r.handler(req, res, params, query);
           return;
         }
         await inSpan(
           `herald.http ${r.name}`,
           { 'http.request.method': req.method ?? '', 'http.route': r.name, 'herald.request_id': reqId },
           async (span) => {
-            await r.handler(req, res, params, url.searchParams);
+            await r.handler(req, res, params, query);
             if (span.isRecording()) span.setAttribute('http.response.status_code', res.statusCode);
           },
           SpanKind.SERVER,
@@ -210,7 +271,7 @@ export class Router {
         );
         return;
       }
-      throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${url.pathname}` : `no route for ${req.method} ${url.pathname}`);
+      throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${path}` : `no route for ${req.method} ${path}`);
     } catch (err) {
       const e = err instanceof ApiError ? err : this.internal(err, reqId);
       try {
@@ -239,7 +300,7 @@ export class Router {
   private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) throw new ApiError('draining');
     const body = await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth);
-    sendJson(res, 200, await this.d.publisher.publishUnknown(body, '', true));
+    sendJsonText(res, 200, publishReply(await this.d.publisher.publishUnknown(body, '', true)));
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {

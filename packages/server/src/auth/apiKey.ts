@@ -1,26 +1,22 @@
 /** API-key check for the HTTP API: constant time, whatever the input length. */
-import * as crypto from 'node:crypto';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 
 export class ApiKeyGuard {
-  private readonly digest: Buffer;
+  private readonly key: Buffer;
 
   constructor(apiKey: string) {
-    this.digest = sha256(apiKey);
+    this.key = Buffer.from(apiKey, 'utf8');
   }
 
   /** Checks an `Authorization: Bearer <key>` header value. */
   check(header: string | undefined): boolean {
     if (!header || !header.startsWith('Bearer ')) return false;
-    // Comparing fixed-length digests keeps the compare constant-time even when lengths differ.
-    return timingSafeEqual(sha256(header.slice(7).trim()), this.digest);
+    const presented = Buffer.from(header.slice(7).trim(), 'utf8');
+    // Always one compare of the key's length against the key: the presented bytes when their
+    // length matches, else the key with itself (and a false answer). The time taken depends on
+    // the presented length and the key's, never on how much of the key was right. This replaced
+    // a SHA-256 of the presented key per request (issue 20: ≈ 7,800 instructions per publish).
+    const sameLength = presented.length === this.key.length;
+    return timingSafeEqual(sameLength ? presented : this.key, this.key) && sameLength;
   }
-}
-
-// One-shot crypto.hash (Node ≥ 20.12) skips the Hash object createHash builds on every API
-// request; the digest is the same. Older Node 20 releases lack it.
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
-
-function sha256(s: string): Buffer {
-  return oneShot ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s, 'utf8').digest();
 }

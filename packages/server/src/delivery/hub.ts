@@ -19,6 +19,7 @@ import type { TimingWheel } from '../runtime/timingWheel.js';
 import type { Registry } from './registry.js';
 import { RoomHolds } from './roomHolds.js';
 import type { ReliableHost, ReliableSettings } from './reliableStream.js';
+import type { DeliverySession } from './session.js';
 
 export interface HubDeps {
   registry: Registry;
@@ -71,16 +72,36 @@ export class DeliveryHub implements ReliableHost {
     const encoded = typeof frame === 'string' ? EncodedFrame.ofText(frame) : frame;
     const holds = route.kind === 'room' && typeof frame === 'string' && !this.roomHolds.empty ? this.roomHolds : undefined;
     let n = 0;
-    const platform = route.platform;
-    for (const s of this.registry.lookup(route)) {
-      if (s.state !== 'active' || (platform !== undefined && s.platform !== platform) || (holds && holds.take(s, (route as { room: string }).room, frame as string))) continue;
-      if (s.send(encoded)) n++;
-    }
+    // A lone session (most users, most devices) is written without a list to walk.
+    const members = route.kind === 'all' ? this.registry.all() : this.registry.members(route);
+    if (members === undefined) n = 0;
+    else if (members instanceof Set || route.kind === 'all') for (const s of members as Iterable<DeliverySession>) n += this.offer(s, encoded, route, holds, frame);
+    else n = this.offer(members as DeliverySession, encoded, route, holds, frame);
     const stats = this.d.stats;
-    stats.deliveredEphemeral += n * messages;
-    stats.deliveredEphemeralTo[route.kind === 'user' && route.device !== undefined ? 'device' : route.kind] += n * messages;
+    const delivered = n * messages;
+    stats.deliveredEphemeral += delivered;
+    switch (route.kind) {
+      case 'user':
+        if (route.device !== undefined) stats.deliveredEphemeralTo.device += delivered;
+        else stats.deliveredEphemeralTo.user += delivered;
+        break;
+      case 'room':
+        stats.deliveredEphemeralTo.room += delivered;
+        break;
+      case 'tenant':
+        stats.deliveredEphemeralTo.tenant += delivered;
+        break;
+      case 'all':
+        stats.deliveredEphemeralTo.all += delivered;
+    }
     if (n > 0 && publishedAt !== undefined) this.d.metrics.deliverLatency.observe((Date.now() - publishedAt) / 1000);
     return n;
+  }
+
+  /** One session of a fan-out: 1 when it took the frame. */
+  private offer(s: DeliverySession, encoded: EncodedFrame, route: Route, holds: RoomHolds | undefined, frame: string | EncodedFrame): number {
+    if (s.state !== 'active' || (route.platform !== undefined && s.platform !== route.platform) || (holds && holds.take(s, (route as { room: string }).room, frame as string))) return 0;
+    return s.send(encoded) ? 1 : 0;
   }
 
   /**

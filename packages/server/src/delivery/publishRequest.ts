@@ -46,16 +46,22 @@ export interface ResolvedTarget {
 }
 
 export function resolveTarget(to: PublishBody['to']): ResolvedTarget {
-  const p = 'platform' in to && to.platform !== undefined ? { platform: to.platform } : {};
-  if ('all' in to) return { kind: 'all', routes: [{ kind: 'all', ...p }] };
+  // Built field by field (no spread of a `{platform}` object per publish); `platform` only when given.
+  const platform = 'platform' in to ? to.platform : undefined;
+  if ('all' in to) return { kind: 'all', routes: [withPlatform({ kind: 'all' }, platform)] };
   const t = to.tenant ?? DEFAULT_TENANT;
-  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => ({ kind: 'user', tenant: t, user, ...p })) };
+  if ('users' in to) return { kind: 'users', routes: [...new Set(to.users)].map((user) => withPlatform({ kind: 'user', tenant: t, user }, platform)) };
   if ('user' in to) {
     if ('device' in to) return { kind: 'device', routes: [{ kind: 'user', tenant: t, user: to.user, device: to.device }] };
-    return { kind: 'user', routes: [{ kind: 'user', tenant: t, user: to.user, ...p }] };
+    return { kind: 'user', routes: [withPlatform({ kind: 'user', tenant: t, user: to.user }, platform)] };
   }
-  if ('room' in to) return { kind: 'room', routes: [{ kind: 'room', tenant: t, room: to.room, ...p }] };
-  return { kind: 'tenant', routes: [{ kind: 'tenant', tenant: t, ...p }] };
+  if ('room' in to) return { kind: 'room', routes: [withPlatform({ kind: 'room', tenant: t, room: to.room }, platform)] };
+  return { kind: 'tenant', routes: [withPlatform({ kind: 'tenant', tenant: t }, platform)] };
+}
+
+function withPlatform<R extends Route>(route: R, platform: Route['platform']): R {
+  if (platform !== undefined) route.platform = platform;
+  return route;
 }
 
 /** Validates an unknown body; throws ApiError 400 naming the first bad field. */
@@ -92,7 +98,10 @@ function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
   return first;
 }
 
-const CONTROL = /^\P{Cc}+$/u;
+// No control character (Cc: U+0000–U+001F, U+007F–U+009F), as the schema's /^\P{Cc}+$/u, without the
+// `u` flag's slower matching: surrogates (paired or not) are no Cc either way.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /^[^\u0000-\u001f\u007f-\u009f]+$/;
 const validId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 128 && CONTROL.test(v) && isWellFormedId(v);
 const PLAIN_KEYS = new Set(['to', 'data', 'event', 'reliable']);
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;

@@ -8,10 +8,10 @@ import type { AppendOnce, Engine, InboxMessage, NewInboxMessage, Retention, Rout
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
 import { ApiError } from '../errors.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { EventRefusal, Limiter } from '../limits/limiter.js';
 import { messageFrame, type EphemeralMessage } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody, type ResolvedTarget } from './publishRequest.js';
-import { inSpan, tracingActive, type Span } from '../observability/tracing.js';
+import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
 import { payloadOf } from './payload.js';
 import type { RoomPublisher } from '../rooms/roomPublish.js';
@@ -67,37 +67,22 @@ export class Publisher {
    * Validates and publishes an untrusted body. `fieldPrefix` prefixes error field names (batch items);
    * `rateLimited` applies the per-tenant API rate (HTTP API requests, not stream ingest).
    */
-  async publishUnknown(body: unknown, fieldPrefix = '', rateLimited = false): Promise<PublishResult> {
-    const parsed = parsePublish(body, fieldPrefix);
-    // Resolved once: the limits and the pipeline read the same routes.
-    const target = resolveTarget(parsed.to);
-    const limiter = this.limiter;
-    if (limiter && (rateLimited || parsed.event !== undefined)) {
-      const routes = target.routes;
-      const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
-      if (rateLimited) {
-        // Synchronous unless the engine shares the buckets (limits/limiter.ts): no promise per publish.
-        const pending = limiter.apiPublish(tenant, routes.length);
-        const waitMs = typeof pending === 'number' ? pending : await pending;
-        if (waitMs > 0) {
-          const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
-          err.retryAfterSec = Math.ceil(waitMs / 1000);
-          throw err;
-        }
+  publishUnknown(body: unknown, fieldPrefix = '', rateLimited = false): Promise<PublishResult> {
+    // Not async: with the node's own buckets every check is synchronous, so a publish costs no
+    // promise of its own; anything thrown here is still a rejection for the caller.
+    try {
+      const parsed = parsePublish(body, fieldPrefix);
+      // Resolved once: the limits and the pipeline read the same routes.
+      const target = resolveTarget(parsed.to);
+      const limiter = this.limiter;
+      if (limiter && (rateLimited || parsed.event !== undefined)) {
+        const pending = checkLimits(limiter, parsed, target.routes, fieldPrefix, rateLimited);
+        if (pending !== undefined) return pending.then(() => this.publishResolved(parsed, target, fieldPrefix));
       }
-      // The event table (eventRateLimits) holds for API and ingest publishes alike; ingest
-      // retries an entry refused with 429 (streamIngest.ts: transient).
-      if (parsed.event !== undefined) {
-        const pending = limiter.apiEvent(tenant, parsed.event, routes.length);
-        const refused = pending instanceof Promise ? await pending : pending;
-        if (refused) {
-          const err = new ApiError('rate_limited', `event rate limit "${refused.pattern}" (eventRateLimits, limit ${refused.limit}) of tenant "${tenant}" exceeded; retry in ${refused.waitMs} ms`, fieldPrefix + 'event');
-          err.retryAfterSec = Math.ceil(refused.waitMs / 1000);
-          throw err;
-        }
-      }
+      return this.publishResolved(parsed, target, fieldPrefix);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
-    return this.publishResolved(parsed, target, fieldPrefix);
   }
 
   publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
@@ -177,13 +162,10 @@ export class Publisher {
       // recorded result finds the message stored and stores nothing (docs/delivery.md).
       const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
       const stores: StoreRun = { seq, firstId: undefined };
-      // One user without a tracing SDK (the usual reliable publish): the span would be a no-op, so no closure for it.
-      if (routes.length === 1 && !tracingActive()) await this.storeFor(routes[0]!, m, once, notifyAfter, stores);
-      else await inSpan('herald.store', { 'herald.users': routes.length }, async () => {
-        // One user (the common case) without an array of promises.
-        if (routes.length === 1) await this.storeFor(routes[0]!, m, once, notifyAfter, stores);
-        else await Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores)));
-      });
+      // One user (the common case) without an array of promises; inSpan calls straight through without an SDK.
+      await inSpan<unknown>('herald.store', { 'herald.users': routes.length }, () =>
+        routes.length === 1 ? this.storeFor(routes[0]!, m, once, notifyAfter, stores) : Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores))),
+      );
       result.seq = seq;
       // The id the first attempt returned, when it had stored the message already.
       if (stores.firstId !== undefined) result.id = stores.firstId;
@@ -192,22 +174,16 @@ export class Publisher {
       if (binary) em.binary = true;
       if (body.event !== undefined) em.event = body.event;
       const frame = messageFrame('room' in body.to ? { ...em, room: body.to.room } : em);
-      // One route without a tracing SDK (the usual unicast): the span would be a no-op, so no closure for it.
-      if (routes.length === 1 && !tracingActive()) await this.fanOut(routes[0]!, em, frame, result);
-      else await inSpan('herald.fanout', { 'herald.routes': routes.length }, async (fan) => {
-        let local: number;
-        if (routes.length === 1) local = await this.fanOut(routes[0]!, em, frame, result);
-        else {
-          local = 0;
-          await Promise.all(routes.map(async (route) => void (local += await this.fanOut(route, em, frame, result))));
-        }
-        // Per-recipient spans would cost one span per socket: the local write is one event.
-        if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
-      });
+      await inSpan('herald.fanout', { 'herald.routes': routes.length }, (fan) => this.fanOutAll(routes, em, frame, result, fan));
     }
     // The message is stored and sent: from here nothing may turn it into a failure (a retrying
     // producer would store it twice). A count that cannot be read is left out of the reply.
-    const online = await this.onlineCount(routes);
+    let online: number | undefined;
+    try {
+      online = routes.length === 1 ? await this.engine.onlineCount(routes[0]!) : await this.onlineSum(routes);
+    } catch {
+      online = undefined;
+    }
     if (online !== undefined) {
       result.online = online;
       if (span.isRecording()) span.setAttribute('herald.online', online);
@@ -235,6 +211,22 @@ export class Publisher {
     }
   }
 
+  /** Every route of an ephemeral publish (one `herald.fanout` span): the local count. */
+  private fanOutAll(routes: readonly Route[], em: EphemeralMessage, frame: string, result: PublishResult, fan: Span): Promise<number> {
+    // One route (unicast) without a tracing SDK: the hub's promise as is, no async layer.
+    if (routes.length === 1 && !fan.isRecording()) return this.fanOut(routes[0]!, em, frame, result);
+    return this.fanOutMany(routes, em, frame, result, fan);
+  }
+
+  private async fanOutMany(routes: readonly Route[], em: EphemeralMessage, frame: string, result: PublishResult, fan: Span): Promise<number> {
+    let local = 0;
+    if (routes.length === 1) local = await this.fanOut(routes[0]!, em, frame, result);
+    else await Promise.all(routes.map(async (route) => void (local += await this.fanOut(route, em, frame, result))));
+    // Per-recipient spans would cost one span per socket: the local write is one event.
+    if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
+    return local;
+  }
+
   /** One route of an ephemeral publish: rooms with history go through the room publisher. Returns the local count. */
   private fanOut(route: Route, em: EphemeralMessage, frame: string, result: PublishResult): Promise<number> {
     // Not async: the hub's promise is returned as is (broadcast is async, so it cannot throw synchronously).
@@ -242,15 +234,10 @@ export class Publisher {
     return this.hub.broadcast(route, frame, em.ts);
   }
 
-  /** Connections the routes reach now, or undefined when the engine cannot say. */
-  private async onlineCount(routes: readonly Route[]): Promise<number | undefined> {
-    try {
-      if (routes.length === 1) return await this.engine.onlineCount(routes[0]!);
-      const counts = await Promise.all(routes.map((r) => this.engine.onlineCount(r)));
-      return counts.reduce((a, b) => a + b, 0);
-    } catch {
-      return undefined;
-    }
+  /** Connections several routes reach now (rejects when the engine cannot say). */
+  private async onlineSum(routes: readonly Route[]): Promise<number> {
+    const counts = await Promise.all(routes.map((r) => this.engine.onlineCount(r)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 }
 
@@ -262,6 +249,43 @@ function storeError(err: unknown): ApiError {
 
 function throwStoreError(err: unknown): never {
   throw storeError(err);
+}
+
+/**
+ * The per-tenant API rate (HTTP API publishes) and the event table (API and ingest alike; ingest
+ * retries an entry refused with 429: streamIngest.ts, transient). Throws the refusal; synchronous
+ * (undefined) unless the engine shares the buckets, then a promise of the same checks in order.
+ */
+function checkLimits(limiter: Limiter, parsed: PublishBody, routes: readonly Route[], fieldPrefix: string, rateLimited: boolean): Promise<void> | undefined {
+  const tenant = routes[0]!.kind === 'all' ? '*' : (routes[0] as { tenant: string }).tenant;
+  if (rateLimited) {
+    const pending = limiter.apiPublish(tenant, routes.length);
+    if (typeof pending !== 'number') return pending.then((waitMs) => (apiPublishAllowed(tenant, waitMs), checkEvent(limiter, tenant, parsed.event, routes.length, fieldPrefix)));
+    apiPublishAllowed(tenant, pending);
+  }
+  return checkEvent(limiter, tenant, parsed.event, routes.length, fieldPrefix);
+}
+
+function apiPublishAllowed(tenant: string, waitMs: number): void {
+  if (waitMs <= 0) return;
+  const err = new ApiError('rate_limited', `publish rate limit of tenant "${tenant}" exceeded; retry in ${waitMs} ms`);
+  err.retryAfterSec = Math.ceil(waitMs / 1000);
+  throw err;
+}
+
+function checkEvent(limiter: Limiter, tenant: string, event: string | undefined, cost: number, fieldPrefix: string): Promise<void> | undefined {
+  if (event === undefined) return undefined;
+  const pending = limiter.apiEvent(tenant, event, cost);
+  if (pending instanceof Promise) return pending.then((refused) => eventAllowed(tenant, refused, fieldPrefix));
+  eventAllowed(tenant, pending, fieldPrefix);
+  return undefined;
+}
+
+function eventAllowed(tenant: string, refused: EventRefusal | undefined, fieldPrefix: string): void {
+  if (!refused) return;
+  const err = new ApiError('rate_limited', `event rate limit "${refused.pattern}" (eventRateLimits, limit ${refused.limit}) of tenant "${tenant}" exceeded; retry in ${refused.waitMs} ms`, fieldPrefix + 'event');
+  err.retryAfterSec = Math.ceil(refused.waitMs / 1000);
+  throw err;
 }
 
 /** A room route through the room publisher (history, offsets): its local count. */

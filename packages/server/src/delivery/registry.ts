@@ -116,6 +116,21 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
     }
   }
 
+  /**
+   * What a route other than `all` reaches here: one session, a Set of several, or undefined —
+   * lookup() without the one-element array and its iterator for the common lone session.
+   */
+  members(route: Exclude<Route, { kind: 'all' }>): S | Set<S> | undefined {
+    switch (route.kind) {
+      case 'user':
+        return route.device !== undefined ? this.devices.get(deviceKey(route.tenant, route.user, route.device)) : this.users.get(userKey(route.tenant, route.user));
+      case 'room':
+        return this.rooms.get(roomKey(route.tenant, route.room));
+      case 'tenant':
+        return this.tenants.get(route.tenant);
+    }
+  }
+
   /** How many local connections are indexed under a key of each kind (tests use it to prove no leaks). */
   indexSizes(): { conns: number; users: number; devices: number; tenants: number; rooms: number } {
     return { conns: this.conns.size, users: this.users.size, devices: this.devices.size, tenants: this.tenants.size, rooms: this.rooms.size };

@@ -34,6 +34,11 @@ export class Limiter {
    * one, resolved once per configuration: a client frame costs a map lookup, not a spec string.
    */
   private readonly resolved = new Map<string, KeyedBuckets>();
+  /**
+   * The last tenant's API-publish bucket set and key: a run of publishes to one tenant (the usual
+   * case) builds no key string per publish. One entry, so untrusted tenant names cannot grow it.
+   */
+  private lastApi: { tenant: string; set: KeyedBuckets; key: string } | undefined;
 
   constructor(
     c: HeraldConfig | LiveConfig,
@@ -45,6 +50,7 @@ export class Limiter {
     // Specs no key uses any more would linger: a reload starts the changed limits afresh.
     this.live.onChange(() => {
       this.resolved.clear();
+      this.lastApi = undefined;
       this.prune();
     });
   }
@@ -157,9 +163,14 @@ export class Limiter {
    * Synchronous (a number) when the node's own buckets decide: no promise per publish.
    */
   apiPublish(tenant: string, cost: number): number | Promise<number> {
-    const set = this.tenantSet('api', tenant, 'apiPublishRatePerTenant', 'apiPublishBurstPerTenant');
+    let last = this.lastApi;
+    if (last === undefined || last.tenant !== tenant) {
+      last = { tenant, set: this.tenantSet('api', tenant, 'apiPublishRatePerTenant', 'apiPublishBurstPerTenant'), key: 'api:' + tenant };
+      this.lastApi = last;
+    }
+    const set = last.set;
     if (!set.enabled) return 0;
-    const wait = this.take('api', 'api:' + tenant, set.spec, cost, set);
+    const wait = this.take('api', last.key, set.spec, cost, set);
     return typeof wait === 'number' ? this.apiPublishWait(wait) : wait.then((w) => this.apiPublishWait(w));
   }
 

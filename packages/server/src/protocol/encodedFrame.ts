@@ -12,6 +12,12 @@ import { sseEventOfText } from './sseFrames.js';
 import { V2Frames, type V2Session } from './v2Frames.js';
 import { textWireFrame, type WireFrame } from './wireFrame.js';
 
+/** What an EncodedFrame is built from (a tag, not closures: one small object per frame). */
+const TEXT = 0;
+const BATCH = 1;
+const RELIABLE = 2;
+type Kind = typeof TEXT | typeof BATCH | typeof RELIABLE;
+
 export class EncodedFrame {
   private v1: WireFrame | undefined;
   private v2: V2Frames | undefined;
@@ -19,20 +25,16 @@ export class EncodedFrame {
   private event: string | undefined;
 
   private constructor(
-    private readonly source: () => string,
-    private readonly v2Source: () => V2Frames,
-    /** The reliable message's seq: the SSE event id. */
-    private readonly seq?: number,
-    /** The SSE events, when they are not the one event of `text()` (a batch). */
-    private readonly sseSource?: () => string,
-  ) {}
+    private readonly kind: Kind,
+    /** Text: its v1 JSON text; Batch: the message frames; Reliable: the message. */
+    private readonly source: string | readonly string[] | InboxMessage,
+  ) {
+    if (kind === TEXT) this.json = source as string;
+  }
 
   /** A v1 server text frame (an ephemeral message, a presence event). */
   static ofText(text: string): EncodedFrame {
-    return new EncodedFrame(
-      () => text,
-      () => V2Frames.ofText(text),
-    );
+    return new EncodedFrame(TEXT, text);
   }
 
   /**
@@ -41,37 +43,36 @@ export class EncodedFrame {
    * stream is a text stream already, so its readers see no new event shape.
    */
   static ofBatch(messages: readonly string[]): EncodedFrame {
-    return new EncodedFrame(
-      () => batchFrame(messages),
-      () => V2Frames.ofBatch(messages),
-      undefined,
-      () => messages.map((m) => sseEventOfText(m)).join(''),
-    );
+    return new EncodedFrame(BATCH, messages);
   }
 
   /** A reliable message: the v2 header carries its seq. */
   static ofReliable(m: InboxMessage): EncodedFrame {
-    return new EncodedFrame(
-      () => reliableFrame(m),
-      () => V2Frames.ofReliable(m),
-      m.seq,
-    );
+    return new EncodedFrame(RELIABLE, m);
   }
 
   /** The WebSocket frame for a connection speaking v1 (`session` undefined) or v2 with `session`'s codec. */
   frameFor(session: V2Session | undefined): WireFrame {
     if (session === undefined) return (this.v1 ??= textWireFrame(this.text()));
-    return (this.v2 ??= this.v2Source()).get(session);
+    return (this.v2 ??= this.v2Frames()).get(session);
   }
 
   /** The frame's v1 JSON text, built once. */
   text(): string {
-    return (this.json ??= this.source());
+    return (this.json ??= this.kind === BATCH ? batchFrame(this.source as readonly string[]) : reliableFrame(this.source as InboxMessage));
   }
 
   /** The frame as one Server-Sent Event (`id: <seq>` for a reliable message), built once. */
   sse(): string {
-    return (this.event ??= this.sseSource ? this.sseSource() : sseEventOfText(this.text(), this.seq));
+    if (this.event !== undefined) return this.event;
+    if (this.kind === BATCH) return (this.event = (this.source as readonly string[]).map((m) => sseEventOfText(m)).join(''));
+    return (this.event = sseEventOfText(this.text(), this.kind === RELIABLE ? (this.source as InboxMessage).seq : undefined));
+  }
+
+  private v2Frames(): V2Frames {
+    if (this.kind === TEXT) return V2Frames.ofText(this.source as string);
+    if (this.kind === BATCH) return V2Frames.ofBatch(this.source as readonly string[]);
+    return V2Frames.ofReliable(this.source as InboxMessage);
   }
 }
 

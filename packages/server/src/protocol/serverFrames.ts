@@ -18,11 +18,22 @@ export interface EphemeralMessage {
   binary?: boolean;
 }
 
+/** Printable ASCII but `"` and `\`: a string JSON writes as is, between quotes. */
+const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * `JSON.stringify(s)` for a string, with the common case — an id or a name of plain ASCII, such
+ * as a message id — quoted directly (JSON.stringify is a runtime call: ≈ 10× the cost here).
+ */
+export function jsonString(s: string): string {
+  return PLAIN_JSON_STRING.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
 export function messageFrame(m: EphemeralMessage): string {
-  let s = '{"type":"message","id":' + JSON.stringify(m.id);
-  if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
-  if (m.room !== undefined) s += ',"room":' + JSON.stringify(m.room);
-  if (m.from !== undefined) s += ',"from":' + JSON.stringify(m.from);
+  let s = '{"type":"message","id":' + jsonString(m.id);
+  if (m.event !== undefined) s += ',"event":' + jsonString(m.event);
+  if (m.room !== undefined) s += ',"room":' + jsonString(m.room);
+  if (m.from !== undefined) s += ',"from":' + jsonString(m.from);
   return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 

@@ -19,6 +19,11 @@
  * the frames of every publish handled in that iteration share one write per
  * socket; on an idle loop the check phase follows at once, so a lone frame is
  * not held back (docs/benchmarks.md, "Write coalescing and room batching").
+ *
+ * While no socket gets a second frame within a turn (each unicast delivery to
+ * its own socket), holding saves nothing and costs a cork, an uncork and a
+ * setImmediate per turn: then writes go straight out until a burst shows up
+ * again (holdWrites below; docs/benchmarks.md, issue 20 "Third round").
  */
 import type { Socket } from 'node:net';
 
@@ -30,9 +35,26 @@ import type { Socket } from 'node:net';
  */
 export const EARLY_FLUSH_BYTES = 64 * 1024;
 
+/**
+ * Turns in a row in which no socket got a second frame, after which writes go
+ * straight to their socket (see holdWrites): holding them saved nothing.
+ */
+export const QUIET_TURNS = 16;
+
+/** Writes made straight to their sockets before holding is tried again. */
+export const DIRECT_PROBE_WRITES = 256;
+
 /** Sockets corked by `holdWrites` this turn. */
 let held: Socket[] = [];
 let scheduled = false;
+/** Writes this turn to a socket already held: what holding saves. */
+let repeats = 0;
+let quietTurns = 0;
+/** Direct mode: no cork, no flush — every socket got one frame per turn lately. */
+let direct = false;
+let directWrites = 0;
+/** The socket of the last direct write: the same one again means a burst (a replay, several frames). */
+let lastDirect: Socket | undefined;
 
 function flush(): void {
   scheduled = false;
@@ -41,14 +63,41 @@ function flush(): void {
   // A socket ended or destroyed meanwhile has been uncorked already (end()
   // uncorks fully); uncork() on it is a no-op.
   for (const s of list) s.uncork();
+  if (repeats > 0) {
+    repeats = 0;
+    quietTurns = 0;
+  } else if (++quietTurns >= QUIET_TURNS) {
+    quietTurns = 0;
+    direct = true;
+    directWrites = 0;
+    lastDirect = undefined;
+  }
 }
 
 /**
  * Holds the socket's writes until the end of this event-loop turn (idempotent
  * within a turn). Call before writing; the write then joins the socket's batch.
+ *
+ * Holding costs a cork, an uncork and a `setImmediate` per turn, and saves a
+ * system call only for a socket that gets two or more frames in one turn. When
+ * QUIET_TURNS turns in a row saved nothing (unicast: each socket one frame per
+ * turn), writes go straight to their socket — as without coalescing — until the
+ * same socket is written twice in a row (a burst: it and the frames after it
+ * are held again) or DIRECT_PROBE_WRITES writes have gone by (holding is tried
+ * again, and kept while turns repeat a socket). Either way the socket's own
+ * Writable keeps the order of its frames and counts what it has not sent.
  */
 export function holdWrites(socket: Socket): void {
+  if (direct) {
+    if (socket !== lastDirect && ++directWrites < DIRECT_PROBE_WRITES) {
+      lastDirect = socket;
+      return;
+    }
+    direct = false;
+    lastDirect = undefined;
+  }
   if (socket.writableCorked !== 0) {
+    repeats++;
     // A big burst goes to the kernel now rather than piling up here: the
     // bytes held back for one socket stay under EARLY_FLUSH_BYTES + one frame.
     if (socket.writableLength >= EARLY_FLUSH_BYTES) {
@@ -68,4 +117,9 @@ export function holdWrites(socket: Socket): void {
 /** Sockets waiting for this turn's flush (tests). */
 export function heldSocketCount(): number {
   return held.length;
+}
+
+/** Whether writes currently go straight to their sockets (tests). */
+export function writingDirectly(): boolean {
+  return direct;
 }

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
-import { EARLY_FLUSH_BYTES, heldSocketCount, holdWrites } from '../../src/protocol/writeCoalescing.js';
+import { DIRECT_PROBE_WRITES, EARLY_FLUSH_BYTES, QUIET_TURNS, heldSocketCount, holdWrites, writingDirectly } from '../../src/protocol/writeCoalescing.js';
 
 interface Pair {
   writer: Socket;
@@ -126,5 +126,79 @@ test('a socket ended or destroyed while held is flushed harmlessly', async () =>
     await q.close();
   } finally {
     await p.close();
+  }
+});
+
+test('after QUIET_TURNS turns with one frame per socket, writes go straight out; a socket written twice in a row is held again', async () => {
+  const p = await pair();
+  const q = await pair();
+  try {
+    // One frame per socket per turn: holding saves nothing.
+    let dots = 0;
+    for (let i = 0; i < QUIET_TURNS && !writingDirectly(); i++) {
+      const w = i % 2 === 0 ? p.writer : q.writer;
+      if (w === p.writer) dots++;
+      holdWrites(w);
+      w.write(Buffer.from('.'));
+      await nextTurn();
+    }
+    assert.equal(writingDirectly(), true, 'direct after quiet turns');
+    const before = p.calls.write;
+    holdWrites(p.writer);
+    p.writer.write(Buffer.from('A'));
+    assert.equal(p.calls.write, before + 1, 'written at once, not at the end of the turn');
+    assert.equal(heldSocketCount(), 0);
+    // The same socket again: a burst. It and what follows this turn are held, in order.
+    for (const s of ['B', 'C']) {
+      holdWrites(p.writer);
+      p.writer.write(Buffer.from(s));
+    }
+    assert.equal(writingDirectly(), false);
+    assert.equal(heldSocketCount(), 1);
+    assert.equal(p.writer.writableLength, 2, 'held frames still count in writableLength');
+    await nextTurn();
+    assert.deepEqual(p.calls.writev.at(-1), 2, 'B and C in one writev');
+    const got = (await receivedAll(p, dots + 3)).toString();
+    assert.ok(got.endsWith('ABC'), got);
+  } finally {
+    await p.close();
+    await q.close();
+  }
+});
+
+test('in direct mode, holding is tried again after DIRECT_PROBE_WRITES writes, and kept while turns repeat a socket', async () => {
+  const p = await pair();
+  const q = await pair();
+  try {
+    for (let i = 0; i < QUIET_TURNS + 1 && !writingDirectly(); i++) {
+      holdWrites(p.writer);
+      p.writer.write(Buffer.from('.'));
+      await nextTurn();
+      holdWrites(q.writer);
+      q.writer.write(Buffer.from('.'));
+      await nextTurn();
+    }
+    assert.equal(writingDirectly(), true);
+    // Alternate sockets so that no write repeats the last one: direct until the probe.
+    for (let i = 0; i < DIRECT_PROBE_WRITES && writingDirectly(); i++) {
+      const w = i % 2 === 0 ? p.writer : q.writer;
+      holdWrites(w);
+      w.write(Buffer.from('x'));
+    }
+    assert.equal(writingDirectly(), false, 'holding again after the probe count');
+    await nextTurn();
+    // Turns that give a socket two frames keep it holding.
+    for (let t = 0; t < QUIET_TURNS + 2; t++) {
+      for (const s of ['1', '2']) {
+        holdWrites(p.writer);
+        p.writer.write(Buffer.from(s));
+      }
+      await nextTurn();
+    }
+    assert.equal(writingDirectly(), false);
+    assert.deepEqual(p.calls.writev.at(-1), 2);
+  } finally {
+    await p.close();
+    await q.close();
   }
 });
