@@ -9,7 +9,14 @@ test('withTimeout passes a value or an error through when the promise settles fi
 
 test('withTimeout rejects naming the call and the bound when the promise never settles', async () => {
   const never = new Promise<never>(() => undefined);
-  await assert.rejects(withTimeout(never, 20, 'queue.declare'), { message: 'queue.declare timed out after 20 ms' });
+  // The bound's timer is unref'd (it must never hold a stopping node open): something else has to
+  // keep this test's process alive meanwhile, as a running server does.
+  const alive = setInterval(() => undefined, 1_000);
+  try {
+    await assert.rejects(withTimeout(never, 20, 'queue.declare'), { message: 'queue.declare timed out after 20 ms' });
+  } finally {
+    clearInterval(alive);
+  }
 });
 
 test('wakeablePause ends on its own after ms, and early on wake(); a second wake is harmless', async () => {
