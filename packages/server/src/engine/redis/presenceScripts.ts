@@ -125,20 +125,19 @@ type Scripted = Record<string, (...args: (string | number)[]) => Promise<number>
  * the node's index entry goes with PRESENCE_ADD / PRESENCE_REMOVE (a single Redis or Sentinel: not Cluster).
  */
 export function definePresenceScripts(client: Redis | Cluster): boolean {
-  client.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
+  // The reaper's (nodeReaper.ts), with and without the outbox stream as one more key.
   client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
-  client.defineCommand('heraldPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
-  client.defineCommand('heraldPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
-  // The same scripts with the outbox stream as one more key: they write the event they decide.
   client.defineCommand('heraldConnRemoveEv', { numberOfKeys: 2, lua: CONN_REMOVE });
-  client.defineCommand('heraldPresenceAddEv', { numberOfKeys: 3, lua: PRESENCE_ADD });
-  client.defineCommand('heraldPresenceRemoveEv', { numberOfKeys: 3, lua: PRESENCE_REMOVE });
-  if ((client as { isCluster?: boolean }).isCluster) return false;
-  client.defineCommand('heraldPresenceAddIx', { numberOfKeys: 3, lua: PRESENCE_ADD_INDEXED });
-  client.defineCommand('heraldPresenceRemoveIx', { numberOfKeys: 3, lua: PRESENCE_REMOVE_INDEXED });
-  client.defineCommand('heraldPresenceAddIxEv', { numberOfKeys: 4, lua: PRESENCE_ADD_INDEXED });
-  client.defineCommand('heraldPresenceRemoveIxEv', { numberOfKeys: 4, lua: PRESENCE_REMOVE_INDEXED });
-  return true;
+  // Only the variants this client runs: ioredis copies every defined script onto each auto-pipeline
+  // batch it creates (a few per connect), so an unused definition is not free.
+  const indexed = !(client as { isCluster?: boolean }).isCluster;
+  const [add, remove, n] = indexed ? [PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED, 3] : [PRESENCE_ADD, PRESENCE_REMOVE, 2];
+  client.defineCommand('heraldPresenceAdd', { numberOfKeys: n, lua: add });
+  client.defineCommand('heraldPresenceRemove', { numberOfKeys: n, lua: remove });
+  // The same scripts with the outbox stream as one more key: they write the event they decide.
+  client.defineCommand('heraldPresenceAddEv', { numberOfKeys: n + 1, lua: add });
+  client.defineCommand('heraldPresenceRemoveEv', { numberOfKeys: n + 1, lua: remove });
+  return indexed;
 }
 
 /** The keys of one device's presence change: the user's two hashes and the node incarnation's index. */
@@ -157,7 +156,7 @@ export interface PresenceKeys {
 export async function presenceAdd(client: Redis | Cluster, indexed: boolean, k: PresenceKeys, args: readonly [string, string, number, string, string], indexRecord: string, ev: EventWrite | undefined): Promise<boolean> {
   const s = client as unknown as Scripted;
   if (indexed) {
-    const r = ev ? s.heraldPresenceAddIxEv!(k.presence, k.conns, k.index, ev.key, ...args, indexRecord, ...eventArgs(ev)) : s.heraldPresenceAddIx!(k.presence, k.conns, k.index, ...args, indexRecord);
+    const r = ev ? s.heraldPresenceAddEv!(k.presence, k.conns, k.index, ev.key, ...args, indexRecord, ...eventArgs(ev)) : s.heraldPresenceAdd!(k.presence, k.conns, k.index, ...args, indexRecord);
     return (await r) === 1;
   }
   const [, first] = await Promise.all([
@@ -176,7 +175,7 @@ export async function presenceAdd(client: Redis | Cluster, indexed: boolean, k: 
 export async function presenceRemove(client: Redis | Cluster, indexed: boolean, k: PresenceKeys, device: string, conn: string, ev: EventWrite | undefined): Promise<boolean> {
   const s = client as unknown as Scripted;
   if (indexed) {
-    const r = ev ? s.heraldPresenceRemoveIxEv!(k.presence, k.conns, k.index, ev.key, device, conn, ...eventArgs(ev)) : s.heraldPresenceRemoveIx!(k.presence, k.conns, k.index, device, conn);
+    const r = ev ? s.heraldPresenceRemoveEv!(k.presence, k.conns, k.index, ev.key, device, conn, ...eventArgs(ev)) : s.heraldPresenceRemove!(k.presence, k.conns, k.index, device, conn);
     return (await r) === 1;
   }
   const last = ev ? await s.heraldPresenceRemoveEv!(k.presence, k.conns, ev.key, device, conn, ...eventArgs(ev)) : await s.heraldPresenceRemove!(k.presence, k.conns, device, conn);
