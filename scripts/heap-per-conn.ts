@@ -3,7 +3,7 @@
  *
  *   npm run build --silent
  *   npx tsx scripts/heap-per-conn.ts [--connections 10000] [--engine memory|redis]
- *        [--redis-url redis://127.0.0.1:6379] [--top 30] [--out /tmp/heap-per-conn] [--keep] [--cost-only]
+ *        [--redis-url redis://127.0.0.1:6379] [--top 30] [--out /tmp/heap-per-conn] [--keep] [--cost-only] [--promoted]
  *
  * A child process runs one Herald node (the built packages/server/dist, as in
  * production). This process opens the connections (so client objects never
@@ -23,7 +23,9 @@
  * sampling heap profiler, objects collected since included: everything the connect path
  * allocated, garbage or not), per connection, with the functions that allocated most; and V8's
  * old space and young generation as the burst left them (before the snapshot's full GC), which
- * is what RSS holds. `--cost-only` skips the snapshots (much faster: for before/after runs).
+ * is what RSS holds. `--cost-only` skips the snapshots (much faster: for before/after runs);
+ * `--promoted` counts only the allocations that survived the young generation (objects collected by
+ * a scavenge left out): what a connect burst promotes to old space, live or garbage.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,10 +51,12 @@ interface Args {
   keep: boolean;
   /** No heap snapshots: only the cost figures. */
   costOnly: boolean;
+  /** Count only what survived the young generation (was promoted to old space), not everything allocated. */
+  promoted: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false, costOnly: false };
+  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false, costOnly: false, promoted: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -79,6 +83,9 @@ function parseArgs(argv: string[]): Args {
       case '--cost-only':
         a.costOnly = true;
         break;
+      case '--promoted':
+        a.promoted = true;
+        break;
       case '--out':
         a.out = String(v);
         i++;
@@ -94,6 +101,7 @@ function parseArgs(argv: string[]): Args {
 // ---- child: the measured node ----
 
 interface ChildStart {
+  promoted: boolean;
   engine: Args['engine'];
   redisUrl: string;
   prefix: string;
@@ -135,7 +143,7 @@ async function child(): Promise<void> {
   process.on('message', (m: { snap?: string; stop?: boolean; cost?: 'start' | 'stop' }) => {
     if (m.cost === 'start') {
       void post('HeapProfiler.enable')
-        .then(() => post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }))
+        .then(() => post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !start.promoted }))
         .then(() => {
           cpu0 = process.cpuUsage();
           process.send!({ costStarted: true });
@@ -296,7 +304,7 @@ async function main(): Promise<void> {
   // The node's output goes to stderr: stdout is the report.
   const proc = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 2, 2, 'ipc'] });
   const reply = <T>(): Promise<T> => new Promise<T>((r) => proc.once('message', (m) => r(m as T)));
-  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out } satisfies ChildStart);
+  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out, promoted: a.promoted } satisfies ChildStart);
   const { port } = await reply<{ port: number }>();
   const snap = async (name: string): Promise<{ file: string; mem: MemoryFigures }> => {
     proc.send({ snap: name });
@@ -322,7 +330,7 @@ async function main(): Promise<void> {
   process.stdout.write(`engine ${a.engine}, ${a.connections} connections, node ${process.version}\n`);
   const sp = cost.spaces;
   process.stdout.write(
-    `cost per connect: CPU ${(cost.cpuUs / a.connections).toFixed(0)} µs, allocated ${kb(cost.alloc.total)} KB (sampled); after the burst (no GC forced): RSS ${mb(cost.rss)} MB, old space ${mb(sp.old_space?.size)} MB committed / ${mb(sp.old_space?.used)} MB used, young generation ${mb(sp.new_space?.size)} MB\n` +
+    `cost per connect: CPU ${(cost.cpuUs / a.connections).toFixed(0)} µs, ${a.promoted ? 'promoted to old space' : 'allocated'} ${kb(cost.alloc.total)} KB (sampled); after the burst (no GC forced): RSS ${mb(cost.rss)} MB, old space ${mb(sp.old_space?.size)} MB committed / ${mb(sp.old_space?.used)} MB used, young generation ${mb(sp.new_space?.size)} MB\n` +
       `allocated per connect, by file: ${cost.alloc.byFile.slice(0, 12).map(([k, v]) => `${k} ${kb(v)}`).join(', ')}\n` +
       `allocated per connect, by function (KB):\n${cost.alloc.byFunction.map(([k, v]) => `  ${kb(v).padStart(6)}  ${k}`).join('\n')}\n\n`,
   );
