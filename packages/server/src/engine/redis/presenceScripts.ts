@@ -9,6 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { EventWrite } from '../types.js';
+import { defineLua } from './luaCommand.js';
 
 /** The script arguments that write an event: the stream's cap, then the entry's fields. */
 export function eventArgs(w: EventWrite): (string | number)[] {
@@ -126,17 +127,17 @@ type Scripted = Record<string, (...args: (string | number)[]) => Promise<number>
  */
 export function definePresenceScripts(client: Redis | Cluster): boolean {
   // The reaper's (nodeReaper.ts), with and without the outbox stream as one more key.
-  client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
-  client.defineCommand('heraldConnRemoveEv', { numberOfKeys: 2, lua: CONN_REMOVE });
-  // Only the variants this client runs: ioredis copies every defined script onto each auto-pipeline
-  // batch it creates (a few per connect), so an unused definition is not free.
+  defineLua(client, 'heraldConnRemove', 1, CONN_REMOVE);
+  defineLua(client, 'heraldConnRemoveEv', 2, CONN_REMOVE);
+  // Only the variants this client runs (on Cluster, ioredis copies every defined script onto each
+  // auto-pipeline batch it creates: an unused definition is not free there).
   const indexed = !(client as { isCluster?: boolean }).isCluster;
   const [add, remove, n] = indexed ? [PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED, 3] : [PRESENCE_ADD, PRESENCE_REMOVE, 2];
-  client.defineCommand('heraldPresenceAdd', { numberOfKeys: n, lua: add });
-  client.defineCommand('heraldPresenceRemove', { numberOfKeys: n, lua: remove });
+  defineLua(client, 'heraldPresenceAdd', n, add);
+  defineLua(client, 'heraldPresenceRemove', n, remove);
   // The same scripts with the outbox stream as one more key: they write the event they decide.
-  client.defineCommand('heraldPresenceAddEv', { numberOfKeys: n + 1, lua: add });
-  client.defineCommand('heraldPresenceRemoveEv', { numberOfKeys: n + 1, lua: remove });
+  defineLua(client, 'heraldPresenceAddEv', n + 1, add);
+  defineLua(client, 'heraldPresenceRemoveEv', n + 1, remove);
   return indexed;
 }
 
