@@ -3,7 +3,7 @@
  *
  *   npm run build --silent
  *   npx tsx scripts/heap-per-conn.ts [--connections 10000] [--engine memory|redis]
- *        [--redis-url redis://127.0.0.1:6379] [--top 30] [--out /tmp/heap-per-conn] [--keep]
+ *        [--redis-url redis://127.0.0.1:6379] [--top 30] [--out /tmp/heap-per-conn] [--keep] [--cost-only] [--promoted]
  *
  * A child process runs one Herald node (the built packages/server/dist, as in
  * production). This process opens the connections (so client objects never
@@ -17,16 +17,27 @@
  * partly outside the V8 heap.
  *
  * Redis: the node uses a random key prefix and deletes its keys afterwards.
+ *
+ * The cost of a connect (issue 20, counts that repeat on a busy machine): for the measured
+ * connections only, the node's CPU time (process.cpuUsage) and the bytes it allocated (V8's
+ * sampling heap profiler, objects collected since included: everything the connect path
+ * allocated, garbage or not), per connection, with the functions that allocated most; and V8's
+ * old space and young generation as the burst left them (before the snapshot's full GC), which
+ * is what RSS holds. `--cost-only` skips the snapshots (much faster: for before/after runs);
+ * `--promoted` counts only the allocations that survived the young generation (objects collected by
+ * a scavenge left out): what a connect burst promotes to old space, live or garbage.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { Session } from 'node:inspector';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { WebSocket } from 'ws';
 
-const SERVER = '../packages/server/dist/index.js';
+/** The built server; HERALD_HEAP_SERVER=<absolute path to another build's dist/index.js> measures another build. */
+const SERVER = process.env.HERALD_HEAP_SERVER ?? '../packages/server/dist/index.js';
 /** Connections opened (and held) before the first snapshot. */
 const WARM_UP = 1000;
 
@@ -38,10 +49,14 @@ interface Args {
   out: string;
   /** Keep the snapshot files (to open them in DevTools). */
   keep: boolean;
+  /** No heap snapshots: only the cost figures. */
+  costOnly: boolean;
+  /** Count only what survived the young generation (was promoted to old space), not everything allocated. */
+  promoted: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false };
+  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false, costOnly: false, promoted: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -65,6 +80,12 @@ function parseArgs(argv: string[]): Args {
       case '--keep':
         a.keep = true;
         break;
+      case '--cost-only':
+        a.costOnly = true;
+        break;
+      case '--promoted':
+        a.promoted = true;
+        break;
       case '--out':
         a.out = String(v);
         i++;
@@ -80,6 +101,7 @@ function parseArgs(argv: string[]): Args {
 // ---- child: the measured node ----
 
 interface ChildStart {
+  promoted: boolean;
   engine: Args['engine'];
   redisUrl: string;
   prefix: string;
@@ -114,8 +136,24 @@ async function child(): Promise<void> {
     ...(start.engine === 'redis' ? { redisUrl: start.redisUrl, redisKeyPrefix: start.prefix, ingestEnabled: false } : {}),
   } as never);
   process.send!({ port: node.port });
-  process.on('message', (m: { snap?: string; stop?: boolean }) => {
-    if (m.snap !== undefined) {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params: object = {}): Promise<T> => new Promise<T>((res, rej) => session.post(method, params, (e, r) => (e ? rej(e) : res(r as T))));
+  let cpu0: NodeJS.CpuUsage | undefined;
+  process.on('message', (m: { snap?: string; stop?: boolean; cost?: 'start' | 'stop' }) => {
+    if (m.cost === 'start') {
+      void post('HeapProfiler.enable')
+        .then(() => post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !start.promoted }))
+        .then(() => {
+          cpu0 = process.cpuUsage();
+          process.send!({ costStarted: true });
+        });
+    } else if (m.cost === 'stop') {
+      const cpu = process.cpuUsage(cpu0);
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, { size: x.space_size, used: x.space_used_size }]));
+      const rss = process.memoryUsage().rss;
+      void post<{ profile: SamplingProfile }>('HeapProfiler.stopSampling').then(({ profile }) => process.send!({ cpuUs: cpu.user + cpu.system, alloc: allocationSummary(profile), spaces, rss }));
+    } else if (m.snap !== undefined) {
       const file = writeHeapSnapshot(join(start.out, `${m.snap}.heapsnapshot`));
       const u = process.memoryUsage();
       process.send!({ file, mem: { rss: u.rss, heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers } satisfies MemoryFigures });
@@ -123,6 +161,42 @@ async function child(): Promise<void> {
       void node.close().then(() => process.exit(0));
     }
   });
+}
+
+// ---- allocation summary (sampling heap profile) ----
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+interface SamplingProfile {
+  head: SamplingNode;
+}
+interface AllocationSummary {
+  total: number;
+  byFunction: [string, number][];
+  byFile: [string, number][];
+}
+
+/** Sampled bytes in all, per function and per file (node_modules package or workspace path). */
+function allocationSummary(p: SamplingProfile): AllocationSummary {
+  const byFn = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let total = 0;
+  const walk = (n: SamplingNode): void => {
+    if (n.selfSize > 0) {
+      const file = (n.callFrame.url || '(native)').replace(/.*node_modules\//, '').replace(/.*\/packages\//, '');
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${file}:${n.callFrame.lineNumber + 1}`;
+      total += n.selfSize;
+      byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
+      byFile.set(file, (byFile.get(file) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(p.head);
+  const top = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  return { total, byFunction: top(byFn), byFile: top(byFile) };
 }
 
 // ---- snapshot summary ----
@@ -230,7 +304,7 @@ async function main(): Promise<void> {
   // The node's output goes to stderr: stdout is the report.
   const proc = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 2, 2, 'ipc'] });
   const reply = <T>(): Promise<T> => new Promise<T>((r) => proc.once('message', (m) => r(m as T)));
-  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out } satisfies ChildStart);
+  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out, promoted: a.promoted } satisfies ChildStart);
   const { port } = await reply<{ port: number }>();
   const snap = async (name: string): Promise<{ file: string; mem: MemoryFigures }> => {
     proc.send({ snap: name });
@@ -240,24 +314,37 @@ async function main(): Promise<void> {
   // first connections are not counted as per-connection memory.
   const warm = await connectAll(port, WARM_UP, secret, 1_000_000);
   await new Promise((r) => setTimeout(r, 1000));
-  const before = await snap('before');
+  const before = a.costOnly ? undefined : await snap('before');
+  proc.send({ cost: 'start' });
+  await reply();
   const sockets = await connectAll(port, a.connections, secret);
   // Let deferred work (presence writes, subscription flushes, cursor writes) settle.
   await new Promise((r) => setTimeout(r, 2000));
-  const after = await snap('after');
+  proc.send({ cost: 'stop' });
+  const cost = await reply<{ cpuUs: number; alloc: AllocationSummary; spaces: Record<string, { size: number; used: number }>; rss: number }>();
+  const after = a.costOnly ? undefined : await snap('after');
   for (const ws of [...warm, ...sockets]) ws.terminate();
   proc.send({ stop: true });
   const kb = (x: number) => ((x / a.connections) * 1024 ** -1).toFixed(2);
-  const m0 = before.mem;
-  const m1 = after.mem;
+  const mb = (x: number | undefined) => ((x ?? 0) / 1048576).toFixed(1);
+  process.stdout.write(`engine ${a.engine}, ${a.connections} connections, node ${process.version}\n`);
+  const sp = cost.spaces;
   process.stdout.write(
-    `engine ${a.engine}, ${a.connections} connections, node ${process.version}\n` +
-      `per connection: rss ${kb(m1.rss - m0.rss)} KB, heapUsed ${kb(m1.heapUsed - m0.heapUsed)} KB, external ${kb(m1.external - m0.external)} KB, arrayBuffers ${kb(m1.arrayBuffers - m0.arrayBuffers)} KB\n\n`,
+    `cost per connect: CPU ${(cost.cpuUs / a.connections).toFixed(0)} µs, ${a.promoted ? 'promoted to old space' : 'allocated'} ${kb(cost.alloc.total)} KB (sampled); after the burst (no GC forced): RSS ${mb(cost.rss)} MB, old space ${mb(sp.old_space?.size)} MB committed / ${mb(sp.old_space?.used)} MB used, young generation ${mb(sp.new_space?.size)} MB\n` +
+      `allocated per connect, by file: ${cost.alloc.byFile.slice(0, 12).map(([k, v]) => `${k} ${kb(v)}`).join(', ')}\n` +
+      `allocated per connect, by function (KB):\n${cost.alloc.byFunction.map(([k, v]) => `  ${kb(v).padStart(6)}  ${k}`).join('\n')}\n\n`,
   );
-  process.stdout.write(diffTable(summarize(before.file), summarize(after.file), a.connections, a.top) + '\n');
-  if (!a.keep) {
-    rmSync(before.file, { force: true });
-    rmSync(after.file, { force: true });
+  if (before && after) {
+    const m0 = before.mem;
+    const m1 = after.mem;
+    process.stdout.write(
+      `per connection: rss ${kb(m1.rss - m0.rss)} KB, heapUsed ${kb(m1.heapUsed - m0.heapUsed)} KB, external ${kb(m1.external - m0.external)} KB, arrayBuffers ${kb(m1.arrayBuffers - m0.arrayBuffers)} KB\n\n`,
+    );
+    process.stdout.write(diffTable(summarize(before.file), summarize(after.file), a.connections, a.top) + '\n');
+    if (!a.keep) {
+      rmSync(before.file, { force: true });
+      rmSync(after.file, { force: true });
+    }
   }
   if (a.engine === 'redis') {
     const { Redis } = await import('ioredis');

@@ -18,6 +18,8 @@ import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
 import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
+import { ConnectCpuMeter, formatConnectCpu, formatMemory } from './capacityMeters.js';
+import type { ConnectCpu, NodeMemoryDelta } from './capacityMeters.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
@@ -232,7 +234,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   const credentials = freshCredentials();
   const progress = createProgress(values['no-progress'] !== true);
   const startedAt = new Date().toISOString();
-  const results: Array<{ name: string; reports: Partial<Record<SetupName | 'capacity', RunReport>>; failures: Record<string, string>; keysDeleted: Record<string, number> }> = [];
+  const results: Array<{ name: string; reports: Partial<Record<SetupName | 'capacity', RunReport>>; failures: Record<string, string>; keysDeleted: Record<string, number>; connectCpu?: ConnectCpu; memory?: NodeMemoryDelta[] }> = [];
   let runIndex = 0;
 
   const start = async (label: string, engine: 'memory' | 'redis', count: number): Promise<StartedNodes> => {
@@ -278,6 +280,8 @@ export async function runCluster(argv: string[]): Promise<number> {
         const { connectTo, publishVia } = placement(setup, count, mix);
         const servers = started.servers;
         const publish = servers[publishVia] as SpawnedServer;
+        // The capacity case: where the connect burst's CPU goes, per process group (capacityMeters.ts).
+        const meter = c.name === 'capacity' ? new ConnectCpuMeter(servers.map((s) => s.pid), redisPid, engine === 'redis' ? redisUrl : undefined, { urls: servers.map((s) => s.httpBase), apiKey: credentials.apiKey }) : undefined;
         const opts: RunOptions = {
           target: 'herald',
           scenario: c.scenario,
@@ -297,10 +301,22 @@ export async function runCluster(argv: string[]): Promise<number> {
           holdSec: c.holdSec,
           ...credentials,
           ...fixedRunSettings('herald'),
-          progress,
+          progress: meter ? meter.wrap(progress) : progress,
         };
         const report = await runScenario(opts);
         progress.stop();
+        if (meter) {
+          const cpu = await meter.result(report.connections.held);
+          if (cpu) {
+            entry.connectCpu = cpu;
+            process.stderr.write(`${formatConnectCpu(cpu)}\n`);
+          }
+          const mem = await meter.memoryResult(servers.map((s) => s.httpBase), (report.server.processes ?? []).map((p) => p.connections));
+          if (mem) {
+            entry.memory = mem;
+            process.stderr.write(`${formatMemory(mem)}\n`);
+          }
+        }
         writeRunFiles(report, outDir, `cluster-${c.name}-${setup}`);
         entry.reports[setup] = report;
         process.stderr.write(`${formatReport(report)}\n`);
@@ -339,6 +355,10 @@ export async function runCluster(argv: string[]): Promise<number> {
     out.push(`Capacity: ${nodesN} Herald processes on Redis`);
     out.push('');
     out.push(formatCapacity(cap));
+    const cpu = results.find((r) => r.name === 'capacity')?.connectCpu;
+    if (cpu) out.push('', formatConnectCpu(cpu));
+    const mem = results.find((r) => r.name === 'capacity')?.memory;
+    if (mem) out.push('', 'Memory apart, before the connect phase and at the end of the hold (Δ per connection):', '', formatMemory(mem));
   }
   const text = out.join('\n');
   const summary = { startedAt, command: `node packages/bench/dist/cluster.js ${argv.join(' ')}`.trim(), machine: { cpus: cpus().length, totalMemBytes: totalmem(), node: process.version }, nodes: nodesN, mix, results };

@@ -117,6 +117,17 @@ class MiniRedis {
   }
 }
 
+/** One command on a loopback Redis (e.g. INFO commandstats for the bench's accounting); its reply. */
+export async function redisCommand(redisUrl: string, ...args: string[]): Promise<Resp> {
+  const { host, port } = loopbackRedis(redisUrl);
+  const r = await MiniRedis.open(host, port, 5000);
+  try {
+    return await r.call(...args);
+  } finally {
+    r.close();
+  }
+}
+
 /** Deletes every key starting with `prefix`; returns how many were deleted. */
 export async function deleteKeysWithPrefix(redisUrl: string, prefix: string, timeoutMs = 30_000): Promise<number> {
   if (!prefix.startsWith('herald-bench-')) throw new Error(`refusing to delete keys outside a bench prefix ("${prefix}")`);

@@ -155,7 +155,18 @@ export class Activation {
     // channel is confirmed (bounded), so nothing appended in between falls through the crack.
     const pending = subscribed.filter((p): p is Promise<void> => p instanceof Promise);
     if (pending.length > 0) {
-      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, SUBSCRIBE_WAIT_MS).unref())]);
+      // The bound's timer is cleared once the channel is confirmed (issue 20): left to run, it kept
+      // each connect's wait (timer, promises) alive for 3 s, long enough to be promoted to V8's old
+      // space during a connect burst — old-space garbage that stayed in the node's RSS.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([
+        pending.length === 1 ? pending[0] : Promise.all(pending),
+        new Promise((r) => {
+          bound = setTimeout(r, SUBSCRIBE_WAIT_MS);
+          bound.unref();
+        }),
+      ]);
+      clearTimeout(bound);
       if (s.state !== 'active') return; // closed or replaced while we waited
     }
     s.reliable.begin();

@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, PresenceEventSink, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { CONN_ADD, CONN_REMOVE, eventArgs, PRESENCE_ADD, PRESENCE_REMOVE } from './presenceScripts.js';
+import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -59,12 +59,6 @@ interface MemberRecord {
 interface WithScripts {
   heraldHdelIf(key: string, field: string, prop: string, expected: string): Promise<number>;
   heraldHsetIfMine(key: string, field: string, value: string, prop: string, mine: string, ttlMs: number): Promise<number>;
-  heraldConnAdd(key: string, conn: string, owner: string): Promise<number>;
-  heraldConnRemove(key: string, conn: string): Promise<number>;
-  heraldPresenceAdd(presence: string, conns: string, device: string, json: string, ttlMs: number, conn: string, owner: string): Promise<number>;
-  heraldPresenceRemove(presence: string, conns: string, device: string, conn: string): Promise<number>;
-  heraldPresenceAddEv(presence: string, conns: string, stream: string, ...args: (string | number)[]): Promise<number>;
-  heraldPresenceRemoveEv(presence: string, conns: string, stream: string, ...args: (string | number)[]): Promise<number>;
 }
 
 /** Records written per round trip when restoring: bounded bursts, not one giant pipeline. */
@@ -98,6 +92,8 @@ export class RedisPresence {
   /** Builds online/offline events the scripts write with the change (webhooks on, single Redis only). */
   sink: PresenceEventSink | undefined;
   private reaping = false;
+  /** A single Redis (not Cluster): the node's index entry is written by the presence scripts themselves. */
+  private readonly indexInScript: boolean;
 
   constructor(
     private readonly client: Client,
@@ -108,14 +104,7 @@ export class RedisPresence {
     private local: LocalView | undefined = undefined,
   ) {
     // The connection-set scripts belong to presence (and the reaper, on the same client).
-    client.defineCommand('heraldConnAdd', { numberOfKeys: 1, lua: CONN_ADD });
-    client.defineCommand('heraldConnRemove', { numberOfKeys: 1, lua: CONN_REMOVE });
-    client.defineCommand('heraldPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD });
-    client.defineCommand('heraldPresenceRemove', { numberOfKeys: 2, lua: PRESENCE_REMOVE });
-    // The same scripts with the outbox stream as one more key: they write the event they decide.
-    client.defineCommand('heraldConnRemoveEv', { numberOfKeys: 2, lua: CONN_REMOVE });
-    client.defineCommand('heraldPresenceAddEv', { numberOfKeys: 3, lua: PRESENCE_ADD });
-    client.defineCommand('heraldPresenceRemoveEv', { numberOfKeys: 3, lua: PRESENCE_REMOVE });
+    this.indexInScript = definePresenceScripts(client);
   }
 
   async start(local: LocalView): Promise<void> {
@@ -201,31 +190,23 @@ export class RedisPresence {
   }
 
   /**
-   * Records the device; true when it is the user's first connection in the cluster. Two commands,
-   * sent together: the node's index, then PRESENCE_ADD (record and connection, one script).
+   * Records the device; true when it is the user's first connection in the cluster. PRESENCE_ADD
+   * (record, connection and — on a single Redis — the node's index entry: one command; on Cluster
+   * the index HSET is sent with it, see presenceScripts.ts).
    */
   async add(d: DevicePresence, announce = true): Promise<boolean> {
     this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
-    const s = this.client as unknown as WithScripts;
-    // The node's index first: a crash right after it leaves a reapable record, never an unreapable count.
     const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`] as const;
-    const ev = announce ? this.sink?.online(d) : undefined;
-    const [presence, conns] = [this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user)];
-    const [, first] = await Promise.all([
-      this.client.hset(this.keys.nodeConns(this.nodeId, this.boot), d.conn, indexedRecord(d)),
-      ev ? s.heraldPresenceAddEv(presence, conns, ev.key, ...args, ...eventArgs(ev)) : s.heraldPresenceAdd(presence, conns, ...args),
-    ]);
-    return first === 1;
+    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined);
   }
 
   /**
    * Removes the device; true when it was the user's last connection in the cluster. PRESENCE_REMOVE
-   * (record and connection, one script), then the node's index entry once it is done: the index
-   * outlives the count (a crash in between leaves a reapable record), on Redis Cluster too, where
-   * the two keys live on different nodes and commands sent together may run in either order.
+   * (record, connection and — on a single Redis — the index entry, one script; on Cluster the index
+   * entry is deleted once it answered: the index outlives the count, see presenceScripts.ts).
    */
   async remove(d: DevicePresence, announce = true): Promise<boolean> {
     this.devices.delete(d.conn);
@@ -234,12 +215,11 @@ export class RedisPresence {
     else this.tenantCounts.delete(d.tenant);
     bump(this.userConns, d.tenant + '\u0000' + d.user, -1);
     if (this.total > 0) this.total--;
-    const s = this.client as unknown as WithScripts;
-    const ev = announce ? this.sink?.offline(d, 'disconnected') : undefined;
-    const [presence, conns] = [this.keys.userPresence(d.tenant, d.user), this.keys.userConns(d.tenant, d.user)];
-    const last = ev ? await s.heraldPresenceRemoveEv(presence, conns, ev.key, d.device, d.conn, ...eventArgs(ev)) : await s.heraldPresenceRemove(presence, conns, d.device, d.conn);
-    await this.client.hdel(this.keys.nodeConns(this.nodeId, this.boot), d.conn);
-    return last === 1;
+    return presenceRemove(this.client, this.indexInScript, this.keysOf(d), d.device, d.conn, announce ? this.sink?.offline(d, 'disconnected') : undefined);
+  }
+
+  private keysOf(d: DevicePresence): PresenceKeys {
+    return { presence: this.keys.userPresence(d.tenant, d.user), conns: this.keys.userConns(d.tenant, d.user), index: this.keys.nodeConns(this.nodeId, this.boot) };
   }
 
   /** A device's presence record (JSON), as every writer of it builds it. */

@@ -7,7 +7,9 @@
  * webhook event commit together (issue 23: a node killed between the two lost the event). The
  * stream is another slot than the user's: only on a single Redis, never on Cluster (presence.ts).
  */
+import type { Cluster, Redis } from 'ioredis';
 import type { EventWrite } from '../types.js';
+import { defineLua } from './luaCommand.js';
 
 /** The script arguments that write an event: the stream's cap, then the entry's fields. */
 export function eventArgs(w: EventWrite): (string | number)[] {
@@ -78,3 +80,106 @@ if removed == 1 and redis.call('HLEN', KEYS[2]) == 0 then${WRITE_EVENT(3, 3)}
 end
 return 0
 `;
+
+/**
+ * PRESENCE_ADD with the node's index entry written by the same script (single Redis and Sentinel,
+ * issue 20: one command per connect fewer). On Redis Cluster the index is another slot than the
+ * user's, so there the index HSET stays a command of its own, sent before PRESENCE_ADD.
+ * KEYS: user presence hash, user conns hash, node index hash [, outbox stream]
+ * ARGV: device, record (JSON), keyTtlMs, conn, `node|boot`, index record (JSON) [, maxLen, event fields…]
+ */
+export const PRESENCE_ADD_INDEXED = `
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local added = redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${WRITE_EVENT(4, 7)}
+  return 1
+end
+return 0
+`;
+
+/**
+ * PRESENCE_REMOVE with the node's index entry deleted by the same script, atomically after the
+ * connection (single Redis and Sentinel; on Cluster an HDEL of its own after PRESENCE_REMOVE answered).
+ * KEYS: user presence hash, user conns hash, node index hash [, outbox stream]
+ * ARGV: device, conn [, maxLen, event fields…]
+ */
+export const PRESENCE_REMOVE_INDEXED = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then
+  local ok, rec = pcall(cjson.decode, v)
+  if not (ok and type(rec) == 'table' and tostring(rec['conn']) ~= ARGV[2]) then redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
+local removed = redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+if removed == 1 and redis.call('HLEN', KEYS[2]) == 0 then${WRITE_EVENT(4, 3)}
+  return 1
+end
+return 0
+`;
+
+type Scripted = Record<string, (...args: (string | number)[]) => Promise<number>>;
+
+/**
+ * Defines the presence scripts on `client` (presence.ts and the reaper share it). Returns whether
+ * the node's index entry goes with PRESENCE_ADD / PRESENCE_REMOVE (a single Redis or Sentinel: not Cluster).
+ */
+export function definePresenceScripts(client: Redis | Cluster): boolean {
+  // The reaper's (nodeReaper.ts), with and without the outbox stream as one more key.
+  defineLua(client, 'heraldConnRemove', 1, CONN_REMOVE);
+  defineLua(client, 'heraldConnRemoveEv', 2, CONN_REMOVE);
+  // Only the variants this client runs (on Cluster, ioredis copies every defined script onto each
+  // auto-pipeline batch it creates: an unused definition is not free there).
+  const indexed = !(client as { isCluster?: boolean }).isCluster;
+  const [add, remove, n] = indexed ? [PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED, 3] : [PRESENCE_ADD, PRESENCE_REMOVE, 2];
+  defineLua(client, 'heraldPresenceAdd', n, add);
+  defineLua(client, 'heraldPresenceRemove', n, remove);
+  // The same scripts with the outbox stream as one more key: they write the event they decide.
+  defineLua(client, 'heraldPresenceAddEv', n + 1, add);
+  defineLua(client, 'heraldPresenceRemoveEv', n + 1, remove);
+  return indexed;
+}
+
+/** The keys of one device's presence change: the user's two hashes and the node incarnation's index. */
+export interface PresenceKeys {
+  presence: string;
+  conns: string;
+  index: string;
+}
+
+/**
+ * A device connected; true when the user came online in the cluster. `args`: PRESENCE_ADD's ARGV
+ * (device, record, keyTtlMs, conn, `node|boot`). Indexed: one script. Otherwise (Cluster) two
+ * commands sent together, the index HSET first: a crash right after it leaves a reapable record,
+ * never an unreapable count.
+ */
+export async function presenceAdd(client: Redis | Cluster, indexed: boolean, k: PresenceKeys, args: readonly [string, string, number, string, string], indexRecord: string, ev: EventWrite | undefined): Promise<boolean> {
+  const s = client as unknown as Scripted;
+  if (indexed) {
+    const r = ev ? s.heraldPresenceAddEv!(k.presence, k.conns, k.index, ev.key, ...args, indexRecord, ...eventArgs(ev)) : s.heraldPresenceAdd!(k.presence, k.conns, k.index, ...args, indexRecord);
+    return (await r) === 1;
+  }
+  const [, first] = await Promise.all([
+    client.hset(k.index, args[3], indexRecord),
+    ev ? s.heraldPresenceAddEv!(k.presence, k.conns, ev.key, ...args, ...eventArgs(ev)) : s.heraldPresenceAdd!(k.presence, k.conns, ...args),
+  ]);
+  return first === 1;
+}
+
+/**
+ * A device's connection ended; true for the call that removed the user's last connection. Indexed:
+ * one script. Otherwise (Cluster, where the two keys live on different nodes and commands sent
+ * together may run in either order) the index entry is deleted once PRESENCE_REMOVE answered: the
+ * index outlives the count, so a crash in between leaves a reapable record.
+ */
+export async function presenceRemove(client: Redis | Cluster, indexed: boolean, k: PresenceKeys, device: string, conn: string, ev: EventWrite | undefined): Promise<boolean> {
+  const s = client as unknown as Scripted;
+  if (indexed) {
+    const r = ev ? s.heraldPresenceRemoveEv!(k.presence, k.conns, k.index, ev.key, device, conn, ...eventArgs(ev)) : s.heraldPresenceRemove!(k.presence, k.conns, k.index, device, conn);
+    return (await r) === 1;
+  }
+  const last = ev ? await s.heraldPresenceRemoveEv!(k.presence, k.conns, ev.key, device, conn, ...eventArgs(ev)) : await s.heraldPresenceRemove!(k.presence, k.conns, device, conn);
+  await client.hdel(k.index, conn);
+  return last === 1;
+}

@@ -15,6 +15,7 @@ import type { RedisClient } from '../../redis/connect.js';
 import type { RoomHistoryPolicy, RoomHistoryRange, RoomHistoryStore, RoomPosition } from '../types.js';
 import { newEpoch } from '../memory/roomHistory.js';
 import type { RedisKeys } from './keys.js';
+import { defineLua } from './luaCommand.js';
 
 /** The echo prefix of history publishes: no node id can be `*`, so every node takes them. */
 export const EVERY_NODE_PREFIX = '*\n';
@@ -97,8 +98,8 @@ export class RedisRoomHistory implements RoomHistoryStore {
   readonly selfDelivers = true;
 
   constructor(private readonly o: RedisRoomHistoryOptions) {
-    o.cmd.defineCommand('heraldRoomAppend', { numberOfKeys: 2, lua: ROOM_APPEND });
-    o.cmd.defineCommand('heraldRoomRead', { numberOfKeys: 2, lua: ROOM_READ });
+    defineLua(o.cmd, 'heraldRoomAppend', 2, ROOM_APPEND);
+    defineLua(o.cmd, 'heraldRoomRead', 2, ROOM_READ);
   }
 
   private get scripts(): RoomScripts {

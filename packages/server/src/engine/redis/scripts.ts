@@ -11,6 +11,7 @@
  * Numbers pass through Lua as doubles: exact for seqs and ms timestamps (< 2^53).
  */
 import type { RedisClient } from '../../redis/connect.js';
+import { defineLua } from './luaCommand.js';
 
 /**
  * Drops the head of the inbox by count, age and per-message expiry, exactly
@@ -359,18 +360,18 @@ return wait
 
 /** Registers every script on a client as a command (`heraldAppend`, …). */
 export function defineScripts(c: RedisClient): void {
-  // defineCommand runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has no scripts cached).
-  c.defineCommand('heraldAppend', { numberOfKeys: 4, lua: APPEND });
-  c.defineCommand('heraldReadAfter', { numberOfKeys: 2, lua: READ_AFTER });
-  c.defineCommand('heraldSetCursor', { numberOfKeys: 2, lua: SET_CURSOR });
-  c.defineCommand('heraldIdemClaim', { numberOfKeys: 1, lua: IDEMPOTENCY_CLAIM });
-  c.defineCommand('heraldIdemRenew', { numberOfKeys: 1, lua: IDEMPOTENCY_RENEW });
-  c.defineCommand('heraldDeviceCursors', { numberOfKeys: 1, lua: DEVICE_CURSORS });
-  c.defineCommand('heraldFirstForDevice', { numberOfKeys: 1, lua: FIRST_FOR_DEVICE });
-  c.defineCommand('heraldTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
-  c.defineCommand('heraldHdelIf', { numberOfKeys: 1, lua: HDEL_IF });
-  c.defineCommand('heraldHsetIfMine', { numberOfKeys: 1, lua: HSET_IF_MINE });
-  c.defineCommand('heraldNewest', { numberOfKeys: 1, lua: NEWEST });
-  c.defineCommand('heraldConnectReads', { numberOfKeys: 4, lua: CONNECT_READS });
+  // EVALSHA, EVAL first on each connection and on NOSCRIPT (luaCommand.ts).
+  defineLua(c, 'heraldAppend', 4, APPEND);
+  defineLua(c, 'heraldReadAfter', 2, READ_AFTER);
+  defineLua(c, 'heraldSetCursor', 2, SET_CURSOR);
+  defineLua(c, 'heraldIdemClaim', 1, IDEMPOTENCY_CLAIM);
+  defineLua(c, 'heraldIdemRenew', 1, IDEMPOTENCY_RENEW);
+  defineLua(c, 'heraldDeviceCursors', 1, DEVICE_CURSORS);
+  defineLua(c, 'heraldFirstForDevice', 1, FIRST_FOR_DEVICE);
+  defineLua(c, 'heraldTakeTokens', 1, TAKE_TOKENS);
+  defineLua(c, 'heraldHdelIf', 1, HDEL_IF);
+  defineLua(c, 'heraldHsetIfMine', 1, HSET_IF_MINE);
+  defineLua(c, 'heraldNewest', 1, NEWEST);
+  defineLua(c, 'heraldConnectReads', 4, CONNECT_READS);
 }
 

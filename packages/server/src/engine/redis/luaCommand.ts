@@ -1,0 +1,43 @@
+/**
+ * Herald's Lua scripts as methods of its Redis clients (`heraldAppend`, …).
+ *
+ * Standalone and Sentinel: without ioredis' defineCommand (issue 20). ioredis copies every
+ * defineCommand script onto each auto-pipeline batch it creates — one per event-loop turn with
+ * commands: with Herald's 20 scripts ~5.6 KB allocated per batch, measured, on a path that sends
+ * ~6 commands per connect — and wraps each call in a Script command. Here a call is a plain
+ * EVALSHA, auto-pipelined like any command, and ioredis' loading rule is kept as it is: the first
+ * call of a script on a connection sends EVAL with the source, so a restarted Redis (a new
+ * connection) never answers NOSCRIPT to a call that a later command of the same user could then
+ * overtake; NOSCRIPT on a live connection (SCRIPT FLUSH) is answered by sending EVAL, as ioredis
+ * does (the script did not run: nothing is applied twice).
+ *
+ * Redis Cluster keeps defineCommand: its node connections are ioredis' own.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/connect.js';
+
+type Arg = string | number;
+
+export function defineLua(client: RedisClient, name: string, numberOfKeys: number, lua: string): void {
+  if ((client as { isCluster?: boolean }).isCluster) {
+    client.defineCommand(name, { numberOfKeys, lua });
+    return;
+  }
+  const r = client as Redis;
+  const sha = createHash('sha1').update(lua).digest('hex');
+  /** The connection (socket) this script was last sent on as EVAL: Redis has it cached there. */
+  let loadedOn: unknown;
+  const call = (...args: Arg[]): Promise<unknown> => {
+    const stream = r.stream;
+    if (loadedOn !== stream) {
+      loadedOn = stream;
+      return r.eval(lua, numberOfKeys, ...args);
+    }
+    return r.evalsha(sha, numberOfKeys, ...args).catch((err: unknown) => {
+      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
+      return r.eval(lua, numberOfKeys, ...args);
+    });
+  };
+  Object.defineProperty(client, name, { value: call, configurable: true, writable: true, enumerable: false });
+}
