@@ -11,6 +11,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { parseRedisUrl, type ParsedRedisUrl } from './url.js';
+import { withTimeout } from '../runtime/timeouts.js';
 
 export { isRedisUrl, parseRedisUrl, type ParsedRedisUrl } from './url.js';
 
@@ -162,17 +163,9 @@ export async function closeClient(client: RedisClient, timeoutMs = QUIT_TIMEOUT_
     client.disconnect();
     return;
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    timer.unref();
-  });
   try {
-    const r = await Promise.race([client.quit(), timedOut]);
-    if (r === 'timeout') client.disconnect();
+    await withTimeout(client.quit(), timeoutMs, 'QUIT');
   } catch {
     client.disconnect();
-  } finally {
-    clearTimeout(timer);
   }
 }
