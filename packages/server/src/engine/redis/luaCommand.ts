@@ -9,7 +9,10 @@
  * call of a script on a connection sends EVAL with the source, so a restarted Redis (a new
  * connection) never answers NOSCRIPT to a call that a later command of the same user could then
  * overtake; NOSCRIPT on a live connection (SCRIPT FLUSH) is answered by sending EVAL, as ioredis
- * does (the script did not run: nothing is applied twice).
+ * does (the script did not run: nothing is applied twice). ioredis picks EVAL or EVALSHA when it
+ * writes a command; here it is picked at the call, which is the same socket only because Herald's
+ * command clients have no offline queue and never resend (redis/connect.ts: a call made while not
+ * ready fails at once, one cut by a disconnect fails rather than going out on the next socket).
  *
  * Redis Cluster keeps defineCommand: its node connections are ioredis' own.
  */
