@@ -129,8 +129,6 @@ async function startOne(config: HeraldConfigInput, sources: ConfigSources): Prom
   });
   // The process-level last resort (log, count, keep serving): the server process owns it, an embedder its own.
   installLastResort(node.log);
-  process.stdout.write(listeningLine(node));
-  await devBanner(node);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -153,6 +151,10 @@ async function startOne(config: HeraldConfigInput, sources: ConfigSources): Prom
       },
     );
   };
+  // Before the listening line: whoever reads it (a supervisor, a test) may signal at once, and a
+  // SIGTERM that came before the handler would kill the node without its drain.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.stdout.write(listeningLine(node));
+  await devBanner(node);
 }
