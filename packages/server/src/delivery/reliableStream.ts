@@ -60,6 +60,15 @@ export interface ReliableHost {
 
 export class AckError extends Error {}
 
+/**
+ * An inbox whose cursor write is done when the call returns (the memory engine): a stream
+ * calls it instead of `setCursor`, so an ack costs no promise and no reaction (issue 20).
+ * It must store exactly what `setCursor` would, and never fail.
+ */
+export interface SyncCursorStore {
+  setCursorNow?(tenant: string, user: string, device: string, seq: number): void;
+}
+
 export class ReliableStream {
   private sent: number;
   private awaiting: number;
@@ -108,7 +117,7 @@ export class ReliableStream {
     if (this.closed || m.seq <= this.sent) return;
     if (m.seq > this.knownTip) this.knownTip = m.seq;
     if (this.pulling) return; // the running pull will reach it
-    if (m.seq !== this.sent + 1 || this.windowFull()) {
+    if (m.seq !== this.sent + 1 || this.awaiting - this.acked >= this.host.settings.maxInflight) {
       void this.pull();
       return;
     }
@@ -122,16 +131,36 @@ export class ReliableStream {
 
   /** A cumulative ack from the device. Throws AckError for a seq never sent. */
   ack(seq: number): void {
-    if (seq > this.sent) throw new AckError(`ack ${seq} is beyond the last sent seq ${this.sent}`);
-    if (seq <= this.acked) return; // stale or repeated: harmless
-    this.reportAcked(seq);
+    const refusal = this.tryAck(seq);
+    if (refusal !== undefined) throw new AckError(refusal);
+  }
+
+  /**
+   * `ack` that returns why an ack is refused (a seq never sent) instead of throwing: the
+   * gateway's path, once per reliable message, with no exception handler around it.
+   */
+  tryAck(seq: number): string | undefined {
+    if (seq > this.sent) return `ack ${seq} is beyond the last sent seq ${this.sent}`;
+    if (seq <= this.acked) return undefined; // stale or repeated: harmless
+    const flight = this.flight;
+    if (flight !== undefined) {
+      // One message in flight and acked, no ids kept (a device that acks as it goes): inline.
+      if (flight.length === 1 && flight[0]! <= seq && this.flightIds === undefined) {
+        this.flight = undefined;
+        this.host.events.acked(this.conn, 1, undefined);
+      } else this.reportAcked(flight, seq);
+    }
     this.acked = seq;
-    if (this.awaiting < this.acked) this.awaiting = this.acked;
+    if (this.awaiting < seq) this.awaiting = seq;
     this.attempts = 0;
     // Everything acked: the timer stays, and finds nothing to resend if it fires (no wheel operation here).
-    if (this.awaiting > this.acked) this.setDeadline(this.host.settings.ackTimeoutMs);
-    this.persistCursor();
-    if (!this.pulling && this.needsPull() && !this.windowFull()) void this.pull();
+    if (this.awaiting > seq) this.setDeadline(this.host.settings.ackTimeoutMs);
+    const inbox = this.host.inbox as InboxStore & SyncCursorStore;
+    // Stored when the call returns (the memory engine): no promise and no reaction per ack.
+    if (inbox.setCursorNow !== undefined && this.cursorWrite === undefined) inbox.setCursorNow(this.conn.tenant, this.conn.user, this.conn.device, seq);
+    else this.persistCursor();
+    if (!this.pulling && (this.readFailed || this.knownTip > this.sent) && !this.windowFull()) void this.pull();
+    return undefined;
   }
 
   /**
@@ -158,9 +187,7 @@ export class ReliableStream {
   }
 
   /** Takes the written messages with seq ≤ `seq` out of the flight list and reports them acked. */
-  private reportAcked(seq: number): void {
-    const flight = this.flight;
-    if (flight === undefined) return;
+  private reportAcked(flight: number[], seq: number): void {
     let n = 0;
     while (n < flight.length && flight[n]! <= seq) n++;
     if (n === 0) return;
@@ -201,12 +228,14 @@ export class ReliableStream {
     // Nothing was unacked: this message starts the ack deadline.
     const idle = this.awaiting <= this.acked;
     this.awaiting = m.seq;
-    const flight = (this.flight ??= []);
-    flight.push(m.seq);
+    let flight = this.flight;
+    if (flight === undefined) this.flight = flight = [m.seq];
+    else flight.push(m.seq);
+    const events = this.host.events;
     // Ids stay aligned with seqs, or are not kept at all (a listener added mid-flight waits for the next batch).
-    if (this.host.events.wantsAckedMessages && (this.flightIds?.length ?? 0) === flight.length - 1) (this.flightIds ??= []).push(m.id);
+    if (events.wantsAckedMessages && (this.flightIds?.length ?? 0) === flight.length - 1) (this.flightIds ??= []).push(m.id);
     else this.flightIds = undefined;
-    this.host.events.delivered(this.conn, m, replay);
+    events.delivered(this.conn, m, replay);
     if (idle) {
       this.attempts = 1;
       this.setDeadline(this.host.settings.ackTimeoutMs);
@@ -253,14 +282,18 @@ export class ReliableStream {
   /** The unacked messages are resent `ms` from now unless acked: the timer fires by then. */
   private setDeadline(ms: number): void {
     const now = Date.now();
-    (this.timer ??= new AckTimer(this)).due = now + ms;
-    this.fireWithin(ms, now);
+    const timer = (this.timer ??= new AckTimer(this));
+    timer.due = now + ms;
+    // Already firing by then (the usual case once a device acks as it goes): nothing to move.
+    if (timer.slot >= 0 && timer.at <= timer.due) return;
+    timer.at = timer.due;
+    this.host.wheel.schedule(timer, ms);
   }
 
   /** Makes the timer fire within `ms` of `now`: scheduled anew unless it already fires by then. */
   private fireWithin(ms: number, now: number): void {
     const timer = (this.timer ??= new AckTimer(this));
-    if (timer.scheduled && timer.at <= now + ms) return;
+    if (timer.slot >= 0 && timer.at <= now + ms) return;
     timer.at = now + ms;
     this.host.wheel.schedule(timer, ms);
   }
@@ -314,7 +347,7 @@ export class ReliableStream {
     }
   }
 
-  /** Stores the cursor, coalescing writes so a burst of acks is one engine call. */
+  /** Stores the cursor, coalescing writes so a burst of acks is one engine call (a SyncCursorStore is called in tryAck). */
   private persistCursor(): void {
     if (this.cursorWrite) {
       this.cursorDirty = true;

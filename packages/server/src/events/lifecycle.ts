@@ -69,7 +69,9 @@ const KINDS: readonly Kind[] = ['connected', 'disconnected', 'online', 'offline'
 
 /**
  * Each emitter loops over its own kind's list and calls the method directly: no argument array
- * and no `apply` per event (issue 20: `delivered` and `acked` run once per reliable message).
+ * and no `apply` per event, and an indexed loop rather than `for…of`, which creates an array
+ * iterator and calls its `next` per listener until the emitter is optimized (issue 20:
+ * `delivered` and `acked` run once per reliable message).
  */
 export class LifecycleEvents {
   private readonly byKind: { readonly [K in Kind]: LifecycleListener[] } = {
@@ -98,36 +100,47 @@ export class LifecycleEvents {
   }
 
   connected(s: SessionRef): void {
-    for (const l of this.byKind.connected) l.connected!(s);
+    const list = this.byKind.connected;
+    for (let i = 0; i < list.length; i++) list[i]!.connected!(s);
   }
   disconnected(s: SessionRef, code: number, reason: string): void {
-    for (const l of this.byKind.disconnected) l.disconnected!(s, code, reason);
+    const list = this.byKind.disconnected;
+    for (let i = 0; i < list.length; i++) list[i]!.disconnected!(s, code, reason);
   }
   online(tenant: string, user: string, s: SessionRef): void {
-    for (const l of this.byKind.online) l.online!(tenant, user, s);
+    const list = this.byKind.online;
+    for (let i = 0; i < list.length; i++) list[i]!.online!(tenant, user, s);
   }
   offline(tenant: string, user: string, reason: OfflineReason, s: SessionRef | undefined): void {
-    for (const l of this.byKind.offline) l.offline!(tenant, user, reason, s);
+    const list = this.byKind.offline;
+    for (let i = 0; i < list.length; i++) list[i]!.offline!(tenant, user, reason, s);
   }
   joined(s: SessionRef, room: string): void {
-    for (const l of this.byKind.joined) l.joined!(s, room);
+    const list = this.byKind.joined;
+    for (let i = 0; i < list.length; i++) list[i]!.joined!(s, room);
   }
   left(s: SessionRef, room: string): void {
-    for (const l of this.byKind.left) l.left!(s, room);
+    const list = this.byKind.left;
+    for (let i = 0; i < list.length; i++) list[i]!.left!(s, room);
   }
   published(s: SessionRef, room: string, messageId: string, data: string, event: string | undefined): void {
-    for (const l of this.byKind.published) l.published!(s, room, messageId, data, event);
+    const list = this.byKind.published;
+    for (let i = 0; i < list.length; i++) list[i]!.published!(s, room, messageId, data, event);
   }
   delivered(s: SessionRef, m: InboxMessage, replay: boolean): void {
-    for (const l of this.byKind.delivered) l.delivered!(s, m, replay);
+    const list = this.byKind.delivered;
+    for (let i = 0; i < list.length; i++) list[i]!.delivered!(s, m, replay);
   }
   acked(s: SessionRef, count: number, messages: readonly AckedMessage[] | undefined): void {
-    for (const l of this.byKind.acked) l.acked!(s, count, messages);
+    const list = this.byKind.acked;
+    for (let i = 0; i < list.length; i++) list[i]!.acked!(s, count, messages);
   }
   retried(s: SessionRef, count: number): void {
-    for (const l of this.byKind.retried) l.retried!(s, count);
+    const list = this.byKind.retried;
+    for (let i = 0; i < list.length; i++) list[i]!.retried!(s, count);
   }
   expired(s: SessionRef, count: number): void {
-    for (const l of this.byKind.expired) l.expired!(s, count);
+    const list = this.byKind.expired;
+    for (let i = 0; i < list.length; i++) list[i]!.expired!(s, count);
   }
 }

@@ -140,7 +140,8 @@ export class Gateway {
     const hooks: ConnectionHooks = {
       onTimer: (conn) => sessions.onTimer(conn),
       onOverflow: (conn) => conn.close(CloseCode.SlowConsumer, 'outbound buffer over its limit'),
-      onMessage: (conn, data, isBinary) => ingress.onMessage(conn, data, isBinary),
+      // Bound rather than wrapped: one function frame less per client frame (one per reliable message's ack).
+      onMessage: ingress.onMessage.bind(ingress),
       onPing: (conn) => ingress.onPing(conn),
       onClose: (conn, code, reason) => sessions.onClose(conn, code, reason.toString()),
       // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.

@@ -13,7 +13,7 @@ import { countInternalError } from '../observability/lastResort.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
-import { parseClientFrame, ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
+import { parseClientFrame, plainAckSeq, ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
 import { errorFrame } from '../protocol/serverFrames.js';
 import type { V2Codecs, V2Session } from '../protocol/v2Frames.js';
 import type { Connection } from './connection.js';
@@ -35,13 +35,77 @@ export interface IngressDeps {
 export class Ingress {
   constructor(private readonly d: IngressDeps) {}
 
-  /** One client WebSocket message, inside the guard. */
+  /**
+   * One client WebSocket message, inside the guard. (One function rather than a guard calling the
+   * handler: this runs once per ack, and every call level counts there — issue 20.)
+   */
   onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     try {
-      this.receive(conn, data, isBinary);
+      const d = this.d;
+      conn.lastSeen = Date.now();
+      if (conn.early) {
+        // Authentication is in progress: frames pipelined behind the token wait for the welcome.
+        if (conn.early.length >= MAX_EARLY_FRAMES) conn.close(CloseCode.ProtocolError, 'too many frames before the welcome');
+        else conn.early.push([data, isBinary]);
+        return;
+      }
+      if (conn.state === 'authenticating' && frameBytes(data) > d.config.maxPreAuthBytes) {
+        d.limiter.reject('pre_auth_bytes');
+        conn.close(CloseCode.MessageTooBig, `frames before the welcome are limited to ${d.config.maxPreAuthBytes} bytes`);
+        return;
+      }
+      if (conn.v2 !== undefined) {
+        const f = this.decodeV2(conn, conn.v2, data, isBinary);
+        if (f !== undefined) this.onFrame(conn, f);
+        return;
+      }
+      if (isBinary) {
+        conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
+        return;
+      }
+      // ws validated the text frame's UTF-8; toString() without an encoding decodes it directly.
+      const text = (data as Buffer).toString();
+      // Bare-text keepalive: the cheapest possible heartbeat for constrained devices.
+      if (text === 'ping') {
+        if (conn.state === 'active' && this.charge(conn)) conn.sendText('pong');
+        return;
+      }
+      // The most frequent frame (one per reliable message), exactly as the SDK writes it: handled
+      // without a frame object (the same as parseClientFrame's { type: 'ack', seq } through onFrame).
+      const seq = conn.state === 'active' ? plainAckSeq(text) : -1;
+      if (seq >= 0) {
+        // this.ack() inline (one call level less per reliable message).
+        const refusal = conn.reliable?.tryAck(seq);
+        if (refusal === undefined) d.metrics.ackClock.acked(conn.tenant, conn.user, seq);
+        else this.refuseAck(conn, refusal);
+        return;
+      }
+      let frame: ClientFrame;
+      try {
+        frame = parseClientFrame(text, d.config.maxJsonDepth);
+      } catch (err) {
+        this.refuseFrame(conn, err);
+        return;
+      }
+      this.onFrame(conn, frame);
     } catch (err) {
       this.failed(conn, err);
     }
+  }
+
+  /**
+   * An ack of an active connection. Valid acks are exempt from the frame rate: a device acking
+   * what we sent must never be punished for it. (Inline in onMessage for a plain ack text.)
+   */
+  private ack(conn: Connection, seq: number): void {
+    const refusal = conn.reliable?.tryAck(seq);
+    if (refusal === undefined) this.d.metrics.ackClock.acked(conn.tenant, conn.user, seq);
+    else this.refuseAck(conn, refusal);
+  }
+
+  /** An ack of a seq never sent is no ack: it costs like any frame before it is answered. */
+  private refuseAck(conn: Connection, refusal: string): void {
+    if (this.charge(conn)) this.d.frames.refuse(conn, ErrorCode.BadAck, refusal);
   }
 
   /** A handler of `conn`'s frame failed unexpectedly (a bug, not bad input): close that connection only. */
@@ -79,45 +143,6 @@ export class Ingress {
     if (limit === undefined) return true;
     conn.close(CloseCode.RateLimited, `rate limit exceeded (${limit.replaceAll('_', ' ')})`);
     return false;
-  }
-
-  private receive(conn: Connection, data: RawData, isBinary: boolean): void {
-    const d = this.d;
-    conn.lastSeen = Date.now();
-    if (conn.early) {
-      // Authentication is in progress: frames pipelined behind the token wait for the welcome.
-      if (conn.early.length >= MAX_EARLY_FRAMES) conn.close(CloseCode.ProtocolError, 'too many frames before the welcome');
-      else conn.early.push([data, isBinary]);
-      return;
-    }
-    if (conn.state === 'authenticating' && frameBytes(data) > d.config.maxPreAuthBytes) {
-      d.limiter.reject('pre_auth_bytes');
-      conn.close(CloseCode.MessageTooBig, `frames before the welcome are limited to ${d.config.maxPreAuthBytes} bytes`);
-      return;
-    }
-    if (conn.v2 !== undefined) {
-      const f = this.decodeV2(conn, conn.v2, data, isBinary);
-      if (f !== undefined) this.onFrame(conn, f);
-      return;
-    }
-    if (isBinary) {
-      conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
-      return;
-    }
-    const buf = data as Buffer;
-    // Bare-text keepalive: the cheapest possible heartbeat for constrained devices.
-    if (buf.length === 4 && buf.toString() === 'ping') {
-      if (conn.state === 'active' && this.charge(conn)) conn.sendText('pong');
-      return;
-    }
-    let frame: ClientFrame;
-    try {
-      frame = parseClientFrame(buf.toString('utf8'), d.config.maxJsonDepth);
-    } catch (err) {
-      this.refuseFrame(conn, err);
-      return;
-    }
-    this.onFrame(conn, frame);
   }
 
   /** A client frame that failed validation: an error frame, or a close when it cannot be answered. */
@@ -169,18 +194,13 @@ export class Ingress {
       return;
     }
     if (conn.state !== 'active') return;
-    const frames = this.d.frames;
     if (frame.type === 'ack') {
-      // Valid acks are exempt: a device acking what we sent must never be punished for it.
-      const refusal = frames.ack(conn, frame.seq);
-      if (refusal === undefined) this.d.metrics.ackClock.acked(conn.tenant, conn.user, frame.seq);
-      // An ack of a seq never sent is no ack: it costs like any frame before it is answered.
-      else if (this.charge(conn)) frames.refuse(conn, ErrorCode.BadAck, refusal);
+      this.ack(conn, frame.seq);
       return;
     }
     if (!this.charge(conn)) return;
     // Asynchronous handlers (sync, presence, token refresh) are isolated like synchronous ones.
-    frames.handle(conn, frame)?.catch((err: unknown) => this.failed(conn, err));
+    this.d.frames.handle(conn, frame)?.catch((err: unknown) => this.failed(conn, err));
   }
 }
 

@@ -54,9 +54,12 @@ export class AckClock {
 
   /** A device of the user acked `seq` (cumulative). */
   acked(tenant: string, user: string, seq: number): void {
-    const e = this.latest.get(tenant)?.get(user);
+    const users = this.latest.get(tenant);
+    if (users === undefined) return;
+    const e = users.get(user);
     if (e === undefined || e.seq !== seq) return;
-    this.observe(Math.max(0, Date.now() - e.ts) / 1000);
+    const ms = Date.now() - e.ts;
+    this.observe(ms > 0 ? ms / 1000 : 0);
     if (e.span) recordAckSpan(e.span, e.ts, { 'herald.seq': seq });
   }
 

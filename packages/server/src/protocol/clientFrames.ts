@@ -56,17 +56,27 @@ const ACK_PREFIX = '{"type":"ack","seq":';
  * (issue 20: this was a quarter of the cost of handling an ack).
  */
 function plainAck(text: string): ClientFrame | undefined {
+  const seq = plainAckSeq(text);
+  return seq < 0 ? undefined : { type: 'ack', seq };
+}
+
+/**
+ * The seq of a text that is exactly `{"type":"ack","seq":<digits>}` (see plainAck), else -1:
+ * the gateway's ack path reads it without building the frame object. For such a text,
+ * `parseClientFrame(text)` returns `{ type: 'ack', seq: plainAckSeq(text) }`.
+ */
+export function plainAckSeq(text: string): number {
   const end = text.length - 1;
   const digits = end - ACK_PREFIX.length;
-  if (digits < 1 || digits > 15 || text.charCodeAt(end) !== 0x7d /* } */ || !text.startsWith(ACK_PREFIX)) return undefined;
-  if (digits > 1 && text.charCodeAt(ACK_PREFIX.length) === 0x30 /* 0 */) return undefined;
+  if (digits < 1 || digits > 15 || text.charCodeAt(end) !== 0x7d /* } */ || !text.startsWith(ACK_PREFIX)) return -1;
+  if (digits > 1 && text.charCodeAt(ACK_PREFIX.length) === 0x30 /* 0 */) return -1;
   let seq = 0;
   for (let i = ACK_PREFIX.length; i < end; i++) {
     const d = text.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return undefined;
+    if (d < 0 || d > 9) return -1;
     seq = seq * 10 + d;
   }
-  return { type: 'ack', seq };
+  return seq;
 }
 
 /**

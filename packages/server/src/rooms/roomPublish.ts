@@ -27,7 +27,7 @@ export class RoomPublisher {
   ) {}
 
   async publish(route: Extract<Route, { kind: 'room' }>, m: Omit<EphemeralMessage, 'room'>): Promise<RoomPublished> {
-    const frame = messageFrame({ ...m, room: route.room });
+    const frame = messageFrame(withRoom(m, route.room));
     const policy = this.policies.off ? undefined : this.policies.of(route.room);
     // A platform-targeted room message is not for every member: it stays out of history (no offset).
     if (!policy || policy.size === 0 || route.platform !== undefined) return { local: await this.hub.broadcast(route, frame, m.ts) };
@@ -37,4 +37,17 @@ export class RoomPublisher {
     const local = this.store.selfDelivers ? 0 : this.hub.deliverLocal(route, OFFSET_HEAD + pos.offset + tail, m.ts);
     return { local, offset: pos.offset, epoch: pos.epoch };
   }
+}
+
+/**
+ * `m` with its room, built field by field in one order: `{ ...m, room }` made a new hidden class
+ * for every message (V8 11, Node 20), so messageFrame's reads of it missed their inline caches
+ * (the same finding as engine/inboxMessage.ts `withSeq`, issue 20).
+ */
+export function withRoom(m: Omit<EphemeralMessage, 'room'>, room: string): EphemeralMessage {
+  const r: EphemeralMessage = { id: m.id, ts: m.ts, data: m.data, room };
+  if (m.event !== undefined) r.event = m.event;
+  if (m.from !== undefined) r.from = m.from;
+  if (m.binary !== undefined) r.binary = m.binary;
+  return r;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClientFrame, ProtocolViolation, validateClientFrame } from '../../src/protocol/clientFrames.js';
+import { parseClientFrame, plainAckSeq, ProtocolViolation, validateClientFrame } from '../../src/protocol/clientFrames.js';
 
 test('parses every client frame type', () => {
   assert.deepEqual(parseClientFrame('{"type":"ping"}'), { type: 'ping' });
@@ -66,4 +66,15 @@ test('an ack written as the SDK writes it is read without JSON.parse, to the fra
   for (const text of texts) assert.deepEqual(got(text), general(text), text);
   const fast = parseClientFrame('{"type":"ack","seq":42}');
   assert.deepEqual(Object.keys(fast), ['type', 'seq']);
+  // The gateway's shortcut (no frame object): a seq only where the general path reads an ack of
+  // that seq from the same text; -1 sends the text down the general path. Every SDK ack of up
+  // to 15 digits takes the shortcut.
+  for (const text of [...texts, '{"type":"ping"}', 'ping', '', '{}']) {
+    const seq = plainAckSeq(text);
+    if (seq >= 0) assert.deepEqual({ type: 'ack', seq }, general(text), text);
+  }
+  for (const seq of [0, 1, 9, 10, 123, 99_999, 2 ** 31, 123_456_789_012_345]) assert.equal(plainAckSeq(JSON.stringify({ type: 'ack', seq })), seq);
+  assert.equal(plainAckSeq('{"type":"ack","seq":42}'), 42);
+  assert.equal(plainAckSeq('{"type":"ack","seq":1 }'), -1);
+  assert.equal(plainAckSeq('{"seq":1,"type":"ack"}'), -1);
 });

@@ -2,7 +2,7 @@
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { ReliableStream, type ReliableHost } from '../../src/delivery/reliableStream.js';
+import { AckError, ReliableStream, type ReliableHost } from '../../src/delivery/reliableStream.js';
 import { TimingWheel } from '../../src/runtime/timingWheel.js';
 import { LifecycleEvents } from '../../src/events/lifecycle.js';
 import type { InboxStore, InboxMessage, InboxRange } from '../../src/engine/types.js';
@@ -130,4 +130,44 @@ test('a new message is resent after the ack timeout even when the timer left fro
   advance(10);
   await settle();
   assert.deepEqual(sent, [1, 1, 2, 2, 2]);
+});
+
+test('tryAck returns the refusal that ack throws, and a sync cursor store is written per ack without a promise', async () => {
+  const { stream, sent } = setup(msgs(3), 0);
+  stream.begin();
+  await settle();
+  assert.deepEqual(sent, [1, 2, 3]);
+  assert.equal(stream.tryAck(4), 'ack 4 is beyond the last sent seq 3');
+  assert.throws(() => stream.ack(4), (e: unknown) => e instanceof AckError && e.message === 'ack 4 is beyond the last sent seq 3');
+  assert.equal(stream.tryAck(2), undefined);
+  assert.equal(stream.tryAck(1), undefined, 'stale: harmless');
+  assert.deepEqual(stream.position, { sent: 3, awaiting: 3, acked: 2 });
+
+  // The memory engine's setCursorNow: called in tryAck (setCursor never), once per ack that moves.
+  const writes: [string, string, string, number][] = [];
+  const inbox = {
+    readAfter: async (_t: string, _u: string, after: number, limit: number): Promise<InboxRange> => ({ messages: msgs(3).filter((m) => m.seq > after).slice(0, limit), tip: 3, floor: 0 }),
+    setCursor: () => assert.fail('setCursor called'),
+    setCursorNow: (t: string, u: string, d: string, seq: number) => void writes.push([t, u, d, seq]),
+  } as unknown as InboxStore;
+  const events = new LifecycleEvents();
+  const acked: number[] = [];
+  events.add({ acked: (_s, n) => void acked.push(n) });
+  const host: ReliableHost = {
+    inbox,
+    wheel: new TimingWheel(10, 64),
+    settings: { ackTimeoutMs: 50, ackMaxAttempts: 5, maxInflight: 100, replayBatch: 10, retention: { maxMessages: 1000, maxAgeMs: 1e9 } },
+    log: pino({ level: 'silent' }),
+    encodings: { of: () => ({ frameFor: () => Buffer.alloc(0) }) } as unknown as ReliableEncodings,
+    events,
+  };
+  const s2 = new ReliableStream({ tenant: 't', user: 'u', device: 'd', id: 'c2', send: () => true, close: () => undefined } as unknown as StreamSink, host, 0);
+  s2.begin();
+  await settle();
+  assert.equal(s2.tryAck(1), undefined);
+  assert.equal(s2.tryAck(3), undefined);
+  assert.equal(s2.tryAck(3), undefined);
+  assert.deepEqual(writes, [['t', 'u', 'd', 1], ['t', 'u', 'd', 3]]);
+  assert.deepEqual(acked, [1, 2], 'the acked event counts the messages each ack covered');
+  await s2.flush();
 });

@@ -82,18 +82,22 @@ class UserInbox {
   trim(retention: Retention, now: number): number {
     const oldest = now - retention.maxAgeMs;
     const before = this.bytes;
-    while (this.head < this.items.length) {
-      const m = this.items[this.head]!;
-      const overCount = this.size > retention.maxMessages;
+    const head = this.head;
+    const items = this.items;
+    while (this.head < items.length) {
+      const m = items[this.head]!;
+      const overCount = items.length - this.head > retention.maxMessages;
       const tooOld = m.ts < oldest;
       const expired = m.expiresAt !== undefined && m.expiresAt <= now;
       if (!overCount && !tooOld && !expired) break;
       if (overCount || tooOld) this.floor = m.seq;
       // Release the message now; the slot itself goes at the next compaction.
-      this.items[this.head] = undefined;
+      items[this.head] = undefined;
       this.bytes -= (m as Held).b ?? messageBytes(m);
       this.head++;
     }
+    // Nothing dropped (the usual append): nothing to compact.
+    if (this.head === head) return 0;
     // Compact once the dead prefix dominates, so the array follows the live size.
     if (this.head > 64 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -188,7 +192,9 @@ export class MemoryInboxStore {
 
   /** Throws StoreFullError when the store is over its bound. */
   append(tenant: string, user: string, msg: NewInboxMessage, retention: Retention, now = Date.now()): InboxMessage {
-    const inbox = this.get(tenant, user);
+    // The user's inbox, found inline (once per reliable message: no call for it, issue 20).
+    const users = this.inboxes.get(tenant);
+    const inbox = users?.get(user) ?? this.get(tenant, user);
     // Plain storage (or a payload under the threshold) needs no encode call.
     const enc = this.codec.flag === undefined ? undefined : this.codec.encode(msg.data);
     const flag = enc?.flag;
@@ -203,8 +209,7 @@ export class MemoryInboxStore {
       if (this.storedBytes + bytes > this.maxBytes) throw new StoreFullError(this.maxBytes);
     }
     const stored = inbox.append(msg, bytes, flag === undefined ? msg.data : enc!.data, flag);
-    this.storedBytes += bytes;
-    this.trimOne(inbox, retention, now);
+    this.storedBytes += bytes - inbox.trim(retention, now);
     return flag === undefined ? stored : withSeq(msg, stored.seq);
   }
 

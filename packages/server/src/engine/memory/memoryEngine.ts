@@ -67,6 +67,11 @@ export class MemoryEngine implements Engine {
   /** Not async (once per reliable message): the append is done when it returns; a refusal is a rejection, never a throw. */
   append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
     try {
+      // Without an idempotency key (the usual publish) straight to the inbox: one call level less.
+      if (once === undefined) {
+        this.lastRetention = retention;
+        return Promise.resolve(this.inbox.append(tenant, user, message, retention, Date.now()));
+      }
       return Promise.resolve(this.appendNow(tenant, user, message, retention, once));
     } catch (err) {
       return Promise.reject(err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err);
@@ -96,13 +101,18 @@ export class MemoryEngine implements Engine {
 
   /** Not async (once per ack): the write is done when it returns; the promise is a settled one. */
   setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
+    this.setCursorNow(tenant, user, device, seq);
+    return DONE;
+  }
+
+  /** `setCursor` without the promise: reliable streams call this one (delivery/reliableStream.ts SyncCursorStore). */
+  setCursorNow(tenant: string, user: string, device: string, seq: number): void {
     let users = this.cursors.get(tenant);
     if (!users) this.cursors.set(tenant, (users = new Map()));
     let devices = users.get(user);
     if (!devices) users.set(user, (devices = new Map()));
     const prev = devices.get(device);
     if (prev === undefined || seq > prev) devices.set(device, seq);
-    return DONE;
   }
 
   private cursorsOf(tenant: string, user: string): Map<string, number> | undefined {
