@@ -14,7 +14,7 @@ import { parsePublish, resolveTarget, type PublishBody, type ResolvedTarget } fr
 import { inSpan, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
 import { payloadOf } from './payload.js';
-import type { RoomPublisher } from '../rooms/roomPublish.js';
+import { withRoom, type RoomPublisher } from '../rooms/roomPublish.js';
 
 export interface PublishResult {
   id: string;
@@ -173,7 +173,7 @@ export class Publisher {
       const em: EphemeralMessage = { id, ts, data };
       if (binary) em.binary = true;
       if (body.event !== undefined) em.event = body.event;
-      const frame = messageFrame('room' in body.to ? { ...em, room: body.to.room } : em);
+      const frame = messageFrame('room' in body.to ? withRoom(em, body.to.room) : em);
       await inSpan('herald.fanout', { 'herald.routes': routes.length }, (fan) => this.fanOutAll(routes, em, frame, result, fan));
     }
     // The message is stored and sent: from here nothing may turn it into a failure (a retrying
