@@ -50,16 +50,24 @@ return 0
  * KEYS: user presence hash, user conns hash [, outbox stream]
  * ARGV: device, record (JSON), keyTtlMs, conn, `node|boot` [, maxLen, event fields…]
  * Returns CONN_ADD's answer: 1 when the user came online in the cluster (and the event, `online`, is written).
+ *
+ * Indexed (PRESENCE_ADD_INDEXED; single Redis and Sentinel, issue 20: one command per connect
+ * fewer): the node's index entry is written by the same script. KEYS: …, node index hash as the
+ * third key (the stream moves to the fourth); ARGV: …, index record (JSON) as the sixth. On Redis
+ * Cluster the index is another slot than the user's, so there its HSET is a command of its own,
+ * sent before PRESENCE_ADD.
  */
-export const PRESENCE_ADD = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+const presenceAddLua = (indexed: boolean): string => `
+${indexed ? "redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])\n" : ''}redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local added = redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${WRITE_EVENT(3, 6)}
+if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${indexed ? WRITE_EVENT(4, 7) : WRITE_EVENT(3, 6)}
   return 1
 end
 return 0
 `;
+export const PRESENCE_ADD = presenceAddLua(false);
+export const PRESENCE_ADD_INDEXED = presenceAddLua(true);
 
 /**
  * A device's connection ended: HDEL_IF on its presence record (still this connection's) and
@@ -67,57 +75,25 @@ return 0
  * KEYS: user presence hash, user conns hash [, outbox stream]
  * ARGV: device, conn [, maxLen, event fields…]
  * Returns CONN_REMOVE's answer: 1 for the call that removed the user's last connection (and the event, `offline`, is written).
+ *
+ * Indexed (PRESENCE_REMOVE_INDEXED): the node's index entry (third key; the stream moves to the
+ * fourth) is deleted by the same script, atomically after the connection; on Cluster an HDEL of
+ * its own after PRESENCE_REMOVE answered.
  */
-export const PRESENCE_REMOVE = `
+const presenceRemoveLua = (indexed: boolean): string => `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then
   local ok, rec = pcall(cjson.decode, v)
   if not (ok and type(rec) == 'table' and tostring(rec['conn']) ~= ARGV[2]) then redis.call('HDEL', KEYS[1], ARGV[1]) end
 end
 local removed = redis.call('HDEL', KEYS[2], ARGV[2])
-if removed == 1 and redis.call('HLEN', KEYS[2]) == 0 then${WRITE_EVENT(3, 3)}
+${indexed ? "redis.call('HDEL', KEYS[3], ARGV[2])\n" : ''}if removed == 1 and redis.call('HLEN', KEYS[2]) == 0 then${indexed ? WRITE_EVENT(4, 3) : WRITE_EVENT(3, 3)}
   return 1
 end
 return 0
 `;
-
-/**
- * PRESENCE_ADD with the node's index entry written by the same script (single Redis and Sentinel,
- * issue 20: one command per connect fewer). On Redis Cluster the index is another slot than the
- * user's, so there the index HSET stays a command of its own, sent before PRESENCE_ADD.
- * KEYS: user presence hash, user conns hash, node index hash [, outbox stream]
- * ARGV: device, record (JSON), keyTtlMs, conn, `node|boot`, index record (JSON) [, maxLen, event fields…]
- */
-export const PRESENCE_ADD_INDEXED = `
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local added = redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${WRITE_EVENT(4, 7)}
-  return 1
-end
-return 0
-`;
-
-/**
- * PRESENCE_REMOVE with the node's index entry deleted by the same script, atomically after the
- * connection (single Redis and Sentinel; on Cluster an HDEL of its own after PRESENCE_REMOVE answered).
- * KEYS: user presence hash, user conns hash, node index hash [, outbox stream]
- * ARGV: device, conn [, maxLen, event fields…]
- */
-export const PRESENCE_REMOVE_INDEXED = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then
-  local ok, rec = pcall(cjson.decode, v)
-  if not (ok and type(rec) == 'table' and tostring(rec['conn']) ~= ARGV[2]) then redis.call('HDEL', KEYS[1], ARGV[1]) end
-end
-local removed = redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
-if removed == 1 and redis.call('HLEN', KEYS[2]) == 0 then${WRITE_EVENT(4, 3)}
-  return 1
-end
-return 0
-`;
+export const PRESENCE_REMOVE = presenceRemoveLua(false);
+export const PRESENCE_REMOVE_INDEXED = presenceRemoveLua(true);
 
 type Scripted = Record<string, (...args: (string | number)[]) => Promise<number>>;
 
