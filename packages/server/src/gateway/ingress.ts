@@ -74,10 +74,7 @@ export class Ingress {
       // without a frame object (the same as parseClientFrame's { type: 'ack', seq } through onFrame).
       const seq = conn.state === 'active' ? plainAckSeq(text) : -1;
       if (seq >= 0) {
-        // this.ack() inline (one call level less per reliable message).
-        const refusal = conn.reliable?.tryAck(seq);
-        if (refusal === undefined) d.metrics.ackClock.acked(conn.tenant, conn.user, seq);
-        else this.refuseAck(conn, refusal);
+        this.ack(conn, seq);
         return;
       }
       let frame: ClientFrame;
@@ -95,7 +92,7 @@ export class Ingress {
 
   /**
    * An ack of an active connection. Valid acks are exempt from the frame rate: a device acking
-   * what we sent must never be punished for it. (Inline in onMessage for a plain ack text.)
+   * what we sent must never be punished for it.
    */
   private ack(conn: Connection, seq: number): void {
     const refusal = conn.reliable?.tryAck(seq);

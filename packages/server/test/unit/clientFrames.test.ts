@@ -44,7 +44,7 @@ test('bad fields are recoverable and name the field; ids are echoed', () => {
   assert.match(violation('{"type":"ping","id":42}').message, /id/);
 });
 
-test('an ack written as the SDK writes it is read without JSON.parse, to the frame the general path gives', () => {
+test('an ack written as the SDK writes it: the gateway shortcut gives the seq the general path reads', () => {
   // The general path: what parseClientFrame returned for every text before the ack shortcut.
   const outcome = (read: () => unknown): unknown => {
     try {
