@@ -220,8 +220,7 @@ export class Publisher {
 
   private async fanOutMany(routes: readonly Route[], em: EphemeralMessage, frame: string, result: PublishResult, fan: Span): Promise<number> {
     let local = 0;
-    if (routes.length === 1) local = await this.fanOut(routes[0]!, em, frame, result);
-    else await Promise.all(routes.map(async (route) => void (local += await this.fanOut(route, em, frame, result))));
+    await Promise.all(routes.map(async (route) => void (local += await this.fanOut(route, em, frame, result))));
     // Per-recipient spans would cost one span per socket: the local write is one event.
     if (fan.isRecording()) fan.addEvent('herald.deliver', { 'herald.local_recipients': local });
     return local;
