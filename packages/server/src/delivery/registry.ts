@@ -97,23 +97,9 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
     return size(this.rooms.get(roomKey(tenant, room)));
   }
 
-  /** Ss a route reaches on this node. */
+  /** The sessions a route reaches on this node. */
   lookup(route: Route): Iterable<S> {
-    switch (route.kind) {
-      case 'user': {
-        if (route.device !== undefined) {
-          const c = this.devices.get(deviceKey(route.tenant, route.user, route.device));
-          return c ? [c] : [];
-        }
-        return iterate(this.users.get(userKey(route.tenant, route.user)));
-      }
-      case 'room':
-        return iterate(this.rooms.get(roomKey(route.tenant, route.room)));
-      case 'tenant':
-        return this.tenants.get(route.tenant) ?? [];
-      case 'all':
-        return this.conns.values();
-    }
+    return route.kind === 'all' ? this.conns.values() : iterate(this.members(route));
   }
 
   /**
