@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { defineLua } from '../../src/engine/redis/luaCommand.js';
 import { RedisServer } from '../helpers/redisServer.js';
+import { recordCommandNames } from '../helpers/commandLog.js';
 
 let server: RedisServer;
 before(async () => {
@@ -25,12 +26,7 @@ test('EVAL first on a connection, EVALSHA after, EVAL again after NOSCRIPT and a
   try {
     defineLua(client, 'echoKey', 1, "return KEYS[1] .. ':' .. ARGV[1]");
     await client.ping();
-    const sent: string[] = [];
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = ((cmd: { name: string }, ...rest: unknown[]) => {
-      sent.push(cmd.name);
-      return (send as (...a: unknown[]) => unknown)(cmd, ...rest);
-    }) as typeof client.sendCommand;
+    const sent = recordCommandNames(client);
 
     assert.equal(await client.echoKey('k', 'a'), 'k:a');
     assert.deepEqual(await Promise.all([client.echoKey('k', 'b'), client.echoKey('k', 'c')]), ['k:b', 'k:c']);

@@ -11,6 +11,7 @@ import { RedisKeys } from '../../src/engine/redis/keys.js';
 import { RedisPresence, DEFAULT_PRESENCE } from '../../src/engine/redis/presence.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { useSharedRedis } from '../helpers/redisServer.js';
+import { recordCommandNames } from '../helpers/commandLog.js';
 
 const redis = useSharedRedis();
 
@@ -20,12 +21,7 @@ test('single Redis: PRESENCE_ADD writes the index entry, PRESENCE_REMOVE deletes
     const keys = new RedisKeys(redis.prefix);
     const p = new RedisPresence(client, keys, 'ix-node', DEFAULT_PRESENCE, createLogger('silent'));
     await client.ping(); // connected: the connection's own handshake commands are not counted
-    const sent: string[] = [];
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = ((cmd: { name: string }, ...rest: unknown[]) => {
-      sent.push(cmd.name);
-      return (send as (...a: unknown[]) => unknown)(cmd, ...rest);
-    }) as typeof client.sendCommand;
+    const sent = recordCommandNames(client);
     const d = { tenant: 'default', user: 'ix-user', device: 'd1', platform: 'web', node: 'ix-node', conn: 'ix-node.1', since: 1 };
     const d2 = { ...d, device: 'd2', conn: 'ix-node.2' };
     const index = keys.nodeConns('ix-node', p.boot);
