@@ -11,6 +11,12 @@
  *   first moves every pending entry to itself with XAUTOCLAIM, oldest first,
  *   and sends those before anything new: an event the dead node was sending
  *   is sent again (same id; receivers dedupe), none is lost.
+ * - Reads are fenced by the lease: XREADGROUP and XAUTOCLAIM run in one
+ *   script that first checks the lease is still this node's. A holder that
+ *   stalled past its lease (GC, a starved process) learns it lost the
+ *   partition only at its next lease round; unfenced, it could read new
+ *   entries after the new holder's XAUTOCLAIM and leave them pending under
+ *   itself, where no takeover would look again (lost if it then died).
  * - Leases are balanced: a node holds at most its fair share (partitions /
  *   sending nodes, rounded up; nodes announce themselves in a sorted set each
  *   round) and hands back idle partitions above it, so a node that joins
@@ -59,6 +65,21 @@ return 0`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * Reads a partition only while this node holds its lease (KEYS: lease, stream; ARGV: me, group,
+ * count, claim). claim = 1: the pending entries of any consumer, oldest first, as XAUTOCLAIM's
+ * [next cursor, entries]; else new entries, as XREADGROUP's entries. nil: the lease is not ours.
+ */
+const TAKE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+if ARGV[4] == '1' then
+  local c = redis.call('XAUTOCLAIM', KEYS[2], ARGV[2], ARGV[1], 0, '0-0', 'COUNT', ARGV[3])
+  return {c[1], c[2]}
+end
+local got = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[1], 'COUNT', ARGV[3], 'STREAMS', KEYS[2], '>')
+if got then return got[1][2] end
+return {}`;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -201,16 +222,23 @@ export class RedisOutbox implements Outbox {
     const h = this.held.get(partition);
     if (!h) return [];
     const key = this.stream(partition);
-    if (h.claim) {
-      // After a takeover: every pending entry (any consumer's) first, oldest first.
-      const [, claimed] = (await this.client.xautoclaim(key, GROUP, this.me, 0, '0-0', 'COUNT', max)) as [string, StreamEntry[], string[]?];
-      const got = parse(claimed);
-      if (got.length > 0) return got;
-      h.claim = false;
-      await this.forgetIdleConsumers(key);
+    // After a takeover, every pending entry (any consumer's) first, oldest first; then new ones.
+    const claim = h.claim;
+    const got = (await this.client.eval(TAKE, 2, this.lease(partition), key, this.me, GROUP, max, claim ? 1 : 0)) as StreamEntry[] | [cursor: string, StreamEntry[]] | null;
+    if (got === null) {
+      // Lost the lease (it ran out while this node stalled): the new holder claims what we read.
+      if (this.held.get(partition) === h) this.held.delete(partition);
+      return [];
     }
-    const res = (await this.client.xreadgroup('GROUP', GROUP, this.me, 'COUNT', max, 'STREAMS', key, '>')) as [string, StreamEntry[]][] | null;
-    return parse(res?.[0]?.[1] ?? []);
+    if (!claim) return parse(got as StreamEntry[]);
+    const [cursor, claimed] = got as [string, StreamEntry[]];
+    const entries = parse(claimed);
+    if (entries.length > 0) return entries;
+    // Only entries deleted meanwhile (they come back apart, and leave the pending list): scan on.
+    if (cursor !== '0-0') return this.take(partition, max);
+    h.claim = false;
+    await this.forgetIdleConsumers(key);
+    return this.take(partition, max);
   }
 
   /**
