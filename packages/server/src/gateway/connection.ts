@@ -5,7 +5,7 @@
  * States: authenticating → active → closing → closed. (Handshaking happens
  * before this object exists, in the HTTP upgrade.)
  */
-import type { WebSocket, RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { Socket } from 'node:net';
 import type { Platform } from '@herald/protocol';
 import { WheelEntry } from '../runtime/timingWheel.js';
@@ -37,30 +37,40 @@ export interface ConnectionHooks {
   onEvict(c: Connection): void;
 }
 
-/** Where a WebSocket keeps its Connection, so one set of listener functions serves all sockets. */
-const CONN = Symbol('herald.connection');
-type Tagged = WebSocket & { [CONN]: Connection };
+/**
+ * The gateway's WebSocket class (ws's `WebSocket` server option): a socket that belongs to a
+ * Connection hands it its events directly. Five listeners on each socket (message, ping, pong,
+ * close, error) grew ws's per-socket listener table and needed a property pointing back at the
+ * Connection (issue 20: ~100 bytes per connection); this costs one field. Listeners added with
+ * on()/once() (shutdown waits for 'close') still run, after the Connection's handler, as before.
+ */
+export class GatewayWebSocket extends WebSocket {
+  conn: Connection | undefined = undefined;
 
-// Shared listeners: `this` is the WebSocket. Closures per connection would cost
-// about 300 bytes each; these cost nothing per connection.
-function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const c = (this as Tagged)[CONN];
-  c.hooks.onMessage(c, data, isBinary);
-}
-function onWsPing(this: WebSocket): void {
-  const c = (this as Tagged)[CONN];
-  c.hooks.onPing(c);
-}
-function onWsPong(this: WebSocket): void {
-  (this as Tagged)[CONN].lastSeen = Date.now();
-}
-function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
-  const c = (this as Tagged)[CONN];
-  c.hooks.onClose(c, code, reason);
-}
-function onWsError(this: WebSocket, err: Error): void {
-  const c = (this as Tagged)[CONN];
-  c.hooks.onError(c, err);
+  // ws emits at most two arguments per event.
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const c = this.conn;
+    if (c === undefined) return super.emit(event, a, b);
+    switch (event) {
+      case 'message':
+        c.hooks.onMessage(c, a as RawData, b as boolean);
+        break;
+      case 'ping':
+        c.hooks.onPing(c);
+        break;
+      case 'pong':
+        c.lastSeen = Date.now();
+        break;
+      case 'close':
+        c.hooks.onClose(c, a as number, b as Buffer);
+        break;
+      case 'error':
+        c.hooks.onError(c, a as Error);
+        // Handled: an 'error' without listeners must not throw (ws closes the socket itself).
+        return this.listenerCount('error') > 0 ? super.emit(event, a) : true;
+    }
+    return super.emit(event, a, b);
+  }
 }
 
 /**
@@ -89,7 +99,7 @@ export class Connection extends WheelEntry implements DeliverySession {
 
   constructor(
     readonly id: string,
-    readonly ws: WebSocket,
+    readonly ws: GatewayWebSocket,
     public device: string,
     readonly platform: Platform,
     /** `last_seq` from the URL, when given. */
@@ -103,12 +113,7 @@ export class Connection extends WheelEntry implements DeliverySession {
     // ws keeps its socket private; writing pre-built frames to it directly is
     // what lets one frame buffer serve every recipient (see wireFrame.ts).
     this.socket = socketOf(ws);
-    (ws as Tagged)[CONN] = this;
-    ws.on('message', onWsMessage);
-    ws.on('ping', onWsPing);
-    ws.on('pong', onWsPong);
-    ws.on('close', onWsClose);
-    ws.on('error', onWsError);
+    (ws as GatewayWebSocket).conn = this;
   }
 
   /** Auth deadline while authenticating, then heartbeat checks: the connection itself. */

@@ -24,7 +24,7 @@ import { SseEndpoint } from '../sse/sseEndpoint.js';
 import { Activation, IdentityRefused } from './activation.js';
 import { clientAddress } from '../limits/clientAddress.js';
 import { Admission } from './admission.js';
-import { Connection, type ConnectionHooks } from './connection.js';
+import { Connection, GatewayWebSocket, type ConnectionHooks } from './connection.js';
 import type { GatewaySession } from './gatewaySession.js';
 import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
@@ -100,6 +100,8 @@ export class Gateway {
       // peer's close reply, then drops the socket: a peer that ignores it, or stopped reading,
       // must not hold a socket (and a pending-auth slot) for ws's default 30 s.
       closeTimeout: CLOSE_GRACE_MS,
+      // Sockets hand their events to their Connection without per-socket listeners (connection.ts).
+      WebSocket: GatewayWebSocket,
     } as ServerOptions & { closeTimeout: number });
     const v2 = new V2Codecs({
       codecs: c.binaryCompression,
