@@ -6,6 +6,7 @@
  * reason; an admitted one is handed to the session layer.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { BINARY_SUBPROTOCOL, CloseCode, COMPRESSION_PARAM } from '@herald/protocol';
@@ -70,6 +71,7 @@ export class Admission {
       return;
     }
     const ip = clientAddress(req, this.trustedProxies);
+    forgetPeer(req.socket);
     let params: HandshakeParams | undefined;
     let refusal: string | undefined;
     try {
@@ -119,4 +121,14 @@ export class Admission {
     if (l.connectFromIp(ip) > 0) return 'connection rate limit of this address reached';
     return undefined;
   }
+}
+
+/**
+ * net.Socket caches the peer's `{ address, family, port }` at its first `remoteAddress` read and
+ * keeps it for the socket's life: 56 bytes per connection (issue 20). The address was read once,
+ * here, and the session keeps it; dropped, a later read asks the socket's handle again (Node's
+ * `_getpeername`), as the first one did.
+ */
+function forgetPeer(socket: Socket): void {
+  (socket as Socket & { _peername?: object })._peername = undefined;
 }
