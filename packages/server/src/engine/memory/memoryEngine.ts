@@ -34,8 +34,11 @@ export class MemoryEngine implements Engine {
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
   /** Appends made once per user and key (AppendOnce): userKey \0 key → the stored seq and id. */
   private readonly appended = new Map<string, { seq: number; id: string; expiresAt: number }>();
-  /** Connections per user (tenant\0user): presenceAdd/Remove decide online/offline from it. */
-  private readonly userConns = new Map<string, number>();
+  /**
+   * Connections per user (tenant → user → count): presenceAdd/Remove decide online/offline from it.
+   * Keyed by the caller's own strings: a `tenant\0user` key cost ~50 bytes per user (issue 20).
+   */
+  private readonly userConns = new Map<string, Map<string, number>>();
   private local: LocalView | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastRetention: Retention | undefined;
@@ -154,16 +157,20 @@ export class MemoryEngine implements Engine {
 
   /** One process: the user's connection count here is the cluster's, so first/last are exact. */
   async presenceAdd(d: DevicePresence): Promise<boolean> {
-    const k = d.tenant + '\u0000' + d.user;
-    const n = (this.userConns.get(k) ?? 0) + 1;
-    this.userConns.set(k, n);
+    let users = this.userConns.get(d.tenant);
+    if (!users) this.userConns.set(d.tenant, (users = new Map()));
+    const n = (users.get(d.user) ?? 0) + 1;
+    users.set(d.user, n);
     return n === 1;
   }
   async presenceRemove(d: DevicePresence): Promise<boolean> {
-    const k = d.tenant + '\u0000' + d.user;
-    const n = (this.userConns.get(k) ?? 0) - 1;
-    if (n > 0) this.userConns.set(k, n);
-    else this.userConns.delete(k);
+    const users = this.userConns.get(d.tenant);
+    const n = (users?.get(d.user) ?? 0) - 1;
+    if (n > 0) users!.set(d.user, n);
+    else if (users) {
+      users.delete(d.user);
+      if (users.size === 0) this.userConns.delete(d.tenant);
+    }
     return n === 0;
   }
   async roomJoin(_tenant: string, _room: string, _member: RoomMember): Promise<void> {}
