@@ -36,7 +36,7 @@ export interface AdmissionDeps {
    * An admitted socket: the session layer takes it from here. `request` is what the connect hook
    * needs (headers, query, address): handed over, not kept on the connection.
    */
-  open(ws: WebSocket, params: HandshakeParams, remote: string, v2: V2Session | undefined, request: ConnectRequest): void;
+  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest): void;
 }
 
 export class Admission {
@@ -100,7 +100,7 @@ export class Admission {
         return;
       }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      d.open(ws, params, ip, v2, { headers: req.headers, query, remote: ip });
+      d.open(ws, params, v2, { headers: req.headers, query, remote: ip });
     });
   }
 

@@ -35,6 +35,8 @@ export interface ConnectionHooks {
   onError(c: Connection, err: Error): void;
   /** The connection is being replaced: it must leave every index now, before its close completes. */
   onEvict(c: Connection): void;
+  /** Outbound bytes a connection may have buffered before it is closed as a slow consumer (shared, not a field per connection). */
+  readonly maxBuffered: number;
 }
 
 /**
@@ -111,9 +113,7 @@ export class Connection extends WheelEntry implements DeliverySession {
     readonly platform: Platform,
     /** `last_seq` from the URL, when given. */
     readonly requestedSeq: number | undefined,
-    readonly remoteAddress: string,
     readonly hooks: ConnectionHooks,
-    private readonly maxBuffered: number,
   ) {
     super();
     this.since = this.seen = Date.now() - BASE;
@@ -167,7 +167,7 @@ export class Connection extends WheelEntry implements DeliverySession {
   /** Writes a pre-built frame. Returns false when the connection cannot take it. */
   sendWire(frame: WireFrame): boolean {
     if (this.ws.readyState !== 1) return false;
-    if (this.socket.writableLength > this.maxBuffered) {
+    if (this.socket.writableLength > this.hooks.maxBuffered) {
       this.hooks.onOverflow(this);
       return false;
     }
@@ -182,7 +182,7 @@ export class Connection extends WheelEntry implements DeliverySession {
    */
   sendText(text: string): void {
     if (this.ws.readyState !== 1) return;
-    if (this.socket.writableLength > this.maxBuffered) {
+    if (this.socket.writableLength > this.hooks.maxBuffered) {
       this.hooks.onOverflow(this);
       return;
     }
@@ -194,8 +194,7 @@ export class Connection extends WheelEntry implements DeliverySession {
   close(code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
-    this.closeCode = code;
-    this.closeReason = reason;
+    this.closedWith = [code, reason];
     // A connection paused during authentication must read again to see the peer's close reply.
     if (this.ws.isPaused) this.ws.resume();
     // Reasons are limited to 123 bytes by the WebSocket protocol.
@@ -207,7 +206,15 @@ export class Connection extends WheelEntry implements DeliverySession {
     this.hooks.onEvict(this);
   }
 
-  /** Close code and reason chosen by the server, for logs and metrics. */
-  closeCode: number | undefined;
-  closeReason: string | undefined;
+  /** Close code and reason chosen by the server (one field: most connections never get one). */
+  private closedWith: [number, string] | undefined = undefined;
+
+  /** Close code chosen by the server, for logs and metrics. */
+  get closeCode(): number | undefined {
+    return this.closedWith?.[0];
+  }
+
+  get closeReason(): string | undefined {
+    return this.closedWith?.[1];
+  }
 }

@@ -149,6 +149,7 @@ export class Gateway {
       // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.
       onError: (conn, err) => d.log.debug({ conn: conn.id, err: err.message }, 'websocket error'),
       onEvict: (conn) => sessions.detach(conn),
+      maxBuffered: c.outboundBufferBytes,
     };
     sessions.hooks = hooks;
     sessions.replayEarly = (conn) => ingress.replayEarly(conn);
@@ -168,7 +169,7 @@ export class Gateway {
       liveCount: () => this.liveCount,
       ...(d.refuseConnections ? { overloaded: d.refuseConnections } : {}),
       activeCount: () => this.registry.size,
-      open: (ws, params, remote, session, request) => sessions.open(ws, params, remote, session, request),
+      open: (ws, params, session, request) => sessions.open(ws, params, session, request),
     });
     const admission = this.admission;
     const connectHook = d.hooks?.connect;

@@ -22,7 +22,6 @@ export interface GatewaySession extends DeliverySession {
   readonly connectedAt: number;
   /** `last_seq` the client asked to resume after, when it gave one. */
   readonly requestedSeq: number | undefined;
-  readonly remoteAddress: string;
   /** The session's one wheel timer (auth deadline, heartbeats, token expiry). */
   readonly timer: WheelEntry;
   /** Close code and reason chosen by the server, once it closed the session. */

@@ -49,11 +49,11 @@ export class Sessions {
     this.core = d.core;
   }
 
-  open(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined, request?: ConnectRequest): void {
+  open(ws: WebSocket, p: HandshakeParams, v2: V2Session | undefined, request?: ConnectRequest): void {
     const d = this.d;
     const id = this.core.newId();
     // The gateway's server makes every socket a GatewayWebSocket (gateway.ts).
-    const conn = new Connection(id, ws as GatewayWebSocket, p.device ?? '', p.platform, p.lastSeq, remote, this.hooks, d.config.outboundBufferBytes);
+    const conn = new Connection(id, ws as GatewayWebSocket, p.device ?? '', p.platform, p.lastSeq, this.hooks);
     conn.v2 = v2;
     this.live.add(conn);
     if (p.token !== undefined) this.authenticate(conn, p.token);
