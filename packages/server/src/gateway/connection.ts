@@ -49,6 +49,21 @@ export interface ConnectionHooks {
 export class GatewayWebSocket extends WebSocket {
   conn: Connection | undefined = undefined;
 
+  /**
+   * ws (8.x, autoPong) gives every socket a closure that counts its automatic pong as written
+   * (`_autoPongComplete`, ~100 bytes with its scope, issue 20); ws's constructor assigns it, so this
+   * accessor takes the assignment and drops it, and hands ws a fresh one for each pong instead: a
+   * client's ping is rare next to the socket's life. ws still closes a peer with more than
+   * maxPendingAutoPongs unwritten pongs (test/unit/wsInternals.test.ts pins this).
+   */
+  get _autoPongComplete(): () => void {
+    return () => {
+      (this as unknown as { _pendingAutoPongs: number })._pendingAutoPongs--;
+    };
+  }
+
+  set _autoPongComplete(_fn: () => void) {}
+
   // ws emits at most two arguments per event.
   override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
     const c = this.conn;
