@@ -4,6 +4,7 @@
  *   npm run build --silent
  *   npx tsx scripts/heap-per-conn.ts [--connections 10000] [--engine memory|redis]
  *        [--redis-url redis://127.0.0.1:6379] [--top 30] [--out /tmp/heap-per-conn] [--keep] [--cost-only] [--promoted]
+ *        [--target herald|raw]
  *
  * A child process runs one Herald node (the built packages/server/dist, as in
  * production). This process opens the connections (so client objects never
@@ -17,6 +18,10 @@
  * partly outside the V8 heap.
  *
  * Redis: the node uses a random key prefix and deletes its keys afterwards.
+ *
+ * `--target raw`: the child runs a bare `ws` server instead of Herald, holding per connection what
+ * packages/bench's rawWsServer holds (its connection record, a Set per user, its two listeners),
+ * so the table shows the floor of ws + net.Socket measured the same way (engine options ignored).
  *
  * The cost of a connect (issue 20, counts that repeat on a busy machine): for the measured
  * connections only, the node's CPU time (process.cpuUsage) and the bytes it allocated (V8's
@@ -53,10 +58,12 @@ interface Args {
   costOnly: boolean;
   /** Count only what survived the young generation (was promoted to old space), not everything allocated. */
   promoted: boolean;
+  /** Herald, or a bare ws server (the comparison's floor). */
+  target: 'herald' | 'raw';
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false, costOnly: false, promoted: false };
+  const a: Args = { connections: 10_000, engine: 'memory', redisUrl: 'redis://127.0.0.1:6379', top: 30, out: '/tmp/heap-per-conn', keep: false, costOnly: false, promoted: false, target: 'herald' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -67,6 +74,11 @@ function parseArgs(argv: string[]): Args {
       case '--engine':
         if (v !== 'memory' && v !== 'redis') throw new Error('--engine: memory or redis');
         a.engine = v;
+        i++;
+        break;
+      case '--target':
+        if (v !== 'herald' && v !== 'raw') throw new Error('--target: herald or raw');
+        a.target = v;
         i++;
         break;
       case '--redis-url':
@@ -107,6 +119,7 @@ interface ChildStart {
   prefix: string;
   secret: string;
   out: string;
+  target: Args['target'];
 }
 interface MemoryFigures {
   rss: number;
@@ -119,8 +132,50 @@ async function child(): Promise<void> {
   // Never outlive the measuring process.
   process.on('disconnect', () => process.exit(0));
   const start = await new Promise<ChildStart>((r) => process.once('message', (m) => r(m as ChildStart)));
+  const node = start.target === 'raw' ? await startRaw(start.secret) : await startNode(start);
+  process.send!({ port: node.port });
+  measure(start, node);
+}
+
+/** A bare ws server holding per connection what packages/bench/src/servers/rawWsServer.ts holds. */
+async function startRaw(secret: string): Promise<{ port: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { WebSocketServer } = await import('ws');
+  const { verifyHs256 } = await import('@herald/testkit');
+  const users = new Map<string, Set<{ ws: WebSocket; user: string; rooms: string[] }>>();
+  const http = createServer((_req, res) => res.end());
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
+  http.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const claims = verifyHs256(url.searchParams.get('token') ?? '', secret);
+    if (!claims) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const c = { ws, user: claims.sub, rooms: [] as string[] };
+      let set = users.get(c.user);
+      if (!set) users.set(c.user, (set = new Set()));
+      set.add(c);
+      ws.send(`{"type":"welcome","user":${JSON.stringify(c.user)},"heartbeat_ms":0,"last_seq":0}`);
+      ws.on('message', (raw) => {
+        if (raw.toString() === 'ping') ws.send('pong');
+      });
+      ws.on('close', () => {
+        users.get(c.user)?.delete(c);
+        if (users.get(c.user)?.size === 0) users.delete(c.user);
+      });
+      ws.on('error', () => undefined);
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const port = (http.address() as { port: number }).port;
+  return { port, close: () => new Promise<void>((r) => http.close(() => r())) };
+}
+
+async function startNode(start: ChildStart): Promise<{ port: number; close(): Promise<void> }> {
   const { startHerald } = (await import(SERVER)) as typeof import('../packages/server/src/index.js');
-  const node = await startHerald({
+  return startHerald({
     port: 0,
     host: '127.0.0.1',
     jwtSecret: start.secret,
@@ -135,7 +190,9 @@ async function child(): Promise<void> {
     engine: start.engine,
     ...(start.engine === 'redis' ? { redisUrl: start.redisUrl, redisKeyPrefix: start.prefix, ingestEnabled: false } : {}),
   } as never);
-  process.send!({ port: node.port });
+}
+
+function measure(start: ChildStart, node: { close(): Promise<void> }): void {
   const session = new Session();
   session.connect();
   const post = <T>(method: string, params: object = {}): Promise<T> => new Promise<T>((res, rej) => session.post(method, params, (e, r) => (e ? rej(e) : res(r as T))));
@@ -304,7 +361,7 @@ async function main(): Promise<void> {
   // The node's output goes to stderr: stdout is the report.
   const proc = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 2, 2, 'ipc'] });
   const reply = <T>(): Promise<T> => new Promise<T>((r) => proc.once('message', (m) => r(m as T)));
-  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out, promoted: a.promoted } satisfies ChildStart);
+  proc.send({ engine: a.engine, redisUrl: a.redisUrl, prefix, secret, out: a.out, promoted: a.promoted, target: a.target } satisfies ChildStart);
   const { port } = await reply<{ port: number }>();
   const snap = async (name: string): Promise<{ file: string; mem: MemoryFigures }> => {
     proc.send({ snap: name });
@@ -327,7 +384,7 @@ async function main(): Promise<void> {
   proc.send({ stop: true });
   const kb = (x: number) => ((x / a.connections) * 1024 ** -1).toFixed(2);
   const mb = (x: number | undefined) => ((x ?? 0) / 1048576).toFixed(1);
-  process.stdout.write(`engine ${a.engine}, ${a.connections} connections, node ${process.version}\n`);
+  process.stdout.write(`${a.target === 'raw' ? 'raw ws (no engine)' : `engine ${a.engine}`}, ${a.connections} connections, node ${process.version}\n`);
   const sp = cost.spaces;
   process.stdout.write(
     `cost per connect: CPU ${(cost.cpuUs / a.connections).toFixed(0)} µs, ${a.promoted ? 'promoted to old space' : 'allocated'} ${kb(cost.alloc.total)} KB (sampled); after the burst (no GC forced): RSS ${mb(cost.rss)} MB, old space ${mb(sp.old_space?.size)} MB committed / ${mb(sp.old_space?.used)} MB used, young generation ${mb(sp.new_space?.size)} MB\n` +

@@ -48,6 +48,12 @@ export function answerAndDestroy(socket: Duplex, answer: string): void {
 export class SocketGuard {
   private readonly open = new Map<string, number>();
   private readonly exempt: ReadonlySet<string>;
+  /**
+   * One `close` listener for every counted socket, removed when the socket is upgraded: a
+   * per-socket `once` closure (closure, scope, once wrapper and its state, listener array) stayed
+   * on every WebSocket's socket for its whole life, ~250 bytes per connection (issue 20).
+   */
+  private readonly onSocketClose: (this: Socket) => void;
 
   constructor(
     private readonly maxPerIp: number,
@@ -55,6 +61,10 @@ export class SocketGuard {
     private readonly stats: Stats,
   ) {
     this.exempt = new Set(trustedProxies);
+    const release = (socket: Socket): boolean => this.release(socket);
+    this.onSocketClose = function (this: Socket) {
+      release(this);
+    };
   }
 
   /** Open non-WebSocket sockets of `ip` (for tests and the dashboard). */
@@ -72,7 +82,7 @@ export class SocketGuard {
 
   /** The socket became a WebSocket (or is being refused as one): it no longer counts as an HTTP socket. */
   upgraded(socket: Duplex): void {
-    this.release(socket);
+    if (this.release(socket)) socket.removeListener('close', this.onSocketClose);
   }
 
   private onConnection(socket: Socket): void {
@@ -88,16 +98,18 @@ export class SocketGuard {
     }
     this.open.set(ip, n + 1);
     (socket as Socket & { [counted]?: string })[counted] = ip;
-    socket.once('close', () => this.release(socket));
+    socket.on('close', this.onSocketClose);
   }
 
-  private release(socket: Duplex): void {
+  /** Stops counting `socket`; true when it was counted. */
+  private release(socket: Duplex): boolean {
     const s = socket as Duplex & { [counted]?: string };
     const ip = s[counted];
-    if (ip === undefined) return;
+    if (ip === undefined) return false;
     s[counted] = undefined;
     const n = (this.open.get(ip) ?? 1) - 1;
     if (n <= 0) this.open.delete(ip);
     else this.open.set(ip, n);
+    return true;
   }
 }

@@ -9,23 +9,47 @@ import type { DeliverySession } from './session.js';
 import type { DevicePresence, LocalView, RoomMember, Route } from '../engine/types.js';
 
 const SEP = '\u0000';
-export const userKey = (tenant: string, user: string): string => tenant + SEP + user;
 export const roomKey = (tenant: string, room: string): string => tenant + SEP + room;
-const deviceKey = (tenant: string, user: string, device: string): string => tenant + SEP + user + SEP + device;
 
 export interface Transitions {
   firstOfUser: boolean;
   firstOfTenant: boolean;
 }
 
+/**
+ * A tenant's local sessions: the Set answers tenant routes; `users` indexes them by user name.
+ * Nested by tenant, the user and device indexes are keyed by the sessions' own strings: the
+ * composite keys (`tenant\0user`, `tenant\0user\0device`) and the device map's entry cost ~200
+ * bytes per connection (issue 20).
+ */
+class TenantSessions<S extends DeliverySession> extends Set<S> {
+  readonly users = new Map<string, S | UserSessions<S>>();
+}
+
+/** Two or more sessions of one user, and the newest session of each of their devices. */
+class UserSessions<S extends DeliverySession> extends Set<S> {
+  readonly devices = new Map<string, S>();
+
+  constructor(a: S, b: S) {
+    super();
+    this.put(a);
+    this.put(b);
+  }
+
+  put(c: S): void {
+    this.add(c);
+    this.devices.set(c.device, c);
+  }
+}
+
 export class Registry<S extends DeliverySession = DeliverySession> implements LocalView {
   private readonly conns = new Map<string, S>();
-  // Most users have one device and most keys one member: a lone connection is stored as
-  // itself, a Set only from the second one on (a Set costs ~250 bytes per key).
-  private readonly users = new Map<string, Members<S>>();
-  private readonly devices = new Map<string, S>();
-  private readonly tenants = new Map<string, Set<S>>();
+  // Most users have one device and most keys one member: a lone session is stored as itself, a
+  // Set only from the second one on (a Set costs ~250 bytes per key). A lone session is also its
+  // device's entry.
+  private readonly tenants = new Map<string, TenantSessions<S>>();
   private readonly rooms = new Map<string, Members<S>>();
+  private users = 0;
   readonly platforms: Record<Platform, number> = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<Platform, number>;
 
   constructor(private readonly nodeId: string) {}
@@ -39,12 +63,16 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
   }
 
   get userCount(): number {
-    return this.users.size;
+    return this.users;
+  }
+
+  private userMembers(tenant: string, user: string): S | UserSessions<S> | undefined {
+    return this.tenants.get(tenant)?.users.get(user);
   }
 
   /** The active connection of a user+device, if any. */
   device(tenant: string, user: string, device: string): S | undefined {
-    return this.devices.get(deviceKey(tenant, user, device));
+    return deviceOf(this.userMembers(tenant, user), device);
   }
 
   get(id: string): S | undefined {
@@ -58,27 +86,41 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
   /** Indexes an authenticated connection. The caller closes any older one of the same device first. */
   add(c: S): Transitions {
     this.conns.set(c.id, c);
-    this.devices.set(deviceKey(c.tenant, c.user, c.device), c);
-    const firstOfUser = addMember(this.users, userKey(c.tenant, c.user), c);
-    const firstOfTenant = addTo(this.tenants, c.tenant, c);
+    let t = this.tenants.get(c.tenant);
+    const firstOfTenant = t === undefined;
+    if (t === undefined) this.tenants.set(c.tenant, (t = new TenantSessions()));
+    t.add(c);
+    const m = t.users.get(c.user);
+    if (m === undefined) t.users.set(c.user, c);
+    else if (m instanceof UserSessions) m.put(c);
+    else if (m !== c) t.users.set(c.user, new UserSessions(m, c));
+    if (m === undefined) this.users++;
     this.platforms[c.platform]++;
-    return { firstOfUser, firstOfTenant };
+    return { firstOfUser: m === undefined, firstOfTenant };
   }
 
   /** Removes a connection from every index; returns what local interest ended, or null when it was not indexed. */
   remove(c: S): { lastOfUser: boolean; lastOfTenant: boolean; roomsEmptied: string[] } | null {
     if (this.conns.get(c.id) !== c) return null;
     this.conns.delete(c.id);
-    const dk = deviceKey(c.tenant, c.user, c.device);
-    if (this.devices.get(dk) === c) this.devices.delete(dk);
     const roomsEmptied: string[] = [];
     if (c.rooms) for (const room of c.rooms) if (removeMember(this.rooms, roomKey(c.tenant, room), c)) roomsEmptied.push(room);
     this.platforms[c.platform]--;
-    return {
-      lastOfUser: removeMember(this.users, userKey(c.tenant, c.user), c),
-      lastOfTenant: removeFrom(this.tenants, c.tenant, c),
-      roomsEmptied,
-    };
+    const t = this.tenants.get(c.tenant);
+    if (t === undefined || !t.delete(c)) return { lastOfUser: false, lastOfTenant: false, roomsEmptied };
+    let lastOfUser = false;
+    const m = t.users.get(c.user);
+    if (m instanceof UserSessions) {
+      if (m.delete(c) && m.devices.get(c.device) === c) m.devices.delete(c.device);
+      if (m.size === 1) t.users.set(c.user, m.values().next().value!);
+    } else if (m === c) {
+      t.users.delete(c.user);
+      this.users--;
+      lastOfUser = true;
+    }
+    const lastOfTenant = t.size === 0;
+    if (lastOfTenant) this.tenants.delete(c.tenant);
+    return { lastOfUser, lastOfTenant, roomsEmptied };
   }
 
   /** Returns true when `c` is the first local member of the room. */
@@ -108,8 +150,10 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
    */
   members(route: Exclude<Route, { kind: 'all' }>): S | Set<S> | undefined {
     switch (route.kind) {
-      case 'user':
-        return route.device !== undefined ? this.devices.get(deviceKey(route.tenant, route.user, route.device)) : this.users.get(userKey(route.tenant, route.user));
+      case 'user': {
+        const m = this.userMembers(route.tenant, route.user);
+        return route.device !== undefined ? deviceOf(m, route.device) : m;
+      }
       case 'room':
         return this.rooms.get(roomKey(route.tenant, route.room));
       case 'tenant':
@@ -119,13 +163,19 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
 
   /** How many local connections are indexed under a key of each kind (tests use it to prove no leaks). */
   indexSizes(): { conns: number; users: number; devices: number; tenants: number; rooms: number } {
-    return { conns: this.conns.size, users: this.users.size, devices: this.devices.size, tenants: this.tenants.size, rooms: this.rooms.size };
+    let users = 0;
+    let devices = 0;
+    for (const t of this.tenants.values()) {
+      users += t.users.size;
+      for (const m of t.users.values()) devices += m instanceof UserSessions ? m.devices.size : 1;
+    }
+    return { conns: this.conns.size, users, devices, tenants: this.tenants.size, rooms: this.rooms.size };
   }
 
   // ---- LocalView ----
 
   userDevices(tenant: string, user: string): DevicePresence[] {
-    return [...iterate(this.users.get(userKey(tenant, user)))].map((c) => ({
+    return [...iterate(this.userMembers(tenant, user))].map((c) => ({
       tenant: c.tenant,
       user: c.user,
       device: c.device,
@@ -142,31 +192,18 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
 
   count(route: Route): number {
     if (route.kind === 'all') return this.conns.size;
-    if (route.kind === 'user' && route.device !== undefined) return this.devices.has(deviceKey(route.tenant, route.user, route.device)) ? 1 : 0;
-    if (route.kind === 'user') return size(this.users.get(userKey(route.tenant, route.user)));
+    if (route.kind === 'user' && route.device !== undefined) return deviceOf(this.userMembers(route.tenant, route.user), route.device) !== undefined ? 1 : 0;
+    if (route.kind === 'user') return size(this.userMembers(route.tenant, route.user));
     if (route.kind === 'room') return size(this.rooms.get(roomKey(route.tenant, route.room)));
     return this.tenants.get(route.tenant)?.size ?? 0;
   }
 }
 
-function addTo<T>(map: Map<string, Set<T>>, key: string, c: T): boolean {
-  let set = map.get(key);
-  if (!set) {
-    set = new Set();
-    map.set(key, set);
-  }
-  set.add(c);
-  return set.size === 1;
-}
-
-function removeFrom<T>(map: Map<string, Set<T>>, key: string, c: T): boolean {
-  const set = map.get(key);
-  if (!set || !set.delete(c)) return false;
-  if (set.size === 0) {
-    map.delete(key);
-    return true;
-  }
-  return false;
+/** The session of `device` among a user's: a lone session when it is that device's, else the device index. */
+function deviceOf<S extends DeliverySession>(m: S | UserSessions<S> | undefined, device: string): S | undefined {
+  if (m === undefined) return undefined;
+  if (m instanceof UserSessions) return m.devices.get(device);
+  return m.device === device ? m : undefined;
 }
 
 /** One connection, or a Set of two or more. */

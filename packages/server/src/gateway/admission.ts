@@ -6,6 +6,7 @@
  * reason; an admitted one is handed to the session layer.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { BINARY_SUBPROTOCOL, CloseCode, COMPRESSION_PARAM } from '@herald/protocol';
@@ -35,7 +36,7 @@ export interface AdmissionDeps {
    * An admitted socket: the session layer takes it from here. `request` is what the connect hook
    * needs (headers, query, address): handed over, not kept on the connection.
    */
-  open(ws: WebSocket, params: HandshakeParams, remote: string, v2: V2Session | undefined, request: ConnectRequest): void;
+  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest): void;
 }
 
 export class Admission {
@@ -70,6 +71,7 @@ export class Admission {
       return;
     }
     const ip = clientAddress(req, this.trustedProxies);
+    forgetPeer(req.socket);
     let params: HandshakeParams | undefined;
     let refusal: string | undefined;
     try {
@@ -98,7 +100,7 @@ export class Admission {
         return;
       }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      d.open(ws, params, ip, v2, { headers: req.headers, query, remote: ip });
+      d.open(ws, params, v2, { headers: req.headers, query, remote: ip });
     });
   }
 
@@ -119,4 +121,14 @@ export class Admission {
     if (l.connectFromIp(ip) > 0) return 'connection rate limit of this address reached';
     return undefined;
   }
+}
+
+/**
+ * net.Socket caches the peer's `{ address, family, port }` at its first `remoteAddress` read and
+ * keeps it for the socket's life: 56 bytes per connection (issue 20). The address was read once,
+ * here, and the session keeps it; dropped, a later read asks the socket's handle again (Node's
+ * `_getpeername`), as the first one did.
+ */
+function forgetPeer(socket: Socket): void {
+  (socket as Socket & { _peername?: object })._peername = undefined;
 }

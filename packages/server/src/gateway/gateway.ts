@@ -24,7 +24,7 @@ import { SseEndpoint } from '../sse/sseEndpoint.js';
 import { Activation, IdentityRefused } from './activation.js';
 import { clientAddress } from '../limits/clientAddress.js';
 import { Admission } from './admission.js';
-import { Connection, type ConnectionHooks } from './connection.js';
+import { Connection, GatewayWebSocket, type ConnectionHooks } from './connection.js';
 import type { GatewaySession } from './gatewaySession.js';
 import { FrameHandler } from './frameHandler.js';
 import { Ingress } from './ingress.js';
@@ -100,6 +100,8 @@ export class Gateway {
       // peer's close reply, then drops the socket: a peer that ignores it, or stopped reading,
       // must not hold a socket (and a pending-auth slot) for ws's default 30 s.
       closeTimeout: CLOSE_GRACE_MS,
+      // Sockets hand their events to their Connection without per-socket listeners (connection.ts).
+      WebSocket: GatewayWebSocket,
     } as ServerOptions & { closeTimeout: number });
     const v2 = new V2Codecs({
       codecs: c.binaryCompression,
@@ -147,6 +149,7 @@ export class Gateway {
       // ws reports protocol errors (e.g. 1009 too big) here and then closes by itself.
       onError: (conn, err) => d.log.debug({ conn: conn.id, err: err.message }, 'websocket error'),
       onEvict: (conn) => sessions.detach(conn),
+      maxBuffered: c.outboundBufferBytes,
     };
     sessions.hooks = hooks;
     sessions.replayEarly = (conn) => ingress.replayEarly(conn);
@@ -166,7 +169,7 @@ export class Gateway {
       liveCount: () => this.liveCount,
       ...(d.refuseConnections ? { overloaded: d.refuseConnections } : {}),
       activeCount: () => this.registry.size,
-      open: (ws, params, remote, session, request) => sessions.open(ws, params, remote, session, request),
+      open: (ws, params, session, request) => sessions.open(ws, params, session, request),
     });
     const admission = this.admission;
     const connectHook = d.hooks?.connect;

@@ -5,7 +5,7 @@
  * one set of room rules and one detach serve both.
  */
 import type { DeliverySession, SessionState } from '../delivery/session.js';
-import type { TimerEntry } from '../runtime/timingWheel.js';
+import type { WheelEntry } from '../runtime/timingWheel.js';
 
 export interface GatewaySession extends DeliverySession {
   readonly id: string;
@@ -22,9 +22,8 @@ export interface GatewaySession extends DeliverySession {
   readonly connectedAt: number;
   /** `last_seq` the client asked to resume after, when it gave one. */
   readonly requestedSeq: number | undefined;
-  readonly remoteAddress: string;
   /** The session's one wheel timer (auth deadline, heartbeats, token expiry). */
-  readonly timer: TimerEntry;
+  readonly timer: WheelEntry;
   /** Close code and reason chosen by the server, once it closed the session. */
   readonly closeCode: number | undefined;
   readonly closeReason: string | undefined;

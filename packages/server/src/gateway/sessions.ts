@@ -15,7 +15,7 @@ import type { Identity } from '../auth/jwtVerifier.js';
 import type { ConnectHook, ConnectRequest } from '../hooks/connectHook.js';
 import type { Limiter } from '../limits/limiter.js';
 import { IdentityRefused, type Activation } from './activation.js';
-import { Connection, type ConnectionHooks } from './connection.js';
+import { Connection, type ConnectionHooks, type GatewayWebSocket } from './connection.js';
 import { drainInWaves } from './drainWaves.js';
 import type { HandshakeParams } from './handshake.js';
 
@@ -49,10 +49,11 @@ export class Sessions {
     this.core = d.core;
   }
 
-  open(ws: WebSocket, p: HandshakeParams, remote: string, v2: V2Session | undefined, request?: ConnectRequest): void {
+  open(ws: WebSocket, p: HandshakeParams, v2: V2Session | undefined, request?: ConnectRequest): void {
     const d = this.d;
     const id = this.core.newId();
-    const conn = new Connection(id, ws, p.device ?? '', p.platform, p.lastSeq, remote, this.hooks, d.config.outboundBufferBytes);
+    // The gateway's server makes every socket a GatewayWebSocket (gateway.ts).
+    const conn = new Connection(id, ws as GatewayWebSocket, p.device ?? '', p.platform, p.lastSeq, this.hooks);
     conn.v2 = v2;
     this.live.add(conn);
     if (p.token !== undefined) this.authenticate(conn, p.token);

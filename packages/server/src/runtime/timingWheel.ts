@@ -8,27 +8,39 @@
  * rescheduling allocates nothing.
  */
 
-export class TimerEntry {
+/**
+ * What the wheel links and fires. A subclass overrides `fire` (no closure, and no callback
+ * field, per entry); an object may be its own entry (gateway/connection.ts: one object less
+ * per connection).
+ */
+export class WheelEntry {
   /** Slot index while scheduled; -1 when idle; -2 when due and about to fire in this tick. */
   slot = -1;
   /** Full wheel turns still to wait. */
   rounds = 0;
-  prev: TimerEntry | null = null;
-  next: TimerEntry | null = null;
-  /** `callback` runs when the timer fires; a subclass may override `fire` instead (no closure per entry). */
-  constructor(private readonly callback?: () => void) {}
+  prev: WheelEntry | null = null;
+  next: WheelEntry | null = null;
 
-  fire(): void {
-    this.callback?.();
-  }
+  fire(): void {}
 
   get scheduled(): boolean {
     return this.slot >= 0;
   }
 }
 
+/** A wheel entry that runs `callback` when it fires. */
+export class TimerEntry extends WheelEntry {
+  constructor(private readonly callback?: () => void) {
+    super();
+  }
+
+  override fire(): void {
+    this.callback?.();
+  }
+}
+
 export class TimingWheel {
-  private readonly heads: (TimerEntry | null)[];
+  private readonly heads: (WheelEntry | null)[];
   private cursor = 0;
   private timer: NodeJS.Timeout | undefined;
   private count = 0;
@@ -40,7 +52,7 @@ export class TimingWheel {
     /** Called with what a callback threw; the other callbacks still run. */
     private readonly onError: (err: unknown) => void = (err) => console.error('timing wheel callback failed', err),
   ) {
-    this.heads = new Array<TimerEntry | null>(slots).fill(null);
+    this.heads = new Array<WheelEntry | null>(slots).fill(null);
   }
 
   /** Entries currently scheduled. */
@@ -60,7 +72,7 @@ export class TimingWheel {
   }
 
   /** (Re)schedules `entry` to fire after `delayMs`. */
-  schedule(entry: TimerEntry, delayMs: number): void {
+  schedule(entry: WheelEntry, delayMs: number): void {
     this.cancel(entry);
     const ticks = Math.max(1, Math.ceil(delayMs / this.tickMs));
     const n = this.heads.length;
@@ -74,12 +86,12 @@ export class TimingWheel {
     this.count++;
   }
 
-  cancel(entry: TimerEntry): void {
+  cancel(entry: WheelEntry): void {
     if (entry.slot >= 0) this.unlink(entry);
     else entry.slot = -1; // due in the current tick: it will not fire
   }
 
-  private unlink(e: TimerEntry): void {
+  private unlink(e: WheelEntry): void {
     if (e.prev) e.prev.next = e.next;
     else this.heads[e.slot] = e.next;
     if (e.next) e.next.prev = e.prev;
@@ -88,7 +100,7 @@ export class TimingWheel {
     this.count--;
   }
 
-  private readonly due: TimerEntry[] = [];
+  private readonly due: WheelEntry[] = [];
 
   /** Advances one tick and fires what is due. Public for deterministic unit tests. */
   tick(): void {
@@ -97,7 +109,7 @@ export class TimingWheel {
     // including others due in this very tick.
     let e = this.heads[this.cursor] ?? null;
     while (e) {
-      const next: TimerEntry | null = e.next;
+      const next: WheelEntry | null = e.next;
       if (e.rounds > 0) e.rounds--;
       else {
         this.unlink(e);

@@ -45,3 +45,29 @@ test('socketOf gives the net.Socket under a server-side WebSocket, and a frame w
   wss.close();
   server.close();
 });
+
+test('GatewayWebSocket: no per-socket autoPong closure, yet every ping is answered and counted as written (maxPendingAutoPongs still applies)', async () => {
+  const { GatewayWebSocket } = await import('../../src/gateway/connection.js');
+  const server = createServer();
+  // A low limit: were the written pongs not counted down, the 10th ping would close the socket.
+  const wss = new WebSocketServer({ server, WebSocket: GatewayWebSocket, maxPendingAutoPongs: 3 } as ConstructorParameters<typeof WebSocketServer>[0]);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  await new Promise<void>((r) => client.once('open', () => r()));
+  const ws = await serverSide;
+  assert.ok(ws instanceof GatewayWebSocket);
+  assert.ok(!Object.prototype.hasOwnProperty.call(ws, '_autoPongComplete'), 'no closure kept on the socket');
+  let pongs = 0;
+  client.on('pong', () => pongs++);
+  for (let i = 0; i < 10; i++) {
+    client.ping();
+    await new Promise<void>((r) => client.once('pong', () => r()));
+  }
+  assert.equal(pongs, 10);
+  assert.equal(ws.readyState, WebSocket.OPEN);
+  assert.equal((ws as unknown as { _pendingAutoPongs: number })._pendingAutoPongs, 0, 'each written pong counted down');
+  client.close();
+  wss.close();
+  server.close();
+});

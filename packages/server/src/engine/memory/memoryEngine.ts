@@ -30,12 +30,15 @@ export class MemoryEngine implements Engine {
   /** tenant\0room → user\0device → awareness state (JSON text) of members on this node. */
   private readonly states = new Map<string, Map<string, string>>();
   /** tenant → user → device → highest acked seq (per user, so a user's devices are found at once; no key string per ack). */
-  private readonly cursors = new Map<string, Map<string, Map<string, number>>>();
+  private readonly cursors = new Map<string, Map<string, DeviceCursors>>();
   private readonly idempotency = new Map<string, { result?: string; expiresAt: number }>();
   /** Appends made once per user and key (AppendOnce): userKey \0 key → the stored seq and id. */
   private readonly appended = new Map<string, { seq: number; id: string; expiresAt: number }>();
-  /** Connections per user (tenant\0user): presenceAdd/Remove decide online/offline from it. */
-  private readonly userConns = new Map<string, number>();
+  /**
+   * Connections per user (tenant → user → count): presenceAdd/Remove decide online/offline from it.
+   * Keyed by the caller's own strings: a `tenant\0user` key cost ~50 bytes per user (issue 20).
+   */
+  private readonly userConns = new Map<string, Map<string, number>>();
   private local: LocalView | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastRetention: Retention | undefined;
@@ -109,21 +112,22 @@ export class MemoryEngine implements Engine {
   setCursorNow(tenant: string, user: string, device: string, seq: number): void {
     let users = this.cursors.get(tenant);
     if (!users) this.cursors.set(tenant, (users = new Map()));
-    let devices = users.get(user);
-    if (!devices) users.set(user, (devices = new Map()));
+    const devices = users.get(user);
+    if (!devices) {
+      users.set(user, new DeviceCursors(device, seq));
+      return;
+    }
     const prev = devices.get(device);
     if (prev === undefined || seq > prev) devices.set(device, seq);
   }
 
-  private cursorsOf(tenant: string, user: string): Map<string, number> | undefined {
+  private cursorsOf(tenant: string, user: string): DeviceCursors | undefined {
     return this.cursors.get(tenant)?.get(user);
   }
 
   async deviceCursors(tenant: string, user: string): Promise<{ count: number; max: number }> {
     const devices = this.cursorsOf(tenant, user);
-    let max = 0;
-    if (devices) for (const v of devices.values()) if (v > max) max = v;
-    return { count: devices?.size ?? 0, max };
+    return { count: devices?.size ?? 0, max: devices?.max() ?? 0 };
   }
 
   async firstForDevice(tenant: string, user: string, device: string, after: number, upTo: number): Promise<number | undefined> {
@@ -153,16 +157,20 @@ export class MemoryEngine implements Engine {
 
   /** One process: the user's connection count here is the cluster's, so first/last are exact. */
   async presenceAdd(d: DevicePresence): Promise<boolean> {
-    const k = d.tenant + '\u0000' + d.user;
-    const n = (this.userConns.get(k) ?? 0) + 1;
-    this.userConns.set(k, n);
+    let users = this.userConns.get(d.tenant);
+    if (!users) this.userConns.set(d.tenant, (users = new Map()));
+    const n = (users.get(d.user) ?? 0) + 1;
+    users.set(d.user, n);
     return n === 1;
   }
   async presenceRemove(d: DevicePresence): Promise<boolean> {
-    const k = d.tenant + '\u0000' + d.user;
-    const n = (this.userConns.get(k) ?? 0) - 1;
-    if (n > 0) this.userConns.set(k, n);
-    else this.userConns.delete(k);
+    const users = this.userConns.get(d.tenant);
+    const n = (users?.get(d.user) ?? 0) - 1;
+    if (n > 0) users!.set(d.user, n);
+    else if (users) {
+      users.delete(d.user);
+      if (users.size === 0) this.userConns.delete(d.tenant);
+    }
     return n === 0;
   }
   async roomJoin(_tenant: string, _room: string, _member: RoomMember): Promise<void> {}
@@ -246,4 +254,37 @@ const DONE: Promise<void> = Promise.resolve();
 
 function userKey(tenant: string, user: string): string {
   return tenant + '\u0000' + user;
+}
+
+/**
+ * A user's device cursors: the first device's inline, a Map only from a second device on. Most
+ * users have one device, and a Map holding one entry costs ~230 bytes per user (issue 20).
+ */
+class DeviceCursors {
+  private more: Map<string, number> | undefined = undefined;
+
+  constructor(
+    private readonly device: string,
+    private seq: number,
+  ) {}
+
+  get size(): number {
+    return 1 + (this.more?.size ?? 0);
+  }
+
+  get(device: string): number | undefined {
+    return device === this.device ? this.seq : this.more?.get(device);
+  }
+
+  set(device: string, seq: number): void {
+    if (device === this.device) this.seq = seq;
+    else (this.more ??= new Map()).set(device, seq);
+  }
+
+  /** The highest cursor of the user's devices (0 when all are 0). */
+  max(): number {
+    let max = this.seq > 0 ? this.seq : 0;
+    if (this.more) for (const v of this.more.values()) if (v > max) max = v;
+    return max;
+  }
 }
