@@ -150,7 +150,7 @@ export class Publisher {
       err.retryAfterSec = shedSec;
       throw err;
     }
-    const { data, binary, bytes, field } = payloadOf(body);
+    const { data, binary, bytes, field } = payloadOf(body, this.s.maxMessageBytes);
     if (bytes > this.s.maxMessageBytes) {
       throw new ApiError('payload_too_large', `${fieldPrefix}${field}: ${bytes} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + field);
     }
