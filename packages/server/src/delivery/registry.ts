@@ -28,7 +28,21 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
   private readonly rooms = new Map<string, Members<S>>();
   readonly platforms: Record<Platform, number> = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<Platform, number>;
 
+  /** The last user route's key and its parts: a publish looks its route up twice (the delivery, then the online count), one key string built and hashed (issue 20). */
+  private keyTenant = '';
+  private keyUser = '';
+  private keyOfUser = userKey('', '');
+
   constructor(private readonly nodeId: string) {}
+
+  private routeUserKey(tenant: string, user: string): string {
+    if (tenant !== this.keyTenant || user !== this.keyUser) {
+      this.keyTenant = tenant;
+      this.keyUser = user;
+      this.keyOfUser = userKey(tenant, user);
+    }
+    return this.keyOfUser;
+  }
 
   get size(): number {
     return this.conns.size;
@@ -109,7 +123,7 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
   members(route: Exclude<Route, { kind: 'all' }>): S | Set<S> | undefined {
     switch (route.kind) {
       case 'user':
-        return route.device !== undefined ? this.devices.get(deviceKey(route.tenant, route.user, route.device)) : this.users.get(userKey(route.tenant, route.user));
+        return route.device !== undefined ? this.devices.get(deviceKey(route.tenant, route.user, route.device)) : this.users.get(this.routeUserKey(route.tenant, route.user));
       case 'room':
         return this.rooms.get(roomKey(route.tenant, route.room));
       case 'tenant':
@@ -143,7 +157,7 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
   count(route: Route): number {
     if (route.kind === 'all') return this.conns.size;
     if (route.kind === 'user' && route.device !== undefined) return this.devices.has(deviceKey(route.tenant, route.user, route.device)) ? 1 : 0;
-    if (route.kind === 'user') return size(this.users.get(userKey(route.tenant, route.user)));
+    if (route.kind === 'user') return size(this.users.get(this.routeUserKey(route.tenant, route.user)));
     if (route.kind === 'room') return size(this.rooms.get(roomKey(route.tenant, route.room)));
     return this.tenants.get(route.tenant)?.size ?? 0;
   }
