@@ -297,10 +297,15 @@ export class Router {
     return new ApiError('internal');
   }
 
-  private async publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.d.isDraining()) throw new ApiError('draining');
-    const body = await readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth);
-    sendJsonText(res, 200, publishReply(await this.d.publisher.publishUnknown(body, '', true)));
+  /** Not async: readJson's promise and one reaction; a publish that finished synchronously is answered there (issue 20). */
+  private publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.d.isDraining()) return Promise.reject(new ApiError('draining'));
+    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then((body) => {
+      const r = this.d.publisher.publishUnknownNow(body, '', true);
+      if (r instanceof Promise) return r.then((result) => sendJsonText(res, 200, publishReply(result)));
+      sendJsonText(res, 200, publishReply(r));
+      return undefined;
+    });
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -33,6 +33,15 @@ export interface HubDeps {
   log: Logger;
 }
 
+/**
+ * A bus whose hand-over is done when the call returns (the memory engine: one process, nothing
+ * to send): `broadcastNow` calls it instead of `publish`, so an ephemeral publish costs no
+ * promise for it (issue 20). It must do exactly what `publish` would, throwing what it would reject with.
+ */
+export interface SyncBus {
+  publishNow?(event: BusEvent): void;
+}
+
 export class DeliveryHub implements ReliableHost {
   readonly encodings = new ReliableEncodings();
   /** Room recovery in progress: live room frames held per session (roomHolds.ts). */
@@ -112,6 +121,18 @@ export class DeliveryHub implements ReliableHost {
   async broadcast(route: Route, text: string, publishedAt?: number): Promise<number> {
     const local = this.deliverLocal(route, text, publishedAt);
     await this.d.bus.publish({ kind: 'deliver', route, frame: text });
+    return local;
+  }
+
+  /**
+   * `broadcast` without a promise when the bus hands over synchronously (SyncBus): the local
+   * count, or undefined (nothing done) when the bus has no `publishNow`.
+   */
+  broadcastNow(route: Route, text: string, publishedAt?: number): number | undefined {
+    const bus = this.d.bus as Bus & SyncBus;
+    if (bus.publishNow === undefined) return undefined;
+    const local = this.deliverLocal(route, text, publishedAt);
+    bus.publishNow({ kind: 'deliver', route, frame: text });
     return local;
   }
 

@@ -22,8 +22,15 @@ export function binaryPayload(b64: string): Payload {
   return { data: JSON.stringify(canonical), binary: true, bytes: base64DecodedLength(b64), field: 'data_b64' };
 }
 
-export function payloadOf(body: { data?: unknown; data_b64?: string | undefined }): Payload {
+/**
+ * The payload of a publish body. With `within` (the size limit the caller checks `bytes`
+ * against): a JSON text too short to be over it — at most 3 UTF-8 bytes per UTF-16 unit — is not
+ * measured (`Buffer.byteLength` is a call into C++ per publish, issue 20), and `bytes` is then its
+ * length in units, no more than its UTF-8 size and so within `within` too; any text that could be
+ * over it is measured exactly.
+ */
+export function payloadOf(body: { data?: unknown; data_b64?: string | undefined }, within = 0): Payload {
   if (body.data_b64 !== undefined) return binaryPayload(body.data_b64);
   const data = JSON.stringify(body.data);
-  return { data, binary: false, bytes: data === undefined ? 0 : Buffer.byteLength(data), field: 'data' };
+  return { data, binary: false, bytes: data === undefined ? 0 : data.length * 3 <= within ? data.length : Buffer.byteLength(data), field: 'data' };
 }

@@ -11,7 +11,7 @@ import { ApiError } from '../errors.js';
 import type { EventRefusal, Limiter } from '../limits/limiter.js';
 import { messageFrame, type EphemeralMessage } from '../protocol/serverFrames.js';
 import { parsePublish, resolveTarget, type PublishBody, type ResolvedTarget } from './publishRequest.js';
-import { inSpan, type Span } from '../observability/tracing.js';
+import { inSpan, NO_SPAN, tracingActive, type Span } from '../observability/tracing.js';
 import { withIdempotency } from './idempotency.js';
 import { payloadOf } from './payload.js';
 import { withRoom, type RoomPublisher } from '../rooms/roomPublish.js';
@@ -68,21 +68,35 @@ export class Publisher {
    * `rateLimited` applies the per-tenant API rate (HTTP API requests, not stream ingest).
    */
   publishUnknown(body: unknown, fieldPrefix = '', rateLimited = false): Promise<PublishResult> {
-    // Not async: with the node's own buckets every check is synchronous, so a publish costs no
-    // promise of its own; anything thrown here is still a rejection for the caller.
+    // Anything thrown is still a rejection for the caller.
     try {
-      const parsed = parsePublish(body, fieldPrefix);
-      // Resolved once: the limits and the pipeline read the same routes.
-      const target = resolveTarget(parsed.to);
-      const limiter = this.limiter;
-      if (limiter && (rateLimited || parsed.event !== undefined)) {
-        const pending = checkLimits(limiter, parsed, target.routes, fieldPrefix, rateLimited);
-        if (pending !== undefined) return pending.then(() => this.publishResolved(parsed, target, fieldPrefix));
-      }
-      return this.publishResolved(parsed, target, fieldPrefix);
+      const r = this.publishUnknownNow(body, fieldPrefix, rateLimited);
+      return r instanceof Promise ? r : Promise.resolve(r);
     } catch (err) {
       return Promise.reject(err as Error);
     }
+  }
+
+  /**
+   * `publishUnknown` that answers without a promise when every step was synchronous (the node's
+   * own buckets, no tracing SDK, no idempotency key, and an engine that stores, hands over and
+   * counts synchronously: the memory engine), else the pipeline's promise. Throws what
+   * `publishUnknown` would reject with (the HTTP API calls it inside a reaction: issue 20).
+   */
+  publishUnknownNow(body: unknown, fieldPrefix = '', rateLimited = false): PublishResult | Promise<PublishResult> {
+    const parsed = parsePublish(body, fieldPrefix);
+    // Resolved once: the limits and the pipeline read the same routes.
+    const target = resolveTarget(parsed.to);
+    const limiter = this.limiter;
+    if (limiter && (rateLimited || parsed.event !== undefined)) {
+      const pending = checkLimits(limiter, parsed, target.routes, fieldPrefix, rateLimited);
+      if (pending !== undefined) return pending.then(() => this.publishResolved(parsed, target, fieldPrefix));
+    }
+    const key = parsed.idempotency_key;
+    if (key !== undefined) return this.publishOnce(parsed, target, fieldPrefix, key);
+    // Without a tracing SDK the span would be a no-op: the pipeline is called as inSpan would.
+    if (!tracingActive()) return this.pipeline(parsed, target, fieldPrefix, NO_SPAN);
+    return this.run(parsed, target, fieldPrefix);
   }
 
   publish(body: PublishBody, fieldPrefix = ''): Promise<PublishResult> {
@@ -116,10 +130,14 @@ export class Publisher {
 
   /** Traced (no-op without an OpenTelemetry SDK): herald.publish → herald.store | herald.fanout. */
   private run(body: PublishBody, target: ResolvedTarget, fieldPrefix: string): Promise<PublishResult> {
-    return inSpan('herald.publish', {}, (span) => this.pipeline(body, target, fieldPrefix, span));
+    return inSpan('herald.publish', {}, async (span) => this.pipeline(body, target, fieldPrefix, span));
   }
 
-  private async pipeline(body: PublishBody, target: ResolvedTarget, fieldPrefix: string, span: Span): Promise<PublishResult> {
+  /**
+   * Checks and publishes: synchronous up to the store or fan-out (a refusal is thrown), then the
+   * result itself when those were synchronous too (`publishNow`), else a promise of it.
+   */
+  private pipeline(body: PublishBody, target: ResolvedTarget, fieldPrefix: string, span: Span): PublishResult | Promise<PublishResult> {
     const userTarget = target.kind === 'user' || target.kind === 'device' || target.kind === 'users';
     const reliable = body.reliable ?? userTarget;
     if (reliable && !userTarget) {
@@ -132,7 +150,7 @@ export class Publisher {
       err.retryAfterSec = shedSec;
       throw err;
     }
-    const { data, binary, bytes, field } = payloadOf(body);
+    const { data, binary, bytes, field } = payloadOf(body, this.s.maxMessageBytes);
     if (bytes > this.s.maxMessageBytes) {
       throw new ApiError('payload_too_large', `${fieldPrefix}${field}: ${bytes} bytes, over the limit of ${this.s.maxMessageBytes}`, fieldPrefix + field);
     }
@@ -149,35 +167,88 @@ export class Publisher {
     const result: PublishResult = { id };
     if (span.isRecording()) span.setAttributes({ 'herald.message_id': id, 'herald.target': target.kind, 'herald.reliable': reliable, 'herald.routes': target.routes.length });
     const routes = target.routes;
+    const engine = this.engine as Engine & SyncAppend & SyncOnlineCount;
 
     if (reliable) {
-      // Null prototype: user ids are untrusted keys (`__proto__` must be an entry, not a prototype write).
-      const seq: Record<string, number> = Object.create(null) as Record<string, number>;
       const m: Omit<NewInboxMessage, 'device' | 'platform'> = { id, ts, data };
       if (binary) m.binary = true;
       if (body.event !== undefined) m.event = body.event;
       if (body.ttl !== undefined) m.expiresAt = ts + body.ttl * 1000;
-      // Users are independent: store them concurrently. Each append is atomic, and with an
-      // idempotency key it is once-only per user: a retry after a crash between store and the
-      // recorded result finds the message stored and stores nothing (docs/delivery.md).
-      const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
-      const stores: StoreRun = { seq, firstId: undefined };
-      // One user (the common case) without an array of promises; inSpan calls straight through without an SDK.
-      await inSpan<unknown>('herald.store', { 'herald.users': routes.length }, () =>
-        routes.length === 1 ? this.storeFor(routes[0]!, m, once, notifyAfter, stores) : Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores))),
-      );
-      result.seq = seq;
-      // The id the first attempt returned, when it had stored the message already.
-      if (stores.firstId !== undefined) result.id = stores.firstId;
-    } else {
-      const em: EphemeralMessage = { id, ts, data };
-      if (binary) em.binary = true;
-      if (body.event !== undefined) em.event = body.event;
-      const frame = messageFrame('room' in body.to ? withRoom(em, body.to.room) : em);
-      await inSpan('herald.fanout', { 'herald.routes': routes.length }, (fan) => this.fanOutAll(routes, em, frame, result, fan));
+      // One user, no key, no unacked deadline, an engine that stores and counts synchronously:
+      // stored, offered and counted here, without a promise (issue 20; the same steps as storeFor).
+      if (routes.length === 1 && body.idempotency_key === undefined && notifyAfter === undefined && engine.appendNow !== undefined && engine.onlineCountNow !== undefined && !span.isRecording()) {
+        const route = routes[0]!;
+        const seq: Record<string, number> = Object.create(null) as Record<string, number>;
+        if (route.kind === 'user') {
+          let stored: StoredMessage;
+          try {
+            stored = engine.appendNow(route.tenant, route.user, forRoute(route, m), this.hub.settings.retention);
+          } catch (err) {
+            throw storeError(err); // as store() maps a rejection
+          }
+          seq[route.user] = stored.seq;
+          this.hub.deliverInbox(route.tenant, route.user, stored);
+        }
+        result.seq = seq;
+        return this.countedNow(engine, route, result);
+      }
+      return this.stored(body, routes, m, notifyAfter, result, span);
     }
-    // The message is stored and sent: from here nothing may turn it into a failure (a retrying
-    // producer would store it twice). A count that cannot be read is left out of the reply.
+    const em: EphemeralMessage = { id, ts, data };
+    if (binary) em.binary = true;
+    if (body.event !== undefined) em.event = body.event;
+    const frame = messageFrame('room' in body.to ? withRoom(em, body.to.room) : em);
+    // One route (unicast) on a bus that hands over synchronously, outside the room publisher,
+    // nothing recording: written, handed over and counted here, without a promise (issue 20).
+    if (routes.length === 1 && engine.onlineCountNow !== undefined && !span.isRecording()) {
+      const route = routes[0]!;
+      if (!(route.kind === 'room' && this.rooms) && this.hub.broadcastNow(route, frame, em.ts) !== undefined) return this.countedNow(engine, route, result);
+    }
+    return this.fannedOut(routes, em, frame, result, span);
+  }
+
+  /** The online count read synchronously into the result; one that cannot be read is left out, as `counted` does. */
+  private countedNow(engine: Engine & SyncOnlineCount, route: Route, result: PublishResult): PublishResult {
+    let online: number | undefined;
+    try {
+      online = engine.onlineCountNow!(route);
+    } catch {
+      online = undefined;
+    }
+    if (online !== undefined) result.online = online;
+    return result;
+  }
+
+  /** The reliable tail: every user's store (concurrently), then the online count. */
+  private async stored(body: PublishBody, routes: readonly Route[], m: Omit<NewInboxMessage, 'device' | 'platform'>, notifyAfter: number | undefined, result: PublishResult, span: Span): Promise<PublishResult> {
+    // Null prototype: user ids are untrusted keys (`__proto__` must be an entry, not a prototype write).
+    const seq: Record<string, number> = Object.create(null) as Record<string, number>;
+    // Users are independent: store them concurrently. Each append is atomic, and with an
+    // idempotency key it is once-only per user: a retry after a crash between store and the
+    // recorded result finds the message stored and stores nothing (docs/delivery.md).
+    const once = body.idempotency_key !== undefined ? { key: body.idempotency_key, ttlMs: this.s.idempotencyTtlMs } : undefined;
+    const stores: StoreRun = { seq, firstId: undefined };
+    // One user (the common case) without an array of promises; inSpan calls straight through without an SDK.
+    await inSpan<unknown>('herald.store', { 'herald.users': routes.length }, () =>
+      routes.length === 1 ? this.storeFor(routes[0]!, m, once, notifyAfter, stores) : Promise.all(routes.map((route) => this.storeFor(route, m, once, notifyAfter, stores))),
+    );
+    result.seq = seq;
+    // The id the first attempt returned, when it had stored the message already.
+    if (stores.firstId !== undefined) result.id = stores.firstId;
+    return this.counted(routes, result, span);
+  }
+
+  /** The ephemeral tail: every route's fan-out (one `herald.fanout` span), then the online count. */
+  private async fannedOut(routes: readonly Route[], em: EphemeralMessage, frame: string, result: PublishResult, span: Span): Promise<PublishResult> {
+    await inSpan('herald.fanout', { 'herald.routes': routes.length }, (fan) => this.fanOutAll(routes, em, frame, result, fan));
+    return this.counted(routes, result, span);
+  }
+
+  /**
+   * The message is stored and sent: from here nothing may turn it into a failure (a retrying
+   * producer would store it twice). A count that cannot be read is left out of the reply.
+   */
+  private async counted(routes: readonly Route[], result: PublishResult, span: Span): Promise<PublishResult> {
     let online: number | undefined;
     try {
       online = routes.length === 1 ? await this.engine.onlineCount(routes[0]!) : await this.onlineSum(routes);
@@ -194,13 +265,7 @@ export class Publisher {
   /** Stores the message in one user's inbox and offers it to their local devices. */
   private async storeFor(route: Route, m: Omit<NewInboxMessage, 'device' | 'platform'>, once: AppendOnce | undefined, notifyAfter: number | undefined, run: StoreRun): Promise<void> {
     if (route.kind !== 'user') return;
-    let msg: NewInboxMessage = m;
-    if (route.device !== undefined || route.platform !== undefined) {
-      msg = { ...m };
-      if (route.device !== undefined) msg.device = route.device;
-      if (route.platform !== undefined) msg.platform = route.platform;
-    }
-    const stored = await this.store(route.tenant, route.user, msg, this.hub.settings.retention, once);
+    const stored = await this.store(route.tenant, route.user, forRoute(route, m), this.hub.settings.retention, once);
     run.seq[route.user] = stored.seq;
     if (stored.duplicate) run.firstId = stored.id;
     // A duplicate was offered when it was first stored (and is in the inbox for every device);
@@ -238,6 +303,28 @@ export class Publisher {
     const counts = await Promise.all(routes.map((r) => this.engine.onlineCount(r)));
     return counts.reduce((a, b) => a + b, 0);
   }
+}
+
+/** The message as one user route stores it: its device and platform, when the route names them. */
+function forRoute(route: Route & { kind: 'user' }, m: Omit<NewInboxMessage, 'device' | 'platform'>): NewInboxMessage {
+  if (route.device === undefined && route.platform === undefined) return m;
+  const msg: NewInboxMessage = { ...m };
+  if (route.device !== undefined) msg.device = route.device;
+  if (route.platform !== undefined) msg.platform = route.platform;
+  return msg;
+}
+
+/**
+ * An engine that stores a message without an idempotency key, or counts a route's connections,
+ * when the call returns (the memory engine): the publish path calls these instead of `append`
+ * and `onlineCount`, so a publish costs no promise for them (issue 20). They must do exactly
+ * what the promise-returning calls would, throwing what those would reject with.
+ */
+export interface SyncAppend {
+  appendNow?(tenant: string, user: string, message: NewInboxMessage, retention: Retention): StoredMessage;
+}
+export interface SyncOnlineCount {
+  onlineCountNow?(route: Route): number;
 }
 
 /** What a failed append becomes: a coded refusal (storage_full: nothing was stored) as is, anything else 503. */

@@ -47,7 +47,7 @@ export function tracingActive(): boolean {
 }
 
 /** What `fn` gets when nothing records: a non-recording span (isRecording() is false). */
-const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Runs `fn` inside an active span that ends when it settles (errors recorded); without an SDK, just runs it. */
 export function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>, kind: SpanKind = SpanKind.INTERNAL, parent?: Context): Promise<T> {

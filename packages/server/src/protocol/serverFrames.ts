@@ -24,6 +24,9 @@ const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 /**
  * `JSON.stringify(s)` for a string, with the common case — an id or a name of plain ASCII, such
  * as a message id — quoted directly (JSON.stringify is a runtime call: ≈ 10× the cost here).
+ * A regex, not a charCodeAt loop: `randomUUID()` returns a concatenated (cons) string, which the
+ * regex flattens once and a loop reads through the cons per character — the loop measured
+ * 3,600 instructions per publish under callgrind and ~1.3× the time natively (issue 20).
  */
 export function jsonString(s: string): string {
   return PLAIN_JSON_STRING.test(s) ? '"' + s + '"' : JSON.stringify(s);
@@ -46,8 +49,8 @@ export function batchFrame(messages: readonly string[]): string {
 }
 
 export function reliableFrame(m: InboxMessage): string {
-  let s = '{"type":"message","id":' + JSON.stringify(m.id) + ',"seq":' + m.seq;
-  if (m.event !== undefined) s += ',"event":' + JSON.stringify(m.event);
+  let s = '{"type":"message","id":' + jsonString(m.id) + ',"seq":' + m.seq;
+  if (m.event !== undefined) s += ',"event":' + jsonString(m.event);
   return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 

@@ -50,7 +50,7 @@ test('publishReply is JSON.stringify of the result, with the same key order', ()
 });
 
 test('jsonString quotes exactly as JSON.stringify does', () => {
-  for (const s of ['', randomUUID(), 'room:a/b@c', 'with space', 'q"uote', 'back\\slash', 'tab\t', '\u0000', '\u007f', 'é', '\ud800', '😀', '</script>']) {
+  for (const s of ['', randomUUID(), 'room:a/b@c', 'with space', 'q"uote', 'back\\slash', 'tab\t', '\u0000', '\u007f', '\u001f', ' !#[]~', 'é', '\ud800', '😀', '</script>']) {
     assert.equal(jsonString(s), JSON.stringify(s), JSON.stringify(s));
   }
   const m = { id: randomUUID(), ts: 1, event: 'e"v', room: 'r', from: 'ü', data: '{"a":1}' };

@@ -98,9 +98,15 @@ test('item 3: a pre-upgrade WebSocket counts against the cap until it upgrades; 
 test('item 7: an online count that fails never turns a stored message into an error (publish, batch, idempotent)', async () => {
   const n = await node();
   const c = await connect(n, 'oc-user');
-  const engine = n.engine as { onlineCount: (...a: unknown[]) => Promise<number> };
+  // The memory engine also counts synchronously (onlineCountNow, the publish path's promise-free read): both fail.
+  const engine = n.engine as { onlineCount: (...a: unknown[]) => Promise<number>; onlineCountNow?: (...a: unknown[]) => number };
   const orig = engine.onlineCount;
+  const origNow = engine.onlineCountNow;
   engine.onlineCount = () => Promise.reject(new Error('engine fault: online count'));
+  if (origNow !== undefined)
+    engine.onlineCountNow = () => {
+      throw new Error('engine fault: online count');
+    };
   try {
     const one = await publish(n, { to: { user: 'oc-user' }, data: { n: 1 } });
     assert.equal(one.status, 200, JSON.stringify(one.body));
@@ -120,6 +126,7 @@ test('item 7: an online count that fails never turns a stored message into an er
     assert.deepEqual(c.seqs(), [1, 2, 3]);
   } finally {
     engine.onlineCount = orig;
+    if (origNow !== undefined) engine.onlineCountNow = origNow;
     c.close();
   }
   assert.equal(typeof (await publish(n, { to: { user: 'oc-user' }, data: 5 })).body.online, 'number', 'counted again once the engine answers');

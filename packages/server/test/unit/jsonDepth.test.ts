@@ -12,6 +12,11 @@ test('text depth: brackets inside strings do not count, escapes are skipped', ()
   assert.equal(jsonTextDepthExceeds(`{"a":"\\"[[[[","b":[1]}`, 2), false);
   assert.equal(jsonTextDepthExceeds(`{"a":{"b":{"c":1}}}`, 2), true);
   assert.equal(jsonTextDepthExceeds(nest(100_000), 32), true); // no recursion, no stack overflow
+  // More openers than the bound in all, but not nested that deep (past the opener count's shortcut).
+  assert.equal(jsonTextDepthExceeds(`[${Array(40).fill('{}').join(',')}]`, 2), false);
+  assert.equal(jsonTextDepthExceeds(`[${Array(40).fill('[]').join(',')},[[1]]]`, 2), true);
+  assert.equal(jsonTextDepthExceeds(`{"a":{"b":"[[[["}}`, 2), false);
+  assert.equal(jsonTextDepthExceeds(`{"a":{"b":"{{{{"},"c":[[1]]}`, 2), true);
 });
 
 test('value depth: scalars 0, containers count, huge nesting does not overflow', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePublish, resolveTarget } from '../../src/delivery/publishRequest.js';
+import { parsePublish, publishSchema, resolveTarget } from '../../src/delivery/publishRequest.js';
 import { ApiError } from '../../src/errors.js';
 
 test('targets resolve to routes; tenant defaults to "default"', () => {
@@ -29,4 +29,19 @@ test('errors name the field, with a prefix for batch items', () => {
   assert.equal(field({ to: { user: 'a' } }, 'messages.2.'), 'messages.2.data');
   assert.equal(field({ to: { user: 'a' }, data: 1, idempotency_key: 5 }), 'idempotency_key');
   assert.equal(field(null), 'body');
+});
+
+test('ids with control characters: the plain path refuses what the schema refuses, at every Cc boundary', () => {
+  for (const c of [0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x9f, 0xa0, 0xd800]) {
+    for (const body of [{ to: { user: `a${String.fromCharCode(c)}b` }, data: 1 }, { to: { user: 'a' }, data: 1, event: `e${String.fromCharCode(c)}` }]) {
+      const schema = publishSchema.safeParse(body).success;
+      let plain = true;
+      try {
+        parsePublish(body);
+      } catch {
+        plain = false;
+      }
+      assert.equal(plain, schema, `U+${c.toString(16)}`);
+    }
+  }
 });

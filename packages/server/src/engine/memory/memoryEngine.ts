@@ -64,6 +64,8 @@ export class MemoryEngine implements Engine {
   }
 
   async publish(_event: BusEvent): Promise<void> {}
+  /** `publish` without the promise (delivery/hub.ts SyncBus): one process, nothing to hand over. */
+  publishNow(_event: BusEvent): void {}
   subscribe(_route: Route): void {}
   unsubscribe(_route: Route): void {}
 
@@ -75,13 +77,26 @@ export class MemoryEngine implements Engine {
         this.lastRetention = retention;
         return Promise.resolve(this.inbox.append(tenant, user, message, retention, Date.now()));
       }
-      return Promise.resolve(this.appendNow(tenant, user, message, retention, once));
+      return Promise.resolve(this.appendOnceNow(tenant, user, message, retention, once));
     } catch (err) {
       return Promise.reject(err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err);
     }
   }
 
-  private appendNow(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once: AppendOnce | undefined): StoredMessage {
+  /**
+   * `append` without an idempotency key and without the promise (delivery/publisher.ts
+   * SyncAppend): stored when it returns; a refusal is thrown, as `append` would reject with it.
+   */
+  appendNow(tenant: string, user: string, message: NewInboxMessage, retention: Retention): StoredMessage {
+    this.lastRetention = retention;
+    try {
+      return this.inbox.append(tenant, user, message, retention, Date.now());
+    } catch (err) {
+      throw err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err;
+    }
+  }
+
+  private appendOnceNow(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once: AppendOnce | undefined): StoredMessage {
     this.lastRetention = retention;
     const onceKey = once ? userKey(tenant, user) + '\u0000' + once.key : undefined;
     const now = Date.now();
@@ -204,6 +219,11 @@ export class MemoryEngine implements Engine {
   }
 
   async onlineCount(route: Route): Promise<number> {
+    return this.view().count(route);
+  }
+
+  /** `onlineCount` without the promise (delivery/publisher.ts SyncOnlineCount). */
+  onlineCountNow(route: Route): number {
     return this.view().count(route);
   }
 
