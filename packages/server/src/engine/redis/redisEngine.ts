@@ -33,6 +33,7 @@ import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
 import { RedisLiveness } from './liveness.js';
 import { readForConnect } from './connectReads.js';
+import { reannounce } from './reannounce.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -47,9 +48,6 @@ export interface RedisEngineOptions {
   /** Compression of stored payloads (engine/payloadCodec.ts); default: plain. */
   payloadCodec?: PayloadCodec;
 }
-
-/** Inbox reads in flight at once when re-announcing after a (re)subscribe burst. */
-const REANNOUNCE_CONCURRENCY = 64;
 
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
@@ -349,34 +347,23 @@ export class RedisEngine implements Engine {
     };
   }
 
-  /**
-   * Closes the window between "the node read the inbox" and "Redis routes the
-   * user's channel here": a message appended in it was published to nobody.
-   * Once a user channel is confirmed — new interest, or restored after a
-   * reconnect (when everything published meanwhile was lost) — the user's
-   * newest message is announced to this node as an `inbox` event. A
-   * connection that already has it ignores it; one that missed messages sees
-   * a seq beyond what it has and pulls the gap from the inbox.
-   */
+  /** A confirmed user channel's newest message is announced to this node (reannounce.ts). */
   private reannounce(channels: string[]): void {
     const users = channels.map((c) => this.userChannels.get(c)).filter((u): u is { tenant: string; user: string } => u !== undefined);
-    if (users.length === 0) return;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < users.length && !this.closed) {
-        const { tenant, user } = users[next++]!;
-        try {
-          const message = await this.inbox.newest(tenant, user);
-          if (message && !this.closed && this.userChannels.has(this.keys.userChannel(tenant, user))) {
-            this.onEvent({ kind: 'inbox', tenant, user, message });
-          }
-        } catch (err) {
+    reannounce(
+      {
+        inbox: this.inbox,
+        sharded: this.sharded,
+        stillWanted: (tenant, user) => this.userChannels.has(this.keys.userChannel(tenant, user)),
+        closed: () => this.closed,
+        emit: (event) => this.onEvent(event),
+        failed: (err) => {
           this.errors.read = (this.errors.read ?? 0) + 1;
           this.logger.debug({ err: (err as Error).message }, 'inbox re-announce failed');
-        }
-      }
-    };
-    for (let i = 0; i < Math.min(REANNOUNCE_CONCURRENCY, users.length); i++) void worker();
+        },
+      },
+      users,
+    );
   }
 
   private receive(message: string): void {
