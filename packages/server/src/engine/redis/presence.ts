@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, PresenceEventSink, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys } from './presenceScripts.js';
+import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys, type PresencePublish } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -92,8 +92,8 @@ export class RedisPresence {
   /** Builds online/offline events the scripts write with the change (webhooks on, single Redis only). */
   sink: PresenceEventSink | undefined;
   private reaping = false;
-  /** A single Redis (not Cluster): the node's index entry is written by the presence scripts themselves. */
-  private readonly indexInScript: boolean;
+  /** A single Redis (not Cluster): the node's index entry is written by the presence scripts themselves (and add() publishes). */
+  readonly indexInScript: boolean;
 
   constructor(
     private readonly client: Client,
@@ -194,13 +194,13 @@ export class RedisPresence {
    * (record, connection and — on a single Redis — the node's index entry: one command; on Cluster
    * the index HSET is sent with it, see presenceScripts.ts).
    */
-  async add(d: DevicePresence, announce = true): Promise<boolean> {
+  async add(d: DevicePresence, announce = true, pub?: PresencePublish): Promise<boolean> {
     this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
     const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`] as const;
-    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined);
+    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined, pub);
   }
 
   /**

@@ -259,8 +259,15 @@ export class RedisEngine implements Engine {
 
   // ---- presence ----
 
-  presenceAdd(device: DevicePresence, announce?: boolean): Promise<boolean> {
-    return this.presence.add(device, announce).catch(this.failed('presence'));
+  /** On a single Redis `publish` goes out with the presence script (one command); on Cluster by a command of its own. */
+  presenceAdd(device: DevicePresence, announce?: boolean, publish?: BusEvent): Promise<boolean> {
+    if (publish === undefined || this.presence.indexInScript) {
+      const pub = publish && { channel: this.keys.eventChannel(publish), message: this.echoPrefix + JSON.stringify(publish) };
+      return this.presence.add(device, announce, pub).catch(this.failed('presence'));
+    }
+    const added = this.presence.add(device, announce).catch(this.failed('presence'));
+    this.publish(publish).catch((err: unknown) => this.logger.warn({ err }, 'publish with presence failed'));
+    return added;
   }
 
   presenceRemove(device: DevicePresence, announce?: boolean): Promise<boolean> {
