@@ -76,6 +76,7 @@ export class RedisEngine implements Engine {
   private readonly keyStore: RedisKeyStore;
   /** Failed operations by kind, for herald_engine_errors_total. */
   private readonly errors: Record<string, number> = {};
+  private readonly failHandlers = new Map<string, (err: unknown) => never>();
   private lastRttSeconds: number | undefined;
   /** User channels this node subscribes, with their user: what a confirmed subscription re-announces. */
   private readonly userChannels = new Map<string, { tenant: string; user: string }>();
@@ -346,12 +347,17 @@ export class RedisEngine implements Engine {
     return this.presence.heartbeat();
   }
 
-  /** Counts a failed operation and passes the error on. */
+  /** Counts a failed operation and passes the error on; one handler per kind, not a closure per call (issue 20). */
   private failed(op: string): (err: unknown) => never {
-    return (err: unknown) => {
-      this.errors[op] = (this.errors[op] ?? 0) + 1;
-      throw err;
-    };
+    let h = this.failHandlers.get(op);
+    if (!h) {
+      h = (err: unknown) => {
+        this.errors[op] = (this.errors[op] ?? 0) + 1;
+        throw err;
+      };
+      this.failHandlers.set(op, h);
+    }
+    return h;
   }
 
   /** A confirmed user channel's newest message is announced to this node (reannounce.ts). */
