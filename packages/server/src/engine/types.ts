@@ -246,8 +246,10 @@ export interface PresenceStore {
    * Records a connection; resolves true when it is now the user's only connection in the whole
    * cluster (decided atomically by the engine: exactly one of two racing first devices is first).
    * `announce` (default true): false when the change is not reported (a device replacing its own session).
+   * `publish`: an event published to the other nodes with the record, as `publish()` would, in the same
+   * step (an engine across a network sends both in one command: issue 20).
    */
-  presenceAdd(device: DevicePresence, announce?: boolean): Promise<boolean>;
+  presenceAdd(device: DevicePresence, announce?: boolean, publish?: BusEvent): Promise<boolean>;
   /**
    * Removes a connection; resolves true when it was the user's last one in the cluster (once, even if called twice).
    * `announce` (default true): false when the change is not reported (a device replacing its own session):

@@ -171,13 +171,15 @@ export class Activation {
     }
     s.reliable.begin();
     started();
-    engine.presenceAdd(this.presenceOf(s), older === undefined).then(
+    // The `replace` event (older sessions of this device on other nodes close) goes out with the
+    // presence record: on Redis one command for both (issue 20).
+    const replace = { kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id, at: s.connectedAt } as const;
+    engine.presenceAdd(this.presenceOf(s), older === undefined, replace).then(
       // The engine decides "first in the cluster" atomically. A device that replaced its own older
       // session was online all along.
       (first) => first && older === undefined && d.events.online(s.tenant, s.user, s),
-      (err: unknown) => d.log.warn({ err }, 'presence add failed'),
+      (err: unknown) => d.log.warn({ err }, 'presence add (and replace publish) failed'),
     );
-    this.background(engine.publish({ kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id, at: s.connectedAt }), 'replace publish');
   }
 
   /** Closes an active session whose token ran out (checked on its heartbeat tick); true when it did. */

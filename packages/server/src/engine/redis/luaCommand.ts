@@ -22,24 +22,27 @@ import type { RedisClient } from '../../redis/connect.js';
 
 type Arg = string | number;
 
+/** `numberOfKeys` -1: the call passes the number of keys as its first argument (a variable count). */
 export function defineLua(client: RedisClient, name: string, numberOfKeys: number, lua: string): void {
   if ((client as { isCluster?: boolean }).isCluster) {
-    client.defineCommand(name, { numberOfKeys, lua });
+    client.defineCommand(name, numberOfKeys < 0 ? { lua } : { numberOfKeys, lua });
     return;
   }
   const r = client as Redis;
   const sha = createHash('sha1').update(lua).digest('hex');
   /** The connection (socket) this script was last sent on as EVAL: Redis has it cached there. */
   let loadedOn: unknown;
+  // Variable key count: the call's first argument is it (`call(n, ...keys, ...argv)`).
+  const fixed = numberOfKeys >= 0;
   const call = (...args: Arg[]): Promise<unknown> => {
     const stream = r.stream;
     if (loadedOn !== stream) {
       loadedOn = stream;
-      return r.eval(lua, numberOfKeys, ...args);
+      return fixed ? r.eval(lua, numberOfKeys, ...args) : r.eval(lua, ...(args as [number, ...Arg[]]));
     }
-    return r.evalsha(sha, numberOfKeys, ...args).catch((err: unknown) => {
+    return (fixed ? r.evalsha(sha, numberOfKeys, ...args) : r.evalsha(sha, ...(args as [number, ...Arg[]]))).catch((err: unknown) => {
       if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-      return r.eval(lua, numberOfKeys, ...args);
+      return fixed ? r.eval(lua, numberOfKeys, ...args) : r.eval(lua, ...(args as [number, ...Arg[]]));
     });
   };
   Object.defineProperty(client, name, { value: call, configurable: true, writable: true, enumerable: false });

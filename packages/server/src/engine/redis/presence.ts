@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, PresenceEventSink, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys } from './presenceScripts.js';
+import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys, type PresencePublish } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -92,8 +92,11 @@ export class RedisPresence {
   /** Builds online/offline events the scripts write with the change (webhooks on, single Redis only). */
   sink: PresenceEventSink | undefined;
   private reaping = false;
-  /** A single Redis (not Cluster): the node's index entry is written by the presence scripts themselves. */
-  private readonly indexInScript: boolean;
+  /** A single Redis (not Cluster): the node's index entry is written by the presence scripts themselves (and add() publishes). */
+  readonly indexInScript: boolean;
+  /** `node|boot` and this incarnation's index key: the same for every connection, built once. */
+  private readonly nodeRef: string;
+  private readonly indexKey: string;
 
   constructor(
     private readonly client: Client,
@@ -105,6 +108,8 @@ export class RedisPresence {
   ) {
     // The connection-set scripts belong to presence (and the reaper, on the same client).
     this.indexInScript = definePresenceScripts(client);
+    this.nodeRef = `${nodeId}|${this.boot}`;
+    this.indexKey = keys.nodeConns(nodeId, this.boot);
   }
 
   async start(local: LocalView): Promise<void> {
@@ -194,13 +199,13 @@ export class RedisPresence {
    * (record, connection and — on a single Redis — the node's index entry: one command; on Cluster
    * the index HSET is sent with it, see presenceScripts.ts).
    */
-  async add(d: DevicePresence, announce = true): Promise<boolean> {
+  async add(d: DevicePresence, announce = true, pub?: PresencePublish): Promise<boolean> {
     this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
-    const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, `${this.nodeId}|${this.boot}`] as const;
-    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined);
+    const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, this.nodeRef] as const;
+    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined, pub);
   }
 
   /**
@@ -219,7 +224,7 @@ export class RedisPresence {
   }
 
   private keysOf(d: DevicePresence): PresenceKeys {
-    return { presence: this.keys.userPresence(d.tenant, d.user), conns: this.keys.userConns(d.tenant, d.user), index: this.keys.nodeConns(this.nodeId, this.boot) };
+    return { presence: this.keys.userPresence(d.tenant, d.user), conns: this.keys.userConns(d.tenant, d.user), index: this.indexKey };
   }
 
   /** A device's presence record (JSON), as every writer of it builds it. */

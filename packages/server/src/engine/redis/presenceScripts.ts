@@ -53,15 +53,17 @@ return 0
  *
  * Indexed (PRESENCE_ADD_INDEXED; single Redis and Sentinel, issue 20: one command per connect
  * fewer): the node's index entry is written by the same script. KEYS: …, node index hash as the
- * third key (the stream moves to the fourth); ARGV: …, index record (JSON) as the sixth. On Redis
- * Cluster the index is another slot than the user's, so there its HSET is a command of its own,
- * sent before PRESENCE_ADD.
+ * third key (the stream moves to the fourth); ARGV: …, index record (JSON) as the sixth, then a
+ * channel and a message to PUBLISH after the writes ('' and '': none; the connect's `replace` event,
+ * one command per connect fewer), the event's arguments from the ninth. On Redis Cluster the index
+ * is another slot than the user's, so there its HSET is a command of its own, sent before
+ * PRESENCE_ADD, and the event is published by a command of its own.
  */
 const presenceAddLua = (indexed: boolean): string => `
 ${indexed ? "redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])\n" : ''}redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local added = redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${indexed ? WRITE_EVENT(4, 7) : WRITE_EVENT(3, 6)}
+${indexed ? "if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end\n" : ''}if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${indexed ? WRITE_EVENT(4, 9) : WRITE_EVENT(3, 6)}
   return 1
 end
 return 0
@@ -124,16 +126,33 @@ export interface PresenceKeys {
   index: string;
 }
 
+/** A message the indexed PRESENCE_ADD publishes with its writes. */
+export interface PresencePublish {
+  channel: string;
+  message: string;
+}
+
 /**
  * A device connected; true when the user came online in the cluster. `args`: PRESENCE_ADD's ARGV
- * (device, record, keyTtlMs, conn, `node|boot`). Indexed: one script. Otherwise (Cluster) two
- * commands sent together, the index HSET first: a crash right after it leaves a reapable record,
- * never an unreapable count.
+ * (device, record, keyTtlMs, conn, `node|boot`). Indexed: one script, which also publishes `pub`.
+ * Otherwise (Cluster) two commands sent together, the index HSET first: a crash right after it
+ * leaves a reapable record, never an unreapable count; `pub` must be undefined (the caller publishes).
  */
-export async function presenceAdd(client: Redis | Cluster, indexed: boolean, k: PresenceKeys, args: readonly [string, string, number, string, string], indexRecord: string, ev: EventWrite | undefined): Promise<boolean> {
+export async function presenceAdd(
+  client: Redis | Cluster,
+  indexed: boolean,
+  k: PresenceKeys,
+  args: readonly [string, string, number, string, string],
+  indexRecord: string,
+  ev: EventWrite | undefined,
+  pub?: PresencePublish,
+): Promise<boolean> {
   const s = client as unknown as Scripted;
   if (indexed) {
-    const r = ev ? s.heraldPresenceAddEv!(k.presence, k.conns, k.index, ev.key, ...args, indexRecord, ...eventArgs(ev)) : s.heraldPresenceAdd!(k.presence, k.conns, k.index, ...args, indexRecord);
+    const [channel, message] = pub ? [pub.channel, pub.message] : ['', ''];
+    const r = ev
+      ? s.heraldPresenceAddEv!(k.presence, k.conns, k.index, ev.key, ...args, indexRecord, channel, message, ...eventArgs(ev))
+      : s.heraldPresenceAdd!(k.presence, k.conns, k.index, ...args, indexRecord, channel, message);
     return (await r) === 1;
   }
   const [, first] = await Promise.all([

@@ -33,6 +33,7 @@ import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
 import { RedisLiveness } from './liveness.js';
 import { readForConnect } from './connectReads.js';
+import { reannounce } from './reannounce.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -47,9 +48,6 @@ export interface RedisEngineOptions {
   /** Compression of stored payloads (engine/payloadCodec.ts); default: plain. */
   payloadCodec?: PayloadCodec;
 }
-
-/** Inbox reads in flight at once when re-announcing after a (re)subscribe burst. */
-const REANNOUNCE_CONCURRENCY = 64;
 
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
@@ -78,6 +76,7 @@ export class RedisEngine implements Engine {
   private readonly keyStore: RedisKeyStore;
   /** Failed operations by kind, for herald_engine_errors_total. */
   private readonly errors: Record<string, number> = {};
+  private readonly failHandlers = new Map<string, (err: unknown) => never>();
   private lastRttSeconds: number | undefined;
   /** User channels this node subscribes, with their user: what a confirmed subscription re-announces. */
   private readonly userChannels = new Map<string, { tenant: string; user: string }>();
@@ -261,8 +260,15 @@ export class RedisEngine implements Engine {
 
   // ---- presence ----
 
-  presenceAdd(device: DevicePresence, announce?: boolean): Promise<boolean> {
-    return this.presence.add(device, announce).catch(this.failed('presence'));
+  /** On a single Redis `publish` goes out with the presence script (one command); on Cluster by a command of its own. */
+  presenceAdd(device: DevicePresence, announce?: boolean, publish?: BusEvent): Promise<boolean> {
+    if (publish === undefined || this.presence.indexInScript) {
+      const pub = publish && { channel: this.keys.eventChannel(publish), message: this.echoPrefix + JSON.stringify(publish) };
+      return this.presence.add(device, announce, pub).catch(this.failed('presence'));
+    }
+    const added = this.presence.add(device, announce).catch(this.failed('presence'));
+    this.publish(publish).catch((err: unknown) => this.logger.warn({ err }, 'publish with presence failed'));
+    return added;
   }
 
   presenceRemove(device: DevicePresence, announce?: boolean): Promise<boolean> {
@@ -341,42 +347,36 @@ export class RedisEngine implements Engine {
     return this.presence.heartbeat();
   }
 
-  /** Counts a failed operation and passes the error on. */
+  /** Counts a failed operation and passes the error on; one handler per kind, not a closure per call (issue 20). */
   private failed(op: string): (err: unknown) => never {
-    return (err: unknown) => {
-      this.errors[op] = (this.errors[op] ?? 0) + 1;
-      throw err;
-    };
+    let h = this.failHandlers.get(op);
+    if (!h) {
+      h = (err: unknown) => {
+        this.errors[op] = (this.errors[op] ?? 0) + 1;
+        throw err;
+      };
+      this.failHandlers.set(op, h);
+    }
+    return h;
   }
 
-  /**
-   * Closes the window between "the node read the inbox" and "Redis routes the
-   * user's channel here": a message appended in it was published to nobody.
-   * Once a user channel is confirmed — new interest, or restored after a
-   * reconnect (when everything published meanwhile was lost) — the user's
-   * newest message is announced to this node as an `inbox` event. A
-   * connection that already has it ignores it; one that missed messages sees
-   * a seq beyond what it has and pulls the gap from the inbox.
-   */
+  /** A confirmed user channel's newest message is announced to this node (reannounce.ts). */
   private reannounce(channels: string[]): void {
     const users = channels.map((c) => this.userChannels.get(c)).filter((u): u is { tenant: string; user: string } => u !== undefined);
-    if (users.length === 0) return;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < users.length && !this.closed) {
-        const { tenant, user } = users[next++]!;
-        try {
-          const message = await this.inbox.newest(tenant, user);
-          if (message && !this.closed && this.userChannels.has(this.keys.userChannel(tenant, user))) {
-            this.onEvent({ kind: 'inbox', tenant, user, message });
-          }
-        } catch (err) {
+    reannounce(
+      {
+        inbox: this.inbox,
+        sharded: this.sharded,
+        stillWanted: (tenant, user) => this.userChannels.has(this.keys.userChannel(tenant, user)),
+        closed: () => this.closed,
+        emit: (event) => this.onEvent(event),
+        failed: (err) => {
           this.errors.read = (this.errors.read ?? 0) + 1;
           this.logger.debug({ err: (err as Error).message }, 'inbox re-announce failed');
-        }
-      }
-    };
-    for (let i = 0; i < Math.min(REANNOUNCE_CONCURRENCY, users.length); i++) void worker();
+        },
+      },
+      users,
+    );
   }
 
   private receive(message: string): void {

@@ -23,6 +23,7 @@ interface InboxScripts {
   heraldDeviceCursors(cursors: string): Promise<[number, number]>;
   heraldFirstForDevice(inbox: string, device: string, after: number, upTo: number, now: number): Promise<number | null>;
   heraldNewest(inbox: string, now: number): Promise<StreamEntry | null>;
+  heraldNewestMany(numberOfKeys: number, ...inboxesThenNow: (string | number)[]): Promise<(StreamEntry | null)[]>;
 }
 
 export interface RedisInboxOptions {
@@ -133,5 +134,13 @@ export class RedisInbox implements InboxStore {
   async newest(tenant: string, user: string): Promise<InboxMessage | undefined> {
     const entry = await this.scripts.heraldNewest(this.o.keys.userInbox(tenant, user), Date.now());
     return entry ? toMessage(entry) : undefined;
+  }
+
+  /** newest() of several users in one command (a single Redis or Sentinel only: scripts.ts NEWEST_MANY). */
+  async newestMany(users: readonly { tenant: string; user: string }[]): Promise<(InboxMessage | undefined)[]> {
+    const args: (string | number)[] = users.map((u) => this.o.keys.userInbox(u.tenant, u.user));
+    args.push(Date.now());
+    const entries = await this.scripts.heraldNewestMany(users.length, ...args);
+    return entries.map((e) => (e ? toMessage(e) : undefined));
   }
 }

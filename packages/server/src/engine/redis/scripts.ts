@@ -314,24 +314,39 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
+/** newest(key, now): the newest message of an inbox that has not expired, or false. */
+const NEWEST_OF = `
+local function newest(key, now)
+  for _, e in ipairs(redis.call('XREVRANGE', key, '+', '-', 'COUNT', 64)) do
+    local f = e[2]
+    local exp = nil
+    for j = 1, #f, 2 do
+      if f[j] == 'x' then exp = tonumber(f[j + 1]) end
+    end
+    if exp == nil or exp > now then return e end
+  end
+  return false
+end`;
+
 /**
  * KEYS: inbox
  * ARGV: now
  * The newest message that has not expired (or nil): re-announced after a
- * user channel is (re)subscribed, see RedisEngine.reannounce.
+ * user channel is (re)subscribed, see reannounce.ts.
  */
-export const NEWEST = `
+export const NEWEST = NEWEST_OF + "\nreturn newest(KEYS[1], tonumber(ARGV[1]))\n";
+
+/**
+ * KEYS: inboxes (any number; a single Redis or Sentinel only: on Cluster they are other slots)
+ * ARGV: now
+ * NEWEST of each inbox, in KEYS' order (nil where none): one command for a whole confirmed
+ * SUBSCRIBE batch instead of one per user (issue 20).
+ */
+export const NEWEST_MANY = NEWEST_OF + `
 local now = tonumber(ARGV[1])
-local batch = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 64)
-for _, e in ipairs(batch) do
-  local f = e[2]
-  local exp = nil
-  for j = 1, #f, 2 do
-    if f[j] == 'x' then exp = tonumber(f[j + 1]) end
-  end
-  if exp == nil or exp > now then return e end
-end
-return false
+local out = {}
+for i = 1, #KEYS do out[i] = newest(KEYS[i], now) end
+return out
 `;
 
 /**
@@ -372,6 +387,8 @@ export function defineScripts(c: RedisClient): void {
   defineLua(c, 'heraldHdelIf', 1, HDEL_IF);
   defineLua(c, 'heraldHsetIfMine', 1, HSET_IF_MINE);
   defineLua(c, 'heraldNewest', 1, NEWEST);
+  // The number of keys is the first argument; not on Cluster (reannounce.ts).
+  if (!(c as { isCluster?: boolean }).isCluster) defineLua(c, 'heraldNewestMany', -1, NEWEST_MANY);
   defineLua(c, 'heraldConnectReads', 4, CONNECT_READS);
 }
 

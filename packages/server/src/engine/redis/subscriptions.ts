@@ -35,6 +35,8 @@ export class ChannelSubscriptions {
   private synced = false;
   private closed = false;
   private flushing: Promise<void> = Promise.resolve();
+  /** The scheduled flush (while `scheduled`): what add() returns. */
+  private nextFlush: Promise<void> = Promise.resolve();
   private readonly onResyncListeners: (() => void)[] = [];
   private readonly onConfirmedListeners: ((channels: string[]) => void)[] = [];
   private connectedOnce = false;
@@ -99,14 +101,13 @@ export class ChannelSubscriptions {
     // Not while its UNSUBSCRIBE is in flight: that is about to end it (the next flush subscribes again).
     if (this.active.has(channel) && this.synced && !this.leaving.has(channel)) return Promise.resolve();
     this.dirty.add(channel);
-    this.schedule();
-    return this.flushed();
+    return this.schedule();
   }
 
   remove(channel: string): void {
     this.wanted.delete(channel);
     this.dirty.add(channel);
-    this.schedule();
+    void this.schedule();
   }
 
   /** Wanted channels (for tests and metrics). */
@@ -116,7 +117,7 @@ export class ChannelSubscriptions {
 
   /** Resolves once every change requested so far has been sent and confirmed (or failed). */
   async flushed(): Promise<void> {
-    if (this.scheduled) await new Promise<void>((r) => setImmediate(r));
+    if (this.scheduled) await this.nextFlush;
     await this.flushing;
   }
 
@@ -125,14 +126,25 @@ export class ChannelSubscriptions {
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.closed) return;
+  /**
+   * Schedules a flush; resolves once it (and every flush before it) is done. The channels added
+   * before it runs share one promise (issue 20: not an async wait and a setImmediate per add,
+   * which lived across the round trip and were promoted to old space during a connect burst).
+   */
+  private schedule(): Promise<void> {
+    if (this.closed) return this.flushing;
+    if (this.scheduled) return this.nextFlush;
     this.scheduled = true;
-    // setImmediate, not queueMicrotask: a burst of connections handled in one I/O phase lands in one batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flushing = this.flushing.then(() => this.flush());
+    this.nextFlush = new Promise<void>((resolve) => {
+      // setImmediate, not queueMicrotask: a burst of connections handled in one I/O phase lands in one batch.
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flushing = this.flushing.then(() => this.flush());
+        // Never rejects (subscribe()'s contract; remove() does not wait on it).
+        resolve(this.flushing.catch(() => {}));
+      });
     });
+    return this.nextFlush;
   }
 
   private onReady(): void {
@@ -191,7 +203,7 @@ export class ChannelSubscriptions {
       if (!this.retryTimer && !this.closed) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
-          this.schedule();
+          void this.schedule();
         }, this.retryMs);
         this.retryTimer.unref();
       }
