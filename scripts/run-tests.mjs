@@ -30,8 +30,14 @@ if (files.length === 0) {
 // it gets a file timeout of its own (every other file must finish within 180 s).
 const STRESS = 'packages/stress/test/stress.test.ts';
 const env = { ...process.env, HERALD_LOG_LEVEL: process.env.HERALD_LOG_LEVEL ?? 'silent' };
+// --test-force-exit: a file whose tests and after-hooks have all finished ends even if a library
+// left a handle open (once, a Redis Cluster client of ioredis reconnecting after its servers were
+// stopped kept webhooksCluster.test.ts alive after it had passed). `herald serve` exits explicitly
+// after its shutdown for the same reason; that a closed node leaves no Redis connection behind is a test of its own (webhooksRedis, webhooksCluster).
 const run = (list, timeoutMs, concurrency) =>
-  list.length === 0 ? 0 : (spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...list], { stdio: 'inherit', env }).status ?? 1);
+  list.length === 0
+    ? 0
+    : (spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...list], { stdio: 'inherit', env }).status ?? 1);
 const rest = files.filter((f) => f.replaceAll('\\', '/') !== STRESS);
 const stress = files.filter((f) => f.replaceAll('\\', '/') === STRESS);
 const a = run(rest, 180_000, 2);

@@ -11,6 +11,7 @@ import type { HeraldNode } from '../../src/node.js';
 import { connect, publish, startNode, type TestClient } from '../helpers/harness.js';
 import { RedisServer, waitFor } from '../helpers/redisServer.js';
 import { Receiver } from './receiver.js';
+import { openSocketsTo } from '../helpers/openSockets.js';
 
 const run = promisify(execFile);
 const WEBHOOK_SECRET = 'webhook-secret-0123456789';
@@ -61,4 +62,13 @@ test('webhooks on Redis Cluster: every event once, exact online/offline, unacked
     assert.equal(receiver.of('connect', u).length, 2);
     assert.equal(receiver.of('disconnect', u).length, 2);
   }
+});
+
+test('closed nodes leave no connection to the cluster behind', async () => {
+  const ports = servers.map((s) => s.port);
+  assert.ok(openSocketsTo(ports) > 0, 'the nodes are connected');
+  for (const c of clients) c.close();
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  // Every client (commands, subscribers, sharded subscribers, outbox, deadlines) is closed, none reconnecting.
+  await waitFor('no socket to the cluster', () => openSocketsTo(ports) === 0, 10_000);
 });

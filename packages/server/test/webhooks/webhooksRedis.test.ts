@@ -15,6 +15,7 @@ import { spawnRedisNode, connect, publish, startNode, type TestClient } from '..
 import { deleteKeys, freePort, sharedRedis, testPrefix, waitFor } from '../helpers/redisServer.js';
 import { partitionOf } from '../../src/webhooks/event.js';
 import { Receiver } from './receiver.js';
+import { openSocketsTo } from '../helpers/openSockets.js';
 
 const WEBHOOK_SECRET = 'webhook-secret-0123456789';
 // Small liveness and lease times keep the crash test short.
@@ -25,12 +26,15 @@ let redisUrl: string;
 let admin: Redis;
 let A: HeraldNode;
 let B: HeraldNode;
+/** Connections to Redis this process had before the nodes started (the test's own admin client). */
+let baselineSockets = 0;
 const clients: TestClient[] = [];
 const children: ChildProcess[] = [];
 
 before(async () => {
   ({ url: redisUrl, client: admin } = await sharedRedis());
   await receiver.start();
+  baselineSockets = openSocketsTo([Number(new URL(redisUrl).port || 6379)]);
   const cfg = { engine: 'redis' as const, redisUrl, redisKeyPrefix: prefix, webhookUrl: receiver.url, webhookSecret: WEBHOOK_SECRET, ...FAST };
   A = await startNode({ ...cfg, nodeId: 'wh-a' });
   B = await startNode({ ...cfg, nodeId: 'wh-b' });
@@ -187,4 +191,13 @@ describe('exact online/offline under races', () => {
     const types = receiver.of('online', 'ray').concat(receiver.of('offline', 'ray')).sort((x, y) => x.ts - y.ts).map((e) => e.type);
     assert.deepEqual(types, Array.from({ length: rounds }, () => ['online', 'offline']).flat());
   });
+});
+
+test('closed nodes leave no Redis connection behind', async () => {
+  const ports = [Number(new URL(redisUrl).port || 6379)];
+  assert.ok(openSocketsTo(ports) > baselineSockets, 'the nodes are connected');
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all([A.close(), B.close()]);
+  // Commands, subscriber, outbox, deadlines, presence: every client closed, none reconnecting.
+  await waitFor('no node socket to Redis', () => openSocketsTo(ports) === baselineSockets, 10_000);
 });
