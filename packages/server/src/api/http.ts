@@ -80,7 +80,9 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, co
 /** Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async iterator per request). */
 function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // A body of one chunk (most publishes) is held without an array (allocation per request, issue 20).
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -90,14 +92,15 @@ function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promis
         reject(new ApiError('payload_too_large', `request body is over the limit of ${limit} bytes`));
         return;
       }
-      chunks.push(chunk);
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
     };
     req.on('data', onData);
     // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
     req.on('end', () => {
       if (size > limit) return; // refused above
       try {
-        resolve(parseBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'), maxDepth));
+        resolve(parseBody(chunks !== undefined ? Buffer.concat(chunks).toString('utf8') : first !== undefined ? first.toString('utf8') : '', maxDepth));
       } catch (err) {
         reject(err as ApiError);
       }
