@@ -23,7 +23,12 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
   const reqId = (res as WithRequestId)[PENDING_REQUEST_ID];
   if (headers === undefined && reqId !== undefined) {
     // One flat list, as writeHead takes raw headers: no object to walk, no setHeader per header.
-    res.writeHead(status, ['x-request-id', reqId, 'content-type', JSON_TYPE, 'content-length', Buffer.byteLength(text), 'cache-control', 'no-store']);
+    // The same list each time: writeHead reads it into the header text before it returns and keeps
+    // nothing of it (Node's _storeHeader), so no array per reply (allocation per request, issue 20).
+    REPLY_HEADERS[1] = reqId;
+    REPLY_HEADERS[5] = Buffer.byteLength(text);
+    res.writeHead(status, REPLY_HEADERS);
+    REPLY_HEADERS[1] = '';
   } else {
     const all: Record<string, string | number> = reqId !== undefined ? { 'x-request-id': reqId } : {};
     all['content-type'] = JSON_TYPE;
@@ -35,6 +40,7 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
   res.end(text);
 }
 const JSON_TYPE = 'application/json; charset=utf-8';
+const REPLY_HEADERS: [string, string, string, string, string, number, string, string] = ['x-request-id', '', 'content-type', JSON_TYPE, 'content-length', 0, 'cache-control', 'no-store'];
 
 export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : undefined);
