@@ -8,9 +8,12 @@
 import dc from 'node:diagnostics_channel';
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 
 const script = process.argv[1] ?? '';
 if (process.env.ALLOC_OUT && /herald\.js$|rawWsServer\.js$/.test(script)) {
+  // e.g. --no-turbo-inlining: each allocation charged to its own function rather than the one it was inlined into.
+  if (process.env.ALLOC_V8_FLAGS) setFlagsFromString(process.env.ALLOC_V8_FLAGS);
   const W = Number(process.env.ALLOC_WARMUP);
   const M = Number(process.env.ALLOC_MESSAGES);
   const interval = Number(process.env.ALLOC_INTERVAL ?? 512);

@@ -15,7 +15,7 @@
  *   node scripts/alloc-per-delivery.mjs --case unicast            # Herald, reliable: false
  *   node scripts/alloc-per-delivery.mjs --case reliable           # Herald, acked
  *   node scripts/alloc-per-delivery.mjs --case unicast --target raw   # the bench's raw ws server
- * Options: --users 20 --warmup 2000 --messages 4000 --interval 512 --top 40 --profile <file.heapprofile>
+ * Options: --users 20 --warmup 2000 --messages 4000 --interval 512 --top 40 --profile <file.heapprofile> --v8-flags=--no-turbo-inlining
  * Sampling: repeat a run to see its spread (a few %); the sites' split is an estimate.
  */
 import { spawn } from 'node:child_process';
@@ -36,6 +36,8 @@ const { values: o } = parseArgs({
     top: { type: 'string', default: '40' },
     /** Keep the sampling profile (Chrome DevTools: Memory → Load). */
     profile: { type: 'string' },
+    /** V8 flags for the server, e.g. --no-turbo-inlining (sites by their own function, not the one they were inlined into). */
+    'v8-flags': { type: 'string' },
   },
 });
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -51,7 +53,7 @@ const child = spawn(
     env: {
       ...process.env,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(root, 'scripts/alloc-per-delivery-hook.mjs')).href}`.trim(),
-      ALLOC_OUT: out, ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval,
+      ALLOC_OUT: out, ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '',
     },
   },
 );
