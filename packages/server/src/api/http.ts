@@ -83,35 +83,59 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, co
   answerAndDestroy(socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-/** Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async iterator per request). */
+/** What one body read holds (on the request itself: the listeners are shared functions, not closures per request). */
+interface BodyRead {
+  limit: number;
+  maxDepth: number;
+  size: number;
+  /** A body of one chunk (most publishes) is held without an array. */
+  first: Buffer | undefined;
+  chunks: Buffer[] | undefined;
+  resolve: (body: unknown) => void;
+  reject: (err: ApiError) => void;
+}
+const BODY = Symbol('herald.body');
+type Reading = IncomingMessage & { [BODY]?: BodyRead };
+
+/**
+ * Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async
+ * iterator per request); the three listeners are module functions reading the request's
+ * BodyRead, not three closures per request (allocation per request, issue 20).
+ */
 function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    // A body of one chunk (most publishes) is held without an array (allocation per request, issue 20).
-    let first: Buffer | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.resume(); // drain the rest so the 413 can be written on a clean connection
-        reject(new ApiError('payload_too_large', `request body is over the limit of ${limit} bytes`));
-        return;
-      }
-      if (first === undefined) first = chunk;
-      else (chunks ??= [first]).push(chunk);
-    };
-    req.on('data', onData);
+    (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, resolve, reject };
+    req.on('data', onBodyData);
     // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
-    req.on('end', () => {
-      if (size > limit) return; // refused above
-      try {
-        resolve(parseBody(chunks !== undefined ? Buffer.concat(chunks).toString('utf8') : first !== undefined ? first.toString('utf8') : '', maxDepth));
-      } catch (err) {
-        reject(err as ApiError);
-      }
-    });
+    req.on('end', onBodyEnd);
     // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
-    req.on('error', (err) => reject(new ApiError('bad_json', `request body not received: ${err.message}`)));
+    req.on('error', onBodyError);
   });
+}
+
+function onBodyData(this: Reading, chunk: Buffer): void {
+  const b = this[BODY]!;
+  b.size += chunk.length;
+  if (b.size > b.limit) {
+    this.off('data', onBodyData);
+    this.resume(); // drain the rest so the 413 can be written on a clean connection
+    b.reject(new ApiError('payload_too_large', `request body is over the limit of ${b.limit} bytes`));
+    return;
+  }
+  if (b.first === undefined) b.first = chunk;
+  else (b.chunks ??= [b.first]).push(chunk);
+}
+
+function onBodyEnd(this: Reading): void {
+  const b = this[BODY]!;
+  if (b.size > b.limit) return; // refused above
+  try {
+    b.resolve(parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth));
+  } catch (err) {
+    b.reject(err as ApiError);
+  }
+}
+
+function onBodyError(this: Reading, err: Error): void {
+  this[BODY]!.reject(new ApiError('bad_json', `request body not received: ${err.message}`));
 }
