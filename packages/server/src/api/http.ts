@@ -50,15 +50,16 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * Reads a JSON body of at most `limit` bytes; 413 beyond, 400 `bad_json` when not
  * JSON or nested deeper than `maxDepth` (checked on the text before parsing, so
  * nothing downstream — zod, JSON.stringify — can recurse into a stack overflow).
- * Throws nothing but ApiError.
+ * Throws nothing but ApiError. `then`: called with the body where it is parsed, its result (or
+ * throw) settling the promise — `.then(then)` without a derived promise and reaction per request.
  */
-export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
+export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH, then?: (body: unknown) => unknown): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
   // Parsed where the body ends: one promise per request, no async layer around it.
-  return readBody(req, limit, maxDepth);
+  return readBody(req, limit, maxDepth, then);
 }
 
 const JSON_MEDIA_TYPE = /^application\/(.+\+)?json\b/i;
@@ -93,6 +94,7 @@ interface BodyRead {
   chunks: Buffer[] | undefined;
   resolve: (body: unknown) => void;
   reject: (err: ApiError) => void;
+  then: ((body: unknown) => unknown) | undefined;
 }
 const BODY = Symbol('herald.body');
 type Reading = IncomingMessage & { [BODY]?: BodyRead };
@@ -102,9 +104,9 @@ type Reading = IncomingMessage & { [BODY]?: BodyRead };
  * iterator per request); the three listeners are module functions reading the request's
  * BodyRead, not three closures per request (allocation per request, issue 20).
  */
-function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
+function readBody(req: IncomingMessage, limit: number, maxDepth: number, then: ((body: unknown) => unknown) | undefined): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, resolve, reject };
+    (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, resolve, reject, then };
     req.on('data', onBodyData);
     // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
     req.on('end', onBodyEnd);
@@ -130,8 +132,10 @@ function onBodyEnd(this: Reading): void {
   const b = this[BODY]!;
   if (b.size > b.limit) return; // refused above
   try {
-    b.resolve(parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth));
+    const body = parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth);
+    b.resolve(b.then === undefined ? body : b.then(body));
   } catch (err) {
+    // What `then` throws rejects the promise, as it would have from a `.then` reaction.
     b.reject(err as ApiError);
   }
 }

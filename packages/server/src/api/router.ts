@@ -279,15 +279,15 @@ export class Router {
     return new ApiError('internal');
   }
 
-  /** Not async: readJson's promise and one reaction; a publish that finished synchronously is answered there (issue 20). */
+  /** Not async: readJson's promise, the publish run where the body is parsed; a publish that finished synchronously is answered there (issue 20). */
   private publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) return Promise.reject(new ApiError('draining'));
-    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then((body) => {
+    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth, (body) => {
       const r = this.d.publisher.publishUnknownNow(body, '', true);
       if (r instanceof Promise) return r.then((result) => sendJsonText(res, 200, publishReply(result)));
       sendJsonText(res, 200, publishReply(r));
       return undefined;
-    });
+    }) as Promise<void>;
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
