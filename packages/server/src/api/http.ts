@@ -23,7 +23,12 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
   const reqId = (res as WithRequestId)[PENDING_REQUEST_ID];
   if (headers === undefined && reqId !== undefined) {
     // One flat list, as writeHead takes raw headers: no object to walk, no setHeader per header.
-    res.writeHead(status, ['x-request-id', reqId, 'content-type', JSON_TYPE, 'content-length', Buffer.byteLength(text), 'cache-control', 'no-store']);
+    // The same list each time: writeHead reads it into the header text before it returns and keeps
+    // nothing of it (Node's _storeHeader), so no array per reply (allocation per request, issue 20).
+    REPLY_HEADERS[1] = reqId;
+    REPLY_HEADERS[5] = Buffer.byteLength(text);
+    res.writeHead(status, REPLY_HEADERS);
+    REPLY_HEADERS[1] = '';
   } else {
     const all: Record<string, string | number> = reqId !== undefined ? { 'x-request-id': reqId } : {};
     all['content-type'] = JSON_TYPE;
@@ -35,6 +40,7 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
   res.end(text);
 }
 const JSON_TYPE = 'application/json; charset=utf-8';
+const REPLY_HEADERS: [string, string, string, string, string, number, string, string] = ['x-request-id', '', 'content-type', JSON_TYPE, 'content-length', 0, 'cache-control', 'no-store'];
 
 export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, err.toJSON(), err.retryAfterSec !== undefined ? { 'retry-after': String(err.retryAfterSec) } : undefined);
@@ -44,15 +50,16 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * Reads a JSON body of at most `limit` bytes; 413 beyond, 400 `bad_json` when not
  * JSON or nested deeper than `maxDepth` (checked on the text before parsing, so
  * nothing downstream — zod, JSON.stringify — can recurse into a stack overflow).
- * Throws nothing but ApiError.
+ * Throws nothing but ApiError. `then`: called with the body where it is parsed, its result (or
+ * throw) settling the promise — `.then(then)` without a derived promise and reaction per request.
  */
-export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
+export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH, then?: (body: unknown) => unknown): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
   // Parsed where the body ends: one promise per request, no async layer around it.
-  return readBody(req, limit, maxDepth);
+  return readBody(req, limit, maxDepth, then);
 }
 
 const JSON_MEDIA_TYPE = /^application\/(.+\+)?json\b/i;
@@ -77,32 +84,62 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, co
   answerAndDestroy(socket, `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-/** Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async iterator per request). */
-function readBody(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
+/** What one body read holds (on the request itself: the listeners are shared functions, not closures per request). */
+interface BodyRead {
+  limit: number;
+  maxDepth: number;
+  size: number;
+  /** A body of one chunk (most publishes) is held without an array. */
+  first: Buffer | undefined;
+  chunks: Buffer[] | undefined;
+  resolve: (body: unknown) => void;
+  reject: (err: ApiError) => void;
+  then: ((body: unknown) => unknown) | undefined;
+}
+const BODY = Symbol('herald.body');
+type Reading = IncomingMessage & { [BODY]?: BodyRead };
+
+/**
+ * Reads and parses a body of at most `limit` bytes with plain events (cheaper than an async
+ * iterator per request); the three listeners are module functions reading the request's
+ * BodyRead, not three closures per request (allocation per request, issue 20).
+ */
+function readBody(req: IncomingMessage, limit: number, maxDepth: number, then: ((body: unknown) => unknown) | undefined): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.resume(); // drain the rest so the 413 can be written on a clean connection
-        reject(new ApiError('payload_too_large', `request body is over the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
+    (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, resolve, reject, then };
+    req.on('data', onBodyData);
     // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
-    req.on('end', () => {
-      if (size > limit) return; // refused above
-      try {
-        resolve(parseBody(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'), maxDepth));
-      } catch (err) {
-        reject(err as ApiError);
-      }
-    });
+    req.on('end', onBodyEnd);
     // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
-    req.on('error', (err) => reject(new ApiError('bad_json', `request body not received: ${err.message}`)));
+    req.on('error', onBodyError);
   });
+}
+
+function onBodyData(this: Reading, chunk: Buffer): void {
+  const b = this[BODY]!;
+  b.size += chunk.length;
+  if (b.size > b.limit) {
+    this.off('data', onBodyData);
+    this.resume(); // drain the rest so the 413 can be written on a clean connection
+    b.reject(new ApiError('payload_too_large', `request body is over the limit of ${b.limit} bytes`));
+    return;
+  }
+  if (b.first === undefined) b.first = chunk;
+  else (b.chunks ??= [b.first]).push(chunk);
+}
+
+function onBodyEnd(this: Reading): void {
+  const b = this[BODY]!;
+  if (b.size > b.limit) return; // refused above
+  try {
+    const body = parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth);
+    b.resolve(b.then === undefined ? body : b.then(body));
+  } catch (err) {
+    // What `then` throws rejects the promise, as it would have from a `.then` reaction.
+    b.reject(err as ApiError);
+  }
+}
+
+function onBodyError(this: Reading, err: Error): void {
+  this[BODY]!.reject(new ApiError('bad_json', `request body not received: ${err.message}`));
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
 import { PENDING_REQUEST_ID, readJson, sendError, sendJson, sendJsonText } from './http.js';
-import { jsonString } from '../protocol/serverFrames.js';
+import { httpKey, literalPath, parseTarget, PLAIN_PATH, publishReply } from './routing.js';
 import { serveDemoFile } from './staticFiles.js';
 import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind, tracingActive } from '../observability/tracing.js';
@@ -90,55 +90,13 @@ interface ExactMatch {
   m: RegExpExecArray;
 }
 
-/** The path a pattern like `^\/api\/v1\/publish$` matches, when it matches only that one plain path. */
-function literalPath(pattern: RegExp): string | undefined {
-  const s = pattern.source;
-  if (!s.startsWith('^') || !s.endsWith('$')) return undefined;
-  const path = s.slice(1, -1).replaceAll('\\/', '/');
-  return PLAIN_PATH.test(path) ? path : undefined;
-}
-
 const NO_PARAMS: string[] = [];
-
-/**
- * The common request target — a plain path of [A-Za-z0-9_-/], no query — is used as is, without
- * building a URL: `new URL()` would return it unchanged (no dot segments, nothing to
- * percent-encode), so the routes see the same pathname and an empty query. Anything else goes
- * through parseTarget.
- */
-const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_/-]*$/;
+const DONE: Promise<void> = Promise.resolve();
 
 /** What a handler that does not read the query gets (it is never read, so one serves every request). */
 const EMPTY_QUERY = new URLSearchParams();
 
-/** `herald_http_requests_total` keys (`route|status`), built once per pair rather than per request. */
-const HTTP_KEYS = new Map<string, Map<number, string>>();
-function httpKey(route: string, status: number): string {
-  let byStatus = HTTP_KEYS.get(route);
-  if (!byStatus) HTTP_KEYS.set(route, (byStatus = new Map()));
-  let k = byStatus.get(status);
-  if (k === undefined) byStatus.set(status, (k = `${route}|${status}`));
-  return k;
-}
-
-/**
- * `JSON.stringify(result)` of a publish: the common `{id, online}` (an ephemeral publish) written
- * directly, in the same key order; anything else through JSON.stringify.
- */
-export function publishReply(result: PublishResult): string {
-  const { online } = result;
-  if (result.seq !== undefined || result.offset !== undefined || result.epoch !== undefined || (online !== undefined && !Number.isSafeInteger(online))) return JSON.stringify(result);
-  return online === undefined ? '{"id":' + jsonString(result.id) + '}' : '{"id":' + jsonString(result.id) + ',"online":' + online + '}';
-}
-
-/** The request target as a URL; 400 when it is none (e.g. `//[`). */
-export function parseTarget(target: string | undefined): URL {
-  try {
-    return new URL(target ?? '/', 'http://localhost');
-  } catch {
-    throw new ApiError('invalid_field', 'the request target is not a valid URL path', 'path');
-  }
-}
+export { parseTarget, publishReply };
 
 export class Router {
   private readonly routes: Route[];
@@ -198,10 +156,6 @@ export class Router {
     return this.d.admin;
   }
 
-  /**
-   * Answers one request. Never rejects: anything a handler throws becomes one
-   * JSON error reply (500 for the unexpected), so no request can reach the process.
-   */
   private configActions(): ConfigActions {
     if (!this.d.configActions) throw new ApiError('not_found', 'configuration reload is not enabled');
     return this.d.configActions;
@@ -212,7 +166,12 @@ export class Router {
     return this.d.adminUsers;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Answers one request. Never rejects: anything a handler throws becomes one JSON error reply
+   * (500 for the unexpected), so no request can reach the process. Not async: the handler's
+   * promise and one reaction (an async function's registers and await cost ~500 B per request, issue 20).
+   */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the
     // request. JSON answers (and every error) write it with their other headers (http.ts).
     const reqId = requestId(req.headers['x-request-id']);
@@ -220,6 +179,7 @@ export class Router {
     const started = performance.now();
     let name = 'unknown';
     let path = '';
+    let running: Promise<void>;
     try {
       // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
       const target = req.url;
@@ -228,8 +188,9 @@ export class Router {
       const url = exact !== undefined || (target !== undefined && PLAIN_PATH.test(target)) ? undefined : parseTarget(target);
       path = url === undefined ? target! : url.pathname;
       let pathMatched = false;
+      let found: Promise<void> | undefined;
       const count = exact !== undefined ? exact.length : this.routes.length;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < count && found === undefined; i++) {
         let r: Route;
         let m: RegExpExecArray | null;
         if (exact !== undefined) ({ route: r, m } = exact[i]!);
@@ -255,40 +216,61 @@ export class Router {
         const params = m.length > 1 ? m.slice(1).map((s) => decodeURIComponent(s)) : NO_PARAMS;
         const query = url !== undefined ? url.searchParams : r.query === true ? new URLSearchParams() : EMPTY_QUERY;
         // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
-        if (!tracingActive()) {
-          await r.handler(req, res, params, query);
-          return;
-        }
-        await inSpan(
-          `herald.http ${r.name}`,
-          { 'http.request.method': req.method ?? '', 'http.route': r.name, 'herald.request_id': reqId },
-          async (span) => {
-            await r.handler(req, res, params, query);
-            if (span.isRecording()) span.setAttribute('http.response.status_code', res.statusCode);
-          },
-          SpanKind.SERVER,
-          extractContext(req.headers),
-        );
-        return;
+        const route = r;
+        found = !tracingActive()
+          ? route.handler(req, res, params, query)
+          : inSpan(
+              `herald.http ${route.name}`,
+              { 'http.request.method': req.method ?? '', 'http.route': route.name, 'herald.request_id': reqId },
+              async (span) => {
+                await route.handler(req, res, params, query);
+                if (span.isRecording()) span.setAttribute('http.response.status_code', res.statusCode);
+              },
+              SpanKind.SERVER,
+              extractContext(req.headers),
+            );
       }
-      throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${path}` : `no route for ${req.method} ${path}`);
+      if (found === undefined) throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${path}` : `no route for ${req.method} ${path}`);
+      running = found;
     } catch (err) {
-      const e = err instanceof ApiError ? err : this.internal(err, reqId);
+      // Never a synchronous throw: the caller sees a promise, as from the async function this was.
       try {
-        if (!res.headersSent) sendError(res, e);
-        else res.destroy();
-      } catch {
-        res.destroy();
+        this.fail(res, err, reqId);
+        this.finish(req, res, reqId, started, name, path);
+        return DONE;
+      } catch (e) {
+        return Promise.reject(e as Error);
       }
-    } finally {
-      const status = res.statusCode;
-      this.d.stats.bump(this.d.stats.http, httpKey(name, status));
-      // Path only: a query string may hold a token. Bodies are never logged. The line is built
-      // only when its level is logged (a 2xx is debug: off by default).
-      const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
-      const log = this.d.log;
-      if (log.isLevelEnabled(level)) log[level]({ req: reqId, method: req.method, path, route: name, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
     }
+    return running.then(
+      () => this.finish(req, res, reqId, started, name, path),
+      (err: unknown) => {
+        this.fail(res, err, reqId);
+        this.finish(req, res, reqId, started, name, path);
+      },
+    );
+  }
+
+  /** Anything a handler threw becomes one JSON error reply (500 for the unexpected). */
+  private fail(res: ServerResponse, err: unknown, reqId: string): void {
+    const e = err instanceof ApiError ? err : this.internal(err, reqId);
+    try {
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    } catch {
+      res.destroy();
+    }
+  }
+
+  /** The request's count and log line, once it is answered (or failed). */
+  private finish(req: IncomingMessage, res: ServerResponse, reqId: string, started: number, name: string, path: string): void {
+    const status = res.statusCode;
+    this.d.stats.bump(this.d.stats.http, httpKey(name, status));
+    // Path only: a query string may hold a token. Bodies are never logged. The line is built
+    // only when its level is logged (a 2xx is debug: off by default).
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    const log = this.d.log;
+    if (log.isLevelEnabled(level)) log[level]({ req: reqId, method: req.method, path, route: name, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
   }
 
   private internal(err: unknown, reqId?: string): ApiError {
@@ -297,15 +279,15 @@ export class Router {
     return new ApiError('internal');
   }
 
-  /** Not async: readJson's promise and one reaction; a publish that finished synchronously is answered there (issue 20). */
+  /** Not async: readJson's promise, the publish run where the body is parsed; a publish that finished synchronously is answered there (issue 20). */
   private publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) return Promise.reject(new ApiError('draining'));
-    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then((body) => {
+    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth, (body) => {
       const r = this.d.publisher.publishUnknownNow(body, '', true);
       if (r instanceof Promise) return r.then((result) => sendJsonText(res, 200, publishReply(result)));
       sendJsonText(res, 200, publishReply(r));
       return undefined;
-    });
+    }) as Promise<void>;
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {

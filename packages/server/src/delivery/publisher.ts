@@ -3,7 +3,7 @@
  * ingest: validate → idempotency → store (reliable) → deliver locally →
  * hand to the engine for the other nodes.
  */
-import { randomUUID } from 'node:crypto';
+import { randomMessageId } from './messageId.js';
 import type { AppendOnce, Engine, InboxMessage, NewInboxMessage, Retention, Route, StoredMessage } from '../engine/types.js';
 import type { DeliveryHub } from './hub.js';
 import type { Stats } from '../observability/stats.js';
@@ -161,7 +161,7 @@ export class Publisher {
       if (notifyAfter > max) throw new ApiError('invalid_field', `${fieldPrefix}notify_unacked_after: at most ${max} seconds`, fieldPrefix + 'notify_unacked_after');
     }
     if (reliable && !this.engine.isReady()) throw new ApiError('engine_unavailable');
-    const id = randomUUID();
+    const id = randomMessageId();
     const ts = Date.now();
     this.stats.bump(this.stats.published, publishedKey(target.kind, reliable));
     const result: PublishResult = { id };

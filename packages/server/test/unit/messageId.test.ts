@@ -1,0 +1,16 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomMessageId } from '../../src/delivery/messageId.js';
+
+test('message ids are version 4 UUIDs, flat strings, and do not repeat (across pool refills)', () => {
+  const seen = new Set<string>();
+  const nibbles = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const id = randomMessageId();
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(!seen.has(id));
+    seen.add(id);
+    for (const c of id.replaceAll('-', '')) nibbles.add(c);
+  }
+  assert.equal(nibbles.size, 16);
+});

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * Bytes allocated per delivery (issue 20): the callgrind meter (hotpath-instructions.mjs) leaves
+ * garbage collection out, yet a delivery's allocations set how often the server scavenges and
+ * what it promotes — the timed CPU and latency tail pay for them. A count, not a time: it does
+ * not depend on the machine's load.
+ *
+ * Runs scripts/hotpath-instructions.mjs --no-valgrind (same server, users, clients and publishes)
+ * with scripts/alloc-per-delivery-hook.mjs preloaded into the server: V8's sampling heap profiler
+ * (objects later collected by minor and major GCs included) over the measured publishes only.
+ * Prints the bytes allocated per delivery and the allocation sites (self bytes per delivery by
+ * function and source line).
+ *
+ *   npm run build --silent
+ *   node scripts/alloc-per-delivery.mjs --case unicast            # Herald, reliable: false
+ *   node scripts/alloc-per-delivery.mjs --case reliable           # Herald, acked
+ *   node scripts/alloc-per-delivery.mjs --case unicast --target raw   # the bench's raw ws server
+ * Options: --users 20 --warmup 2000 --messages 4000 --interval 512 --top 40 --profile <file.heapprofile> --v8-flags=--no-turbo-inlining
+ * Sampling: repeat a run to see its spread (a few %); the sites' split is an estimate.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: o } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'herald' },
+    case: { type: 'string', default: 'unicast' },
+    users: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2000' },
+    messages: { type: 'string', default: '4000' },
+    interval: { type: 'string', default: '512' },
+    top: { type: 'string', default: '40' },
+    /** Keep the sampling profile (Chrome DevTools: Memory → Load). */
+    profile: { type: 'string' },
+    /** V8 flags for the server, e.g. --no-turbo-inlining (sites by their own function, not the one they were inlined into). */
+    'v8-flags': { type: 'string' },
+  },
+});
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'alloc-'));
+const out = join(dir, 'server.heapprofile');
+const M = Number(o.messages);
+const child = spawn(
+  process.execPath,
+  [join(root, 'scripts/hotpath-instructions.mjs'), '--no-valgrind', '--target', o.target, '--case', o.case,
+    '--users', o.users, '--warmup', o.warmup, '--messages', o.messages],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(root, 'scripts/alloc-per-delivery-hook.mjs')).href}`.trim(),
+      ALLOC_OUT: out, ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '',
+    },
+  },
+);
+let stdout = '';
+child.stdout.on('data', (d) => (stdout += d));
+const code = await new Promise((r) => child.once('exit', r));
+if (code !== 0) throw new Error(`hotpath-instructions exited ${code}: ${stdout}`);
+let profile;
+try {
+  profile = JSON.parse(readFileSync(out, 'utf8'));
+} catch {
+  throw new Error('no profile written (the measured phase ended less than 300 ms before the server was stopped?)');
+}
+if (o.profile) copyFileSync(out, o.profile);
+rmSync(dir, { recursive: true, force: true });
+
+const sites = new Map();
+let total = 0;
+(function walk(node) {
+  const f = node.callFrame;
+  const self = node.selfSize;
+  if (self > 0) {
+    const file = f.url.startsWith('file://') ? relative(root, fileURLToPath(f.url)) : f.url || '(native)';
+    const key = `${f.functionName || '(anonymous)'}  ${file}:${f.lineNumber + 1}`;
+    sites.set(key, (sites.get(key) ?? 0) + self);
+    total += self;
+  }
+  for (const c of node.children) walk(c);
+})(profile.head);
+
+process.stdout.write(`${o.target} ${o.case}: ${M} deliveries, ${Math.round(total / M).toLocaleString('en-US')} bytes allocated per delivery (sampling interval ${o.interval} B)\n`);
+const rows = [...sites].sort((a, b) => b[1] - a[1]).slice(0, Number(o.top));
+for (const [k, v] of rows) process.stdout.write(`${(v / M).toFixed(0).padStart(7)}  ${k}\n`);
