@@ -282,12 +282,16 @@ export class Router {
   /** Not async: readJson's promise, the publish run where the body is parsed; a publish that finished synchronously is answered there (issue 20). */
   private publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) return Promise.reject(new ApiError('draining'));
-    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth, (body) => {
+    const run = (body: unknown): Promise<void> | undefined => {
       const r = this.d.publisher.publishUnknownNow(body, '', true);
       if (r instanceof Promise) return r.then((result) => sendJsonText(res, 200, publishReply(result)));
       sendJsonText(res, 200, publishReply(r));
       return undefined;
-    }) as Promise<void>;
+    };
+    // With a tracing SDK the publish must run in the herald.http span's context: a `.then` reaction
+    // keeps it, the body's 'end' listener runs in the socket's (its spans would be orphans).
+    if (tracingActive()) return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then(run);
+    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth, run) as Promise<void>;
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
