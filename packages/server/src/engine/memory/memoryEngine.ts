@@ -72,12 +72,7 @@ export class MemoryEngine implements Engine {
   /** Not async (once per reliable message): the append is done when it returns; a refusal is a rejection, never a throw. */
   append(tenant: string, user: string, message: NewInboxMessage, retention: Retention, once?: AppendOnce): Promise<StoredMessage> {
     try {
-      // Without an idempotency key (the usual publish) straight to the inbox: one call level less.
-      if (once === undefined) {
-        this.lastRetention = retention;
-        return Promise.resolve(this.inbox.append(tenant, user, message, retention, Date.now()));
-      }
-      return Promise.resolve(this.appendOnceNow(tenant, user, message, retention, once));
+      return Promise.resolve(once === undefined ? this.appendNow(tenant, user, message, retention) : this.appendOnceNow(tenant, user, message, retention, once));
     } catch (err) {
       return Promise.reject(err instanceof StoreFullError ? new ApiError('storage_full', err.message) : err);
     }
