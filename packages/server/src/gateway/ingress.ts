@@ -13,7 +13,7 @@ import { countInternalError } from '../observability/lastResort.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
-import { parseClientFrame, plainAckSeq, ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
+import { parseClientFrame, plainAckSeqOf, ProtocolViolation, validateClientFrame } from '../protocol/clientFrames.js';
 import { errorFrame } from '../protocol/serverFrames.js';
 import type { V2Codecs, V2Session } from '../protocol/v2Frames.js';
 import type { Connection } from './connection.js';
@@ -63,18 +63,21 @@ export class Ingress {
         conn.close(CloseCode.ProtocolError, 'binary frames need the herald.v2.bin subprotocol');
         return;
       }
+      // The most frequent frame (one per reliable message), exactly as the SDK writes it: read from
+      // its bytes, with no string and no frame object (the same as parseClientFrame's
+      // { type: 'ack', seq } through onFrame; such a text is never the bare 'ping' below).
+      if (conn.state === 'active') {
+        const seq = plainAckSeqOf(data as Buffer);
+        if (seq >= 0) {
+          this.ack(conn, seq);
+          return;
+        }
+      }
       // ws validated the text frame's UTF-8; toString() without an encoding decodes it directly.
       const text = (data as Buffer).toString();
       // Bare-text keepalive: the cheapest possible heartbeat for constrained devices.
       if (text === 'ping') {
         if (conn.state === 'active' && this.charge(conn)) conn.sendText('pong');
-        return;
-      }
-      // The most frequent frame (one per reliable message), exactly as the SDK writes it: handled
-      // without a frame object (the same as parseClientFrame's { type: 'ack', seq } through onFrame).
-      const seq = conn.state === 'active' ? plainAckSeq(text) : -1;
-      if (seq >= 0) {
-        this.ack(conn, seq);
         return;
       }
       let frame: ClientFrame;

@@ -67,6 +67,31 @@ export function plainAckSeq(text: string): number {
   return seq;
 }
 
+const ACK_PREFIX_BYTES = Uint8Array.from(ACK_PREFIX, (ch) => ch.charCodeAt(0));
+
+/**
+ * `plainAckSeq` of a text frame's UTF-8 bytes, read before they are decoded: the gateway's ack
+ * path without `toString()` (a C++ call and a string per ack, issue 20). The shape is ASCII, so
+ * its bytes and its UTF-16 units are the same codes one for one, and any other byte (a multi-byte
+ * sequence, valid or not) fails a comparison: -1 exactly where `plainAckSeq(bytes.toString())` is -1,
+ * else the same seq.
+ */
+export function plainAckSeqOf(bytes: Uint8Array): number {
+  const end = bytes.length - 1;
+  const start = ACK_PREFIX_BYTES.length;
+  const digits = end - start;
+  if (digits < 1 || digits > 15 || bytes[end] !== 0x7d /* } */) return -1;
+  for (let i = 0; i < start; i++) if (bytes[i] !== ACK_PREFIX_BYTES[i]) return -1;
+  if (digits > 1 && bytes[start] === 0x30 /* 0 */) return -1;
+  let seq = 0;
+  for (let i = start; i < end; i++) {
+    const d = bytes[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    seq = seq * 10 + d;
+  }
+  return seq;
+}
+
 /**
  * Validates a decoded client frame object: the JSON of a v1 text frame, or
  * `toV1()` of a v2 binary frame — one validator for both protocols. Nesting

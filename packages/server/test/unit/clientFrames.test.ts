@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClientFrame, plainAckSeq, ProtocolViolation, validateClientFrame } from '../../src/protocol/clientFrames.js';
+import { parseClientFrame, plainAckSeq, plainAckSeqOf, ProtocolViolation, validateClientFrame } from '../../src/protocol/clientFrames.js';
 
 test('parses every client frame type', () => {
   assert.deepEqual(parseClientFrame('{"type":"ping"}'), { type: 'ping' });
@@ -77,4 +77,37 @@ test('an ack written as the SDK writes it: the gateway shortcut gives the seq th
   assert.equal(plainAckSeq('{"type":"ack","seq":42}'), 42);
   assert.equal(plainAckSeq('{"type":"ack","seq":1 }'), -1);
   assert.equal(plainAckSeq('{"seq":1,"type":"ack"}'), -1);
+});
+
+test('the ack shortcut on bytes reads exactly what it reads on the decoded text', () => {
+  const sdk = (seq: number): string => JSON.stringify({ type: 'ack', seq });
+  const texts = [
+    ...[0, 1, 9, 10, 123, 99_999, 2 ** 31, 123_456_789_012_345, 999_999_999_999_999, 1_000_000_000_000_000, Number.MAX_SAFE_INTEGER].map(sdk),
+    '{"type":"ack","seq":}', '{"type":"ack","seq":01}', '{"type":"ack","seq":-1}', '{"type":"ack","seq":1.5}', '{"type":"ack","seq":1e3}',
+    '{"type":"ack","seq":1 }', ' {"type":"ack","seq":1}', '{"type":"ack","seq":1}\n', '{"seq":1,"type":"ack"}', '{"type":"ack","seq":1,"id":"x"}',
+    // Non-ASCII where the digits or the prefix are: multi-byte UTF-8 never matches an ASCII byte.
+    '{"type":"ack","seq":１}', '{"type":"ack","seq":٣}', '{"type":"ack","seq":1\u00e9}', '{"type":"\u00e4ck","seq":1}', '\uFEFF{"type":"ack","seq":1}', '{"type":"ack","seq":1\u{1F600}}',
+    'ping', '', '{}', '{"type":"ping"}',
+  ];
+  for (const text of texts) assert.equal(plainAckSeqOf(Buffer.from(text)), plainAckSeq(text), text);
+  for (const seq of [0, 7, 42, 123_456_789_012_345]) assert.equal(plainAckSeqOf(Buffer.from(sdk(seq))), seq);
+  // Invalid UTF-8 (ws refuses it before the gateway; still never an ack): a lone continuation byte, a truncated sequence.
+  for (const bytes of [[0x80], [0xc3], [0xff]]) {
+    const b = Buffer.concat([Buffer.from('{"type":"ack","seq":1'), Buffer.from(bytes), Buffer.from('}')]);
+    assert.equal(plainAckSeqOf(b), -1);
+  }
+  // Every single-byte change of an SDK ack (each position, each byte value): the bytes agree with the text.
+  const base = Buffer.from(sdk(4_321));
+  for (let i = 0; i < base.length; i++) {
+    for (let v = 0; v < 256; v++) {
+      const b = Buffer.from(base);
+      b[i] = v;
+      const seq = plainAckSeqOf(b);
+      if (v < 0x80) assert.equal(seq, plainAckSeq(b.toString('latin1')), `${i}:${v}`);
+      else assert.equal(seq, -1, `${i}:${v}`);
+    }
+  }
+  // A view into a larger buffer (ws hands out subarrays of the socket's read): only the view is read.
+  const big = Buffer.from('xx{"type":"ack","seq":77}yy');
+  assert.equal(plainAckSeqOf(big.subarray(2, big.length - 2)), 77);
 });
