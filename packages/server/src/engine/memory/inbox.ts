@@ -8,6 +8,9 @@
  * keeps trimming amortised O(1). Every message is accounted in bytes so the
  * store can refuse appends past a global bound (memoryMaxStoredBytes).
  */
+// The module's binding, not the global: Node's global `Buffer` is an accessor, so each
+// `Buffer.byteLength` below (once per reliable message) was a global load IC and a getter call.
+import { Buffer } from 'node:buffer';
 import type { InboxMessage, InboxRange, NewInboxMessage, Retention } from '../types.js';
 import { withSeq } from '../inboxMessage.js';
 import { decodePayload, PLAIN_CODEC, type PayloadCodec, type PayloadFlag } from '../payloadCodec.js';
