@@ -60,6 +60,10 @@ export interface ReliableHost {
 
 export class AckError extends Error {}
 
+/** Ack timer times: ms since BASE, small integers (an epoch time is a new heap number per write, issue 20); only differences are used. */
+const BASE = Date.now();
+const clock = (): number => Date.now() - BASE;
+
 /**
  * An inbox whose cursor write is done when the call returns (the memory engine): a stream
  * calls it instead of `setCursor`, so an ack costs no promise and no reaction (issue 20).
@@ -273,7 +277,7 @@ export class ReliableStream {
       // The engine failed (e.g. Redis down): retry on the next ack timeout tick.
       this.host.log.warn({ err, conn: c.id }, 'inbox read failed; will retry');
       this.readFailed = true;
-      this.fireWithin(this.host.settings.ackTimeoutMs, Date.now());
+      this.fireWithin(this.host.settings.ackTimeoutMs, clock());
     } finally {
       if (gen === this.generation) this.pulling = false;
     }
@@ -281,7 +285,7 @@ export class ReliableStream {
 
   /** The unacked messages are resent `ms` from now unless acked: the timer fires by then. */
   private setDeadline(ms: number): void {
-    const now = Date.now();
+    const now = clock();
     const timer = (this.timer ??= new AckTimer(this));
     timer.due = now + ms;
     // Already firing by then (the usual case once a device acks as it goes): nothing to move.
@@ -311,7 +315,7 @@ export class ReliableStream {
       return;
     }
     const timer = this.timer!;
-    const now = Date.now();
+    const now = clock();
     if (timer.due > now) {
       // Fired for an earlier deadline: wait for this one.
       this.fireWithin(timer.due - now, now);
@@ -378,9 +382,9 @@ export class ReliableStream {
 
 /** The stream's wheel entry: fires into the stream, with no closure (and its captured scope) per stream. */
 class AckTimer extends TimerEntry {
-  /** When the unacked messages are due for a resend, ms since the epoch. */
+  /** When the unacked messages are due for a resend, ms since BASE. */
   due = 0;
-  /** When the wheel fires this entry (while scheduled), ms since the epoch. */
+  /** When the wheel fires this entry (while scheduled), ms since BASE. */
   at = 0;
   /** The stream's cursor-write handlers (ReliableStream.persistCursor), made at its first ack. */
   settled: [() => void, (err: unknown) => void] | undefined;
