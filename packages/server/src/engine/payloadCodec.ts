@@ -37,6 +37,11 @@ export interface EncodedPayload {
 export interface PayloadCodec {
   /** The codec used for payloads over the threshold (undefined: storage is plain). */
   readonly flag: PayloadFlag | undefined;
+  /**
+   * Texts shorter than this many characters are stored plain (`encode` returns them as they are):
+   * a store may skip the call, and the object it returns, for them. Absent: call `encode`.
+   */
+  readonly plainBelowChars?: number;
   encode(text: string): EncodedPayload;
 }
 
@@ -50,6 +55,8 @@ export function createPayloadCodec(o: { codec: PayloadCodecSetting; thresholdByt
   const compress = flag === 'zstd' ? (b: Buffer) => z.zstdCompressSync!(b) : (b: Buffer) => zlib.deflateRawSync(b, { level: 6 });
   return {
     flag,
+    // text.length * 3 < thresholdBytes, as encode's pre-check below.
+    plainBelowChars: Math.ceil(o.thresholdBytes / 3),
     encode(text: string): EncodedPayload {
       // Characters are at most 3 UTF-8 bytes (4 for a surrogate pair of 2): a cheap pre-check.
       if (text.length * 3 < o.thresholdBytes) return { data: text };

@@ -71,3 +71,29 @@ test('a stored message is the published one with its seq, optional fields includ
     assert.deepEqual(s.readAfter('t', 'a', 0, 10, R, 0).messages, stored);
   }
 });
+
+test('a codec stores plain every text shorter than plainBelowChars, so the inbox may skip encode for them', () => {
+  for (const thresholdBytes of [0, 1, 2, 3, 4, 5, 6, 64, 1024, 1025, 1026]) {
+    const codec = createPayloadCodec({ codec: 'deflate', thresholdBytes });
+    const below = codec.plainBelowChars!;
+    assert.ok(below >= 0, String(thresholdBytes));
+    // Up to a few characters past the bound, in 1-, 2-, 3- and 4-byte UTF-8 (a surrogate pair is 2 units).
+    for (const unit of ['x', 'é', '€', '😀']) {
+      for (let n = 0; n * unit.length < below + 4; n++) {
+        const text = unit.repeat(n);
+        if (text.length < below) assert.deepEqual(codec.encode(text), { data: text }, `${thresholdBytes}: ${text.length} units of ${unit}`);
+      }
+    }
+    // At the bound encode is called again: a text of that many 3-byte characters reaches the threshold.
+    if (thresholdBytes > 0) assert.ok('€'.repeat(below).length * 3 >= thresholdBytes);
+  }
+  // The memory inbox at the bound: one character under it stored plain, a compressible text over the threshold compressed; both read back.
+  const codec = createPayloadCodec({ codec: 'deflate', thresholdBytes: 64 });
+  const s = new MemoryInboxStore(0, codec);
+  const under = 'a'.repeat(codec.plainBelowChars! - 1);
+  const over = 'a'.repeat(200);
+  s.append('t', 'u', { id: '1', ts: 0, data: under }, R, 0);
+  s.append('t', 'u', { id: '2', ts: 0, data: over }, R, 0);
+  assert.deepEqual(s.readAfter('t', 'u', 0, 10, R, 0).messages.map((m) => m.data), [under, over]);
+  assert.equal(s.bytes(), 2 * 96 + under.length + over.length + 2, 'accounted as published, compressed or not');
+});

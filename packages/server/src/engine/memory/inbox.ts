@@ -199,7 +199,8 @@ export class MemoryInboxStore {
     const users = this.inboxes.get(tenant);
     const inbox = users?.get(user) ?? this.get(tenant, user);
     // Plain storage (or a payload under the threshold) needs no encode call.
-    const enc = this.codec.flag === undefined ? undefined : this.codec.encode(msg.data);
+    const codec = this.codec;
+    const enc = codec.flag === undefined || (codec.plainBelowChars !== undefined && msg.data.length < codec.plainBelowChars) ? undefined : codec.encode(msg.data);
     const flag = enc?.flag;
     const bytes = messageBytes(msg);
     if (this.maxBytes > 0 && this.storedBytes + bytes > this.maxBytes) {
