@@ -99,7 +99,7 @@ export class Requests {
     return new Exchange(this, c, req, res, reqId, performance.now());
   }
 
-  /** Requests begun and not answered yet (all cohorts). */
+  /** Requests begun since the last `settled()` call (or since the start) and not answered yet. */
   get open(): number {
     return this.cohort.open;
   }
