@@ -25,10 +25,9 @@ import type { Engine } from './engine/types.js';
 import { Gateway } from './gateway/gateway.js';
 import { Publisher } from './delivery/publisher.js';
 import { Router } from './api/router.js';
-import { rejectUpgrade, sendError } from './api/http.js';
+import { rejectUpgrade } from './api/http.js';
 import { SocketGuard } from './api/socketGuard.js';
 import { AuthThrottle } from './auth/authThrottle.js';
-import { ApiError } from './errors.js';
 import { Limiter } from './limits/limiter.js';
 import type { IngestSource } from './ingest/source.js';
 import { createIngestSources, ingestRows, startIngestSources, streamIngestStats } from './ingest/create.js';
@@ -257,8 +256,6 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     ...(dev ? { devToken: (user: string, device: string) => mintToken({ secret: config.jwtSecret, sub: user, device, ttlSec: 86_400 }) } : {}),
   });
 
-  // HTTP requests in progress: a drain lets the ones started before it finish.
-  const inflight = new Set<Promise<void>>();
   const server: Server = createServer(
     {
       // Slowloris guards: a client must finish its headers and its request in bounded time. Node checks
@@ -268,20 +265,8 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       requestTimeout: config.httpRequestTimeoutMs,
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 10))),
     },
-    (req, res) => {
-      // router.handle never rejects; the catch is the request's own last resort, so one request can never reach the process.
-      const p = router.handle(req, res).catch((err: unknown) => {
-        log.error({ err }, 'request handler failed');
-        try {
-          if (!res.headersSent) sendError(res, new ApiError('internal'));
-          else res.destroy();
-        } catch {
-          res.destroy();
-        }
-      });
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    },
+    // router.handle never throws, and counts the request in progress until it is answered (the drain waits for those: router.requests).
+    (req, res) => router.handle(req, res),
   );
   const socketGuard = new SocketGuard(config.maxHttpSocketsPerIp, config.trustedProxies, stats);
   socketGuard.attach(server);
@@ -339,7 +324,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
         config.shutdownTimeoutMs / 4,
       );
       // 2. Let HTTP requests already in progress (publishes accepted before the drain) finish.
-      await bounded(Promise.allSettled([...inflight]), left() / 4);
+      await bounded(router.requests.settled(), left() / 4);
       // Room messages held in a batching window go out before their members are closed.
       gw.roomParts.batcher?.stop();
       // 3. Close clients 1001 in waves, leaving a fifth of the remaining budget for the rest.

@@ -54,12 +54,45 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * throw) settling the promise — `.then(then)` without a derived promise and reaction per request.
  */
 export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH, then?: (body: unknown) => unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => readJsonTo(req, limit, maxDepth, new PromiseSink(resolve, reject, then)));
+}
+
+/** Where readJsonTo hands the body: exactly one of the two is called, once. */
+export interface BodySink {
+  /** The parsed body. What it throws goes to `bodyFailed`. */
+  bodyRead(body: unknown): void;
+  /** An ApiError from the read or parse; anything `bodyRead` threw. */
+  bodyFailed(err: unknown): void;
+}
+
+/**
+ * readJson without a promise: the same checks and errors, the outcome handed to `sink` (from a
+ * body listener, or before it returns for a refused media type or declared length). The publish
+ * route answers from there (api/exchange.ts: no promise per request, issue 20).
+ */
+export function readJsonTo(req: IncomingMessage, limit: number, maxDepth: number, sink: BodySink): void {
   const type = req.headers['content-type'];
-  if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return Promise.reject(new ApiError('unsupported_media_type'));
+  if (type !== undefined && type !== 'application/json' && !JSON_MEDIA_TYPE.test(type)) return sink.bodyFailed(new ApiError('unsupported_media_type'));
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
-  // Parsed where the body ends: one promise per request, no async layer around it.
-  return readBody(req, limit, maxDepth, then);
+  if (declared > limit) return sink.bodyFailed(new ApiError('payload_too_large', `request body of ${declared} bytes is over the limit of ${limit}`));
+  readBody(req, limit, maxDepth, sink);
+}
+
+/** readJson's sink: settles its promise. */
+class PromiseSink implements BodySink {
+  constructor(
+    private readonly resolve: (body: unknown) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly then: ((body: unknown) => unknown) | undefined,
+  ) {}
+
+  bodyRead(body: unknown): void {
+    this.resolve(this.then === undefined ? body : this.then(body));
+  }
+
+  bodyFailed(err: unknown): void {
+    this.reject(err);
+  }
 }
 
 const JSON_MEDIA_TYPE = /^application\/(.+\+)?json\b/i;
@@ -92,9 +125,9 @@ interface BodyRead {
   /** A body of one chunk (most publishes) is held without an array. */
   first: Buffer | undefined;
   chunks: Buffer[] | undefined;
-  resolve: (body: unknown) => void;
-  reject: (err: ApiError) => void;
-  then: ((body: unknown) => unknown) | undefined;
+  /** Set once the sink was called: a later event (an error after the end, the end after a 413) is ignored. */
+  over: boolean;
+  sink: BodySink;
 }
 const BODY = Symbol('herald.body');
 type Reading = IncomingMessage & { [BODY]?: BodyRead };
@@ -104,15 +137,13 @@ type Reading = IncomingMessage & { [BODY]?: BodyRead };
  * iterator per request); the three listeners are module functions reading the request's
  * BodyRead, not three closures per request (allocation per request, issue 20).
  */
-function readBody(req: IncomingMessage, limit: number, maxDepth: number, then: ((body: unknown) => unknown) | undefined): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, resolve, reject, then };
-    req.on('data', onBodyData);
-    // `on`, not `once`: the request ends once, and a settled promise ignores a later call (no wrapper per listener).
-    req.on('end', onBodyEnd);
-    // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
-    req.on('error', onBodyError);
-  });
+function readBody(req: IncomingMessage, limit: number, maxDepth: number, sink: BodySink): void {
+  (req as Reading)[BODY] = { limit, maxDepth, size: 0, first: undefined, chunks: undefined, over: false, sink };
+  req.on('data', onBodyData);
+  // `on`, not `once`: the request ends once, and a sink already called ignores a later event (no wrapper per listener).
+  req.on('end', onBodyEnd);
+  // A connection reset mid-body is the client's doing: answer (if still possible) 400, never 500.
+  req.on('error', onBodyError);
 }
 
 function onBodyData(this: Reading, chunk: Buffer): void {
@@ -121,7 +152,10 @@ function onBodyData(this: Reading, chunk: Buffer): void {
   if (b.size > b.limit) {
     this.off('data', onBodyData);
     this.resume(); // drain the rest so the 413 can be written on a clean connection
-    b.reject(new ApiError('payload_too_large', `request body is over the limit of ${b.limit} bytes`));
+    if (!b.over) {
+      b.over = true;
+      b.sink.bodyFailed(new ApiError('payload_too_large', `request body is over the limit of ${b.limit} bytes`));
+    }
     return;
   }
   if (b.first === undefined) b.first = chunk;
@@ -130,16 +164,26 @@ function onBodyData(this: Reading, chunk: Buffer): void {
 
 function onBodyEnd(this: Reading): void {
   const b = this[BODY]!;
-  if (b.size > b.limit) return; // refused above
+  if (b.over) return; // refused above
+  b.over = true;
+  let body: unknown;
   try {
-    const body = parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth);
-    b.resolve(b.then === undefined ? body : b.then(body));
+    body = parseBody(b.chunks !== undefined ? Buffer.concat(b.chunks).toString('utf8') : b.first !== undefined ? b.first.toString('utf8') : '', b.maxDepth);
   } catch (err) {
-    // What `then` throws rejects the promise, as it would have from a `.then` reaction.
-    b.reject(err as ApiError);
+    b.sink.bodyFailed(err);
+    return;
+  }
+  try {
+    b.sink.bodyRead(body);
+  } catch (err) {
+    // What the sink throws fails the request, as a throw in a `.then` reaction rejected it.
+    b.sink.bodyFailed(err);
   }
 }
 
 function onBodyError(this: Reading, err: Error): void {
-  this[BODY]!.reject(new ApiError('bad_json', `request body not received: ${err.message}`));
+  const b = this[BODY]!;
+  if (b.over) return;
+  b.over = true;
+  b.sink.bodyFailed(new ApiError('bad_json', `request body not received: ${err.message}`));
 }

@@ -16,8 +16,9 @@ import type { DeliveryHub } from '../delivery/hub.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Stats } from '../observability/stats.js';
-import { PENDING_REQUEST_ID, readJson, sendError, sendJson, sendJsonText } from './http.js';
-import { httpKey, literalPath, parseTarget, PLAIN_PATH, publishReply } from './routing.js';
+import { PENDING_REQUEST_ID, readJson, readJsonTo, sendJson, sendJsonText } from './http.js';
+import { Exchange, Requests } from './exchange.js';
+import { literalPath, parseTarget, PLAIN_PATH, publishReply } from './routing.js';
 import { serveDemoFile } from './staticFiles.js';
 import { requestId } from '../observability/logger.js';
 import { extractContext, inSpan, SpanKind, tracingActive } from '../observability/tracing.js';
@@ -82,6 +83,11 @@ interface Route {
   json?: true;
   /** The handler reads the query string (its 4th argument); the others get none built. */
   query?: boolean;
+  /**
+   * Without a tracing SDK: the route's handling that ends the request itself (`done`/`fail` on
+   * its Exchange) instead of `handler`'s promise. Called with no params and no query.
+   */
+  exchange?: (x: Exchange) => void;
 }
 
 /** A route that matches a literal path, with its match (found once, at construction). */
@@ -91,7 +97,6 @@ interface ExactMatch {
 }
 
 const NO_PARAMS: string[] = [];
-const DONE: Promise<void> = Promise.resolve();
 
 /** What a handler that does not read the query gets (it is never read, so one serves every request). */
 const EMPTY_QUERY = new URLSearchParams();
@@ -103,9 +108,13 @@ export class Router {
   /** Each literal route path → every route matching it, in order: no regex run for these paths. */
   private readonly exact = new Map<string, ExactMatch[]>();
 
+  /** The requests in progress: the drain waits for them (node.ts). */
+  readonly requests: Requests;
+
   constructor(private readonly d: RouterDeps) {
+    this.requests = new Requests(d.stats, d.log);
     this.routes = [
-      { method: 'POST', pattern: /^\/api\/v1\/publish$/, name: 'publish', auth: true, json: true, handler: (req, res) => this.publish(req, res) },
+      { method: 'POST', pattern: /^\/api\/v1\/publish$/, name: 'publish', auth: true, json: true, handler: (req, res) => this.publish(req, res), exchange: (x) => this.publishTo(x) },
       { method: 'POST', pattern: /^\/api\/v1\/publish\/batch$/, name: 'publish_batch', auth: true, json: true, handler: (req, res) => this.batch(req, res) },
       { method: 'POST', pattern: /^\/api\/v1\/disconnect$/, name: 'disconnect', auth: true, json: true, handler: (req, res) => this.disconnect(req, res) },
       { method: 'GET', pattern: /^\/api\/v1\/users\/([^/]+)\/presence$/, name: 'user_presence', auth: true, json: true, handler: (_q, res, p, q) => this.userPresence(res, p[0]!, q) },
@@ -167,30 +176,27 @@ export class Router {
   }
 
   /**
-   * Answers one request. Never rejects: anything a handler throws becomes one JSON error reply
-   * (500 for the unexpected), so no request can reach the process. Not async: the handler's
-   * promise and one reaction (an async function's registers and await cost ~500 B per request, issue 20).
+   * Answers one request. Never throws: anything a handler throws or rejects with becomes one JSON
+   * error reply (500 for the unexpected), so no request can reach the process. The request is open
+   * in `requests` (the drain's wait) until answered. Without a tracing SDK the publish route
+   * answers from its body listener: no promise and no reaction per request (issue 20).
    */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  handle(req: IncomingMessage, res: ServerResponse): void {
     // Honour a sane incoming x-request-id, else make one; echoed back and in every log line of the
     // request. JSON answers (and every error) write it with their other headers (http.ts).
     const reqId = requestId(req.headers['x-request-id']);
     (res as ServerResponse & { [PENDING_REQUEST_ID]?: string })[PENDING_REQUEST_ID] = reqId;
-    const started = performance.now();
-    let name = 'unknown';
-    let path = '';
-    let running: Promise<void>;
+    const x = this.requests.begin(req, res, reqId);
     try {
       // A request target like `//[` or `//x:99999/` is not a URL: 400, inside the try (it used to kill the process).
       const target = req.url;
       // A route's literal path (the API's own, as clients send them) picks its routes without a regex.
       const exact = target === undefined ? undefined : this.exact.get(target);
       const url = exact !== undefined || (target !== undefined && PLAIN_PATH.test(target)) ? undefined : parseTarget(target);
-      path = url === undefined ? target! : url.pathname;
+      const path = (x.path = url === undefined ? target! : url.pathname);
       let pathMatched = false;
-      let found: Promise<void> | undefined;
       const count = exact !== undefined ? exact.length : this.routes.length;
-      for (let i = 0; i < count && found === undefined; i++) {
+      for (let i = 0; i < count; i++) {
         let r: Route;
         let m: RegExpExecArray | null;
         if (exact !== undefined) ({ route: r, m } = exact[i]!);
@@ -201,7 +207,7 @@ export class Router {
         }
         pathMatched = true;
         if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
-        name = r.name;
+        x.name = r.name;
         if (r.json !== true) {
           (res as ServerResponse & { [PENDING_REQUEST_ID]?: string })[PENDING_REQUEST_ID] = undefined;
           res.setHeader('x-request-id', reqId);
@@ -213,11 +219,12 @@ export class Router {
             throw new ApiError('unauthorized');
           }
         }
+        // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
+        if (!tracingActive() && r.exchange !== undefined) return r.exchange(x);
         const params = m.length > 1 ? m.slice(1).map((s) => decodeURIComponent(s)) : NO_PARAMS;
         const query = url !== undefined ? url.searchParams : r.query === true ? new URLSearchParams() : EMPTY_QUERY;
-        // Without a tracing SDK the span, its attributes and the extracted context would all be no-ops.
         const route = r;
-        found = !tracingActive()
+        const running = !tracingActive()
           ? route.handler(req, res, params, query)
           : inSpan(
               `herald.http ${route.name}`,
@@ -229,69 +236,55 @@ export class Router {
               SpanKind.SERVER,
               extractContext(req.headers),
             );
+        running.then(
+          () => x.done(),
+          (err: unknown) => x.fail(err),
+        );
+        return;
       }
-      if (found === undefined) throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${path}` : `no route for ${req.method} ${path}`);
-      running = found;
+      throw new ApiError(pathMatched ? 'method_not_allowed' : 'not_found', pathMatched ? `${req.method} is not allowed on ${path}` : `no route for ${req.method} ${path}`);
     } catch (err) {
-      // Never a synchronous throw: the caller sees a promise, as from the async function this was.
-      try {
-        this.fail(res, err, reqId);
-        this.finish(req, res, reqId, started, name, path);
-        return DONE;
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
+      x.fail(err);
     }
-    return running.then(
-      () => this.finish(req, res, reqId, started, name, path),
-      (err: unknown) => {
-        this.fail(res, err, reqId);
-        this.finish(req, res, reqId, started, name, path);
-      },
-    );
-  }
-
-  /** Anything a handler threw becomes one JSON error reply (500 for the unexpected). */
-  private fail(res: ServerResponse, err: unknown, reqId: string): void {
-    const e = err instanceof ApiError ? err : this.internal(err, reqId);
-    try {
-      if (!res.headersSent) sendError(res, e);
-      else res.destroy();
-    } catch {
-      res.destroy();
-    }
-  }
-
-  /** The request's count and log line, once it is answered (or failed). */
-  private finish(req: IncomingMessage, res: ServerResponse, reqId: string, started: number, name: string, path: string): void {
-    const status = res.statusCode;
-    this.d.stats.bump(this.d.stats.http, httpKey(name, status));
-    // Path only: a query string may hold a token. Bodies are never logged. The line is built
-    // only when its level is logged (a 2xx is debug: off by default).
-    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
-    const log = this.d.log;
-    if (log.isLevelEnabled(level)) log[level]({ req: reqId, method: req.method, path, route: name, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
   }
 
   private internal(err: unknown, reqId?: string): ApiError {
-    if (err instanceof URIError) return new ApiError('invalid_field', 'path is not valid percent-encoding', 'path');
-    this.d.log.error({ err, req: reqId }, 'request failed');
-    return new ApiError('internal');
+    return this.requests.internal(err, reqId);
   }
 
-  /** Not async: readJson's promise, the publish run where the body is parsed; a publish that finished synchronously is answered there (issue 20). */
+  /**
+   * The publish, without a tracing SDK: the body's listener parses it, publishes and answers
+   * (`publishBody`), with no promise per request when the publish finished synchronously (issue 20).
+   */
+  private publishTo(x: Exchange): void {
+    if (this.d.isDraining()) throw new ApiError('draining');
+    x.onBody = this.publishBody;
+    readJsonTo(x.req, this.d.maxBodyBytes, this.d.maxJsonDepth, x);
+  }
+
+  /** The publish's body, parsed: published, and answered where the publish finished (one function per router, not per request). */
+  private readonly publishBody = (x: Exchange, body: unknown): void => {
+    const r = this.d.publisher.publishUnknownNow(body, '', true);
+    if (r instanceof Promise)
+      r.then(
+        (result) => x.json(publishReply(result)),
+        (err: unknown) => x.fail(err),
+      );
+    else x.json(publishReply(r));
+  };
+
+  /**
+   * The publish with a tracing SDK: it runs in a `.then` of the body promise, in the herald.http
+   * span's context (the body's 'end' listener runs in the socket's: its spans would be orphans).
+   */
   private publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.d.isDraining()) return Promise.reject(new ApiError('draining'));
-    const run = (body: unknown): Promise<void> | undefined => {
+    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then((body) => {
       const r = this.d.publisher.publishUnknownNow(body, '', true);
       if (r instanceof Promise) return r.then((result) => sendJsonText(res, 200, publishReply(result)));
       sendJsonText(res, 200, publishReply(r));
       return undefined;
-    };
-    // With a tracing SDK the publish must run in the herald.http span's context: a `.then` reaction
-    // keeps it, the body's 'end' listener runs in the socket's (its spans would be orphans).
-    if (tracingActive()) return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth).then(run);
-    return readJson(req, this.d.maxBodyBytes, this.d.maxJsonDepth, run) as Promise<void>;
+    });
   }
 
   private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {

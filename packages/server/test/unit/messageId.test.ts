@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomMessageId } from '../../src/delivery/messageId.js';
+import { lastMessageId, randomMessageId } from '../../src/delivery/messageId.js';
+import { jsonString } from '../../src/protocol/serverFrames.js';
 
 test('message ids are version 4 UUIDs, flat strings, and do not repeat (across pool refills)', () => {
   const seen = new Set<string>();
@@ -13,4 +14,15 @@ test('message ids are version 4 UUIDs, flat strings, and do not repeat (across p
     for (const c of id.replaceAll('-', '')) nibbles.add(c);
   }
   assert.equal(nibbles.size, 16);
+});
+
+test('the last id made is quoted as JSON.stringify quotes it (jsonString skips its test for it)', () => {
+  for (let i = 0; i < 300; i++) {
+    const id = randomMessageId();
+    assert.equal(lastMessageId, id);
+    assert.equal(jsonString(id), JSON.stringify(id));
+  }
+  // Any other string is still tested.
+  assert.equal(jsonString('a"b'), JSON.stringify('a"b'));
+  assert.equal(jsonString(lastMessageId + '\n'), JSON.stringify(lastMessageId + '\n'));
 });

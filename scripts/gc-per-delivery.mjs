@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * Garbage collections per 1,000 deliveries (issue 20): how often the server scavenges and
+ * mark-compacts on the unicast or reliable path — counts, not pause times (a shared machine's
+ * load moves times, not what a workload allocates and so how often V8 collects).
+ *
+ * Runs scripts/hotpath-instructions.mjs --no-valgrind (same server, users, clients and publishes
+ * as scripts/alloc-per-delivery.mjs) with scripts/gc-per-delivery-hook.mjs preloaded into the
+ * server, which counts V8's GC events (PerformanceObserver 'gc') over the measured publishes only,
+ * and per scavenge the bytes that survived it (a scavenge's work is copying them) and were promoted.
+ *
+ *   npm run build --silent
+ *   node scripts/gc-per-delivery.mjs --case unicast                 # Herald, reliable: false
+ *   node scripts/gc-per-delivery.mjs --case unicast --target raw    # the bench's raw ws server
+ * Options: --users 20 --warmup 2000 --messages 20000 --runs 1
+ * A scavenge comes every ~1 MB of young-generation allocation at first (V8 grows the semi-space up
+ * to --max-semi-space-size under load), so counts are coarse: measure enough messages.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: o } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'herald' },
+    case: { type: 'string', default: 'unicast' },
+    users: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2000' },
+    messages: { type: 'string', default: '20000' },
+    runs: { type: 'string', default: '1' },
+  },
+});
+const root = fileURLToPath(new URL('..', import.meta.url));
+const M = Number(o.messages);
+for (let run = 0; run < Number(o.runs); run++) {
+  const dir = mkdtempSync(join(tmpdir(), 'gc-'));
+  const out = join(dir, 'gc.json');
+  const child = spawn(
+    process.execPath,
+    [join(root, 'scripts/hotpath-instructions.mjs'), '--no-valgrind', '--target', o.target, '--case', o.case,
+      '--users', o.users, '--warmup', o.warmup, '--messages', o.messages],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(root, 'scripts/gc-per-delivery-hook.mjs')).href}`.trim(),
+        GC_OUT: out, GC_WARMUP: o.warmup, GC_MESSAGES: o.messages,
+      },
+    },
+  );
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const code = await new Promise((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`hotpath-instructions exited ${code}: ${stdout}`);
+  let c;
+  try {
+    c = JSON.parse(readFileSync(out, 'utf8'));
+  } catch {
+    throw new Error('no counts written (the measured phase ended less than 300 ms before the server was stopped?)');
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const kb = (b) => (b / 1024).toFixed(1);
+  const per = (n) => ((n * 1000) / M).toFixed(2);
+  process.stdout.write(
+    `${o.target} ${o.case}: ${M} deliveries — scavenges ${c.minor} (${per(c.minor)} per 1,000), mark-compacts ${c.major} (${per(c.major)} per 1,000), ` +
+      `incremental marking ${c.incremental}, weak callbacks ${c.weakcb}; new space ${(c.newSpaceBefore / 1048576).toFixed(1)} → ${(c.newSpaceSize / 1048576).toFixed(1)} MB; ` +
+      `per scavenge: ${kb(c.profiled.survived / (c.profiled.scavenges || 1))} KB survived, ${kb(c.profiled.promoted / (c.profiled.scavenges || 1))} KB promoted; promoted per delivery ${(c.profiled.promoted / M).toFixed(1)} B\n`,
+  );
+}
