@@ -34,9 +34,9 @@ export interface AdmissionDeps {
   activeCount(): number;
   /**
    * An admitted socket: the session layer takes it from here. `request` is what the connect hook
-   * needs (headers, query, address): handed over, not kept on the connection.
+   * needs (headers, query, address), given when there is no token: handed over, not kept on the connection.
    */
-  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest): void;
+  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest | undefined): void;
 }
 
 export class Admission {
@@ -103,7 +103,8 @@ export class Admission {
         return;
       }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      d.open(ws, params, v2, { headers: req.headers, query, remote: ip });
+      // What the connect hook reads, for a connection without a token only (the hook's input).
+      d.open(ws, params, v2, params.token === undefined ? { headers: req.headers, query, remote: ip } : undefined);
     });
   }
 

@@ -31,6 +31,9 @@ export interface SessionsDeps {
   connectHook?: ConnectHook | undefined;
 }
 
+/** The welcome of a v1 connection has no transport fields: one shared empty object, not one per connect. */
+const NO_EXTRA: Record<string, unknown> = Object.freeze({});
+
 /** Frames a client may pipeline behind its token before the welcome. */
 export const MAX_EARLY_FRAMES = 16;
 
@@ -124,7 +127,7 @@ export class Sessions {
       return;
     }
     try {
-      const v2 = conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : {};
+      const v2 = conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : NO_EXTRA;
       await core.activate(
         conn,
         identity,
