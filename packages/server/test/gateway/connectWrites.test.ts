@@ -52,3 +52,21 @@ test('a refusal after the upgrade still closes with its code and reason', async 
   assert.equal(refused.code, CloseCode.ProtocolError);
   first.close();
 });
+
+test('an engine failure during activation closes that connection 1013 with its reason; the next connect is served', async () => {
+  const n = await node();
+  const engine = n.engine as unknown as { readAfter: (...a: unknown[]) => unknown };
+  const readAfter = engine.readAfter;
+  engine.readAfter = () => Promise.reject(new Error('engine down (test)'));
+  try {
+    const c = open(n, { token: await token('unlucky') });
+    const closed = await c.waitClosed();
+    assert.equal(closed.code, CloseCode.TryAgainLater);
+    assert.equal(closed.reason, 'engine unavailable, try again later');
+  } finally {
+    engine.readAfter = readAfter;
+  }
+  const ok = await connect(n, 'lucky');
+  assert.equal(ok.frames[0]!.type, 'welcome');
+  ok.close();
+});
