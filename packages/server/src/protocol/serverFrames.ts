@@ -54,8 +54,41 @@ export function reliableFrame(m: InboxMessage): string {
   return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 
+/** The welcome's fields in the order the activation writes them (gateway/activation.ts). */
+const WELCOME_KEYS = ['conn', 'node', 'user', 'tenant', 'device', 'heartbeat_ms', 'last_seq', 'recovered'] as const;
+
+/**
+ * `JSON.stringify({ type: 'welcome', ...w })`, byte for byte. A v1 welcome (the usual connect:
+ * exactly the fields above, in that order, numbers finite) is written by hand — the spread copy and
+ * the generic serializer were ~6,800 instructions per connect (issue 20, `--case connect`); any
+ * other shape (v2's extra fields) goes through JSON.stringify.
+ */
 export function welcomeFrame(w: Omit<WelcomeFrame, 'type'>): string {
-  return JSON.stringify({ type: 'welcome', ...w });
+  const keys = Object.keys(w);
+  let plain = keys.length === WELCOME_KEYS.length && Number.isFinite(w.heartbeat_ms) && Number.isFinite(w.last_seq) && typeof w.recovered === 'boolean';
+  for (let i = 0; plain && i < keys.length; i++) plain = keys[i] === WELCOME_KEYS[i];
+  if (!plain || typeof w.conn !== 'string' || typeof w.node !== 'string' || typeof w.user !== 'string' || typeof w.tenant !== 'string' || typeof w.device !== 'string') {
+    return JSON.stringify({ type: 'welcome', ...w });
+  }
+  return (
+    '{"type":"welcome","conn":' +
+    jsonString(w.conn) +
+    ',"node":' +
+    jsonString(w.node) +
+    ',"user":' +
+    jsonString(w.user) +
+    ',"tenant":' +
+    jsonString(w.tenant) +
+    ',"device":' +
+    jsonString(w.device) +
+    ',"heartbeat_ms":' +
+    w.heartbeat_ms +
+    ',"last_seq":' +
+    w.last_seq +
+    ',"recovered":' +
+    w.recovered +
+    '}'
+  );
 }
 
 export function errorFrame(code: string, message: string, id?: string): string {
