@@ -17,6 +17,10 @@
  *   node scripts/hotpath-instructions.mjs --target herald --case unicast
  *   node scripts/hotpath-instructions.mjs --target herald --case reliable
  *   node scripts/hotpath-instructions.mjs --target raw --case unicast
+ *   node scripts/hotpath-instructions.mjs --target herald|raw --case connect
+ * `--case connect` (issue 20, connects/s): instructions per WebSocket connect instead — the
+ * upgrade, token check, session, welcome — each a new user with a URL token, held open; W warm-up
+ * connects, then M measured ones, C in flight, each awaited up to its welcome frame. Publishes none.
  * Under valgrind V8 is still compiling (TurboFan) and collecting long after the warm-up, and
  * wall-clock timers fire ~50 times more often per delivery: --keep writes both dumps (measured
  * and idle) so that compiler and GC instructions can be told apart (callgrind_annotate).
@@ -61,6 +65,7 @@ const W = Number(o.warmup);
 const M = Number(o.messages);
 const C = Math.min(Number(o.concurrency), N);
 const reliable = o.case === 'reliable';
+const connectCase = o.case === 'connect';
 const valgrind = !o['no-valgrind'];
 if (reliable && o.target !== 'herald') throw new Error('reliable: herald only');
 
@@ -86,6 +91,8 @@ const env = {
   // valgrind slows the server some 50 times: the load shedder would refuse the publishes, silent
   // clients (unicast: they only receive) would be closed after 2 heartbeats, and acks would time out.
   HERALD_SHED_EVENT_LOOP_DELAY_MS: '0', HERALD_HEARTBEAT_MS: '600000', HERALD_ACK_TIMEOUT_MS: '600000',
+  // connect: every connect comes from one address; its rate limit is still taken, never refuses.
+  ...(connectCase ? { HERALD_CONNECT_BURST_PER_IP: '10000000' } : {}),
   BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: secret, BENCH_API_KEY: apiKey,
 };
 const cmd = valgrind
@@ -144,7 +151,7 @@ async function publishMany(from, count) {
 // Clients: each resolves the waiter of its next expected message.
 const waiters = new Map();
 const clients = [];
-for (let i = 0; i < N; i++) {
+for (let i = 0; i < (connectCase ? 0 : N); i++) {
   const user = `u${i}`;
   const q = o.target === 'herald' ? `token=${encodeURIComponent(token(user))}&device=d&platform=other` : `token=${encodeURIComponent(token(user))}`;
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?${q}`);
@@ -175,7 +182,30 @@ async function publishOne(k) {
   waiters.delete(k);
 }
 
-await publishMany(0, W);
+/** Connects k = from … from+count-1 (user c<k>), C at a time, each up to its welcome; held open. */
+async function connectMany(from, count) {
+  let next = from;
+  const worker = async () => {
+    while (next < from + count) {
+      const k = next++;
+      const q = o.target === 'herald' ? `token=${encodeURIComponent(token(`c${k}`))}&device=d&platform=other` : `token=${encodeURIComponent(token(`c${k}`))}`;
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?${q}`);
+      await new Promise((res, rej) => {
+        ws.once('message', res);
+        ws.once('error', rej);
+        ws.once('close', (code, reason) => rej(new Error(`connect ${k} closed ${code} ${reason}`)));
+      });
+      ws.removeAllListeners('close');
+      ws.on('error', () => undefined);
+      clients.push(ws);
+    }
+  };
+  await Promise.all(Array.from({ length: C }, worker));
+}
+/** The workload of the case: publishes, or connects. */
+const work = connectCase ? connectMany : publishMany;
+
+await work(0, W);
 
 const cpuOf = () => {
   const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -197,7 +227,7 @@ if (valgrind) {
   cg('--instr=on');
   cg('-z');
   const t0 = Date.now();
-  await publishMany(W, M);
+  await work(W, M);
   ms = Date.now() - t0;
   count = readTotal(o.keep);
   await new Promise((r) => setTimeout(r, ms));
@@ -207,7 +237,7 @@ if (valgrind) {
   if (tracer) await new Promise((r) => setTimeout(r, 1000));
   const c0 = cpuOf();
   const t0 = Date.now();
-  await publishMany(W, M);
+  await work(W, M);
   ms = Date.now() - t0;
   count = cpuOf() - c0;
   if (tracer) {
@@ -221,8 +251,8 @@ if (valgrind) {
 const per = (count - idle) / M;
 const unit = valgrind ? 'instructions' : 'ms CPU';
 process.stdout.write(
-  `${o.target} ${o.case}: ${M} deliveries to ${N} users in ${ms} ms; ${count} ${unit} (idle window ${idle}); ` +
-    (valgrind ? `${Math.round(per).toLocaleString('en-US')} instructions per delivery\n` : `${(per * 1000).toFixed(0)} µs CPU per delivery\n`),
+  `${o.target} ${o.case}: ${M} ${connectCase ? 'connects' : `deliveries to ${N} users`} in ${ms} ms; ${count} ${unit} (idle window ${idle}); ` +
+    (valgrind ? `${Math.round(per).toLocaleString('en-US')} instructions per ${connectCase ? 'connect' : 'delivery'}\n` : `${(per * 1000).toFixed(0)} µs CPU per ${connectCase ? 'connect' : 'delivery'}\n`),
 );
 for (const ws of clients) ws.terminate();
 agent.destroy();

@@ -12,9 +12,17 @@ const SEP = '\u0000';
 export const roomKey = (tenant: string, room: string): string => tenant + SEP + room;
 
 export interface Transitions {
-  firstOfUser: boolean;
-  firstOfTenant: boolean;
+  readonly firstOfUser: boolean;
+  readonly firstOfTenant: boolean;
 }
+
+/** Registry.add's four possible answers, shared: no object per connect. */
+const TRANSITIONS: readonly Transitions[] = [
+  Object.freeze({ firstOfUser: false, firstOfTenant: false }),
+  Object.freeze({ firstOfUser: true, firstOfTenant: false }),
+  Object.freeze({ firstOfUser: false, firstOfTenant: true }),
+  Object.freeze({ firstOfUser: true, firstOfTenant: true }),
+];
 
 /**
  * A tenant's local sessions: the Set answers tenant routes; `users` indexes them by user name.
@@ -96,7 +104,7 @@ export class Registry<S extends DeliverySession = DeliverySession> implements Lo
     else if (m !== c) t.users.set(c.user, new UserSessions(m, c));
     if (m === undefined) this.users++;
     this.platforms[c.platform]++;
-    return { firstOfUser: m === undefined, firstOfTenant };
+    return TRANSITIONS[(m === undefined ? 1 : 0) + (firstOfTenant ? 2 : 0)]!;
   }
 
   /** Removes a connection from every index; returns what local interest ended, or null when it was not indexed. */

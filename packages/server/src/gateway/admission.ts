@@ -34,9 +34,9 @@ export interface AdmissionDeps {
   activeCount(): number;
   /**
    * An admitted socket: the session layer takes it from here. `request` is what the connect hook
-   * needs (headers, query, address): handed over, not kept on the connection.
+   * needs (headers, query, address), given when there is no token: handed over, not kept on the connection.
    */
-  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest): void;
+  open(ws: WebSocket, params: HandshakeParams, v2: V2Session | undefined, request: ConnectRequest | undefined): void;
 }
 
 export class Admission {
@@ -80,6 +80,9 @@ export class Admission {
       if (!(err instanceof HandshakeError)) throw err;
       refusal = err.message;
     }
+    // The 101 response and what follows it in this turn (the welcome, on an engine that answers at
+    // once; a refusal's close frame) leave in one write (issue 20: a system call per connect fewer).
+    holdUntilTurnEnd(socket);
     d.wss.handleUpgrade(req, socket, head, (ws) => {
       if (refusal !== undefined || !params) {
         d.stats.bump(d.stats.authFailures, 'bad_handshake');
@@ -100,7 +103,8 @@ export class Admission {
         return;
       }
       const v2 = ws.protocol === BINARY_SUBPROTOCOL ? d.v2.negotiate(query.get(COMPRESSION_PARAM)) : undefined;
-      d.open(ws, params, v2, { headers: req.headers, query, remote: ip });
+      // What the connect hook reads, for a connection without a token only (the hook's input).
+      d.open(ws, params, v2, params.token === undefined ? { headers: req.headers, query, remote: ip } : undefined);
     });
   }
 
@@ -131,4 +135,26 @@ export class Admission {
  */
 function forgetPeer(socket: Socket): void {
   (socket as Socket & { _peername?: object })._peername = undefined;
+}
+
+/** Sockets corked by holdUntilTurnEnd, uncorked together by one setImmediate per turn. */
+let held: Duplex[] = [];
+
+function releaseHeld(): void {
+  const list = held;
+  held = [];
+  // A socket closed meanwhile has been uncorked by end() or destroy(): uncork() is then a no-op.
+  for (const s of list) s.uncork();
+}
+
+/**
+ * Holds a new WebSocket's writes until the end of this event-loop turn (the check phase, after every
+ * I/O callback of the turn, as protocol/writeCoalescing.ts does for deliveries): ws writes the 101
+ * response at once, the welcome follows a few microtasks later when the engine answers at once
+ * (memory), and the two used to be two system calls and two TCP segments. A socket whose welcome
+ * waits on a network engine gets its 101 at the end of the turn, as before within a turn.
+ */
+export function holdUntilTurnEnd(socket: Duplex): void {
+  socket.cork();
+  if (held.push(socket) === 1) setImmediate(releaseHeld);
 }

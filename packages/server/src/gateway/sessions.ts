@@ -31,6 +31,9 @@ export interface SessionsDeps {
   connectHook?: ConnectHook | undefined;
 }
 
+/** The welcome of a v1 connection has no transport fields: one shared empty object, not one per connect. */
+const NO_EXTRA: Record<string, unknown> = Object.freeze({});
+
 /** Frames a client may pipeline behind its token before the welcome. */
 export const MAX_EARLY_FRAMES = 16;
 
@@ -99,7 +102,13 @@ export class Sessions {
       conn.close(err.code, err.message);
       return;
     }
-    await this.admit(conn, identity);
+    const activation = this.admit(conn, identity);
+    if (activation === undefined) return;
+    try {
+      await activation;
+    } catch (err) {
+      this.activationFailed(conn, err);
+    }
   }
 
   /** A connect-hook identity: the device check a token gets in `identify`, then admission. */
@@ -111,33 +120,43 @@ export class Sessions {
       conn.close(err.code, err.message);
       return;
     }
-    await this.admit(conn, identity);
+    const activation = this.admit(conn, identity);
+    if (activation === undefined) return;
+    try {
+      await activation;
+    } catch (err) {
+      this.activationFailed(conn, err);
+    }
   }
 
-  /** An identity whose device is settled: the tenant's features, then activation. */
-  private async admit(conn: Connection, identity: Identity): Promise<void> {
-    const core = this.core;
+  /**
+   * An identity whose device is settled: the tenant's features, then activation — its promise, which
+   * the caller awaits (issue 20: not an async function of its own, one promise and await per connect
+   * fewer); undefined when the connection was refused here.
+   */
+  private admit(conn: Connection, identity: Identity): Promise<void> | undefined {
     // Per-tenant feature switch (tenantOverrides.<t>.features.binaryProtocol): the subprotocol was
     // chosen before the identity named the tenant, so a tenant with it off is told to use v1.
     if (conn.v2 && !this.d.limiter.live.feature(identity.tenant, 'binaryProtocol')) {
       conn.close(CloseCode.Forbidden, 'binary protocol is off for this tenant; connect with protocol v1');
-      return;
+      return undefined;
     }
-    try {
-      const v2 = conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : {};
-      await core.activate(
-        conn,
-        identity,
-        () => {
-          this.replayEarly(conn);
-          conn.ws.resume();
-        },
-        v2,
-      );
-    } catch (err) {
-      this.d.log.error({ err, conn: conn.id }, 'activation failed');
-      conn.close(CloseCode.TryAgainLater, 'engine unavailable, try again later');
-    }
+    const v2 = conn.v2 ? { compression: conn.v2.compression, compression_threshold: conn.v2.threshold } : NO_EXTRA;
+    return this.core.activate(
+      conn,
+      identity,
+      () => {
+        this.replayEarly(conn);
+        conn.ws.resume();
+      },
+      v2,
+    );
+  }
+
+  /** The engine failed during activation: the client is told to come back later (1013). */
+  private activationFailed(conn: Connection, err: unknown): void {
+    this.d.log.error({ err, conn: conn.id }, 'activation failed');
+    conn.close(CloseCode.TryAgainLater, 'engine unavailable, try again later');
   }
 
   /** The wheel timer of a connection: the auth deadline, then heartbeat checks and token expiry. */

@@ -39,6 +39,8 @@ export class Limiter {
    * case) builds no key string per publish. One entry, so untrusted tenant names cannot grow it.
    */
   private lastApi: { tenant: string; set: KeyedBuckets; key: string } | undefined;
+  /** The per-address connect buckets of the current configuration: no spec string per connect. */
+  private connectSet: KeyedBuckets | undefined;
 
   constructor(
     c: HeraldConfig | LiveConfig,
@@ -51,6 +53,7 @@ export class Limiter {
     this.live.onChange(() => {
       this.resolved.clear();
       this.lastApi = undefined;
+      this.connectSet = undefined;
       this.prune();
     });
   }
@@ -93,8 +96,12 @@ export class Limiter {
 
   /** A new WebSocket from `ip`: 0 when allowed, else ms to wait. */
   connectFromIp(ip: string): number {
-    const c = this.live.current;
-    const wait = this.set('cip', { ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp }).take(ip);
+    let set = this.connectSet;
+    if (set === undefined) {
+      const c = this.live.current;
+      this.connectSet = set = this.set('cip', { ratePerSec: c.connectRatePerIp, burst: c.connectBurstPerIp });
+    }
+    const wait = set.take(ip);
     if (wait > 0) this.reject('connect_rate_per_ip');
     return wait;
   }

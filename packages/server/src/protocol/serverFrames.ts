@@ -57,8 +57,48 @@ export function reliableFrame(m: InboxMessage): string {
   return s + (m.binary ? ',"data_b64":' : ',"data":') + m.data + ',"ts":' + m.ts + '}';
 }
 
+/** The welcome's fields in the order the activation writes them (gateway/activation.ts). */
+const WELCOME_KEYS = ['conn', 'node', 'user', 'tenant', 'device', 'heartbeat_ms', 'last_seq', 'recovered'] as const;
+
+/**
+ * `JSON.stringify({ type: 'welcome', ...w })`, byte for byte. The usual v1 welcome — exactly the
+ * fields above, in that order, its strings plain (PLAIN_JSON_STRING), its numbers finite — is written
+ * by hand with the quotes in the literals: the spread copy and the generic serializer were ~6,800
+ * instructions per connect (issue 20, `--case connect`), and fewer string pieces than quoting each
+ * value separately (~690 B per welcome against 750 for JSON.stringify, 980 quoting each). Any other
+ * shape or value (v2's extra fields, names to escape) goes through JSON.stringify.
+ */
 export function welcomeFrame(w: Omit<WelcomeFrame, 'type'>): string {
-  return JSON.stringify({ type: 'welcome', ...w });
+  const keys = Object.keys(w);
+  let plain = keys.length === WELCOME_KEYS.length && Number.isFinite(w.heartbeat_ms) && Number.isFinite(w.last_seq) && typeof w.recovered === 'boolean';
+  for (let i = 0; plain && i < keys.length; i++) plain = keys[i] === WELCOME_KEYS[i];
+  if (!plain || !plainString(w.conn) || !plainString(w.node) || !plainString(w.user) || !plainString(w.tenant) || !plainString(w.device)) {
+    return JSON.stringify({ type: 'welcome', ...w });
+  }
+  return (
+    '{"type":"welcome","conn":"' +
+    w.conn +
+    '","node":"' +
+    w.node +
+    '","user":"' +
+    w.user +
+    '","tenant":"' +
+    w.tenant +
+    '","device":"' +
+    w.device +
+    '","heartbeat_ms":' +
+    w.heartbeat_ms +
+    ',"last_seq":' +
+    w.last_seq +
+    ',"recovered":' +
+    w.recovered +
+    '}'
+  );
+}
+
+/** A string JSON writes as is between quotes (and a string at all). */
+function plainString(v: unknown): boolean {
+  return typeof v === 'string' && PLAIN_JSON_STRING.test(v);
 }
 
 export function errorFrame(code: string, message: string, id?: string): string {

@@ -24,3 +24,22 @@ test('unchanged limits keep their buckets across a reload; changed ones and over
   assert.equal(l.clientPublish('vip', 'u'), false);
   assert.equal(l.maxConnectionsPerUser('vip'), 20, 'not overridden: the global value');
 });
+
+test('the per-address connect rate: kept across a reload that does not change it, applied at once when it does', () => {
+  const live = new LiveConfig(loadConfig({ overrides: { connectRatePerIp: 1, connectBurstPerIp: 2 } }));
+  const l = new Limiter(live, new Stats());
+  assert.equal(l.connectFromIp('10.0.0.1'), 0);
+  assert.equal(l.connectFromIp('10.0.0.1'), 0);
+  assert.ok(l.connectFromIp('10.0.0.1') > 0, 'burst of 2 spent');
+  assert.equal(l.connectFromIp('10.0.0.2'), 0, 'another address has its own bucket');
+  // A reload of something else: the spent bucket stays spent.
+  assert.ok(live.apply(loadConfig({ overrides: { connectRatePerIp: 1, connectBurstPerIp: 2, frameBurstPerUser: 5 } })).ok);
+  assert.ok(l.connectFromIp('10.0.0.1') > 0, 'unchanged limit kept its state');
+  // The burst grows: a fresh bucket of 4.
+  assert.ok(live.apply(loadConfig({ overrides: { connectRatePerIp: 1, connectBurstPerIp: 4 } })).ok);
+  for (let i = 0; i < 4; i++) assert.equal(l.connectFromIp('10.0.0.1'), 0, `connect ${i} after the reload`);
+  assert.ok(l.connectFromIp('10.0.0.1') > 0);
+  // Off (0): never refused.
+  assert.ok(live.apply(loadConfig({ overrides: { connectRatePerIp: 0, connectBurstPerIp: 4 } })).ok);
+  for (let i = 0; i < 10; i++) assert.equal(l.connectFromIp('10.0.0.1'), 0);
+});

@@ -78,3 +78,22 @@ test('the HS* fast path agrees with jose on every case', async () => {
   const accepted = cases.filter(([, t, r]) => fastAccepts(t, r)).length;
   assert.ok(accepted >= 6 && accepted < cases.length - 10, `accepted ${accepted} of ${cases.length}`);
 });
+
+test('a header seen before is judged as a fresh one: under each call\'s rules, and a new header replaces it', () => {
+  const base: HmacClaimRules = { algorithms: ['HS256'], clockToleranceSec: 5, requireExp: true };
+  const hs256 = sign({ alg: 'HS256', typ: 'JWT' }, { sub: 'a', exp: now + 60 });
+  const alsoHs256 = sign({ alg: 'HS256', typ: 'JWT' }, { sub: 'b', exp: now + 60 });
+  assert.equal(verifyHmacJwt(hs256, key, base, now).sub, 'a');
+  // The same header segment, now under rules that do not allow its algorithm.
+  assert.throws(() => verifyHmacJwt(alsoHs256, key, { ...base, algorithms: ['HS512'] }, now), /token algorithm not allowed/);
+  // The same header, a payload tampered with: the signature still decides.
+  const tampered = alsoHs256.replace(/\.[^.]+\./, `.${b64({ sub: 'admin', exp: now + 60 })}.`);
+  assert.throws(() => verifyHmacJwt(tampered, key, base, now), /token signature invalid/);
+  // A crit header after the cached one, then the cached one's segment again.
+  assert.throws(() => verifyHmacJwt(sign({ alg: 'HS256', crit: ['x'], x: 1 }, { sub: 'a', exp: now + 60 }), key, base, now), /critical header/);
+  assert.equal(verifyHmacJwt(alsoHs256, key, base, now).sub, 'b');
+  // A header that is not JSON, twice in a row (not cached as anything).
+  const notJson = `${Buffer.from('{alg').toString('base64url')}.${b64({ sub: 'a', exp: now + 60 })}.AAAA`;
+  for (let i = 0; i < 2; i++) assert.throws(() => verifyHmacJwt(notJson, key, base, now), /token header is not JSON/);
+  assert.equal(verifyHmacJwt(hs256, key, base, now).sub, 'a');
+});
