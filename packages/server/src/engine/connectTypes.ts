@@ -6,7 +6,10 @@ export interface ConnectReadsQuery {
   tenant: string;
   user: string;
   device: string;
-  /** The client sent no `last_seq`: its stored cursor (and, when none, the user's device cursors) are needed. */
+  /**
+   * The device's stored cursor is needed (and, when it has none, the user's device cursors): the
+   * client sent no `last_seq`, or the caller wants to know whether its position must be stored.
+   */
   cursor: boolean;
   /** The per-user connection limit is on: the user's devices online in the cluster are needed. */
   presence: boolean;

@@ -98,7 +98,7 @@ export class Activation {
     const retention = hub.settings.retention;
     // An engine across a network reads all of it in one round trip (the same answers, see engine/types.ts).
     const pre = engine.connectReads
-      ? await engine.connectReads({ tenant: id.tenant, user: id.user, device: s.device, cursor: s.requestedSeq === undefined, presence: max > 0, retention })
+      ? await engine.connectReads({ tenant: id.tenant, user: id.user, device: s.device, cursor: true, presence: max > 0, retention })
       : undefined;
     const [point, devices] = await Promise.all([
       resolveStartPoint(pre?.inbox ?? engine, {
@@ -108,6 +108,8 @@ export class Activation {
         requested: s.requestedSeq,
         retention,
         newDeviceStart: d.config.newDeviceStart,
+        // Read with the rest anyway: with `last_seq`, a stored cursor not behind it is not written again (issue 20).
+        readCursor: pre !== undefined,
       }),
       // The user's devices on every node: the per-user limit is the cluster's.
       max > 0 ? (pre?.presence ?? engine.userPresence(id.tenant, id.user)) : [],

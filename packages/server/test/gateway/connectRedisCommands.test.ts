@@ -66,3 +66,36 @@ test('a connect: 3 scripts when it waits for its user\'s subscription, 2 when no
   await d1.waitFor((f) => f.type === 'message' && f.seq === 3, 5000, 'live on d1');
   await d2.waitFor((f) => f.type === 'message' && f.seq === 3, 5000, 'live on d2');
 });
+
+test('a reconnect with last_seq: no cursor write when the stored one is not behind it (2 scripts, though it waits); moved forward with the rest when it is', async () => {
+  const engine = node.engine as RedisEngine;
+  for (const c of clients.splice(0)) c.close();
+  await waitUntilGone(engine);
+  await engine.subscriptionsFlushed();
+  const sent = recordCommandNames((engine as unknown as { cmd: Redis }).cmd);
+  // d1's stored cursor is 0 (written at its first connect; it never acked): last_seq 0 leaves it.
+  const d1 = open(node, { token: await token('crc-u'), device: 'd1', last_seq: '0' });
+  clients.push(d1);
+  d1.autoAck = false;
+  await d1.waitForCount((f) => f.type === 'message', 3, 5000, 'replay on d1');
+  assert.deepEqual(d1.seqs(), [1, 2, 3]);
+  assert.equal(scripts(sent), 2, `CONNECT_READS, CONNECT_START (${sent.join(', ')})`);
+  assert.equal(await engine.getCursor('default', 'crc-u', 'd1'), 0);
+  // d2 (stored 0) comes back with last_seq 3: its position is stored, in CONNECT_START (no wait).
+  sent.length = 0;
+  const d2 = open(node, { token: await token('crc-u'), device: 'd2', last_seq: '3' });
+  clients.push(d2);
+  await d2.waitFor((f) => f.type === 'welcome' && f.last_seq === 3, 5000, 'welcome on d2');
+  await waitUntilScripts(sent, 2);
+  assert.equal(await engine.getCursor('default', 'crc-u', 'd2'), 3);
+});
+
+async function waitUntilGone(engine: RedisEngine): Promise<void> {
+  for (let i = 0; i < 100 && (await engine.userPresence('default', 'crc-u')).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function waitUntilScripts(sent: string[], n: number): Promise<void> {
+  for (let i = 0; i < 100 && scripts(sent) < n; i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(scripts(sent), n, `CONNECT_READS, CONNECT_START (${sent.join(', ')})`);
+}
