@@ -27,6 +27,11 @@ export interface StartPointInput {
   requested: number | undefined;
   retention: Retention;
   newDeviceStart: NewDeviceStart;
+  /**
+   * Read the stored cursor even when the client sent `requested` (a connect through an engine that
+   * reads it in the same round trip anyway): `known` then says whether storing `start` would move it.
+   */
+  readCursor?: boolean;
 }
 
 export interface StartPoint {
@@ -34,21 +39,26 @@ export interface StartPoint {
   start: number;
   /** False when the client's position could not be honoured (messages lost or seqs void). */
   recovered: boolean;
-  /** True when the device had a stored cursor (else the caller registers one at `start`). */
+  /**
+   * True when the stored cursor needs no write: the device had one and — when it was read although
+   * the client sent its position (`readCursor`) — it is not behind `start`. Else the caller stores
+   * `start` (forward only).
+   */
   known: boolean;
 }
 
 export async function resolveStartPoint(engine: InboxStore, i: StartPointInput): Promise<StartPoint> {
   const [stored, head] = await Promise.all([
-    i.requested === undefined ? engine.getCursor(i.tenant, i.user, i.device) : undefined,
+    i.requested === undefined || i.readCursor ? engine.getCursor(i.tenant, i.user, i.device) : undefined,
     engine.readAfter(i.tenant, i.user, Number.MAX_SAFE_INTEGER, 0, i.retention),
   ]);
   const position = i.requested ?? stored;
   if (position !== undefined) {
-    const known = stored !== undefined;
-    if (position > head.tip) return { start: head.tip, recovered: false, known }; // e.g. the memory engine restarted: its seqs are void
-    if (position < head.floor) return { start: head.floor, recovered: false, known }; // retention dropped messages after it
-    return { start: position, recovered: true, known };
+    // Storing `start` (forward only) would leave a cursor read with the client's position as it is.
+    const known = (start: number): boolean => stored !== undefined && (i.requested === undefined || stored >= start);
+    if (position > head.tip) return { start: head.tip, recovered: false, known: known(head.tip) }; // e.g. the memory engine restarted: its seqs are void
+    if (position < head.floor) return { start: head.floor, recovered: false, known: known(head.floor) }; // retention dropped messages after it
+    return { start: position, recovered: true, known: known(position) };
   }
   // A device never seen before: nothing was lost, whatever the rule picks.
   const devices = await engine.deviceCursors(i.tenant, i.user);

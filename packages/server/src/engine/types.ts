@@ -9,6 +9,7 @@
 
 import type { Platform } from '@herald/protocol';
 import type { RoomHistoryStore } from './roomHistoryTypes.js';
+import type { ConnectReadsQuery, ConnectReads, ConnectStart } from './connectTypes.js';
 
 /** Where an ephemeral frame goes (`platform`: only sessions of that platform). Tenants are part of every route: nothing crosses them. */
 export type Route =
@@ -284,6 +285,9 @@ export interface PresenceStore {
   onlineCount(route: Route): Promise<number>;
 }
 
+/** What a connect reads and writes in one round trip (engine/connectTypes.ts). */
+export type { ConnectReadsQuery, ConnectReads, ConnectStart } from './connectTypes.js';
+
 /** Room history (engine/roomHistoryTypes.ts). */
 export type { RoomHistoryPolicy, RoomHistoryMessage, RoomPosition, RoomHistoryRange, RoomHistoryStore } from './roomHistoryTypes.js';
 
@@ -363,26 +367,11 @@ export interface Engine extends Bus, InboxStore, IdempotencyStore, PresenceStore
    * without it read through InboxStore and userPresence one by one, with the same answers.
    */
   connectReads?(q: ConnectReadsQuery): Promise<ConnectReads>;
-}
-
-/** What a connecting device needs read (gateway/activation.ts). */
-export interface ConnectReadsQuery {
-  tenant: string;
-  user: string;
-  device: string;
-  /** The client sent no `last_seq`: its stored cursor (and, when none, the user's device cursors) are needed. */
-  cursor: boolean;
-  /** The per-user connection limit is on: the user's devices online in the cluster are needed. */
-  presence: boolean;
-  retention: Retention;
-}
-
-export interface ConnectReads {
   /**
-   * Answers the start-point reads (delivery/startPoint.ts) of this device from what was read: the
-   * inbox head, its cursor, the device cursors. Anything else goes to the engine.
+   * Optional (engines across a network): an admitted connect's writes and its first replay read in
+   * one round trip (engine/connectTypes.ts). Callers without it call presenceAdd, setCursor and
+   * `stream.begin()` themselves, with the same effects.
    */
-  inbox: InboxStore;
-  /** The user's devices online in the cluster, when asked for. */
-  presence: DevicePresence[] | undefined;
+  connectStart?(q: ConnectStart, stream: { begin(): void }): Promise<boolean>;
 }
+

@@ -98,7 +98,7 @@ export class Activation {
     const retention = hub.settings.retention;
     // An engine across a network reads all of it in one round trip (the same answers, see engine/types.ts).
     const pre = engine.connectReads
-      ? await engine.connectReads({ tenant: id.tenant, user: id.user, device: s.device, cursor: s.requestedSeq === undefined, presence: max > 0, retention })
+      ? await engine.connectReads({ tenant: id.tenant, user: id.user, device: s.device, cursor: true, presence: max > 0, retention })
       : undefined;
     const [point, devices] = await Promise.all([
       resolveStartPoint(pre?.inbox ?? engine, {
@@ -108,6 +108,8 @@ export class Activation {
         requested: s.requestedSeq,
         retention,
         newDeviceStart: d.config.newDeviceStart,
+        // Read with the rest anyway: with `last_seq`, a stored cursor not behind it is not written again (issue 20).
+        readCursor: pre !== undefined,
       }),
       // The user's devices on every node: the per-user limit is the cluster's.
       max > 0 ? (pre?.presence ?? engine.userPresence(id.tenant, id.user)) : [],
@@ -132,9 +134,13 @@ export class Activation {
     if (t.firstOfUser) subscribed.push(engine.subscribe({ kind: 'user', tenant: id.tenant, user: id.user }));
     if (t.firstOfTenant) subscribed.push(engine.subscribe({ kind: 'tenant', tenant: id.tenant }));
     s.reliable = new ReliableStream(s, hub, start);
-    // Register the device's position at once: a device that goes offline before
-    // its first ack must still find its messages waiting when it returns.
-    if (!point.known) this.background(engine.setCursor(id.tenant, id.user, s.device, start), 'cursor write');
+    const pending = subscribed.filter((p): p is Promise<void> => p instanceof Promise);
+    // Register the device's position at once: a device that goes offline before its first ack must
+    // still find its messages waiting when it returns. An engine with connectStart writes it with the
+    // connect's other writes when they go out now, i.e. when nothing is awaited first (issue 20).
+    const cursor = point.known ? undefined : start;
+    const cursorLater = engine.connectStart !== undefined && pending.length === 0;
+    if (cursor !== undefined && !cursorLater) this.background(engine.setCursor(id.tenant, id.user, s.device, cursor), 'cursor write');
     s.sendText(
       welcomeFrame({
         conn: s.id,
@@ -153,7 +159,6 @@ export class Activation {
     hub.wheel.schedule(s.timer, d.config.heartbeatMs);
     // Replay reads the inbox; live messages come over the engine's channel. Wait until the
     // channel is confirmed (bounded), so nothing appended in between falls through the crack.
-    const pending = subscribed.filter((p): p is Promise<void> => p instanceof Promise);
     if (pending.length > 0) {
       // The bound's timer is cleared once the channel is confirmed (issue 20): left to run, it kept
       // each connect's wait (timer, promises) alive for 3 s, long enough to be promoted to V8's old
@@ -169,12 +174,18 @@ export class Activation {
       clearTimeout(bound);
       if (s.state !== 'active') return; // closed or replaced while we waited
     }
-    s.reliable.begin();
-    started();
     // The `replace` event (older sessions of this device on other nodes close) goes out with the
-    // presence record: on Redis one command for both (issue 20).
+    // presence record: on Redis one command for both, and for the replay's first read (issue 20).
     const replace = { kind: 'replace', tenant: id.tenant, user: id.user, device: s.device, conn: s.id, at: s.connectedAt } as const;
-    engine.presenceAdd(this.presenceOf(s), older === undefined, replace).then(
+    const announce = older === undefined;
+    const settings = hub.settings;
+    const added = engine.connectStart?.(
+      { presence: this.presenceOf(s), announce, publish: replace, cursor: cursorLater ? cursor : undefined, replay: { after: start, limit: Math.min(settings.replayBatch, settings.maxInflight), retention } },
+      s.reliable,
+    );
+    if (added === undefined) s.reliable.begin();
+    started();
+    (added ?? engine.presenceAdd(this.presenceOf(s), announce, replace)).then(
       // The engine decides "first in the cluster" atomically. A device that replaced its own older
       // session was online all along.
       (first) => first && older === undefined && d.events.online(s.tenant, s.user, s),

@@ -70,3 +70,59 @@ test('a confirmed batch of user channels is re-announced by one command, each us
   assert.deepEqual(inbox.sort(), [['n1', 'm2', 2], ['n2', 'm3', 1]], 'the newest unexpired message of each user, none for n3 (expired) and n4 (empty)');
   assert.deepEqual(sent.filter((n) => n === 'evalsha' || n === 'eval'), [sent.includes('eval') ? 'eval' : 'evalsha'], `one script command (${sent.join(', ')})`);
 });
+
+const presenceOf = (node: string, user: string, device: string, conn: string) => ({ tenant: 't', user, device, platform: 'web' as const, node, conn, since: 7 });
+
+test('connectStart: presence record, replace event, the new device cursor and the first replay read in one command, the read handed to the stream', async () => {
+  const seenByB: BusEvent[] = [];
+  const a = await engine('cs-a', []);
+  const b = await engine('cs-b', seenByB);
+  await b.subscribe({ kind: 'user', tenant: 't', user: 'cs-u' });
+  for (const id of ['m1', 'm2', 'm3']) await a.append('t', 'cs-u', { id, ts: Date.now(), data: `"${id}"` }, R);
+  const sent = recordCommandNames(cmdOf(a));
+  const replace = { kind: 'replace', tenant: 't', user: 'cs-u', device: 'd1', conn: 'cs-a.1', at: 7 } as const;
+  let read: Promise<{ messages: { id: string }[]; tip: number; floor: number }> | undefined;
+  // The stream's first read asks for fewer than the script read: the first of them.
+  const first = await a.connectStart(
+    { presence: presenceOf('cs-a', 'cs-u', 'd1', 'cs-a.1'), announce: true, publish: replace, cursor: 1, replay: { after: 1, limit: 100, retention: R } },
+    { begin: () => void (read = a.readAfter('t', 'cs-u', 1, 1, R)) },
+  );
+  assert.equal(first, true);
+  const range = await read!;
+  assert.deepEqual([range.messages.map((m) => m.id), range.tip, range.floor], [['m2'], 3, 0]);
+  assert.equal(sent.length, 1, `one command (${sent.join(', ')})`);
+  assert.equal(await a.getCursor('t', 'cs-u', 'd1'), 1, 'the new device cursor is stored');
+  await waitFor('replace received by the other node', async () => seenByB.some((e) => e.kind === 'replace'), 5_000);
+  assert.deepEqual(seenByB.find((e) => e.kind === 'replace'), replace);
+  assert.deepEqual((await b.userPresence('t', 'cs-u')).map((d) => [d.device, d.conn]), [['d1', 'cs-a.1']]);
+  // Later reads, and reads begin() did not make, go to Redis.
+  const again = await a.readAfter('t', 'cs-u', 1, 100, R);
+  assert.deepEqual(again.messages.map((m) => m.id), ['m2', 'm3']);
+  assert.equal(sent.length - 2, 1, 'the later read is a command of its own');
+  // A second device of the user: not first; its stream reads from elsewhere (after 2): that read is Redis'.
+  let other: Promise<{ messages: { id: string }[] }> | undefined;
+  const second = await a.connectStart(
+    { presence: presenceOf('cs-a', 'cs-u', 'd2', 'cs-a.2'), announce: true, publish: { ...replace, device: 'd2', conn: 'cs-a.2' }, cursor: undefined, replay: { after: 0, limit: 100, retention: R } },
+    { begin: () => void (other = a.readAfter('t', 'cs-u', 2, 100, R)) },
+  );
+  assert.equal(second, false);
+  assert.deepEqual((await other!).messages.map((m) => m.id), ['m3']);
+  assert.equal(await a.getCursor('t', 'cs-u', 'd2'), undefined, 'no cursor asked, none written');
+});
+
+test('a connect that waited for its channel reads the re-announce in its own script: no NEWEST_MANY, the newest message announced', async () => {
+  const events: BusEvent[] = [];
+  const e = await engine('cs-n', events);
+  await e.append('t', 'cs-w', { id: 'w1', ts: Date.now(), data: '1' }, R);
+  await e.append('t', 'cs-w', { id: 'w2', ts: Date.now(), data: '2' }, R);
+  const sent = recordCommandNames(cmdOf(e));
+  await e.subscribe({ kind: 'user', tenant: 't', user: 'cs-w' });
+  // As the activation does: on in the same turn as the confirmation, before the next check phase.
+  const replace = { kind: 'replace', tenant: 't', user: 'cs-w', device: 'd1', conn: 'cs-n.1', at: 7 } as const;
+  await e.connectStart({ presence: presenceOf('cs-n', 'cs-w', 'd1', 'cs-n.1'), announce: true, publish: replace, cursor: undefined, replay: { after: 2, limit: 100, retention: R } }, { begin: () => {} });
+  await waitFor('re-announced', async () => events.some((x) => x.kind === 'inbox'), 5_000);
+  await new Promise((r) => setTimeout(r, 50));
+  const inbox = events.flatMap((x) => (x.kind === 'inbox' ? [[x.user, x.message.id, x.message.seq]] : []));
+  assert.deepEqual(inbox, [['cs-w', 'w2', 2]]);
+  assert.equal(sent.filter((n) => n === 'evalsha' || n === 'eval').length, 1, `one script command, CONNECT_START (${sent.join(', ')})`);
+});

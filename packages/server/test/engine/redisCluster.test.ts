@@ -79,6 +79,25 @@ test('inbox, cursors, idempotency and presence for users spread over all masters
   assert.equal(await e.onlineCount({ kind: 'room', tenant: 't', room: 'room' }), 1);
 });
 
+test('connectStart on Cluster: the cursor, the stream begun, the presence record and the replace event, as separate commands', async () => {
+  const seen: BusEvent[] = [];
+  const e = await engine('cl-s', []);
+  const other = await engine('cl-o', seen);
+  await other.subscribe({ kind: 'user', tenant: 't', user: 'cs-u' });
+  for (let i = 0; i < 3; i++) await e.append('t', 'cs-u', { id: `cs-${i}`, ts: Date.now(), data: String(i) }, R);
+  const replace = { kind: 'replace', tenant: 't', user: 'cs-u', device: 'd', conn: 'cl-s.1', at: 1 } as const;
+  let read: Promise<{ messages: { seq: number }[] }> | undefined;
+  const first = await e.connectStart(
+    { presence: { tenant: 't', user: 'cs-u', device: 'd', platform: 'web', node: 'cl-s', conn: 'cl-s.1', since: 1 }, announce: true, publish: replace, cursor: 1, replay: { after: 1, limit: 100, retention: R } },
+    { begin: () => void (read = e.readAfter('t', 'cs-u', 1, 100, R)) },
+  );
+  assert.equal(first, true);
+  assert.deepEqual((await read!).messages.map((m) => m.seq), [2, 3]);
+  assert.equal(await e.getCursor('t', 'cs-u', 'd'), 1);
+  assert.deepEqual((await other.userPresence('t', 'cs-u')).map((d) => d.conn), ['cl-s.1']);
+  await waitFor('replace event on the other node', () => seen.some((x) => x.kind === 'replace'), 10_000);
+});
+
 test('sharded pub/sub: every route kind and the inbox event published by the append script', async () => {
   const eb: BusEvent[] = [];
   const ea: BusEvent[] = [];

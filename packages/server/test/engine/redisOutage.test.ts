@@ -176,6 +176,9 @@ test('a subscriber connection cut while Redis stays up: resubscribed, and the ne
   let resyncs = 0;
   b.onResync(() => resyncs++);
   await b.subscribe({ kind: 'user', tenant: 't', user: 'u' });
+  // The new channel's own re-announce (of an empty inbox) goes out in the next check phase, once
+  // connects that waited for it could claim it (reannounce.ts): let it pass before appending.
+  await new Promise((r) => setImmediate(r));
   const m1 = await a.append('t', 'u', { id: 'm1', ts: Date.now(), data: '1' }, R);
   await waitFor('live event', () => eb.length === 1);
 

@@ -47,6 +47,9 @@ test('sentinel: engine finds the master, follows a failover, keeps working', { t
   await a.start(() => {}, local);
   await b.start((e) => eb.push(e), local);
   await b.subscribe({ kind: 'user', tenant: 't', user: 'u' });
+  // The new channel's own re-announce (of an empty inbox) goes out in the next check phase, once
+  // connects that waited for it could claim it (reannounce.ts): let it pass before appending.
+  await new Promise((r) => setImmediate(r));
 
   const m1 = await a.append('t', 'u', { id: 'before', ts: Date.now(), data: '1' }, R);
   await waitFor('event via master', () => eb.length === 1);

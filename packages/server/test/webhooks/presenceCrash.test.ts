@@ -18,6 +18,7 @@ import { Rng } from '../../../stress/src/rng.js';
 import { RedisKeys } from '../../src/engine/redis/keys.js';
 import { REAP_CHUNK, reapDeadNodes } from '../../src/engine/redis/nodeReaper.js';
 import { CONN_REMOVE, PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED } from '../../src/engine/redis/presenceScripts.js';
+import { CONNECT_START } from '../../src/engine/redis/connectStart.js';
 import type { LostConnection } from '../../src/engine/types.js';
 import { EventIds, partitionOf } from '../../src/webhooks/event.js';
 import { presenceEventSink } from '../../src/webhooks/presenceEvents.js';
@@ -46,7 +47,7 @@ async function doomedNode(nodeId: string): Promise<{ url: string; proxy: FaultPr
   await proxy.listen();
   // Scripts cached in Redis, as in a running cluster: an EVALSHA's NOSCRIPT answer would be held by
   // the proxy too, and the script's fallback EVAL never sent.
-  await Promise.all([PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED].map((lua) => redis.admin.script('LOAD', lua)));
+  await Promise.all([PRESENCE_ADD_INDEXED, PRESENCE_REMOVE_INDEXED, CONNECT_START].map((lua) => redis.admin.script('LOAD', lua)));
   const port = await freePort();
   // The receiver's port answers nothing: events stay in the outbox streams, where the test reads them.
   const child = spawnRedisNode({ redisUrl: `redis://127.0.0.1:${proxy.port}`, prefix: redis.prefix, port, nodeId, env: { HERALD_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/`, HERALD_WEBHOOK_SECRET: 'webhook-secret-0123456789' } });
@@ -69,8 +70,11 @@ async function stored(user: string): Promise<[string, Record<string, unknown>][]
   return out;
 }
 
-/** ioredis runs the script by EVALSHA of its SHA-1 (it was loaded above, SCRIPT LOAD); on a single Redis the indexed variant. */
-const PRESENCE_ADD_SHA = createHash('sha1').update(PRESENCE_ADD_INDEXED).digest('hex');
+/**
+ * A connect's presence record is written by CONNECT_START on a single Redis (issue 20: with its
+ * cursor and first replay read), run by EVALSHA of its SHA-1 once the connection sent it (loaded above too).
+ */
+const PRESENCE_ADD_SHA = createHash('sha1').update(CONNECT_START).digest('hex');
 
 const conns = (user: string) => redis.admin.hlen(new RedisKeys(redis.prefix).userConns('default', user));
 

@@ -25,7 +25,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DevicePresence, LocalView, LostConnection, PresenceEventSink, RoomMember, Route } from '../types.js';
 import { RedisKeys } from './keys.js';
 import { reapDeadNodes, type IndexedConn } from './nodeReaper.js';
-import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceKeys, type PresencePublish } from './presenceScripts.js';
+import { definePresenceScripts, presenceAdd, presenceRemove, type PresenceAddition, type PresenceKeys, type PresencePublish } from './presenceScripts.js';
 
 export interface PresenceOptions {
   /** Heartbeat period: node key refresh and count reports. */
@@ -200,12 +200,25 @@ export class RedisPresence {
    * the index HSET is sent with it, see presenceScripts.ts).
    */
   async add(d: DevicePresence, announce = true, pub?: PresencePublish): Promise<boolean> {
+    const a = this.adding(d, announce);
+    return presenceAdd(this.client, this.indexInScript, a.keys, a.args, a.indexRecord, a.event, pub);
+  }
+
+  /**
+   * add()'s bookkeeping on this node, and what its script is given: a script that writes the record
+   * with more (CONNECT_START, connectStart.ts; indexed only) calls this instead of add().
+   */
+  adding(d: DevicePresence, announce: boolean): PresenceAddition {
     this.devices.set(d.conn, d);
     this.tenantCounts.set(d.tenant, (this.tenantCounts.get(d.tenant) ?? 0) + 1);
     bump(this.userConns, d.tenant + '\u0000' + d.user, 1);
     this.total++;
-    const args = [d.device, this.record(d), this.opts.keyTtlMs, d.conn, this.nodeRef] as const;
-    return presenceAdd(this.client, this.indexInScript, this.keysOf(d), args, indexedRecord(d), announce ? this.sink?.online(d) : undefined, pub);
+    return {
+      keys: this.keysOf(d),
+      args: [d.device, this.record(d), this.opts.keyTtlMs, d.conn, this.nodeRef],
+      indexRecord: indexedRecord(d),
+      event: announce ? this.sink?.online(d) : undefined,
+    };
   }
 
   /**

@@ -59,17 +59,23 @@ return 0
  * is another slot than the user's, so there its HSET is a command of its own, sent before
  * PRESENCE_ADD, and the event is published by a command of its own.
  */
-const presenceAddLua = (indexed: boolean): string => `
+const presenceAddLua = (indexed: boolean, streamKey = indexed ? 4 : 3, eventArg = indexed ? 9 : 6): string => `
 ${indexed ? "redis.call('HSET', KEYS[3], ARGV[4], ARGV[6])\n" : ''}redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local added = redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-${indexed ? "if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end\n" : ''}if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${indexed ? WRITE_EVENT(4, 9) : WRITE_EVENT(3, 6)}
-  return 1
+${indexed ? "if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end\n" : ''}local first = 0
+if added == 1 and redis.call('HLEN', KEYS[2]) == 1 then${WRITE_EVENT(streamKey, eventArg)}
+  first = 1
 end
-return 0
 `;
-export const PRESENCE_ADD = presenceAddLua(false);
-export const PRESENCE_ADD_INDEXED = presenceAddLua(true);
+export const PRESENCE_ADD = presenceAddLua(false) + 'return first\n';
+export const PRESENCE_ADD_INDEXED = presenceAddLua(true) + 'return first\n';
+/**
+ * PRESENCE_ADD_INDEXED's writes, leaving `first` (0 or 1) set, for a script that does more after
+ * them (CONNECT_START, connectStart.ts): its KEYS and ARGV start as PRESENCE_ADD_INDEXED's, the
+ * outbox stream is KEYS[streamKey] and the event's arguments start at ARGV[eventArg].
+ */
+export const presenceAddIndexedPart = (streamKey: number, eventArg: number): string => presenceAddLua(true, streamKey, eventArg);
 
 /**
  * A device's connection ended: HDEL_IF on its presence record (still this connection's) and
@@ -124,6 +130,17 @@ export interface PresenceKeys {
   presence: string;
   conns: string;
   index: string;
+}
+
+/** A device's presence record as PRESENCE_ADD writes it (RedisPresence.adding). */
+export interface PresenceAddition {
+  keys: PresenceKeys;
+  /** PRESENCE_ADD's ARGV: device, record (JSON), keyTtlMs, conn, `node|boot`. */
+  args: [string, string, number, string, string];
+  /** The node incarnation's index entry (JSON). */
+  indexRecord: string;
+  /** The `online` event to write with it, when the change is announced and events are written. */
+  event: EventWrite | undefined;
 }
 
 /** A message the indexed PRESENCE_ADD publishes with its writes. */

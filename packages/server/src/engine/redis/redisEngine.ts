@@ -15,10 +15,10 @@
  * is ambiguous: the caller sees an error and may retry; publishers that need
  * exactly-once across such failures send an idempotency_key.
  */
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type {
-  AppendOnce, ConnectReads, ConnectReadsQuery, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
+  AppendOnce, ConnectReads, ConnectReadsQuery, ConnectStart, StoredMessage, EngineIntrospection, EngineStats, NodeSummary, SharedBuckets, BusEvent, DevicePresence, Engine,
   EventWrite, InboxInspection, InboxRange, LocalView, LostConnection, NewInboxMessage, PresenceEventSink, Retention, RoomMember, Route,
 } from '../types.js';
 import { closeClient, connectClient, createClient, parseRedisUrl, type ParsedRedisUrl, type RedisClient } from '../../redis/connect.js';
@@ -33,7 +33,8 @@ import { RedisKeyStore } from './redisKeyStore.js';
 import { INSPECT, parseInspection } from './inspect.js';
 import { RedisLiveness } from './liveness.js';
 import { readForConnect } from './connectReads.js';
-import { reannounce } from './reannounce.js';
+import { Reannouncer } from './reannounce.js';
+import { ConnectStarts } from './connectStart.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -78,8 +79,10 @@ export class RedisEngine implements Engine {
   private readonly errors: Record<string, number> = {};
   private readonly failHandlers = new Map<string, (err: unknown) => never>();
   private lastRttSeconds: number | undefined;
-  /** User channels this node subscribes, with their user: what a confirmed subscription re-announces. */
-  private readonly userChannels = new Map<string, { tenant: string; user: string }>();
+  /** What a confirmed user channel re-announces (reannounce.ts). */
+  private readonly reannouncer: Reannouncer;
+  /** A connect's writes and first read in one script (connectStart.ts); undefined on Cluster. */
+  private readonly starts: ConnectStarts | undefined;
   private started = false;
   private closed = false;
 
@@ -100,9 +103,13 @@ export class RedisEngine implements Engine {
     this.roomHistory = new RedisRoomHistory({ cmd: this.cmd, keys: this.keys, sharded: this.sharded, failed });
     this.buckets = this.keyStore;
     this.subs = new ChannelSubscriptions(this.sub, this.sharded, this.logger);
-    this.subs.onConfirmed((channels) => this.reannounce(channels));
+    const reannounceFailed = (err: unknown): void => this.logger.debug({ err: (err as Error).message }, 'inbox re-announce failed');
+    this.reannouncer = new Reannouncer({ inbox: this.inbox, sharded: this.sharded, closed: () => this.closed, emit: (ev) => this.onEvent(ev), failed: reannounceFailed, errors: this.errors }, this.keys);
+    this.subs.onConfirmed((channels) => this.reannouncer.confirmed(channels));
     const presence = { ...DEFAULT_PRESENCE, ...opts.presence };
     this.presence = new RedisPresence(this.cmd, this.keys, this.nodeId, presence, this.logger);
+    const starts = { cmd: this.cmd as Redis, keys: this.keys, presence: this.presence, inbox: this.inbox, reannouncer: this.reannouncer, echoPrefix: this.echoPrefix, failed };
+    if (this.presence.indexInScript) this.starts = new ConnectStarts(starts);
     this.liveness = new RedisLiveness(this.cmd, this.keys, { node: this.nodeId, boot: this.presence.boot }, presence.heartbeatMs, this.logger);
     // Connection errors: failed connects and lost connections (not the orderly close at shutdown).
     const connectionError = (): void => {
@@ -189,13 +196,13 @@ export class RedisEngine implements Engine {
    */
   subscribe(route: Route): Promise<void> {
     const channel = this.keys.routeChannel(route);
-    if (route.kind === 'user') this.userChannels.set(channel, { tenant: route.tenant, user: route.user });
+    if (route.kind === 'user') this.reannouncer.track(channel, route.tenant, route.user);
     return this.subs.add(channel);
   }
 
   unsubscribe(route: Route): void {
     const channel = this.keys.routeChannel(route);
-    if (route.kind === 'user') this.userChannels.delete(channel);
+    if (route.kind === 'user') this.reannouncer.untrack(channel);
     this.subs.remove(channel);
   }
 
@@ -210,8 +217,9 @@ export class RedisEngine implements Engine {
     return this.inbox.append(tenant, user, message, retention, once);
   }
 
+  /** The first read of a stream begun by connectStart is its script's (connectStart.ts). */
   readAfter(tenant: string, user: string, after: number, limit: number, retention: Retention): Promise<InboxRange> {
-    return this.inbox.readAfter(tenant, user, after, limit, retention);
+    return this.starts?.take(tenant, user, after, limit, retention) ?? this.inbox.readAfter(tenant, user, after, limit, retention);
   }
 
   getCursor(tenant: string, user: string, device: string): Promise<number | undefined> {
@@ -233,6 +241,15 @@ export class RedisEngine implements Engine {
   /** Every read of a connect in one script (connectReads.ts). */
   connectReads(q: ConnectReadsQuery): Promise<ConnectReads> {
     return readForConnect(this.cmd, this.keys, this.inbox, q, (t, u, all) => this.presence.devicesOf(t, u, all)).catch(this.failed('read'));
+  }
+
+  /** A connect's presence record, the new device's cursor and its first replay read: one script (connectStart.ts); on Cluster one by one. */
+  connectStart(q: ConnectStart, stream: { begin(): void }): Promise<boolean> {
+    if (this.starts) return this.starts.start(q, stream);
+    const p = q.presence;
+    if (q.cursor !== undefined) this.setCursor(p.tenant, p.user, p.device, q.cursor).catch((err: unknown) => this.logger.warn({ err }, 'cursor write failed'));
+    stream.begin();
+    return this.presenceAdd(p, q.announce, q.publish);
   }
 
   // ---- idempotency and shared buckets (redisKeyStore.ts) ----
@@ -358,25 +375,6 @@ export class RedisEngine implements Engine {
       this.failHandlers.set(op, h);
     }
     return h;
-  }
-
-  /** A confirmed user channel's newest message is announced to this node (reannounce.ts). */
-  private reannounce(channels: string[]): void {
-    const users = channels.map((c) => this.userChannels.get(c)).filter((u): u is { tenant: string; user: string } => u !== undefined);
-    reannounce(
-      {
-        inbox: this.inbox,
-        sharded: this.sharded,
-        stillWanted: (tenant, user) => this.userChannels.has(this.keys.userChannel(tenant, user)),
-        closed: () => this.closed,
-        emit: (event) => this.onEvent(event),
-        failed: (err) => {
-          this.errors.read = (this.errors.read ?? 0) + 1;
-          this.logger.debug({ err: (err as Error).message }, 'inbox re-announce failed');
-        },
-      },
-      users,
-    );
   }
 
   private receive(message: string): void {

@@ -110,10 +110,15 @@ export class RedisInbox implements InboxStore {
     return v === null ? undefined : Number(v);
   }
 
+  /** The cursor hash's least TTL, as setCursor gives it (also CONNECT_START's, connectStart.ts). */
+  cursorTtlMs(): number {
+    return this.lastRetentionMs + KEY_TTL_GRACE_MS;
+  }
+
   async setCursor(tenant: string, user: string, device: string, seq: number): Promise<void> {
     const k = this.o.keys;
     await this.scripts
-      .heraldSetCursor(k.userCursors(tenant, user), k.userInbox(tenant, user), device, seq, this.lastRetentionMs + KEY_TTL_GRACE_MS)
+      .heraldSetCursor(k.userCursors(tenant, user), k.userInbox(tenant, user), device, seq, this.cursorTtlMs())
       .catch(this.o.failed('cursor'));
   }
 

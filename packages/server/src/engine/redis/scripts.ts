@@ -106,12 +106,6 @@ return { seq, floor }
 `;
 
 /**
- * KEYS: meta, inbox
- * ARGV: now, after, limit, maxMessages, maxAgeMs
- * Returns { tip, floor, entries } with entries as XRANGE returns them,
- * expired ones left out.
- */
-/**
  * The inbox head as a read sees it: { tip, floor } after trimming by
  * retention, and whether the inbox key exists (an absent key holds nothing).
  */
@@ -134,32 +128,36 @@ end
 `;
 
 /**
- * KEYS: meta, inbox
- * ARGV: now, after, limit, maxMessages, maxAgeMs
- * Returns { tip, floor, entries } with entries as XRANGE returns them,
- * expired ones left out.
+ * read_after(meta, inbox, now, after, limit, maxMessages, maxAgeMs) → tip, floor, entries: the
+ * head, then up to `limit` entries after `after` as XRANGE returns them, expired ones left out.
+ * (READ_AFTER, and the replay read of CONNECT_START in connectStart.ts.)
  */
-export const READ_AFTER = `${TRIM}${HEAD}
-local now = tonumber(ARGV[1])
-local after = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local tip, floor, exists = head(KEYS[1], KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]))
-local out = {}
-if not exists then return { tip, floor, out } end
-local start = string.format('(%d-0', after)
-while #out < limit do
-  local batch = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit - #out)
-  if #batch == 0 then break end
-  for _, e in ipairs(batch) do
-    local f = e[2]
-    local exp = nil
-    for j = 1, #f, 2 do
-      if f[j] == 'x' then exp = tonumber(f[j + 1]) end
+export const READ_FN = `${TRIM}${HEAD}
+local function read_after(metaKey, inbox, now, after, limit, maxMessages, maxAgeMs)
+  local tip, floor, exists = head(metaKey, inbox, now, maxMessages, maxAgeMs)
+  local out = {}
+  if not exists then return tip, floor, out end
+  local start = string.format('(%d-0', after)
+  while #out < limit do
+    local batch = redis.call('XRANGE', inbox, start, '+', 'COUNT', limit - #out)
+    if #batch == 0 then break end
+    for _, e in ipairs(batch) do
+      local f = e[2]
+      local exp = nil
+      for j = 1, #f, 2 do
+        if f[j] == 'x' then exp = tonumber(f[j + 1]) end
+      end
+      if exp == nil or exp > now then out[#out + 1] = e end
     end
-    if exp == nil or exp > now then out[#out + 1] = e end
+    start = '(' .. batch[#batch][1]
   end
-  start = '(' .. batch[#batch][1]
+  return tip, floor, out
 end
+`;
+
+/** KEYS: meta, inbox; ARGV: now, after, limit, maxMessages, maxAgeMs. Returns { tip, floor, entries } (read_after above). */
+export const READ_AFTER = `${READ_FN}
+local tip, floor, out = read_after(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 return { tip, floor, out }
 `;
 
@@ -195,22 +193,26 @@ return { tip, floor, cursor, count, max, presence }
 `;
 
 /**
- * KEYS: cursors, inbox
- * ARGV: device, seq, fallbackTtlMs
- * Moves the cursor forward only. The cursor hash lives at least as long as
- * the inbox: a cursor that vanished before the messages after it would make
- * the device start at the tip and skip them.
+ * set_cursor(cursors, inbox, device, seq, fallbackTtlMs) → 1 when moved: moves the cursor forward
+ * only. The cursor hash lives at least as long as the inbox: a cursor that vanished before the
+ * messages after it would make the device start at the tip and skip them.
  */
-export const SET_CURSOR = `
-local seq = tonumber(ARGV[2])
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and tonumber(cur) >= seq then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local ttl = redis.call('PTTL', KEYS[2])
-local fallback = tonumber(ARGV[3])
-if ttl < fallback then ttl = fallback end
-redis.call('PEXPIRE', KEYS[1], ttl)
-return 1
+export const SET_CURSOR_FN = `
+local function set_cursor(cursors, inbox, device, seqArg, fallbackArg)
+  local cur = redis.call('HGET', cursors, device)
+  if cur and tonumber(cur) >= tonumber(seqArg) then return 0 end
+  redis.call('HSET', cursors, device, seqArg)
+  local ttl = redis.call('PTTL', inbox)
+  local fallback = tonumber(fallbackArg)
+  if ttl < fallback then ttl = fallback end
+  redis.call('PEXPIRE', cursors, ttl)
+  return 1
+end
+`;
+
+/** KEYS: cursors, inbox; ARGV: device, seq, fallbackTtlMs (set_cursor above). */
+export const SET_CURSOR = `${SET_CURSOR_FN}
+return set_cursor(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `;
 
 /**
@@ -315,7 +317,7 @@ return 1
 `;
 
 /** newest(key, now): the newest message of an inbox that has not expired, or false. */
-const NEWEST_OF = `
+export const NEWEST_OF = `
 local function newest(key, now)
   for _, e in ipairs(redis.call('XREVRANGE', key, '+', '-', 'COUNT', 64)) do
     local f = e[2]

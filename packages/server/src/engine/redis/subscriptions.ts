@@ -183,11 +183,14 @@ export class ChannelSubscriptions {
     // for good (found by the soak: a Redis stall held a storm's SUBSCRIBE, a device lost a message).
     for (const c of del) this.leaving.add(c);
     // `active` follows confirmed chunks only, so a failure leaves it exact for the next attempt.
+    // Listeners hear of confirmed chunks when the flush ends, right before the callers waiting for it
+    // go on (reannounce.ts relies on that order: the connects that waited come first).
+    const confirmed: string[][] = [];
     try {
       for (const group of this.groups(add)) {
         await this.send('sub', group);
         for (const c of group) this.active.add(c);
-        for (const l of this.onConfirmedListeners) l(group);
+        confirmed.push(group);
       }
       for (const group of this.groups(del)) {
         await this.send('unsub', group);
@@ -210,6 +213,7 @@ export class ChannelSubscriptions {
     } finally {
       // Confirmed ones are out of `active` by now; failed ones are retried (dirty) from `active` as it is.
       for (const c of del) this.leaving.delete(c);
+      for (const group of confirmed) for (const l of this.onConfirmedListeners) l(group);
     }
   }
 
