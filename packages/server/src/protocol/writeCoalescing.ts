@@ -25,7 +25,7 @@
  * of its loop iteration: then writes go straight out, and holding comes back
  * only when a socket is seen written twice within one turn — never for a
  * socket that gets one frame per turn (holdWrites below; docs/benchmarks.md,
- * "Unicast never held, fifth round").
+ * "Unicast never held: write coalescing's probe, fifth round").
  */
 import type { Socket } from 'node:net';
 
