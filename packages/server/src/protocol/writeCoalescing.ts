@@ -44,8 +44,8 @@ export const EARLY_FLUSH_BYTES = 64 * 1024;
 export const QUIET_TURNS = 16;
 
 /**
- * Direct writes between two probe turns: a probe turn watches, without
- * holding anything, for a socket written twice before the turn ends.
+ * Direct writes between two probes. A probe watches QUIET_TURNS turns, without
+ * holding anything, for a socket written twice before its turn ends.
  */
 export const DIRECT_PROBE_WRITES = 256;
 
@@ -60,8 +60,10 @@ let direct = false;
 let directWrites = 0;
 /** The socket of the last direct write: the same one again may be a burst (a replay, several frames). */
 let lastDirect: Socket | undefined;
-/** A probe turn is running: direct writes are noted in probeSockets until its end. */
-let probe = false;
+/** Turns a running probe still watches (0: no probe): direct writes are noted in probeSockets. */
+let probeTurns = 0;
+/** The current probe turn's end is scheduled (one setImmediate per probe turn with writes). */
+let probeScheduled = false;
 /**
  * The sockets written during the current probe turn. A set rather than a mark
  * on the socket, so that net.Socket objects keep their shape; it is filled only
@@ -87,12 +89,14 @@ function flush(): void {
   }
 }
 
-/** The check phase after a probe began: its turn is over. */
-function endProbe(): void {
+/** The check phase of a probe turn: that turn is over; after QUIET_TURNS of them, the probe. */
+function endProbeTurn(): void {
+  probeScheduled = false;
   probeSockets.clear();
-  probe = false;
-  directWrites = 0;
-  lastDirect = undefined;
+  if (probeTurns > 0 && --probeTurns === 0) {
+    directWrites = 0;
+    lastDirect = undefined;
+  }
 }
 
 /**
@@ -107,29 +111,35 @@ function endProbe(): void {
  * holding resumes only on evidence of a burst within one turn. A direct write
  * costs a compare and a count; every DIRECT_PROBE_WRITES direct writes, and at
  * a socket written twice in a row (maybe in one turn, maybe in two), a probe
- * turn begins: its writes still go straight out, each socket is noted, and one
- * `setImmediate` ends it. A socket written a second time before that end got
- * two frames in one turn (a broadcast burst, a replay): that frame and what
- * follows are held, and holding stays while turns keep repeating a socket.
+ * begins and watches the next QUIET_TURNS turns that write: their writes still
+ * go straight out, each socket is noted, and one `setImmediate` per turn ends
+ * it (as many as holding cost over those turns, without cork and uncork). A
+ * socket written a second time before its turn ends got two frames in one turn
+ * (a broadcast burst, a replay): that frame and what follows are held, and
+ * holding stays while turns keep repeating a socket.
  * Either way the socket's own Writable keeps the order of its frames and
  * counts what it has not sent.
  */
 export function holdWrites(socket: Socket): void {
   if (direct) {
-    if (!probe) {
+    if (probeTurns === 0) {
       if (socket !== lastDirect && ++directWrites < DIRECT_PROBE_WRITES) {
         lastDirect = socket;
         return;
       }
-      probe = true;
-      setImmediate(endProbe);
+      probeTurns = QUIET_TURNS;
+    }
+    if (!probeScheduled) {
+      probeScheduled = true;
+      setImmediate(endProbeTurn);
     }
     if (!probeSockets.has(socket)) {
       probeSockets.add(socket);
       return;
     }
-    // A second frame for this socket within the probe turn: a burst.
+    // A second frame for this socket within a probe turn: a burst.
     direct = false;
+    probeTurns = 0;
     lastDirect = undefined;
   }
   if (socket.writableCorked !== 0) {
@@ -162,5 +172,5 @@ export function writingDirectly(): boolean {
 
 /** Whether a probe turn is running (tests). */
 export function probing(): boolean {
-  return probe;
+  return probeTurns > 0;
 }

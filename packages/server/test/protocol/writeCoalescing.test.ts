@@ -243,3 +243,54 @@ test('a broadcast burst (several sockets, each written twice in one turn, interl
     await r.close();
   }
 });
+
+test('a probe watches QUIET_TURNS turns without holding: a burst in a later turn of it switches to holding; then the probe ends', async () => {
+  const p = await pair();
+  const q = await pair();
+  try {
+    await quietUntilDirect(p, q);
+    // Direct writes up to the probe, one frame per socket per turn.
+    let i = 0;
+    while (!probing()) {
+      const w = i++ % 2 === 0 ? p.writer : q.writer;
+      holdWrites(w);
+      w.write(Buffer.from('.'));
+      if (i % 2 === 0) await nextTurn();
+      assert.ok(i <= DIRECT_PROBE_WRITES + 1, 'a probe began within DIRECT_PROBE_WRITES writes');
+    }
+    await nextTurn();
+    // Later turns of the probe: one frame per socket is still written at once...
+    for (let t = 0; t < 3; t++) {
+      for (const w of [p.writer, q.writer]) {
+        holdWrites(w);
+        w.write(Buffer.from('.'));
+      }
+      assert.equal(heldSocketCount(), 0, 'nothing held in a probe turn');
+      assert.equal(probing(), true, `turn ${t + 2} of the probe`);
+      await nextTurn();
+    }
+    // ...and a socket written twice in one of them is a burst.
+    for (const w of [p.writer, q.writer, p.writer]) {
+      holdWrites(w);
+      w.write(Buffer.from('!'));
+    }
+    assert.equal(writingDirectly(), false, 'holding after a burst in a later probe turn');
+    assert.equal(heldSocketCount(), 1);
+    await nextTurn();
+    // Back to direct; a probe with no burst ends after QUIET_TURNS turns, holding nothing.
+    await quietUntilDirect(p, q);
+    for (let k = 0; k < DIRECT_PROBE_WRITES + 4 * QUIET_TURNS; k++) {
+      const w = k % 2 === 0 ? p.writer : q.writer;
+      holdWrites(w);
+      w.write(Buffer.from('.'));
+      assert.equal(heldSocketCount(), 0);
+      if (k % 2 === 1) await nextTurn();
+    }
+    await nextTurn();
+    assert.equal(writingDirectly(), true);
+    assert.equal(probing(), false, 'the probe ended after QUIET_TURNS turns');
+  } finally {
+    await p.close();
+    await q.close();
+  }
+});
