@@ -1,4 +1,6 @@
 /** Small HTTP helpers: JSON replies, bounded body reading. */
+// Buffer from its module: the global `Buffer` is an accessor (a getter call per use) in Node 20.
+import { Buffer } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiError } from '../errors.js';

@@ -30,13 +30,30 @@ export function httpKey(route: string, status: number): string {
 }
 
 /**
- * `JSON.stringify(result)` of a publish: the common `{id, online}` (an ephemeral publish) written
- * directly, in the same key order; anything else through JSON.stringify.
+ * `JSON.stringify(result)` of a publish, written directly in the same key order: the common
+ * `{id, online}` (an ephemeral publish) and `{id, seq, online}` (a reliable one). A reliable
+ * result's `seq` is the `Object.create(null)` dictionary the publisher built after `id` and before
+ * `online` — JSON.stringify's slow path for such an object costs ≈ 2,000 instructions more per
+ * reliable publish (docs/benchmarks.md, "Reliable ack path"). Its users are taken with `for…in`,
+ * which for a null-prototype object is the order JSON.stringify uses (integer-like keys first,
+ * then insertion order). Anything else — room offsets, an odd count, a `seq` read back from an
+ * idempotency record (a plain object) — goes through JSON.stringify.
  */
 export function publishReply(result: PublishResult): string {
-  const { online } = result;
-  if (result.seq !== undefined || result.offset !== undefined || result.epoch !== undefined || (online !== undefined && !Number.isSafeInteger(online))) return JSON.stringify(result);
-  return online === undefined ? '{"id":' + jsonString(result.id) + '}' : '{"id":' + jsonString(result.id) + ',"online":' + online + '}';
+  const { online, seq } = result;
+  if (result.offset !== undefined || result.epoch !== undefined || (online !== undefined && !Number.isSafeInteger(online))) return JSON.stringify(result);
+  let s = '{"id":' + jsonString(result.id);
+  if (seq !== undefined) {
+    if (Object.getPrototypeOf(seq) !== null) return JSON.stringify(result);
+    let users = '';
+    for (const user in seq) {
+      const n = seq[user]!;
+      if (!Number.isSafeInteger(n)) return JSON.stringify(result);
+      users += (users === '' ? '' : ',') + jsonString(user) + ':' + n;
+    }
+    s += ',"seq":{' + users + '}';
+  }
+  return online === undefined ? s + '}' : s + ',"online":' + online + '}';
 }
 
 /** The request target as a URL; 400 when it is none (e.g. `//[`). */

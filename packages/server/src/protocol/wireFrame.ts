@@ -8,6 +8,8 @@
  * compares them), without the payload copy, the separate header buffer and
  * the concatenation that cost per frame (issue 20).
  */
+// Buffer from its module: the global `Buffer` is an accessor (a getter call per use) in Node 20.
+import { Buffer } from 'node:buffer';
 import { wsFrame } from './wsInternals.js';
 
 /** Header and payload merged into one buffer: one write per recipient. */

@@ -21,9 +21,11 @@
  * not held back (docs/benchmarks.md, "Write coalescing and room batching").
  *
  * While no socket gets a second frame within a turn (each unicast delivery to
- * its own socket), holding saves nothing and costs a cork, an uncork and a
- * setImmediate per turn: then writes go straight out until a burst shows up
- * again (holdWrites below; docs/benchmarks.md, issue 20 "Third round").
+ * its own socket), holding saves nothing and makes a frame wait for the rest
+ * of its loop iteration: then writes go straight out, and holding comes back
+ * only when a socket is seen written twice within one turn — never for a
+ * socket that gets one frame per turn (holdWrites below; docs/benchmarks.md,
+ * "Unicast never held: write coalescing's probe, fifth round").
  */
 import type { Socket } from 'node:net';
 
@@ -41,7 +43,10 @@ export const EARLY_FLUSH_BYTES = 64 * 1024;
  */
 export const QUIET_TURNS = 16;
 
-/** Writes made straight to their sockets before holding is tried again. */
+/**
+ * Direct writes between two probes. A probe watches QUIET_TURNS turns, without
+ * holding anything, for a socket written twice before its turn ends.
+ */
 export const DIRECT_PROBE_WRITES = 256;
 
 /** Sockets corked by `holdWrites` this turn. */
@@ -53,8 +58,18 @@ let quietTurns = 0;
 /** Direct mode: no cork, no flush — every socket got one frame per turn lately. */
 let direct = false;
 let directWrites = 0;
-/** The socket of the last direct write: the same one again means a burst (a replay, several frames). */
+/** The socket of the last direct write: the same one again may be a burst (a replay, several frames). */
 let lastDirect: Socket | undefined;
+/** Turns a running probe still watches (0: no probe): direct writes are noted in probeSockets. */
+let probeTurns = 0;
+/** The current probe turn's end is scheduled (one setImmediate per probe turn with writes). */
+let probeScheduled = false;
+/**
+ * The sockets written during the current probe turn. A set rather than a mark
+ * on the socket, so that net.Socket objects keep their shape; it is filled only
+ * during a probe turn and emptied at its end.
+ */
+const probeSockets = new Set<Socket>();
 
 function flush(): void {
   scheduled = false;
@@ -74,26 +89,57 @@ function flush(): void {
   }
 }
 
+/** The check phase of a probe turn: that turn is over; after QUIET_TURNS of them, the probe. */
+function endProbeTurn(): void {
+  probeScheduled = false;
+  probeSockets.clear();
+  if (probeTurns > 0 && --probeTurns === 0) {
+    directWrites = 0;
+    lastDirect = undefined;
+  }
+}
+
 /**
  * Holds the socket's writes until the end of this event-loop turn (idempotent
  * within a turn). Call before writing; the write then joins the socket's batch.
  *
  * Holding costs a cork, an uncork and a `setImmediate` per turn, and saves a
- * system call only for a socket that gets two or more frames in one turn. When
- * QUIET_TURNS turns in a row saved nothing (unicast: each socket one frame per
- * turn), writes go straight to their socket — as without coalescing — until the
- * same socket is written twice in a row (a burst: it and the frames after it
- * are held again) or DIRECT_PROBE_WRITES writes have gone by (holding is tried
- * again, and kept while turns repeat a socket). Either way the socket's own
- * Writable keeps the order of its frames and counts what it has not sent.
+ * system call only for a socket that gets two or more frames in one turn; a
+ * held frame also waits for every other I/O callback of its loop iteration.
+ * When QUIET_TURNS turns in a row saved nothing (unicast: each socket one frame
+ * per turn), writes go straight to their socket — as without coalescing — and
+ * holding resumes only on evidence of a burst within one turn. A direct write
+ * costs a compare and a count; every DIRECT_PROBE_WRITES direct writes, and at
+ * a socket written twice in a row (maybe in one turn, maybe in two), a probe
+ * begins and watches the next QUIET_TURNS turns that write: their writes still
+ * go straight out, each socket is noted, and one `setImmediate` per turn ends
+ * it (as many as holding cost over those turns, without cork and uncork). A
+ * socket written a second time before its turn ends got two frames in one turn
+ * (a broadcast burst, a replay): that frame and what follows are held, and
+ * holding stays while turns keep repeating a socket.
+ * Either way the socket's own Writable keeps the order of its frames and
+ * counts what it has not sent.
  */
 export function holdWrites(socket: Socket): void {
   if (direct) {
-    if (socket !== lastDirect && ++directWrites < DIRECT_PROBE_WRITES) {
-      lastDirect = socket;
+    if (probeTurns === 0) {
+      if (socket !== lastDirect && ++directWrites < DIRECT_PROBE_WRITES) {
+        lastDirect = socket;
+        return;
+      }
+      probeTurns = QUIET_TURNS;
+    }
+    if (!probeScheduled) {
+      probeScheduled = true;
+      setImmediate(endProbeTurn);
+    }
+    if (!probeSockets.has(socket)) {
+      probeSockets.add(socket);
       return;
     }
+    // A second frame for this socket within a probe turn: a burst.
     direct = false;
+    probeTurns = 0;
     lastDirect = undefined;
   }
   if (socket.writableCorked !== 0) {
@@ -122,4 +168,9 @@ export function heldSocketCount(): number {
 /** Whether writes currently go straight to their sockets (tests). */
 export function writingDirectly(): boolean {
   return direct;
+}
+
+/** Whether a probe turn is running (tests). */
+export function probing(): boolean {
+  return probeTurns > 0;
 }

@@ -49,6 +49,63 @@ test('publishReply is JSON.stringify of the result, with the same key order', ()
   for (const r of results) assert.equal(publishReply(r), JSON.stringify(r));
 });
 
+/** A reliable result's seq as the publisher builds it: a null-prototype dictionary, users in insertion order. */
+function seqOf(entries: [string, number][]): Record<string, number> {
+  const seq = Object.create(null) as Record<string, number>;
+  for (const [user, n] of entries) seq[user] = n;
+  return seq;
+}
+
+test('publishReply of a reliable result (seq a null-prototype dictionary) is byte-identical to JSON.stringify, for every reply shape', () => {
+  const id = randomUUID();
+  const users: [string, number][][] = [
+    [],
+    [['u', 4]],
+    [['alice', 1], ['bob', 2], ['carol', 3]],
+    // Integer-like keys come first, ascending, whatever the insertion order: for…in and JSON.stringify agree.
+    [['zed', 1], ['10', 2], ['2', 3], ['a', 4], ['0', 5], ['4294967295', 6], ['-1', 7], ['01', 8]],
+    [['__proto__', 1], ['constructor', 2], ['toString', 3]],
+    [['q"uote', 1], ['back\\slash', 2], ['tab\t', 3], ['\u0000', 4], ['é', 5], ['\ud800', 6], ['😀', 7], ['', 8]],
+    [['u', 0], ['v', Number.MAX_SAFE_INTEGER]],
+    // Not a safe integer: through JSON.stringify, which writes what it writes.
+    [['u', 1.5]],
+    [['u', Number.NaN]],
+    [['u', 2 ** 60]],
+  ];
+  let n = 0;
+  for (const u of users) {
+    for (const rid of [id, 'odd "id"\\\n', 'ünï']) {
+      for (const online of [undefined, 0, 7, 1.5, Number.POSITIVE_INFINITY]) {
+        const r: { id: string; seq: Record<string, number>; online?: number } = { id: rid, seq: seqOf(u) };
+        if (online !== undefined) r.online = online;
+        assert.equal(publishReply(r), JSON.stringify(r), JSON.stringify(r));
+        n++;
+      }
+    }
+  }
+  // The same shapes read back from an idempotency record (JSON.parse: plain objects) answer the same.
+  const parsed = JSON.parse(JSON.stringify({ id, seq: seqOf([['b', 1], ['1', 2]]), online: 1 })) as { id: string; seq: Record<string, number>; online: number };
+  assert.equal(publishReply(parsed), JSON.stringify(parsed));
+  assert.ok(n > 100);
+});
+
+test('publishReply: random user ids and counts, against JSON.stringify', () => {
+  const chars = ['a', 'Z', '0', '9', '"', '\\', '\n', ' ', 'é', '\u2028', '\ud83d', '\ude00', '_', ':', '-'];
+  let seed = 12345;
+  const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % k);
+  for (let i = 0; i < 500; i++) {
+    const entries: [string, number][] = [];
+    for (let j = rnd(5); j > 0; j--) {
+      let user = '';
+      for (let c = rnd(6); c > 0; c--) user += chars[rnd(chars.length)]!;
+      entries.push([rnd(4) === 0 ? String(rnd(1000)) : user, rnd(1_000_000)]);
+    }
+    const r: { id: string; seq: Record<string, number>; online?: number } = { id: randomUUID(), seq: seqOf(entries) };
+    if (rnd(2) === 0) r.online = rnd(50);
+    assert.equal(publishReply(r), JSON.stringify(r));
+  }
+});
+
 test('jsonString quotes exactly as JSON.stringify does', () => {
   for (const s of ['', randomUUID(), 'room:a/b@c', 'with space', 'q"uote', 'back\\slash', 'tab\t', '\u0000', '\u007f', '\u001f', ' !#[]~', 'é', '\ud800', '😀', '</script>']) {
     assert.equal(jsonString(s), JSON.stringify(s), JSON.stringify(s));

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
-import { DIRECT_PROBE_WRITES, EARLY_FLUSH_BYTES, QUIET_TURNS, heldSocketCount, holdWrites, writingDirectly } from '../../src/protocol/writeCoalescing.js';
+import { DIRECT_PROBE_WRITES, EARLY_FLUSH_BYTES, QUIET_TURNS, heldSocketCount, holdWrites, probing, writingDirectly } from '../../src/protocol/writeCoalescing.js';
 
 interface Pair {
   writer: Socket;
@@ -129,27 +129,37 @@ test('a socket ended or destroyed while held is flushed harmlessly', async () =>
   }
 });
 
-test('after QUIET_TURNS turns with one frame per socket, writes go straight out; a socket written twice in a row is held again', async () => {
+/** One frame per socket per turn, alternating, until writes go straight out. */
+async function quietUntilDirect(p: Pair, q: Pair): Promise<void> {
+  for (let i = 0; i < 2 * QUIET_TURNS + 2 && !writingDirectly(); i++) {
+    const w = i % 2 === 0 ? p.writer : q.writer;
+    holdWrites(w);
+    w.write(Buffer.from('.'));
+    await nextTurn();
+  }
+  assert.equal(writingDirectly(), true, 'direct after quiet turns');
+  await nextTurn(); // any probe turn begun meanwhile is over
+}
+
+test('after QUIET_TURNS turns with one frame per socket, writes go straight out; a socket written twice in a row starts a probe, a third time in the turn is held', async () => {
   const p = await pair();
   const q = await pair();
   try {
-    // One frame per socket per turn: holding saves nothing.
-    let dots = 0;
-    for (let i = 0; i < QUIET_TURNS && !writingDirectly(); i++) {
-      const w = i % 2 === 0 ? p.writer : q.writer;
-      if (w === p.writer) dots++;
-      holdWrites(w);
-      w.write(Buffer.from('.'));
-      await nextTurn();
-    }
-    assert.equal(writingDirectly(), true, 'direct after quiet turns');
+    await quietUntilDirect(p, q);
+    const sent = p.writer.bytesWritten + p.writer.writableLength;
     const before = p.calls.write;
     holdWrites(p.writer);
     p.writer.write(Buffer.from('A'));
     assert.equal(p.calls.write, before + 1, 'written at once, not at the end of the turn');
     assert.equal(heldSocketCount(), 0);
-    // The same socket again: a burst. It and what follows this turn are held, in order.
-    for (const s of ['B', 'C']) {
+    // The same socket again: maybe a burst. Written at once, noted by a probe turn.
+    holdWrites(p.writer);
+    p.writer.write(Buffer.from('B'));
+    assert.equal(probing(), true);
+    assert.equal(writingDirectly(), true);
+    assert.equal(p.calls.write, before + 2, 'B written at once');
+    // A third frame in the same turn: a burst. It and what follows this turn are held, in order.
+    for (const s of ['C', 'D']) {
       holdWrites(p.writer);
       p.writer.write(Buffer.from(s));
     }
@@ -157,46 +167,128 @@ test('after QUIET_TURNS turns with one frame per socket, writes go straight out;
     assert.equal(heldSocketCount(), 1);
     assert.equal(p.writer.writableLength, 2, 'held frames still count in writableLength');
     await nextTurn();
-    assert.deepEqual(p.calls.writev.at(-1), 2, 'B and C in one writev');
-    const got = (await receivedAll(p, dots + 3)).toString();
-    assert.ok(got.endsWith('ABC'), got);
+    assert.equal(probing(), false, 'the probe ended with the turn');
+    assert.deepEqual(p.calls.writev.at(-1), 2, 'C and D in one writev');
+    const got = (await receivedAll(p, sent + 4)).toString();
+    assert.ok(got.endsWith('ABCD'), got);
   } finally {
     await p.close();
     await q.close();
   }
 });
 
-test('in direct mode, holding is tried again after DIRECT_PROBE_WRITES writes, and kept while turns repeat a socket', async () => {
+test('unicast (each socket one frame per turn) is never held, across many probe turns, the same socket in consecutive turns included', async () => {
   const p = await pair();
   const q = await pair();
   try {
-    for (let i = 0; i < QUIET_TURNS + 1 && !writingDirectly(); i++) {
-      holdWrites(p.writer);
-      p.writer.write(Buffer.from('.'));
-      await nextTurn();
-      holdWrites(q.writer);
-      q.writer.write(Buffer.from('.'));
-      await nextTurn();
-    }
-    assert.equal(writingDirectly(), true);
-    // Alternate sockets so that no write repeats the last one: direct until the probe.
-    for (let i = 0; i < DIRECT_PROBE_WRITES && writingDirectly(); i++) {
-      const w = i % 2 === 0 ? p.writer : q.writer;
-      holdWrites(w);
-      w.write(Buffer.from('x'));
-    }
-    assert.equal(writingDirectly(), false, 'holding again after the probe count');
-    await nextTurn();
-    // Turns that give a socket two frames keep it holding.
-    for (let t = 0; t < QUIET_TURNS + 2; t++) {
-      for (const s of ['1', '2']) {
-        holdWrites(p.writer);
-        p.writer.write(Buffer.from(s));
+    await quietUntilDirect(p, q);
+    const writes = p.calls.write + q.calls.write;
+    const turns = 3 * DIRECT_PROBE_WRITES;
+    let probes = 0;
+    for (let t = 0; t < turns; t++) {
+      // Both sockets once per turn; every fourth turn p alone twice over two turns (a repeat across turns).
+      const order = t % 4 === 3 ? [p.writer] : t % 2 === 0 ? [p.writer, q.writer] : [q.writer, p.writer];
+      for (const w of order) {
+        holdWrites(w);
+        w.write(Buffer.from('u'));
+        assert.equal(heldSocketCount(), 0, `turn ${t}: nothing held`);
+        assert.equal(writingDirectly(), true, `turn ${t}: still direct`);
+        if (probing()) probes++;
       }
       await nextTurn();
     }
-    assert.equal(writingDirectly(), false);
-    assert.deepEqual(p.calls.writev.at(-1), 2);
+    assert.ok(probes > 0, 'probe turns ran');
+    const expected = turns * 2 - Math.floor(turns / 4);
+    assert.equal(p.calls.write + q.calls.write - writes, expected, 'each frame its own write, at once');
+    assert.equal(p.calls.writev.length + q.calls.writev.length, 0, 'no writev: nothing was held');
+  } finally {
+    await p.close();
+    await q.close();
+  }
+});
+
+test('a broadcast burst (several sockets, each written twice in one turn, interleaved) switches to holding within one probe, and holding stays while turns repeat a socket', async () => {
+  const p = await pair();
+  const q = await pair();
+  const r = await pair();
+  try {
+    await quietUntilDirect(p, q);
+    const all = [p, q, r];
+    // Publishes in one loop iteration: every member once per publish, never the same socket twice in a row.
+    let n = 0;
+    for (; n < DIRECT_PROBE_WRITES + 2 * all.length && writingDirectly(); n++) {
+      const w = all[n % all.length]!.writer;
+      holdWrites(w);
+      w.write(Buffer.from('b'));
+    }
+    assert.equal(writingDirectly(), false, `holding after ${n} writes in one turn`);
+    assert.ok(n <= DIRECT_PROBE_WRITES + all.length + 1, `switched at the first repeat of the probe turn (${n})`);
+    await nextTurn();
+    const writevs = p.calls.writev.length;
+    for (let t = 0; t < QUIET_TURNS + 2; t++) {
+      for (let k = 0; k < 3; k++) {
+        for (const x of all) {
+          holdWrites(x.writer);
+          x.writer.write(Buffer.from('m'));
+        }
+      }
+      await nextTurn();
+    }
+    assert.equal(writingDirectly(), false, 'holding kept while turns repeat a socket');
+    assert.equal(p.calls.writev.length - writevs, QUIET_TURNS + 2, 'one writev per turn');
+    assert.deepEqual(p.calls.writev.at(-1), 3, 'three frames per writev');
+  } finally {
+    await p.close();
+    await q.close();
+    await r.close();
+  }
+});
+
+test('a probe watches QUIET_TURNS turns without holding: a burst in a later turn of it switches to holding; then the probe ends', async () => {
+  const p = await pair();
+  const q = await pair();
+  try {
+    await quietUntilDirect(p, q);
+    // Direct writes up to the probe, one frame per socket per turn.
+    let i = 0;
+    while (!probing()) {
+      const w = i++ % 2 === 0 ? p.writer : q.writer;
+      holdWrites(w);
+      w.write(Buffer.from('.'));
+      if (i % 2 === 0) await nextTurn();
+      assert.ok(i <= DIRECT_PROBE_WRITES + 1, 'a probe began within DIRECT_PROBE_WRITES writes');
+    }
+    await nextTurn();
+    // Later turns of the probe: one frame per socket is still written at once...
+    for (let t = 0; t < 3; t++) {
+      for (const w of [p.writer, q.writer]) {
+        holdWrites(w);
+        w.write(Buffer.from('.'));
+      }
+      assert.equal(heldSocketCount(), 0, 'nothing held in a probe turn');
+      assert.equal(probing(), true, `turn ${t + 2} of the probe`);
+      await nextTurn();
+    }
+    // ...and a socket written twice in one of them is a burst.
+    for (const w of [p.writer, q.writer, p.writer]) {
+      holdWrites(w);
+      w.write(Buffer.from('!'));
+    }
+    assert.equal(writingDirectly(), false, 'holding after a burst in a later probe turn');
+    assert.equal(heldSocketCount(), 1);
+    await nextTurn();
+    // Back to direct; a probe with no burst ends after QUIET_TURNS turns, holding nothing.
+    await quietUntilDirect(p, q);
+    for (let k = 0; k < DIRECT_PROBE_WRITES + 4 * QUIET_TURNS; k++) {
+      const w = k % 2 === 0 ? p.writer : q.writer;
+      holdWrites(w);
+      w.write(Buffer.from('.'));
+      assert.equal(heldSocketCount(), 0);
+      if (k % 2 === 1) await nextTurn();
+    }
+    await nextTurn();
+    assert.equal(writingDirectly(), true);
+    assert.equal(probing(), false, 'the probe ended after QUIET_TURNS turns');
   } finally {
     await p.close();
     await q.close();
