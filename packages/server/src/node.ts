@@ -35,6 +35,7 @@ import { createHooks, type Hooks } from './hooks/hooks.js';
 import { HookMetrics } from './hooks/hookMetrics.js';
 import { LiveConfig, type ConfigSources, type ReloadResult } from './config/live.js';
 import { LoadShedder } from './limits/loadShedder.js';
+import { IdleCompaction } from './runtime/idleCompaction.js';
 import { Rebalancer } from './gateway/rebalancer.js';
 import { ConfigActions, reloadAndLog } from './admin/configActions.js';
 import { registerProtectionMetrics } from './observability/protectionMetrics.js';
@@ -97,6 +98,12 @@ export interface StartOptions {
    * its own; without it a reload re-validates the start-up input (nothing changes).
    */
   configSources?: ConfigSources;
+  /**
+   * A full garbage collection, for compaction after a connect storm (compactAfterConnects,
+   * runtime/idleCompaction.ts). `herald serve` passes V8's. Default: `gc` when the process runs
+   * with --expose-gc, else none (then the node never compacts).
+   */
+  gc?: () => void;
 }
 
 /**
@@ -168,7 +175,11 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
     config.rebalanceEnabled && engine.introspection?.nodes
       ? new Rebalancer({ live, nodeId, nodes: engine.introspection.nodes.bind(engine.introspection), localCount: () => gw.registry.size, closeSome: (n) => gw.closeForRebalance(n), log }, config.rebalanceIntervalMs)
       : undefined;
-  registerProtectionMetrics(metrics, { shedder, live, rebalanced: () => rebalancer?.closed ?? 0 });
+  const compaction = new IdleCompaction(
+    { afterConnects: config.compactAfterConnects, quietMs: config.compactQuietMs },
+    { gc: opts.gc ?? (globalThis as { gc?: () => void }).gc, connects: () => stats.connects, log },
+  );
+  registerProtectionMetrics(metrics, { shedder, live, rebalanced: () => rebalancer?.closed ?? 0, compaction });
   const hub = gw.hub;
   const publisher = new Publisher(
     engine,
@@ -342,6 +353,7 @@ export async function startHerald(input: HeraldConfigInput = {}, opts: StartOpti
       await bounded(engine.close(), Math.max(left(), 100));
       metrics.stop();
       shedder.stop();
+      compaction.stop();
       rebalancer?.stop();
       log.info({ ms: Date.now() - t0 }, 'herald stopped');
     })());

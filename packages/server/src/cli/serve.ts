@@ -11,6 +11,7 @@ import { mintToken } from '../auth/tokens.js';
 import { installLastResort } from '../observability/lastResort.js';
 import { createLogger } from '../observability/logger.js';
 import { demoAvailable } from '../api/staticFiles.js';
+import { v8FullGc } from '../runtime/idleCompaction.js';
 
 export interface ServeOptions {
   config?: string;
@@ -120,7 +121,10 @@ function sourcesOf(opts: ServeOptions): ConfigSources {
 }
 
 async function startOne(config: HeraldConfigInput, sources: ConfigSources): Promise<void> {
-  const node = await startHerald(config, { configSources: sources });
+  // V8's full collection, for compaction after a connect storm (runtime/idleCompaction.ts): the
+  // server process owns its heap; an embedder decides for its own (--expose-gc). The node runs it
+  // only as compactAfterConnects says (0: never).
+  const node = await startHerald(config, { configSources: sources, gc: v8FullGc() });
   // SIGHUP (FIXED): re-read the config file and apply limits, per-tenant overrides and rate
   // tables without touching connections; a bad file is refused whole (logged) and the old
   // configuration stays. With --workers each worker gets the signal from the primary.

@@ -1,18 +1,21 @@
 /**
  * Metrics of the protection features (issue 21): load shedding, live
- * configuration reloads and connection balancing. Registered beside the core
+ * configuration reloads, connection balancing, and compaction after a connect
+ * storm (issue 20). Registered beside the core
  * metrics on the same registry; read at scrape time.
  */
 import type { Metrics } from './metrics.js';
 import { readCounter, readGauge } from './metrics.js';
 import type { LoadShedder } from '../limits/loadShedder.js';
 import type { LiveConfig } from '../config/live.js';
+import type { IdleCompaction } from '../runtime/idleCompaction.js';
 
 export interface ProtectionSources {
   shedder: LoadShedder;
   live: LiveConfig;
   /** Connections closed with 1001 `rebalance` by this node. */
   rebalanced: () => number;
+  compaction: IdleCompaction;
 }
 
 export function registerProtectionMetrics(metrics: Metrics, src: ProtectionSources): void {
@@ -23,5 +26,7 @@ export function registerProtectionMetrics(metrics: Metrics, src: ProtectionSourc
     [{ result: 'applied' }, src.live.reloads.applied],
     [{ result: 'refused' }, src.live.reloads.refused],
   ]);
+  readCounter(r, 'herald_heap_compactions_total', 'Full garbage collections run after a connect storm, once the node was idle (compactAfterConnects).', [], () => [[{}, src.compaction.runs]]);
+  readCounter(r, 'herald_heap_compaction_seconds_total', 'Time those collections paused the node, seconds.', [], () => [[{}, src.compaction.pauseSeconds]]);
   readCounter(r, 'herald_rebalance_closes_total', 'Connections this node closed with 1001 rebalance (connection balancing).', [], () => [[{}, src.rebalanced()]]);
 }
