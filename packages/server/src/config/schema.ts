@@ -194,7 +194,7 @@ export const CONFIG_KEYS = {
   shutdownTimeoutMs: { type: int(0, 600_000).default(10_000), doc: 'Time allowed for a graceful shutdown, ms.' },
   compactAfterConnects: {
     type: int(0, 10_000_000).default(1_000),
-    doc: 'After this many connects since the last compaction, a node that then goes compactQuietMs without a new connect, its event loop idle, runs one full garbage collection: garbage promoted during a connect storm otherwise keeps old-space pages committed (RSS). 0: never. Needs V8\'s gc: herald serve exposes it; embedded, start Node with --expose-gc.',
+    doc: 'After this many connects since the last compaction, a node that then goes compactQuietMs without a new connect, its event loop idle, compacts the heap (full garbage collections a second apart while they shrink the old space, at most 4): garbage promoted during a connect storm otherwise keeps old-space pages committed (RSS). 0: never. Needs V8\'s gc: herald serve exposes it; embedded, start Node with --expose-gc.',
   },
   compactQuietMs: { type: int(100, 3_600_000).default(5_000), doc: 'Time without a new connect, with the event loop under 25 % busy, before that compaction, ms.' },
   drainWindowMs: { type: int(0, 600_000).default(5_000), doc: 'On shutdown, WebSocket clients are closed 1001 in waves spread over this window, ms, so they do not all reconnect at once (capped below shutdownTimeoutMs).' },
