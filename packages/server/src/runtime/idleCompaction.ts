@@ -6,15 +6,15 @@
  * commands in flight) are alive at the scavenges that run during the burst, so they are promoted,
  * and once dead they hold old-space pages that V8 keeps committed until a full collection happens
  * to run. Measured on 45,000 connects on 3 Redis nodes at ~2,400/s (docs/benchmarks.md, "Compaction
- * after a connect storm"): 8.8–9.5 KB of RSS per held connection without a full collection, 3.5 KB
- * with one — the rest was garbage, not state.
+ * after a connect storm"): 8.8–9.5 KB of RSS per held connection without compaction, 8.2 KB after one
+ * full collection, 5.3–5.6 KB after this one's 3–4 — the rest was garbage, not state.
  *
  * So once a node has taken `afterConnects` connects since its last compaction, and then has gone
  * `quietMs` without a new connect while its event loop was mostly idle (utilization under
  * IDLE_UTILIZATION in every check), it compacts: one full collection per check (a second apart),
  * while they still shrink the old space — V8 evacuates only part of the fragmented pages per
  * collection, and the first one after a storm often frees little (measured: 3 to 4 passes of
- * ~75 ms each on 15,000 connections held). Each pause then delays little: the node is idle by that
+ * 66–130 ms each on 15,000 connections held). Each pause then delays little: the node is idle by that
  * measure, and a new connect or a busy loop stops the passes. A node under steady publish load
  * never passes the idle test and never compacts; one that never has a storm compacts at most once
  * per `afterConnects` connects.
