@@ -196,7 +196,7 @@ export const CONFIG_KEYS = {
     type: int(0, 10_000_000).default(1_000),
     doc: 'After this many connects since the last compaction, a node that then goes compactQuietMs without a new connect, its event loop idle, compacts the heap (full garbage collections a second apart while they shrink the old space, at most 4): garbage promoted during a connect storm otherwise keeps old-space pages committed (RSS). 0: never. Needs V8\'s gc: herald serve exposes it; embedded, start Node with --expose-gc.',
   },
-  compactQuietMs: { type: int(100, 3_600_000).default(5_000), doc: 'Time without a new connect, with the event loop under 25 % busy, before that compaction, ms.' },
+  compactQuietMs: { type: int(100, 3_600_000).default(5_000), doc: 'Time without a new connect, with the event loop under 5 % busy, before that compaction, ms.' },
   drainWindowMs: { type: int(0, 600_000).default(5_000), doc: 'On shutdown, WebSocket clients are closed 1001 in waves spread over this window, ms, so they do not all reconnect at once (capped below shutdownTimeoutMs).' },
   adminInspectMaxMessages: { type: int(1, 1_000_000).default(10_000), doc: 'Admin user lookup: inbox messages walked at most per lookup (newest first; beyond it the counts are lower bounds).' },
   webhookSecret: { type: z.string().min(16).optional(), doc: 'Secret that signs every outbound call, webhooks and hooks alike: header Herald-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> (docs/events.md).' },

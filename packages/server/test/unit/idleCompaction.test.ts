@@ -10,16 +10,23 @@ import { createLogger } from '../../src/observability/logger.js';
  * they run out).
  */
 function rig(o: { afterConnects: number; quietMs: number }, gc = true, after: number[] = []) {
-  const s = { connects: 0, busy: 0, now: 0, gcs: 0, old: 100 };
+  const s = { connects: 0, busy: 0, now: 0, gcs: 0, old: 100, paused: false };
   const c = new IdleCompaction(o, {
     gc: gc
       ? () => {
           s.gcs++;
           s.old = after.shift() ?? s.old;
+          s.paused = true;
         }
       : undefined,
     connects: () => s.connects,
-    utilization: () => s.busy,
+    // A collection's pause shows in the utilization read after it (as with perf_hooks): the
+    // compaction must not take its own pause for load.
+    utilization: () => {
+      if (!s.paused) return s.busy;
+      s.paused = false;
+      return 0.9;
+    },
     now: () => s.now,
     oldSpaceBytes: () => s.old,
     log: createLogger('silent'),
