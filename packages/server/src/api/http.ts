@@ -52,11 +52,10 @@ export function sendError(res: ServerResponse, err: ApiError): void {
  * Reads a JSON body of at most `limit` bytes; 413 beyond, 400 `bad_json` when not
  * JSON or nested deeper than `maxDepth` (checked on the text before parsing, so
  * nothing downstream — zod, JSON.stringify — can recurse into a stack overflow).
- * Throws nothing but ApiError. `then`: called with the body where it is parsed, its result (or
- * throw) settling the promise — `.then(then)` without a derived promise and reaction per request.
+ * Throws nothing but ApiError.
  */
-export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH, then?: (body: unknown) => unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => readJsonTo(req, limit, maxDepth, new PromiseSink(resolve, reject, then)));
+export function readJson(req: IncomingMessage, limit: number, maxDepth = DEFAULT_MAX_JSON_DEPTH): Promise<unknown> {
+  return new Promise((resolve, reject) => readJsonTo(req, limit, maxDepth, new PromiseSink(resolve, reject)));
 }
 
 /** Where readJsonTo hands the body: exactly one of the two is called, once. */
@@ -85,11 +84,10 @@ class PromiseSink implements BodySink {
   constructor(
     private readonly resolve: (body: unknown) => void,
     private readonly reject: (err: unknown) => void,
-    private readonly then: ((body: unknown) => unknown) | undefined,
   ) {}
 
   bodyRead(body: unknown): void {
-    this.resolve(this.then === undefined ? body : this.then(body));
+    this.resolve(body);
   }
 
   bodyFailed(err: unknown): void {

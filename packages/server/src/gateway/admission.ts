@@ -17,6 +17,7 @@ import type { Limiter } from '../limits/limiter.js';
 import { originAllowed } from '../limits/originCheck.js';
 import type { Stats } from '../observability/stats.js';
 import type { V2Codecs, V2Session } from '../protocol/v2Frames.js';
+import { holdUntilTurnEnd } from '../protocol/writeCoalescing.js';
 import type { ConnectRequest } from '../hooks/connectHook.js';
 import { HandshakeError, parseHandshake, type HandshakeParams } from './handshake.js';
 
@@ -135,26 +136,4 @@ export class Admission {
  */
 function forgetPeer(socket: Socket): void {
   (socket as Socket & { _peername?: object })._peername = undefined;
-}
-
-/** Sockets corked by holdUntilTurnEnd, uncorked together by one setImmediate per turn. */
-let held: Duplex[] = [];
-
-function releaseHeld(): void {
-  const list = held;
-  held = [];
-  // A socket closed meanwhile has been uncorked by end() or destroy(): uncork() is then a no-op.
-  for (const s of list) s.uncork();
-}
-
-/**
- * Holds a new WebSocket's writes until the end of this event-loop turn (the check phase, after every
- * I/O callback of the turn, as protocol/writeCoalescing.ts does for deliveries): ws writes the 101
- * response at once, the welcome follows a few microtasks later when the engine answers at once
- * (memory), and the two used to be two system calls and two TCP segments. A socket whose welcome
- * waits on a network engine gets its 101 at the end of the turn, as before within a turn.
- */
-export function holdUntilTurnEnd(socket: Duplex): void {
-  socket.cork();
-  if (held.push(socket) === 1) setImmediate(releaseHeld);
 }

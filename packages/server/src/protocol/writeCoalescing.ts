@@ -28,6 +28,7 @@
  * "Unicast never held: write coalescing's probe, fifth round").
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * Held bytes at which a socket's batch is handed over at once. A socket
@@ -71,13 +72,19 @@ let probeScheduled = false;
  */
 const probeSockets = new Set<Socket>();
 
+/**
+ * Uncorks every socket of a turn's list. A socket ended or destroyed meanwhile
+ * has been uncorked already (end() uncorks fully); uncork() on it is a no-op.
+ */
+function uncorkAll(list: Duplex[]): void {
+  for (const s of list) s.uncork();
+}
+
 function flush(): void {
   scheduled = false;
   const list = held;
   held = [];
-  // A socket ended or destroyed meanwhile has been uncorked already (end()
-  // uncorks fully); uncork() on it is a no-op.
-  for (const s of list) s.uncork();
+  uncorkAll(list);
   if (repeats > 0) {
     repeats = 0;
     quietTurns = 0;
@@ -173,4 +180,26 @@ export function writingDirectly(): boolean {
 /** Whether a probe turn is running (tests). */
 export function probing(): boolean {
   return probeTurns > 0;
+}
+
+/** New WebSockets held by holdUntilTurnEnd this turn (apart from `held`: they must not sway holdWrites' mode). */
+let upgrades: Duplex[] = [];
+
+function releaseUpgrades(): void {
+  const list = upgrades;
+  upgrades = [];
+  uncorkAll(list);
+}
+
+/**
+ * Holds a new WebSocket's writes until the end of this event-loop turn, always
+ * (gateway/admission.ts): ws writes the 101 response at once, the welcome
+ * follows a few microtasks later when the engine answers at once (memory), and
+ * the two used to be two system calls and two TCP segments. A socket whose
+ * welcome waits on a network engine gets its 101 at the end of the turn. Unlike
+ * holdWrites, no mode: a connect storm must not count as delivery bursts.
+ */
+export function holdUntilTurnEnd(socket: Duplex): void {
+  socket.cork();
+  if (upgrades.push(socket) === 1) setImmediate(releaseUpgrades);
 }
