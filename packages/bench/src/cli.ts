@@ -57,6 +57,7 @@ Load:
   --window <n>                     broadcasts in flight (closed loop)    (default 8)
   --in-flight <n>                  HTTP publish requests in flight       (default 64)
   --duration <s>                   publishing time, seconds              (default 15, max ${LIMITS.durationSec})
+  --warmup <s>                     publishing before the measured phase, reported apart (default 0)
   --messages <n>                   stop after this many publishes        (default 1000000)
   --payload <bytes>                approximate size of each message's data (default 100)
   --reliable                       unicast with "reliable": true (Herald acks) (default false)
@@ -84,7 +85,7 @@ export interface ParsedCli {
 /** The flags of `herald bench` (see HELP). */
 const CLI_FLAGS = [
   'help', 'target', 'url', 'publish-url', 'pid', 'jwt-secret', 'api-key', 'scenario', 'connections', 'workers', 'addresses', 'source-base',
-  'connect-concurrency', 'rooms', 'rate', 'window', 'in-flight', 'duration', 'messages', 'payload', 'reliable', 'hold', 'settle', 'out', 'json',
+  'connect-concurrency', 'rooms', 'rate', 'window', 'in-flight', 'duration', 'warmup', 'messages', 'payload', 'reliable', 'hold', 'settle', 'out', 'json',
   'no-progress', 'cpu-prof',
 ] as const;
 
@@ -127,6 +128,7 @@ export function parseCli(argv: string[]): ParsedCli {
     window: int('window', values.window, 8, 1, 10_000),
     inFlight: int('in-flight', values['in-flight'], 64, 1, 4096),
     durationSec: int('duration', values.duration, 15, 1, LIMITS.durationSec),
+    warmupSec: int('warmup', values.warmup, 0, 0, 60),
     maxMessages: int('messages', values.messages, 1_000_000, 1, LIMITS.messages),
     payloadBytes: int('payload', values.payload, 100, 0, LIMITS.payloadBytes),
     reliable: values.reliable === true,

@@ -41,6 +41,8 @@ export interface ClusterCase {
   connections: number;
   rate: number;
   durationSec: number;
+  /** Seconds of the same publishing before the measured phase, reported apart (unicast, broadcast). */
+  warmupSec: number;
   holdSec: number;
 }
 
@@ -70,6 +72,7 @@ Options:
   --capacity <n>           connections of the capacity case             (default 45000)
   --hold <s>               capacity hold time                           (default 10; quick 3)
   --duration <s>           publishing time per case, seconds            (default 15; quick 5)
+  --warmup <s>             publishing before each measured phase, counted apart (default 3; quick 1; 0 = none)
   --client-workers <n>     client processes (raised so each holds ≤ 15,000) (default 2; capacity 3)
   --redis-url <url>        loopback Redis                               (default redis://127.0.0.1:6379)
   --redis-pid <pid>        the Redis server's pid: its CPU is reported, not counted as other load
@@ -83,12 +86,13 @@ Options:
   -h, --help               this help
 `;
 
-export function clusterCases(quick: boolean, capacity?: number, durationSec?: number, holdSec?: number): ClusterCase[] {
+export function clusterCases(quick: boolean, capacity?: number, durationSec?: number, holdSec?: number, warmupSec?: number): ClusterCase[] {
   const dur = durationSec ?? (quick ? 5 : 15);
+  const warm = warmupSec ?? (quick ? 1 : 3);
   return [
-    { name: 'unicast', scenario: 'unicast', connections: quick ? 500 : 5000, rate: quick ? 500 : 5000, durationSec: dur, holdSec: 0 },
-    { name: 'broadcast', scenario: 'broadcast', connections: quick ? 500 : 5000, rate: 0, durationSec: dur, holdSec: 0 },
-    { name: 'capacity', scenario: 'idle', connections: capacity ?? (quick ? 4500 : 45_000), rate: 0, durationSec: dur, holdSec: holdSec ?? (quick ? 3 : 10) },
+    { name: 'unicast', scenario: 'unicast', connections: quick ? 500 : 5000, rate: quick ? 500 : 5000, durationSec: dur, warmupSec: warm, holdSec: 0 },
+    { name: 'broadcast', scenario: 'broadcast', connections: quick ? 500 : 5000, rate: 0, durationSec: dur, warmupSec: warm, holdSec: 0 },
+    { name: 'capacity', scenario: 'idle', connections: capacity ?? (quick ? 4500 : 45_000), rate: 0, durationSec: dur, warmupSec: 0, holdSec: holdSec ?? (quick ? 3 : 10) },
   ];
 }
 
@@ -208,7 +212,7 @@ interface StartedNodes {
 
 /** The flags of bench cluster (see CLUSTER_HELP). */
 const CLUSTER_FLAGS = [
-  'help', 'quick', 'cases', 'setups', 'nodes', 'mix', 'capacity', 'hold', 'duration', 'client-workers', 'redis-url', 'redis-pid', 'in-flight', 'env',
+  'help', 'quick', 'cases', 'setups', 'nodes', 'mix', 'capacity', 'hold', 'duration', 'warmup', 'client-workers', 'redis-url', 'redis-pid', 'in-flight', 'env',
   'cpu-prof', 'out', 'quiet-wait', 'no-progress',
 ] as const;
 
@@ -229,7 +233,7 @@ export async function runCluster(argv: string[]): Promise<number> {
   const clientWorkers = intFlag('client-workers', values['client-workers'], 1, 16);
   const wantedCases = listFlag(values.cases, CLUSTER_CASES, 'case');
   const setups = listFlag(values.setups, SETUPS, 'set-up');
-  const cases = clusterCases(quick, intFlag('capacity', values.capacity, 1, 100_000), intFlag('duration', values.duration, 1, 120), intFlag('hold', values.hold, 0, 600)).filter((c) => wantedCases.includes(c.name));
+  const cases = clusterCases(quick, intFlag('capacity', values.capacity, 1, 100_000), intFlag('duration', values.duration, 1, 120), intFlag('hold', values.hold, 0, 600), intFlag('warmup', values.warmup, 0, 60)).filter((c) => wantedCases.includes(c.name));
   const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
   const credentials = freshCredentials();
   const progress = createProgress(values['no-progress'] !== true);
@@ -296,6 +300,7 @@ export async function runCluster(argv: string[]): Promise<number> {
           inFlight,
           ...(engine === 'redis' && redisPid !== undefined ? { auxPids: [redisPid] } : {}),
           durationSec: c.durationSec,
+          warmupSec: c.warmupSec,
           payloadBytes: 100,
           reliable: false,
           holdSec: c.holdSec,

@@ -35,6 +35,8 @@ export interface CompareCase {
   connections: number;
   rate: number;
   durationSec: number;
+  /** Seconds of the same publishing before the measured phase, reported apart (broadcast, unicast). */
+  warmupSec: number;
   holdSec: number;
   reliable: boolean;
 }
@@ -49,6 +51,7 @@ prints a table with every figure and its ratio to raw ws.
 Cases (full / --quick):
   broadcast    5,000 / 500 connections in one room, closed loop (8 broadcasts in flight), 15 / 5 s
   unicast      5,000 / 500 users, 5,000 / 500 msg/s for 15 / 5 s, "reliable": false
+               (both after a warm-up of 3 / 1 s of the same publishing, reported apart)
   reliable     Herald only: the unicast case with "reliable": true (acked), beside reliable=false
   idle         15,000 / 1,500 authenticated connections held 10 / 3 s: RSS and heap per connection
 
@@ -58,6 +61,7 @@ Options:
   --cases <list>           comma-separated subset of broadcast,unicast,reliable,idle (default all)
   --scale <x>              multiply every N and rate by x (0.01–1)        (default 1)
   --duration <s>           publishing time per case, seconds            (default 15; quick 5)
+  --warmup <s>             publishing before each measured phase, counted apart (default 3; quick 1; 0 = none)
   --payload <bytes>        approximate message data size                (default 100)
   --workers <n>            client processes                             (default 2)
   --cpu-prof               write V8 CPU profiles of each server to <out>/profiles
@@ -70,14 +74,15 @@ Options:
   -h, --help               this help
 `;
 
-export function compareCases(quick: boolean, scale: number, durationSec?: number): CompareCase[] {
+export function compareCases(quick: boolean, scale: number, durationSec?: number, warmupSec?: number): CompareCase[] {
   const f = (full: number, q: number): number => Math.max(1, Math.round((quick ? q : full) * scale));
   const dur = durationSec ?? (quick ? 5 : 15);
+  const warm = warmupSec ?? (quick ? 1 : 3);
   return [
-    { name: 'broadcast', scenario: 'broadcast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: 0, durationSec: dur, holdSec: 0, reliable: false },
-    { name: 'unicast', scenario: 'unicast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, holdSec: 0, reliable: false },
-    { name: 'reliable', scenario: 'unicast', targets: ['herald'], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, holdSec: 0, reliable: true },
-    { name: 'idle', scenario: 'idle', targets: [...TARGET_KINDS], connections: f(15000, 1500), rate: 0, durationSec: dur, holdSec: quick ? 3 : 10, reliable: false },
+    { name: 'broadcast', scenario: 'broadcast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: 0, durationSec: dur, warmupSec: warm, holdSec: 0, reliable: false },
+    { name: 'unicast', scenario: 'unicast', targets: [...TARGET_KINDS], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, warmupSec: warm, holdSec: 0, reliable: false },
+    { name: 'reliable', scenario: 'unicast', targets: ['herald'], connections: f(5000, 500), rate: f(5000, 500), durationSec: dur, warmupSec: warm, holdSec: 0, reliable: true },
+    { name: 'idle', scenario: 'idle', targets: [...TARGET_KINDS], connections: f(15000, 1500), rate: 0, durationSec: dur, warmupSec: 0, holdSec: quick ? 3 : 10, reliable: false },
   ];
 }
 
@@ -108,7 +113,7 @@ export interface CompareResult {
 }
 
 /** The flags of bench:compare (see COMPARE_HELP). */
-const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat', 'server-bin'] as const;
+const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat', 'server-bin', 'warmup'] as const;
 
 export async function runCompare(argv: string[]): Promise<number> {
   if (argv.includes('--count')) return runCounts(argv.filter((a) => a !== '--count'));
@@ -121,6 +126,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   const scale = values.scale === undefined ? 1 : Number(values.scale);
   if (!(scale >= 0.01 && scale <= 1)) throw new Error('--scale must be in [0.01, 1]');
   const duration = intFlag('duration', values.duration, 1, 120);
+  const warmup = intFlag('warmup', values.warmup, 0, 60);
   const quietWaitSec = intFlag('quiet-wait', values['quiet-wait'], 0, 600) ?? 30;
   const repeat = intFlag('repeat', values.repeat, 1, 5) ?? 1;
   const payload = intFlag('payload', values.payload, 0, LIMITS.payloadBytes) ?? 100;
@@ -128,7 +134,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   const targets = listFlag(values.targets, TARGET_KINDS, 'target');
   const wanted = values.cases?.split(',');
   const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
-  const cases = compareCases(quick, scale, duration).filter((c) => !wanted || wanted.includes(c.name));
+  const cases = compareCases(quick, scale, duration, warmup).filter((c) => !wanted || wanted.includes(c.name));
   const credentials = freshCredentials();
   const progress = createProgress(values['no-progress'] !== true);
   const result: CompareResult = {
@@ -166,6 +172,7 @@ export async function runCompare(argv: string[]): Promise<number> {
           rate: c.rate,
           inFlight: 64,
           durationSec: c.durationSec,
+          warmupSec: c.warmupSec,
           payloadBytes: payload,
           reliable: c.reliable,
           holdSec: c.holdSec,

@@ -51,6 +51,7 @@ export const BENCH_FLAGS = {
   // shared
   workers: { type: 'string' },
   duration: { type: 'string' },
+  warmup: { type: 'string' },
   hold: { type: 'string' },
   payload: { type: 'string' },
   'in-flight': { type: 'string' },

@@ -12,7 +12,6 @@ import { nowMs } from './clock.js';
 import { assertLoopbackAddress, assertLoopbackUrl, NonLoopbackTargetError } from './guard.js';
 import { createHistogram, decodeHistogram, summarize } from './histogram.js';
 import type { Connected, FromWorker, Tick, ToWorker, WorkerInit } from './ipc.js';
-import { Pacer } from './pacer.js';
 import { MultiProbe } from './probe.js';
 import type { MultiSample, ProbeSample } from './probe.js';
 import { cpuPercent } from './procstat.js';
@@ -21,9 +20,10 @@ import type { ContentionMark } from './contention.js';
 import type { Progress } from './progress.js';
 import { silentProgress } from './progress.js';
 import { Publisher } from './publisher.js';
-import type { PublishTo } from './publisher.js';
+import { publishPhase } from './publishPhase.js';
+import type { PhaseContext } from './publishPhase.js';
 import { TickAggregator } from './report.js';
-import type { RunParams, RunReport, ServerFigures } from './report.js';
+import type { RunParams, RunReport, ServerFigures, WarmupFigures } from './report.js';
 import { moduleArgs } from './spawn.js';
 
 /** A process can hold ~19k sockets (open-files hard limit 20,000); leave room for pipes and the runtime. */
@@ -299,6 +299,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
     let measureSeconds = 0;
     let publishSeconds = 0;
     let cpuDuring: number | undefined;
+    let warmup: WarmupFigures | undefined;
     const serverTimeline = new Map<number, { cpu?: number; rssMb?: number }>();
 
     if (o.scenario === 'idle') {
@@ -336,20 +337,44 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       }
       if (users.length === 0) throw new Error('no connections to publish to');
 
-      if (!(await flushAll({ type: 'measure' }, 10_000))) throw new Error('client processes did not start measuring');
-
       const publisher = new Publisher(o.url, o.apiKey, o.inFlight, o.payloadBytes, broadcast ? {} : { reliable: o.reliable });
+      const phase: PhaseContext = {
+        publisher,
+        agg,
+        until: (cond, ms) => waiter.until(cond, ms),
+        kick: () => waiter.kick(),
+        sendAll,
+        children: handles.map((h) => h.child),
+        anyExited,
+        progress,
+        broadcast,
+        roomNames,
+        members,
+        users,
+        rate: o.rate,
+        window: o.window,
+        maxMessages: o.maxMessages,
+        pacerMaxBacklog: o.pacerMaxBacklog,
+        drainTimeoutSec: o.drainTimeoutSec,
+      };
+
+      // ---- warm-up: the same publishing, counted apart (JIT, caches and pools of every process settle) ----
+      if (o.warmupSec !== undefined && o.warmupSec > 0) {
+        if (!(await flushAll({ type: 'measure' }, 10_000))) throw new Error('client processes did not start counting');
+        const warmStart = nowMs();
+        agg.startMeasuring(warmStart);
+        const w = await publishPhase(phase, o.warmupSec, warmStart, 'warm-up');
+        await flushAll();
+        warmup = { seconds: o.warmupSec, published: w.published, expectedDeliveries: w.expected, delivered: agg.delivered, latencyMs: agg.latency() };
+        agg.reset();
+      }
+
+      if (!(await flushAll({ type: 'measure' }, 10_000))) throw new Error('client processes did not start measuring');
       if (o.onMeasureStart) await o.onMeasureStart();
       const startMs = nowMs();
       auxStart = mark(auxPids, nowMs());
       phaseStart = mark(ourPids(), startMs);
       agg.startMeasuring(startMs);
-      const endMs = startMs + o.durationSec * 1000;
-      // Unpaced broadcast is closed-loop: the window alone bounds it.
-      const pacer = new Pacer(o.rate, startMs, o.maxMessages, o.pacerMaxBacklog ?? (o.rate > 0 ? Math.max(o.inFlight, Math.ceil(o.rate / 10)) : Number.POSITIVE_INFINITY));
-      let lastPublishMs = startMs;
-      let stopPublishing = false;
-      let timer: NodeJS.Timeout | null = null;
       let lastSample: ProbeSample = connectedSample;
       const startSample = await probe.sample();
       lastSample = startSample;
@@ -368,99 +393,17 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         });
       }, 1000);
 
-      progress.phase(o.scenario, o.durationSec);
-      const progressTimer2 = setInterval(() => {
-        const el = (nowMs() - startMs) / 1000;
-        progress.update(Math.min(el, o.durationSec), `sent ${published} delivered ${agg.delivered} (${Math.round(agg.delivered / Math.max(el, 0.001))}/s) p99 ${agg.total.totalCount ? (agg.total.getValueAtPercentile(99) / 1000).toFixed(2) : '-'} ms`);
-      }, 200);
-
-      const onResult = (ok: boolean, error: string | undefined, room: number, k: number): void => {
-        if (ok) {
-          accepted++;
-          expected += broadcast ? (members[room] ?? 0) : 1;
-        } else {
-          if (error) agg.errors[error] = (agg.errors[error] ?? 0) + 1;
-          if (broadcast) sendAll({ type: 'skip', k });
-        }
-        waiter.kick();
-        pump();
-      };
-      const pump = (): void => {
-        if (stopPublishing) return;
-        const now = nowMs();
-        if (now >= endMs || pacer.done) {
-          stopPublishing = true;
-          waiter.kick();
-          return;
-        }
-        let n = pacer.due(now);
-        if (broadcast) n = Math.min(n, o.window - (published - agg.completed));
-        n = Math.min(n, publisher.maxInFlight - publisher.inFlight);
-        for (let i = 0; i < n; i++) {
-          const k = published++;
-          pacer.take(1);
-          lastPublishMs = nowMs();
-          let to: PublishTo;
-          let r = -1;
-          if (broadcast) {
-            r = k % roomNames.length;
-            to = { room: roomNames[r] as string };
-          } else {
-            to = { user: `u${users[k % users.length] as number}` };
-          }
-          void publisher.publish(to, k, r).then((res) => onResult(res.ok, res.error, r, k));
-        }
-        if (timer === null && !stopPublishing) {
-          // Paced: wake at the next due send. Closed-loop: responses and completions wake us; poll as a backstop.
-          const wait = o.rate > 0 ? Math.max(1, Math.min(50, pacer.msUntilNext(nowMs()))) : 50;
-          timer = setTimeout(() => {
-            timer = null;
-            pump();
-          }, wait);
-        }
-      };
-      const onCompleted = (): void => {
-        if (broadcast && !stopPublishing) pump();
-      };
-      for (const h of handles) h.child.on('message', onCompleted);
-      pump();
-      await waiter.until(() => stopPublishing && publisher.inFlight === 0, o.durationSec * 1000 + 30_000);
-      stopPublishing = true;
-      if (timer) clearTimeout(timer);
-      for (const h of handles) h.child.off('message', onCompleted);
-      publishSeconds = Math.max(0.001, (lastPublishMs - startMs) / 1000);
+      const m = await publishPhase(phase, o.durationSec, startMs, o.scenario);
+      ({ published, accepted, skipped, expected } = m);
+      publishSeconds = Math.max(0.001, (m.lastPublishMs - startMs) / 1000);
       if (publisher.staleRetries > 0) agg.errors.publish_stale_keepalive_retried = publisher.staleRetries;
-      skipped = pacer.skipped;
-
-      // ---- drain: wait until every accepted message is delivered, with a deadline ----
-      const drainStart = nowMs();
-      let lastDelivered = -1;
-      let lastProgressMs = drainStart;
-      let lastDeliveryMs = startMs;
-      let reached = false;
-      while (nowMs() - drainStart < o.drainTimeoutSec * 1000) {
-        const before = agg.delivered;
-        sendAll({ type: 'flush' });
-        await waiter.until(() => agg.delivered >= expected, 100);
-        if (agg.delivered !== before || lastDelivered === -1) lastDeliveryMs = nowMs();
-        if (agg.delivered >= expected) {
-          reached = true;
-          break;
-        }
-        if (agg.delivered !== lastDelivered) {
-          lastDelivered = agg.delivered;
-          lastProgressMs = nowMs();
-        } else if (nowMs() - lastProgressMs > 5000) break; // nothing arriving for 5 s: the rest is lost
-        if (anyExited()) break;
-      }
-      if (reached) lastDeliveryMs = nowMs();
+      const lastDeliveryMs = m.lastDeliveryMs;
       if (o.settleSec && o.settleSec > 0) await sleep(o.settleSec * 1000);
       // Exact counts: one final flush answered by every worker.
       await flushAll();
       if (o.onMeasureEnd) await o.onMeasureEnd();
       phaseEnd = mark(ourPids(), nowMs());
       auxEnd = mark(auxPids, nowMs());
-      clearInterval(progressTimer2);
       clearInterval(sampler);
       measureSeconds = Math.max(0.001, (Math.min(lastDeliveryMs, nowMs()) - startMs) / 1000);
       const endSample = await probe.sample();
@@ -519,6 +462,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
         deliveriesPerSec: agg.delivered / Math.max(measureSeconds, 0.001),
       },
       latencyMs: agg.latency(),
+      ...(warmup ? { warmup } : {}),
       errors: { ...agg.errors },
       server,
       timeline: agg.timeline(serverTimeline),
@@ -553,6 +497,7 @@ function pickParams(o: RunOptions): RunParams {
     connectConcurrency: o.connectConcurrency,
     holdSec: o.holdSec,
     inFlight: o.inFlight,
+    ...(o.warmupSec !== undefined ? { warmupSec: o.warmupSec } : {}),
   };
 }
 

@@ -30,6 +30,20 @@ export interface RunParams {
   connectConcurrency: number;
   holdSec: number;
   inFlight: number;
+  /**
+   * Broadcast and unicast: seconds of the same publishing before the measured
+   * phase, drained and reported apart (`RunReport.warmup`); absent or 0: none.
+   */
+  warmupSec?: number;
+}
+
+/** The warm-up's own figures: not in the measured ones. */
+export interface WarmupFigures {
+  seconds: number;
+  published: number;
+  expectedDeliveries: number;
+  delivered: number;
+  latencyMs: LatencySummary;
 }
 
 export interface TimelinePoint {
@@ -97,6 +111,7 @@ export interface RunReport {
     deliveriesPerSec: number;
   };
   latencyMs: LatencySummary;
+  warmup?: WarmupFigures;
   errors: Record<string, number>;
   server: ServerFigures;
   timeline: TimelinePoint[];
@@ -126,6 +141,15 @@ export class TickAggregator {
   startMeasuring(atMs: number): void {
     this.originMs = atMs;
     this.measuring = true;
+  }
+
+  /** Forgets deliveries, duplicates and latencies (after a warm-up); errors are kept. */
+  reset(): void {
+    this.total.reset();
+    this.buckets.clear();
+    this.delivered = 0;
+    this.duplicates = 0;
+    this.measuring = false;
   }
 
   add(t: Tick, atMs: number): void {
@@ -200,6 +224,11 @@ export function formatReport(r: RunReport): string {
   lines.push(`  connections held   ${fmtInt(r.connections.held)} / ${fmtInt(r.connections.attempted)} (failed ${fmtInt(r.connections.failed)})`);
   lines.push(`  connect rate       ${fmtInt(r.connections.connectsPerSec)} /s over ${r.connections.connectSeconds.toFixed(2)} s (connect p50 ${r.connections.connectLatencyMs.p50} ms, p99 ${r.connections.connectLatencyMs.p99} ms)`);
   if (p.scenario === 'broadcast' || p.scenario === 'unicast') {
+    const w = r.warmup;
+    if (w) {
+      const wl = w.latencyMs;
+      lines.push(`  warm-up (apart)    ${w.seconds} s: ${fmtInt(w.delivered)} / ${fmtInt(w.expectedDeliveries)} delivered, p50 ${wl.p50} ms  p99 ${wl.p99} ms  max ${wl.max} ms`);
+    }
     const m = r.messages;
     lines.push(`  published          ${fmtInt(m.published)} (accepted ${fmtInt(m.accepted)}, skipped by pacer ${fmtInt(m.skipped)}) at ${fmtInt(m.publishPerSec)} /s`);
     lines.push(`  delivered          ${fmtInt(m.delivered)} / ${fmtInt(m.expectedDeliveries)} expected (lost ${fmtInt(m.lost)}, duplicates ${fmtInt(m.duplicates)})`);

@@ -52,6 +52,7 @@ export function rowsFor(scenario: string, reports: Partial<Record<TargetKind, Ru
     row('latency p50', 'ms', false, (r) => r.latencyMs.p50);
     row('latency p99', 'ms', false, (r) => r.latencyMs.p99);
     row('latency max', 'ms', false, (r) => r.latencyMs.max);
+    row('warm-up latency p99 (not in the above)', 'ms', false, (r) => r.warmup?.latencyMs.p99);
     row('server CPU', '%', false, (r) => r.server.cpuPercent);
     row('server CPU per delivery', 'µs', false, (r) => r.server.cpuUsPerDelivery);
   }

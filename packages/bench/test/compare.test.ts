@@ -34,6 +34,9 @@ test('the full cases match the issue; --quick scales them down', () => {
   assert.deepEqual(by.reliable?.targets, ['herald']);
   assert.equal(by.reliable?.reliable, true);
   assert.equal(by.idle?.connections, 15000);
+  // Publishing cases warm up 3 s (counted apart); idle publishes nothing.
+  assert.deepEqual(full.map((c) => [c.name, c.warmupSec]), [['broadcast', 3], ['unicast', 3], ['reliable', 3], ['idle', 0]]);
   const quick = compareCases(true, 1);
-  assert.ok(quick.every((c) => c.connections <= 1500 && c.durationSec <= 5));
+  assert.ok(quick.every((c) => c.connections <= 1500 && c.durationSec <= 5 && c.warmupSec <= 1));
+  assert.ok(compareCases(false, 1, undefined, 0).every((c) => c.warmupSec === 0), '--warmup 0 turns it off');
 });

@@ -40,6 +40,23 @@ test('deliveries before measuring are not counted, errors are', () => {
   assert.equal(agg.errors.connect_ECONNREFUSED, 1);
 });
 
+test('reset after a warm-up forgets deliveries and latencies, keeps errors', () => {
+  const agg = new TickAggregator(1);
+  agg.startMeasuring(0);
+  agg.add(tick(0, [10, 20], { errors: { publish_http_503: 2 } }), 0);
+  assert.equal(agg.delivered, 2);
+  agg.reset();
+  assert.equal(agg.delivered, 0);
+  assert.equal(agg.total.totalCount, 0);
+  assert.deepEqual(agg.timeline(), []);
+  agg.add(tick(0, [30]), 10);
+  assert.equal(agg.delivered, 0, 'not counting again until the measured phase starts');
+  agg.startMeasuring(100);
+  agg.add(tick(0, [30]), 100);
+  assert.equal(agg.delivered, 1);
+  assert.equal(agg.errors.publish_http_503, 2);
+});
+
 test('broadcast completion is the minimum over all workers, 0 until all reported', () => {
   const agg = new TickAggregator(3);
   agg.setCompleted(0, 5);

@@ -88,6 +88,34 @@ for (const target of ['raw', 'socketio'] as const) {
   });
 }
 
+test('a warm-up publishes the same way, is counted apart, and none of it leaks into the measured phase', async () => {
+  const server = await startServer({ kind: 'raw', secret, apiKey, logDir: join(out, 'logs') });
+  try {
+    const u = await runScenario(options('raw', 'unicast', server.httpBase, server.pid, { rate: 300, maxMessages: 150, warmupSec: 5, addresses: sourceAddresses(40, '127.0.3.2', 2) }));
+    assert.equal(u.params.warmupSec, 5);
+    assert.ok(u.warmup, 'warm-up figures reported');
+    assert.equal(u.warmup.published, 150);
+    assert.equal(u.warmup.expectedDeliveries, 150);
+    assert.equal(u.warmup.delivered, 150);
+    assert.equal(u.warmup.latencyMs.count, 150, 'one warm-up latency sample per warm-up delivery');
+    assert.equal(u.messages.accepted, 150);
+    assert.equal(u.messages.delivered, 150, 'the measured phase counts only its own deliveries');
+    assert.equal(u.latencyMs.count, 150);
+    assert.equal(u.messages.duplicates, 0);
+    assert.deepEqual(u.errors, {});
+
+    // Closed loop: the broadcast window starts afresh after the warm-up (client counters reset).
+    const b = await runScenario(options('raw', 'broadcast', server.httpBase, server.pid, { maxMessages: 10, warmupSec: 5, addresses: sourceAddresses(40, '127.0.4.2', 2) }));
+    assert.equal(b.warmup?.delivered, 400);
+    assert.equal(b.messages.accepted, 10);
+    assert.equal(b.messages.delivered, 400);
+    assert.equal(b.latencyMs.count, 400);
+    assert.equal(b.messages.lost, 0);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('idle: per-connection memory is computed from baseline and held connections', async () => {
   const server = await startServer({ kind: 'raw', secret, apiKey, logDir: join(out, 'logs') });
   try {
