@@ -66,7 +66,7 @@ Options:
   --workers <n>            client processes                             (default 2)
   --cpu-prof               write V8 CPU profiles of each server to <out>/profiles
   --out <dir>              output directory                             (default ${DEFAULT_OUT_DIR})
-  --repeat <n>             run each case n times per target, interleaved; the table shows the median run (default 1, max 5)
+  --repeat <n>             run each case n times per target, interleaved (unicast with reliable); the table shows the median run (default 1, max 5)
   --quiet-wait <s>         before each run, wait up to this long for other processes to use < 25% of a core (default 30; 0 = don't)
   --server-bin <file>      the herald.js to start (default: $HERALD_BENCH_BIN, else this checkout's)
   --no-progress            no progress bars
@@ -115,6 +115,25 @@ export interface CompareResult {
 /** The flags of bench:compare (see COMPARE_HELP). */
 const COMPARE_FLAGS = ['help', 'quick', 'targets', 'cases', 'scale', 'duration', 'payload', 'workers', 'cpu-prof', 'out', 'no-progress', 'quiet-wait', 'repeat', 'server-bin', 'warmup'] as const;
 
+/**
+ * The order of the runs. Repeats are interleaved (raw, socketio, herald, raw, …) so that a burst of
+ * foreign load, or the machine's slower spells, hit every target alike; the table shows each
+ * target's median run. Unicast and reliable go round together (raw, socketio, herald, herald
+ * reliable, raw, …): the reliable goal is a ratio to raw ws's unicast p99, so both are measured
+ * in the same spells.
+ */
+export function runOrder(cases: readonly CompareCase[], targets: readonly TargetKind[], repeat: number): Array<{ c: CompareCase; target: TargetKind }> {
+  const groups: CompareCase[][] = [];
+  for (const c of cases) {
+    const last = groups[groups.length - 1];
+    if (c.name === 'reliable' && last?.some((g) => g.name === 'unicast')) last.push(c);
+    else groups.push([c]);
+  }
+  return groups.flatMap((group) =>
+    Array.from({ length: repeat }, () => group.flatMap((c) => c.targets.filter((t) => targets.includes(t)).map((target) => ({ c, target })))).flat(),
+  );
+}
+
 export async function runCompare(argv: string[]): Promise<number> {
   if (argv.includes('--count')) return runCounts(argv.filter((a) => a !== '--count'));
   const values = parseFlags(argv, COMPARE_FLAGS);
@@ -146,58 +165,58 @@ export async function runCompare(argv: string[]): Promise<number> {
     table: '',
     goals: [],
   };
-  let runIndex = 0;
+  const entries = new Map<string, CompareResult['cases'][number]>();
   for (const c of cases) {
     const entry: CompareResult['cases'][number] = { name: c.name, reports: {}, failures: {}, runs: {} };
+    entries.set(c.name, entry);
     result.cases.push(entry);
-    // Repeats are interleaved (raw, socketio, herald, raw, …) so a burst of
-    // foreign load hits every target alike; the table shows each target's median run.
-    const order = Array.from({ length: repeat }, () => c.targets.filter((t) => targets.includes(t))).flat();
-    for (const target of order) {
-      runIndex++;
-      process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
-      await awaitQuietMachine(quietWaitSec);
-      let server: SpawnedServer | null = null;
-      try {
-        server = await startTarget({ kind: target, credentials, outDir, heraldBin: values['server-bin'], profile: values['cpu-prof'] ? `${c.name}-${target}` : undefined });
-        const opts: RunOptions = {
-          target,
-          scenario: c.scenario,
-          url: server.httpBase,
-          pid: server.pid,
-          connections: c.connections,
-          workers,
-          addresses: sourceAddresses(c.connections, runSourceBase(runIndex)),
-          ...CASE_RUN_SETTINGS,
-          rate: c.rate,
-          inFlight: 64,
-          durationSec: c.durationSec,
-          warmupSec: c.warmupSec,
-          payloadBytes: payload,
-          reliable: c.reliable,
-          holdSec: c.holdSec,
-          ...credentials,
-          ...fixedRunSettings(target),
-          progress,
-        };
-        const report = await runScenario(opts);
-        progress.stop();
-        await server.stop();
-        server = null;
-        writeRunFiles(report, outDir, `compare-${c.name}-${target}`);
-        (entry.runs[target] ??= []).push(report);
-        entry.reports[target] = medianRun(entry.runs[target] ?? []);
-        process.stderr.write(`${formatReport(report)}\n`);
-      } catch (e) {
-        progress.stop();
-        entry.failures[target] = (e as Error).message;
-        process.stderr.write(`!! ${c.name} / ${target} failed: ${(e as Error).message}\n`);
-      } finally {
-        if (server) await server.stop();
-      }
-    }
-    result.rows.push(...rowsFor(c.name, entry.reports));
   }
+  let runIndex = 0;
+  for (const { c, target } of runOrder(cases, targets, repeat)) {
+    const entry = entries.get(c.name)!;
+    runIndex++;
+    process.stderr.write(`\n== ${c.name}: ${target} (${c.connections} connections) ==\n`);
+    await awaitQuietMachine(quietWaitSec);
+    let server: SpawnedServer | null = null;
+    try {
+      server = await startTarget({ kind: target, credentials, outDir, heraldBin: values['server-bin'], profile: values['cpu-prof'] ? `${c.name}-${target}` : undefined });
+      const opts: RunOptions = {
+        target,
+        scenario: c.scenario,
+        url: server.httpBase,
+        pid: server.pid,
+        connections: c.connections,
+        workers,
+        addresses: sourceAddresses(c.connections, runSourceBase(runIndex)),
+        ...CASE_RUN_SETTINGS,
+        rate: c.rate,
+        inFlight: 64,
+        durationSec: c.durationSec,
+        warmupSec: c.warmupSec,
+        payloadBytes: payload,
+        reliable: c.reliable,
+        holdSec: c.holdSec,
+        ...credentials,
+        ...fixedRunSettings(target),
+        progress,
+      };
+      const report = await runScenario(opts);
+      progress.stop();
+      await server.stop();
+      server = null;
+      writeRunFiles(report, outDir, `compare-${c.name}-${target}`);
+      (entry.runs[target] ??= []).push(report);
+      entry.reports[target] = medianRun(entry.runs[target] ?? []);
+      process.stderr.write(`${formatReport(report)}\n`);
+    } catch (e) {
+      progress.stop();
+      entry.failures[target] = (e as Error).message;
+      process.stderr.write(`!! ${c.name} / ${target} failed: ${(e as Error).message}\n`);
+    } finally {
+      if (server) await server.stop();
+    }
+  }
+  for (const c of cases) result.rows.push(...rowsFor(c.name, entries.get(c.name)!.reports));
   const shown = TARGET_KINDS.filter((t) => targets.includes(t));
   result.table = formatTable(result.rows, shown);
   result.goals = goalVerdicts(Object.fromEntries(result.cases.map((c) => [c.name, c.reports])));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareCases, medianRun } from '../src/compare.js';
+import { compareCases, medianRun, runOrder } from '../src/compare.js';
 import type { RunReport } from '../src/report.js';
 
 function fake(scenario: RunReport['params']['scenario'], figure: number): RunReport {
@@ -39,4 +39,16 @@ test('the full cases match the issue; --quick scales them down', () => {
   const quick = compareCases(true, 1);
   assert.ok(quick.every((c) => c.connections <= 1500 && c.durationSec <= 5 && c.warmupSec <= 1));
   assert.ok(compareCases(false, 1, undefined, 0).every((c) => c.warmupSec === 0), '--warmup 0 turns it off');
+});
+
+test('runs interleave repeats per target, and unicast with reliable (its goal is a ratio to raw unicast)', () => {
+  const order = (cases: string[], targets: Array<'raw' | 'socketio' | 'herald'>, repeat: number): string[] =>
+    runOrder(compareCases(false, 1).filter((c) => cases.includes(c.name)), targets, repeat).map(({ c, target }) => `${c.name}:${target}`);
+  assert.deepEqual(order(['broadcast', 'unicast', 'reliable', 'idle'], ['raw', 'herald'], 2), [
+    'broadcast:raw', 'broadcast:herald', 'broadcast:raw', 'broadcast:herald',
+    'unicast:raw', 'unicast:herald', 'reliable:herald', 'unicast:raw', 'unicast:herald', 'reliable:herald',
+    'idle:raw', 'idle:herald', 'idle:raw', 'idle:herald',
+  ]);
+  assert.deepEqual(order(['reliable'], ['raw', 'socketio', 'herald'], 2), ['reliable:herald', 'reliable:herald'], 'reliable alone');
+  assert.deepEqual(order(['unicast', 'reliable'], ['raw'], 1), ['unicast:raw'], 'reliable is Herald only');
 });
