@@ -376,14 +376,14 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       phaseStart = mark(ourPids(), startMs);
       agg.startMeasuring(startMs);
       let lastSample: ProbeSample = connectedSample;
-      const startSample = await probe.sample();
+      const startSample = await probe.sample({ heap: false });
       lastSample = startSample;
       let sampling = false;
       const sampler = setInterval(() => {
         // One sample at a time: a slow /metrics answer must not reorder samples.
         if (sampling) return;
         sampling = true;
-        void probe.sample().then((s) => {
+        void probe.sample({ heap: false }).then((s) => {
           sampling = false;
           const sec = Math.floor((s.atMs - startMs) / 1000);
           const cpu = s.cpuSeconds !== undefined && lastSample.cpuSeconds !== undefined ? cpuPercent({ rssBytes: 0, cpuSeconds: lastSample.cpuSeconds, atMs: lastSample.atMs }, { rssBytes: 0, cpuSeconds: s.cpuSeconds, atMs: s.atMs }) : undefined;
@@ -406,7 +406,7 @@ export async function runScenario(o: RunOptions): Promise<RunReport> {
       auxEnd = mark(auxPids, nowMs());
       clearInterval(sampler);
       measureSeconds = Math.max(0.001, (Math.min(lastDeliveryMs, nowMs()) - startMs) / 1000);
-      const endSample = await probe.sample();
+      const endSample = await probe.sample({ heap: false });
       peakRss = Math.max(peakRss, endSample.rssBytes ?? 0);
       if (startSample.cpuSeconds !== undefined && endSample.cpuSeconds !== undefined) {
         cpuDuring = cpuPercent({ rssBytes: 0, cpuSeconds: startSample.cpuSeconds, atMs: startSample.atMs }, { rssBytes: 0, cpuSeconds: endSample.cpuSeconds, atMs: endSample.atMs });

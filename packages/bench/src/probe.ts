@@ -47,7 +47,13 @@ export function promValue(text: string, name: string): number | undefined {
 export class ServerProbe {
   constructor(private readonly o: ProbeOptions) {}
 
-  async sample(): Promise<ProbeSample> {
+  /**
+   * `heap: false` reads /proc only (when the pid is known; else the request is the only source).
+   * The measured phase samples that way: the heap needs a request
+   * the server answers on its own event loop (Herald renders its whole Prometheus registry, the
+   * bench servers a short JSON), which would perturb what is being measured, and unequally.
+   */
+  async sample(opts: { heap?: boolean } = {}): Promise<ProbeSample> {
     const s: ProbeSample = { atMs: nowMs() };
     if (this.o.pid !== undefined) {
       try {
@@ -58,6 +64,7 @@ export class ServerProbe {
         // process gone: leave the fields empty
       }
     }
+    if (opts.heap === false && this.o.pid !== undefined) return s;
     try {
       if (this.o.heapSource === 'stats') {
         const r = await get(new URL('/stats', this.o.httpBase), {}, 5000);
@@ -101,9 +108,10 @@ export class MultiProbe {
     this.probes = nodes.map((n) => new ServerProbe({ ...n, heapSource, ...(apiKey !== undefined ? { apiKey } : {}) }));
   }
 
-  async sample(): Promise<MultiSample> {
+  /** See ServerProbe.sample. */
+  async sample(opts: { heap?: boolean } = {}): Promise<MultiSample> {
     const atMs = nowMs();
-    const all = await Promise.all(this.probes.map((p) => p.sample()));
+    const all = await Promise.all(this.probes.map((p) => p.sample(opts)));
     return combineSamples(
       atMs,
       all.map((s, i) => ({ url: this.nodes[i]?.httpBase ?? '', ...(this.nodes[i]?.pid !== undefined ? { pid: this.nodes[i]?.pid } : {}), ...pickDefined(s) })),
