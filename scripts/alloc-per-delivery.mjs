@@ -18,12 +18,10 @@
  * Options: --users 20 --warmup 2000 --messages 4000 --interval 512 --top 40 --profile <file.heapprofile> --v8-flags=--no-turbo-inlining
  * Sampling: repeat a run to see its spread (a few %); the sites' split is an estimate.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { root, runHooked } from './hooked-hotpath.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -40,35 +38,12 @@ const { values: o } = parseArgs({
     'v8-flags': { type: 'string' },
   },
 });
-const root = fileURLToPath(new URL('..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'alloc-'));
-const out = join(dir, 'server.heapprofile');
 const M = Number(o.messages);
-const child = spawn(
-  process.execPath,
-  [join(root, 'scripts/hotpath-instructions.mjs'), '--no-valgrind', '--target', o.target, '--case', o.case,
-    '--users', o.users, '--warmup', o.warmup, '--messages', o.messages],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(root, 'scripts/alloc-per-delivery-hook.mjs')).href}`.trim(),
-      ALLOC_OUT: out, ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '',
-    },
-  },
-);
-let stdout = '';
-child.stdout.on('data', (d) => (stdout += d));
-const code = await new Promise((r) => child.once('exit', r));
-if (code !== 0) throw new Error(`hotpath-instructions exited ${code}: ${stdout}`);
-let profile;
-try {
-  profile = JSON.parse(readFileSync(out, 'utf8'));
-} catch {
-  throw new Error('no profile written (the measured phase ended less than 300 ms before the server was stopped?)');
-}
-if (o.profile) copyFileSync(out, o.profile);
-rmSync(dir, { recursive: true, force: true });
+const profile = await runHooked({
+  hook: 'alloc-per-delivery-hook.mjs', outVar: 'ALLOC_OUT', keepAs: o.profile,
+  env: { ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '' },
+  target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages,
+});
 
 const sites = new Map();
 let total = 0;

@@ -16,12 +16,8 @@
  * A scavenge comes every ~1 MB of young-generation allocation at first (V8 grows the semi-space up
  * to --max-semi-space-size under load), so counts are coarse: measure enough messages.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runHooked } from './hooked-hotpath.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -33,35 +29,12 @@ const { values: o } = parseArgs({
     runs: { type: 'string', default: '1' },
   },
 });
-const root = fileURLToPath(new URL('..', import.meta.url));
 const M = Number(o.messages);
 for (let run = 0; run < Number(o.runs); run++) {
-  const dir = mkdtempSync(join(tmpdir(), 'gc-'));
-  const out = join(dir, 'gc.json');
-  const child = spawn(
-    process.execPath,
-    [join(root, 'scripts/hotpath-instructions.mjs'), '--no-valgrind', '--target', o.target, '--case', o.case,
-      '--users', o.users, '--warmup', o.warmup, '--messages', o.messages],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(root, 'scripts/gc-per-delivery-hook.mjs')).href}`.trim(),
-        GC_OUT: out, GC_WARMUP: o.warmup, GC_MESSAGES: o.messages,
-      },
-    },
-  );
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  const code = await new Promise((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`hotpath-instructions exited ${code}: ${stdout}`);
-  let c;
-  try {
-    c = JSON.parse(readFileSync(out, 'utf8'));
-  } catch {
-    throw new Error('no counts written (the measured phase ended less than 300 ms before the server was stopped?)');
-  }
-  rmSync(dir, { recursive: true, force: true });
+  const c = await runHooked({
+    hook: 'gc-per-delivery-hook.mjs', outVar: 'GC_OUT', env: { GC_WARMUP: o.warmup, GC_MESSAGES: o.messages },
+    target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages,
+  });
   const kb = (b) => (b / 1024).toFixed(1);
   const per = (n) => ((n * 1000) / M).toFixed(2);
   process.stdout.write(
