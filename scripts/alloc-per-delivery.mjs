@@ -21,14 +21,11 @@
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { root, runHooked } from './hooked-hotpath.mjs';
+import { root, runHooked, WORKLOAD_OPTIONS } from './hooked-hotpath.mjs';
 
 const { values: o } = parseArgs({
   options: {
-    target: { type: 'string', default: 'herald' },
-    case: { type: 'string', default: 'unicast' },
-    users: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '2000' },
+    ...WORKLOAD_OPTIONS,
     messages: { type: 'string', default: '4000' },
     interval: { type: 'string', default: '512' },
     top: { type: 'string', default: '40' },

@@ -18,16 +18,16 @@
  * `node scripts/callgrind-split.mjs <file> <file>.idle <connections>` separates compiler and GC
  * from the rest (compare builds on "rest").
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
+import { callgrindArgs, callgrindOf, freePort, hs256Signer } from './callgrind-kit.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -47,17 +47,8 @@ const C = Number(o.concurrency);
 const prefix = `cinstr:${randomBytes(4).toString('hex')}:`;
 const secret = randomBytes(32).toString('base64url');
 const apiKey = randomBytes(24).toString('base64url');
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(sub) {
-  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-}
-const port = await new Promise((res) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => res(p));
-  });
-});
+const token = hs256Signer(secret);
+const port = await freePort();
 const outDir = mkdtempSync(join(tmpdir(), 'connect-instr-'));
 const env = {
   ...process.env,
@@ -68,7 +59,7 @@ const env = {
   HERALD_MAX_PENDING_AUTH: '0', HERALD_MAX_CONNECTIONS: '0',
 };
 const bin = o['herald-bin'] ?? join(root, 'packages/server/bin/herald.js');
-const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${outDir}/cg.%p`, process.execPath, bin, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+const child = spawn('valgrind', [...callgrindArgs(outDir), process.execPath, bin, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
 let stderr = '';
 child.stderr.on('data', (d) => (stderr += d));
 const redis = new Redis(o['redis-url']);
@@ -124,15 +115,7 @@ async function connectMany(users) {
     while (next < users.length) await connectOne(users[next++]);
   }));
 }
-const cg = (...flags) => execFileSync('callgrind_control', [...flags, String(child.pid)], { stdio: 'pipe' }).toString();
-function readTotal(keep) {
-  cg('-d');
-  const files = readdirSync(outDir).filter((f) => f.startsWith('cg.')).sort();
-  const last = readFileSync(join(outDir, files[files.length - 1]), 'utf8');
-  if (keep) writeFileSync(keep, last);
-  for (const f of files) rmSync(join(outDir, f));
-  return Number(/^(?:summary|totals): (\d+)/m.exec(last)[1]);
-}
+const { cg, readTotal } = callgrindOf(child.pid, outDir);
 try {
   const warm = Array.from({ length: W }, (_, i) => `w${i}`);
   const measured = Array.from({ length: M }, (_, i) => `m${i}`);

@@ -17,14 +17,11 @@
  * to --max-semi-space-size under load), so counts are coarse: measure enough messages.
  */
 import { parseArgs } from 'node:util';
-import { runHooked } from './hooked-hotpath.mjs';
+import { runHooked, WORKLOAD_OPTIONS } from './hooked-hotpath.mjs';
 
 const { values: o } = parseArgs({
   options: {
-    target: { type: 'string', default: 'herald' },
-    case: { type: 'string', default: 'unicast' },
-    users: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '2000' },
+    ...WORKLOAD_OPTIONS,
     messages: { type: 'string', default: '20000' },
     runs: { type: 'string', default: '1' },
   },

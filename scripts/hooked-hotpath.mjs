@@ -13,6 +13,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** parseArgs options of the workload both scripts take (each adds --messages with its own default). */
+export const WORKLOAD_OPTIONS = {
+  target: { type: 'string', default: 'herald' },
+  case: { type: 'string', default: 'unicast' },
+  users: { type: 'string', default: '20' },
+  warmup: { type: 'string', default: '2000' },
+};
+
 /**
  * @param {{ hook: string, outVar: string, env?: Record<string, string>, keepAs?: string,
  *   target: string, case: string, users: string, warmup: string, messages: string }} o

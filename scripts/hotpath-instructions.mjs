@@ -28,16 +28,16 @@
  * time (utime+stime from /proc) instead, quick but noisy; with it, --cpu-prof <dir>
  * writes a V8 CPU profile of the server (node packages/bench/dist/profile.js <file>).
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
+import { callgrindArgs, callgrindOf, freePort, hs256Signer } from './callgrind-kit.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -71,18 +71,9 @@ if (reliable && o.target !== 'herald') throw new Error('reliable: herald only');
 
 const secret = randomBytes(32).toString('base64url');
 const apiKey = randomBytes(24).toString('base64url');
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(sub) {
-  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-}
+const token = hs256Signer(secret);
 
-const port = await new Promise((res) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => res(p));
-  });
-});
+const port = await freePort();
 const outDir = mkdtempSync(join(tmpdir(), 'hotpath-'));
 const script = o.target === 'herald' ? [o['herald-bin'] ?? join(root, 'packages/server/bin/herald.js'), 'serve'] : [join(root, 'packages/bench/dist/servers/rawWsServer.js')];
 const env = {
@@ -96,7 +87,7 @@ const env = {
   BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1', BENCH_JWT_SECRET: secret, BENCH_API_KEY: apiKey,
 };
 const cmd = valgrind
-  ? ['valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${outDir}/cg.%p`, process.execPath, ...script]]
+  ? ['valgrind', [...callgrindArgs(outDir), process.execPath, ...script]]
   : [process.execPath, [...(o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']] : []), ...script]];
 const child = spawn(cmd[0], cmd[1], { env, stdio: ['ignore', 'ignore', 'pipe'] });
 let stderr = '';
@@ -211,16 +202,7 @@ const cpuOf = () => {
   const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) * 10; // ms (USER_HZ 100)
 };
-const cg = (...flags) => execFileSync('callgrind_control', [...flags, String(child.pid)], { stdio: 'pipe' }).toString();
-function readTotal(keep) {
-  cg('-d');
-  const files = readdirSync(outDir).filter((f) => f.startsWith('cg.')).sort();
-  const last = readFileSync(join(outDir, files[files.length - 1]), 'utf8');
-  if (keep) writeFileSync(keep, last);
-  for (const f of files) rmSync(join(outDir, f));
-  const m = /^(?:summary|totals): (\d+)/m.exec(last);
-  return Number(m[1]);
-}
+const { cg, readTotal } = callgrindOf(child.pid, outDir);
 
 let count, idle, ms;
 if (valgrind) {
