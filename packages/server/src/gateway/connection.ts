@@ -11,7 +11,7 @@ import type { Platform } from '@herald/protocol';
 import { WheelEntry } from '../runtime/timingWheel.js';
 import type { WireFrame } from '../protocol/wireFrame.js';
 import type { EncodedFrame } from '../protocol/encodedFrame.js';
-import { socketOf } from '../protocol/wsInternals.js';
+import { reuseFragmentList, socketOf } from '../protocol/wsInternals.js';
 import { holdWrites } from '../protocol/writeCoalescing.js';
 import type { ReliableStream } from '../delivery/reliableStream.js';
 import type { DeliverySession, SessionState } from '../delivery/session.js';
@@ -48,6 +48,8 @@ export interface ConnectionHooks {
  */
 export class GatewayWebSocket extends WebSocket {
   conn: Connection | undefined = undefined;
+  /** ws's Receiver collects each message of this socket here (reuseFragmentList); made at the first message. */
+  private fragmentList: Buffer[] | undefined = undefined;
 
   /**
    * ws (8.x, autoPong) gives every socket a closure that counts its automatic pong as written
@@ -71,6 +73,8 @@ export class GatewayWebSocket extends WebSocket {
     switch (event) {
       case 'message':
         c.hooks.onMessage(c, a as RawData, b as boolean);
+        // The message is handled: its frames must not outlive it (wsInternals.ts).
+        reuseFragmentList(this, (this.fragmentList ??= []));
         break;
       case 'ping':
         c.hooks.onPing(c);

@@ -71,3 +71,89 @@ test('GatewayWebSocket: no per-socket autoPong closure, yet every ping is answer
   wss.close();
   server.close();
 });
+
+/** The Receiver of a server-side socket, as reuseFragmentList sees it. */
+function fragmentsOf(ws: WebSocket): Buffer[] {
+  return (ws as unknown as { _receiver: { _fragments: Buffer[] } })._receiver._fragments;
+}
+
+test("ws's Receiver replaces its fragment list after every message (what reuseFragmentList works around)", async () => {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const ws = await serverSide;
+  await new Promise<void>((r) => client.once('open', () => r()));
+  const before = fragmentsOf(ws);
+  assert.ok(Array.isArray(before) && before.length === 0);
+  const got = new Promise<void>((r) => ws.once('message', () => r()));
+  client.send('one');
+  await got;
+  const after = fragmentsOf(ws);
+  assert.notEqual(after, before, 'a fresh list per message');
+  assert.deepEqual(before.map(String), ['one'], 'the dropped list still holds the frame');
+  client.close();
+  wss.close();
+  server.close();
+});
+
+test("GatewayWebSocket: each message is collected in the socket's own list, empty between messages; fragmented, binary and back-to-back messages arrive whole", async () => {
+  const { GatewayWebSocket } = await import('../../src/gateway/connection.js');
+  const server = createServer();
+  const wss = new WebSocketServer({ server, WebSocket: GatewayWebSocket } as ConstructorParameters<typeof WebSocketServer>[0]);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const received: [string, string, boolean][] = [];
+  let wanted = 0;
+  let allReceived = (): void => {};
+  const listOf = (ws: WebSocket) => (ws as unknown as { fragmentList: Buffer[] | undefined }).fragmentList;
+  /** A client and its server-side GatewayWebSocket, whose Connection hooks record each message. */
+  const open = async (name: string): Promise<[WebSocket, WebSocket]> => {
+    const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    const ws = await serverSide;
+    (ws as unknown as { conn: unknown }).conn = {
+      hooks: {
+        onMessage: (_c: unknown, data: Buffer, binary: boolean) => {
+          received.push([name, binary ? data.toString('hex') : data.toString(), binary]);
+          if (received.length === wanted) allReceived();
+        },
+        onPing: () => {},
+        onClose: () => {},
+        onError: () => {},
+      },
+    };
+    await new Promise<void>((r) => client.once('open', () => r()));
+    return [client, ws];
+  };
+  const [a, aServer] = await open('a');
+  const [b, bServer] = await open('b');
+  assert.equal(listOf(aServer), undefined, 'no list before the first message');
+  wanted = 43;
+  const done = new Promise<void>((r) => (allReceived = r));
+  // A fragmented message on a, with a whole message on b between its frames; then a burst on each.
+  a.send('frag-', { fin: false });
+  b.send('b1');
+  a.send('ment-', { fin: false });
+  a.send('ed', { fin: true });
+  a.send(Buffer.from([1, 2, 3]), { binary: true });
+  for (let i = 0; i < 20; i++) {
+    a.send(`a${i}`);
+    b.send(`b${i + 2}`);
+  }
+  await done;
+  const on = (name: string) => received.filter((m) => m[0] === name).map((m) => [m[1], m[2]]);
+  assert.deepEqual(on('a'), [['frag-ment-ed', false], ['010203', true], ...Array.from({ length: 20 }, (_, i) => [`a${i}`, false])]);
+  assert.deepEqual(on('b'), Array.from({ length: 21 }, (_, i) => [`b${i + 1}`, false]));
+  for (const ws of [aServer, bServer]) {
+    const list = listOf(ws);
+    assert.ok(Array.isArray(list), 'the socket has its own list');
+    assert.equal(fragmentsOf(ws), list, "the Receiver collects the next message in the socket's list");
+    assert.equal(list.length, 0, 'which holds nothing between messages');
+  }
+  a.close();
+  b.close();
+  wss.close();
+  server.close();
+});
