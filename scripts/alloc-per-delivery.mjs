@@ -16,6 +16,9 @@
  *   node scripts/alloc-per-delivery.mjs --case reliable           # Herald, acked
  *   node scripts/alloc-per-delivery.mjs --case unicast --target raw   # the bench's raw ws server
  * Options: --users 20 --warmup 2000 --messages 4000 --interval 512 --top 40 --profile <file.heapprofile> --v8-flags=--no-turbo-inlining
+ * --promoted: only the bytes that survive the young generation (promoted to old space, live or
+ * garbage): what makes each scavenge longer. Needs users who each get a frame less often than
+ * V8 scavenges (e.g. --users 5000), as in bench:compare.
  * Sampling: repeat a run to see its spread (a few %); the sites' split is an estimate.
  */
 import { relative } from 'node:path';
@@ -33,13 +36,15 @@ const { values: o } = parseArgs({
     profile: { type: 'string' },
     /** V8 flags for the server, e.g. --no-turbo-inlining (sites by their own function, not the one they were inlined into). */
     'v8-flags': { type: 'string' },
+    /** Only objects that survive the young generation. */
+    promoted: { type: 'boolean', default: false },
   },
 });
 const M = Number(o.messages);
 const profile = await runHooked({
   hook: 'alloc-per-delivery-hook.mjs', outVar: 'ALLOC_OUT', keepAs: o.profile,
-  env: { ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '' },
-  target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages,
+  env: { ALLOC_WARMUP: o.warmup, ALLOC_MESSAGES: o.messages, ALLOC_INTERVAL: o.interval, ALLOC_V8_FLAGS: o['v8-flags'] ?? '', ALLOC_PROMOTED: o.promoted ? '1' : '0' },
+  target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages, 'herald-bin': o['herald-bin'],
 });
 
 const sites = new Map();
@@ -56,6 +61,6 @@ let total = 0;
   for (const c of node.children) walk(c);
 })(profile.head);
 
-process.stdout.write(`${o.target} ${o.case}: ${M} deliveries, ${Math.round(total / M).toLocaleString('en-US')} bytes allocated per delivery (sampling interval ${o.interval} B)\n`);
+process.stdout.write(`${o.target} ${o.case}: ${M} deliveries, ${Math.round(total / M).toLocaleString('en-US')} bytes ${o.promoted ? 'promoted (survived the young generation)' : 'allocated'} per delivery (sampling interval ${o.interval} B)\n`);
 const rows = [...sites].sort((a, b) => b[1] - a[1]).slice(0, Number(o.top));
 for (const [k, v] of rows) process.stdout.write(`${(v / M).toFixed(0).padStart(7)}  ${k}\n`);

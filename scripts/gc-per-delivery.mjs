@@ -30,7 +30,7 @@ const M = Number(o.messages);
 for (let run = 0; run < Number(o.runs); run++) {
   const c = await runHooked({
     hook: 'gc-per-delivery-hook.mjs', outVar: 'GC_OUT', env: { GC_WARMUP: o.warmup, GC_MESSAGES: o.messages },
-    target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages,
+    target: o.target, case: o.case, users: o.users, warmup: o.warmup, messages: o.messages, 'herald-bin': o['herald-bin'],
   });
   const kb = (b) => (b / 1024).toFixed(1);
   const per = (n) => ((n * 1000) / M).toFixed(2);

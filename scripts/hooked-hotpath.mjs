@@ -19,11 +19,13 @@ export const WORKLOAD_OPTIONS = {
   case: { type: 'string', default: 'unicast' },
   users: { type: 'string', default: '20' },
   warmup: { type: 'string', default: '2000' },
+  /** Another build's bin/herald.js (a before/after comparison). */
+  'herald-bin': { type: 'string' },
 };
 
 /**
  * @param {{ hook: string, outVar: string, env?: Record<string, string>, keepAs?: string,
- *   target: string, case: string, users: string, warmup: string, messages: string }} o
+ *   target: string, case: string, users: string, warmup: string, messages: string, 'herald-bin'?: string }} o
  *   hook: the script under scripts/; env: the hook's other settings; keepAs: copy the hook's file there too.
  */
 export async function runHooked(o) {
@@ -33,7 +35,8 @@ export async function runHooked(o) {
     const child = spawn(
       process.execPath,
       [join(root, 'scripts/hotpath-instructions.mjs'), '--no-valgrind', '--target', o.target, '--case', o.case,
-        '--users', o.users, '--warmup', o.warmup, '--messages', o.messages],
+        '--users', o.users, '--warmup', o.warmup, '--messages', o.messages,
+        ...(o['herald-bin'] ? ['--herald-bin', o['herald-bin']] : [])],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: {
