@@ -29,33 +29,45 @@ test('Sender.frame builds an unmasked final text frame: header then payload', ()
   assert.equal(big.length, 70_000 + 10);
 });
 
-test('socketOf gives the net.Socket under a server-side WebSocket, and a frame written to it reaches the client', async () => {
+/** A ws server on a loopback port (`options` as WebSocketServer's); `connect()` resolves once a new client's both ends are open. */
+async function wsServer(options: Record<string, unknown> = {}) {
   const server = createServer();
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({ ...options, server } as ConstructorParameters<typeof WebSocketServer>[0]);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clients: WebSocket[] = [];
+  return {
+    async connect(): Promise<{ client: WebSocket; ws: WebSocket }> {
+      const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
+      const client = new WebSocket(url);
+      clients.push(client);
+      await new Promise<void>((r) => client.once('open', () => r()));
+      return { client, ws: await serverSide };
+    },
+    close(): void {
+      for (const c of clients) c.close();
+      wss.close();
+      server.close();
+    },
+  };
+}
+
+test('socketOf gives the net.Socket under a server-side WebSocket, and a frame written to it reaches the client', async () => {
+  const srv = await wsServer();
+  const { client, ws } = await srv.connect();
   const got = new Promise<string>((r) => client.once('message', (d) => r(String(d))));
-  const ws = await serverSide;
   const socket = socketOf(ws);
   assert.ok(socket instanceof Socket);
   socket.write(Buffer.concat(wsFrame(Buffer.from('raw'), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false })));
   assert.equal(await got, 'raw');
-  client.close();
-  wss.close();
-  server.close();
+  srv.close();
 });
 
 test('GatewayWebSocket: no per-socket autoPong closure, yet every ping is answered and counted as written (maxPendingAutoPongs still applies)', async () => {
   const { GatewayWebSocket } = await import('../../src/gateway/connection.js');
-  const server = createServer();
   // A low limit: were the written pongs not counted down, the 10th ping would close the socket.
-  const wss = new WebSocketServer({ server, WebSocket: GatewayWebSocket, maxPendingAutoPongs: 3 } as ConstructorParameters<typeof WebSocketServer>[0]);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  await new Promise<void>((r) => client.once('open', () => r()));
-  const ws = await serverSide;
+  const srv = await wsServer({ WebSocket: GatewayWebSocket, maxPendingAutoPongs: 3 });
+  const { client, ws } = await srv.connect();
   assert.ok(ws instanceof GatewayWebSocket);
   assert.ok(!Object.prototype.hasOwnProperty.call(ws, '_autoPongComplete'), 'no closure kept on the socket');
   let pongs = 0;
@@ -67,9 +79,7 @@ test('GatewayWebSocket: no per-socket autoPong closure, yet every ping is answer
   assert.equal(pongs, 10);
   assert.equal(ws.readyState, WebSocket.OPEN);
   assert.equal((ws as unknown as { _pendingAutoPongs: number })._pendingAutoPongs, 0, 'each written pong counted down');
-  client.close();
-  wss.close();
-  server.close();
+  srv.close();
 });
 
 /** The Receiver of a server-side socket, as reuseFragmentList sees it. */
@@ -78,13 +88,8 @@ function fragmentsOf(ws: WebSocket): Buffer[] {
 }
 
 test("ws's Receiver replaces its fragment list after every message (what reuseFragmentList works around)", async () => {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  const ws = await serverSide;
-  await new Promise<void>((r) => client.once('open', () => r()));
+  const srv = await wsServer();
+  const { client, ws } = await srv.connect();
   const before = fragmentsOf(ws);
   assert.ok(Array.isArray(before) && before.length === 0);
   const got = new Promise<void>((r) => ws.once('message', () => r()));
@@ -93,26 +98,19 @@ test("ws's Receiver replaces its fragment list after every message (what reuseFr
   const after = fragmentsOf(ws);
   assert.notEqual(after, before, 'a fresh list per message');
   assert.deepEqual(before.map(String), ['one'], 'the dropped list still holds the frame');
-  client.close();
-  wss.close();
-  server.close();
+  srv.close();
 });
 
 test("GatewayWebSocket: each message is collected in the socket's own list, empty between messages; fragmented, binary and back-to-back messages arrive whole", async () => {
   const { GatewayWebSocket } = await import('../../src/gateway/connection.js');
-  const server = createServer();
-  const wss = new WebSocketServer({ server, WebSocket: GatewayWebSocket } as ConstructorParameters<typeof WebSocketServer>[0]);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const srv = await wsServer({ WebSocket: GatewayWebSocket });
   const received: [string, string, boolean][] = [];
   let wanted = 0;
   let allReceived = (): void => {};
   const listOf = (ws: WebSocket) => (ws as unknown as { fragmentList: Buffer[] | undefined }).fragmentList;
   /** A client and its server-side GatewayWebSocket, whose Connection hooks record each message. */
   const open = async (name: string): Promise<[WebSocket, WebSocket]> => {
-    const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
-    const client = new WebSocket(`ws://127.0.0.1:${port}`);
-    const ws = await serverSide;
+    const { client, ws } = await srv.connect();
     (ws as unknown as { conn: unknown }).conn = {
       hooks: {
         onMessage: (_c: unknown, data: Buffer, binary: boolean) => {
@@ -124,7 +122,6 @@ test("GatewayWebSocket: each message is collected in the socket's own list, empt
         onError: () => {},
       },
     };
-    await new Promise<void>((r) => client.once('open', () => r()));
     return [client, ws];
   };
   const [a, aServer] = await open('a');
@@ -152,8 +149,5 @@ test("GatewayWebSocket: each message is collected in the socket's own list, empt
     assert.equal(fragmentsOf(ws), list, "the Receiver collects the next message in the socket's list");
     assert.equal(list.length, 0, 'which holds nothing between messages');
   }
-  a.close();
-  b.close();
-  wss.close();
-  server.close();
+  srv.close();
 });
