@@ -17,7 +17,7 @@ import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, noteFailedRun, writeRunFiles, writeSummaryFiles } from './output.js';
 import { ConnectCpuMeter, formatConnectCpu, formatMemory } from './capacityMeters.js';
 import type { ConnectCpu, NodeMemoryDelta } from './capacityMeters.js';
 import { createProgress } from './progress.js';
@@ -327,8 +327,7 @@ export async function runCluster(argv: string[]): Promise<number> {
         process.stderr.write(`${formatReport(report)}\n`);
       } catch (e) {
         progress.stop();
-        entry.failures[setup] = (e as Error).message;
-        process.stderr.write(`!! ${c.name} / ${setup} failed: ${(e as Error).message}\n`);
+        noteFailedRun(entry.failures, setup, `${c.name} / ${setup}`, e);
       } finally {
         if (started) {
           await Promise.all(started.servers.map((s) => s.stop()));

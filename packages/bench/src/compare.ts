@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
-import { DEFAULT_OUT_DIR, failedRunsExitCode, writeRunFiles, writeSummaryFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, noteFailedRun, writeRunFiles, writeSummaryFiles } from './output.js';
 import { createProgress } from './progress.js';
 import { formatReport } from './report.js';
 import type { RunReport, ScenarioName } from './report.js';
@@ -210,8 +210,7 @@ export async function runCompare(argv: string[]): Promise<number> {
       process.stderr.write(`${formatReport(report)}\n`);
     } catch (e) {
       progress.stop();
-      entry.failures[target] = (e as Error).message;
-      process.stderr.write(`!! ${c.name} / ${target} failed: ${(e as Error).message}\n`);
+      noteFailedRun(entry.failures, target, `${c.name} / ${target}`, e);
     } finally {
       if (server) await server.stop();
     }

@@ -16,7 +16,7 @@ import type { TargetCounts } from './countsTable.js';
 import { runScenario, sourceAddresses } from './orchestrator.js';
 import type { RunOptions } from './orchestrator.js';
 import { CASE_RUN_SETTINGS, intFlag, LIMITS, listFlag, parseFlags, runSourceBase } from './options.js';
-import { DEFAULT_OUT_DIR, failedRunsExitCode, writeSummaryFiles } from './output.js';
+import { DEFAULT_OUT_DIR, failedRunsExitCode, noteFailedRun, writeSummaryFiles } from './output.js';
 import { PerfSession, probePerf, syscallEvents, TOTAL_SYSCALLS_EVENT } from './perfStat.js';
 import type { PerfSupport } from './perfStat.js';
 import { createProgress } from './progress.js';
@@ -230,9 +230,8 @@ export async function runCounts(argv: string[]): Promise<number> {
         process.stderr.write(`   delivered ${counts.delivered} in ${counts.phaseSeconds.toFixed(1)} s${errors ? `; errors: ${errors}` : ''}\n`);
       } catch (e) {
         progress.stop();
-        entry.failures[target] = (e as Error).message;
+        noteFailedRun(entry.failures, target, `count ${c.name} / ${target}`, e);
         failures.push(`${c.name}/${target}: ${(e as Error).message}`);
-        process.stderr.write(`!! count ${c.name} / ${target} failed: ${(e as Error).message}\n`);
       } finally {
         if (perfSession) await perfSession.finish();
         if (server) await server.stop();

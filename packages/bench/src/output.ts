@@ -31,6 +31,13 @@ export function writeSummaryFiles(outDir: string, name: string, startedAt: strin
   return base;
 }
 
+/** Records a run that failed: its message under `key` in `failures`, and a line on stderr naming it by `label`. */
+export function noteFailedRun(failures: Record<string, string>, key: string, label: string, e: unknown): void {
+  const message = (e as Error).message;
+  failures[key] = message;
+  process.stderr.write(`!! ${label} failed: ${message}\n`);
+}
+
 /** Lists the failed runs on stdout, if any; the command's exit code (1 when some run failed). */
 export function failedRunsExitCode(failures: string[]): number {
   if (failures.length > 0) process.stdout.write(`Failed runs:\n  ${failures.join('\n  ')}\n`);
